@@ -1,0 +1,160 @@
+"""The command line: every command documented, library errors turned into clean messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import sim
+from sim.cli import cli
+from sim.config import load_config
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "matchsim"
+
+BAD_SETTINGS = ["--set", "world.scale=0", "--set", "world.scal=1"]
+
+
+def bad_config_stderr(config_path) -> str:
+    return (
+        f"error: {config_path}: 2 problems in the configuration\n"
+        f"  - world.scale: must be greater than 0; got 0\n"
+        f"  - world.scal: unknown key (got 1); did you mean 'world.scale'?\n"
+    )
+
+
+def run(*args: str):
+    # catch_exceptions=False: a bug surfaces as its own traceback, not as exit code 1.
+    return CliRunner().invoke(cli, [str(a) for a in args], prog_name="matchsim", catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in sorted(cli.commands))], ids=lambda c: " ".join(c) or "matchsim")
+def test_every_command_has_help_with_an_example(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Usage: {' '.join(['matchsim', *command])} ")
+    help_text = (cli if not command else cli.commands[command[0]]).help
+    description = help_text.split("\n\n")[0]
+    assert len(description.split()) >= 8, "the help needs a one-paragraph description"
+    assert "Example:\n    matchsim " in result.output
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.output == f"matchsim, version {sim.__version__}\n"
+
+
+def test_validate_prints_ok_and_the_config_hash(baseline_config_path):
+    result = run("validate", baseline_config_path)
+    expected_hash = load_config(baseline_config_path).sha256()
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"ok: {baseline_config_path} (config_sha256 {expected_hash})\n"
+    assert result.stderr == ""
+
+
+def test_validate_applies_overrides_to_the_hash(baseline_config_path):
+    result = run("validate", baseline_config_path, "--set", "world.scale=0.001")
+    expected_hash = load_config(baseline_config_path, ["world.scale=0.001"]).sha256()
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"ok: {baseline_config_path} (config_sha256 {expected_hash})\n"
+
+
+def test_validate_bad_config_exits_2_with_every_problem(baseline_config_path):
+    result = run("validate", baseline_config_path, *BAD_SETTINGS)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == bad_config_stderr(baseline_config_path)
+
+
+def test_validate_missing_file_is_a_clean_error(tmp_path):
+    missing = tmp_path / "nope.toml"
+    result = run("validate", missing)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {missing}: 1 problem in the configuration\n"
+        f"  - file not found: '{missing}'; pass the path of a TOML config such as configs/august-2025.toml\n"
+    )
+
+
+def test_generate_bad_config_exits_2_and_writes_nothing(baseline_config_path, tmp_path):
+    out = tmp_path / "runs" / "world"
+    result = run("generate", baseline_config_path, "-o", out, *BAD_SETTINGS)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == bad_config_stderr(baseline_config_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_installed_console_script_reports_a_bad_config_cleanly(baseline_config_path, tmp_path):
+    """The real entry point, in a real process: no traceback, exit code 2, nothing written."""
+    assert CONSOLE_SCRIPT.is_file(), f"console script not installed next to {sys.executable}"
+    proc = subprocess.run(
+        [CONSOLE_SCRIPT, "generate", baseline_config_path, "-o", "world", *BAD_SETTINGS],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == bad_config_stderr(baseline_config_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_dash_m_sim_runs_the_same_cli():
+    proc = subprocess.run([sys.executable, "-m", "sim", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"matchsim, version {sim.__version__}\n"
+
+
+def test_generate_refuses_an_existing_output_dir_without_force(baseline_config_path, tmp_path):
+    out = tmp_path / "world"
+    out.mkdir()
+    (out / "old.parquet").write_bytes(b"old run")
+    result = run("generate", baseline_config_path, "-o", out)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: output directory exists: '{out}'; pass --force to replace it, or choose another -o\n"
+    assert [p.name for p in out.iterdir()] == ["old.parquet"]
+    assert (out / "old.parquet").read_bytes() == b"old run"
+    assert [p.name for p in tmp_path.iterdir()] == ["world"]
+
+
+def test_usage_errors_keep_clicks_exit_code(baseline_config_path):
+    result = run("generate", baseline_config_path)
+    assert result.exit_code == 2
+    assert "Error: Missing option '-o' / '--out'." in result.stderr
+
+
+@pytest.mark.parametrize(("flags", "force", "progress"), [([], False, False), (["--force", "--quiet"], True, False)])
+def test_generate_makes_exactly_the_contracted_library_call(baseline_config_path, tmp_path, monkeypatch, flags, force, progress):
+    """Pins the CLI side of the generator's contract with a stand-in for sim.world.generate."""
+    calls = []
+
+    class Result:
+        def summary_lines(self):
+            return ["households: 3", "requests: 2"]
+
+    def generate(config, out_dir, *, force, progress):
+        calls.append((config, out_dir, force, progress))
+        return Result()
+
+    monkeypatch.setitem(sys.modules, "sim.world.generate", types.SimpleNamespace(generate=generate))
+    result = run("generate", baseline_config_path, "-o", tmp_path / "world", "--set", "world.scale=0.001", *flags)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "households: 3\nrequests: 2\n"
+    assert calls == [(load_config(baseline_config_path, ["world.scale=0.001"]), tmp_path / "world", force, progress)]
+
+
+def test_generate_tiny_world(baseline_config_path, tmp_path):
+    out = tmp_path / "world"
+    result = run("generate", baseline_config_path, "-o", out, "--set", "world.scale=0.0005")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip(), "generate prints a summary"
+    for table in ("master_file", "requests"):
+        assert (out / table).is_dir(), f"{table}/ missing from {sorted(p.name for p in out.iterdir())}"
+        assert list((out / table).glob("*.parquet")), f"no Parquet files in {table}/"
+    assert [p.name for p in tmp_path.iterdir()] == ["world"], "temporary directories left behind"
