@@ -1,0 +1,201 @@
+"""sim.config: configs are parsed once, every problem is reported at once, with a fix."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from sim.config import Config, apply_overrides, config_with, load_config, validate_config
+from sim.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ALL_CONFIGS = sorted((REPO_ROOT / "configs").glob("**/*.toml"))
+MISSING_HINT = "required key is missing; add it (see configs/august-2025.toml for its meaning and a value)"
+
+
+def problems(path, overrides=()) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    assert info.value.exit_code == 2
+    return info.value.problems
+
+
+def baseline_raw(path) -> dict:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_baseline_loads(baseline_config_path):
+    config = load_config(baseline_config_path)
+    assert isinstance(config, Config)
+    assert config.scenario == "august-2025"
+    assert config.seed == 20250627
+    assert config.world.scale == 0.01
+    assert config.world.n_requests == 1_280_000
+    assert config.world.requests.address.classes.complete == 0.555
+
+
+def test_the_glob_finds_the_baseline(baseline_config_path):
+    assert baseline_config_path in ALL_CONFIGS
+
+
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_every_shipped_config_validates(path):
+    load_config(path)
+
+
+def test_unknown_key_suggests_the_close_one(baseline_config_path):
+    assert problems(baseline_config_path, ["world.scal=0.1"]) == [
+        "world.scal: unknown key (got 0.1); did you mean 'world.scale'?"
+    ]
+
+
+def test_unknown_key_without_a_close_match_lists_allowed_keys(baseline_config_path):
+    assert problems(baseline_config_path, ["world.zzz=1"]) == [
+        "world.zzz: unknown key (got 1); allowed keys here: households, master_file, max_block_population, "
+        "mobility, n_requests, population_growth, reference_year, requested, requests, scale"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ('world.n_requests="many"', "world.n_requests: must be a valid integer, unable to parse string as an integer; got 'many'"),
+        ("world.households=3", "world.households: must be a valid dictionary or instance of HouseholdsConfig; got 3"),
+        ('world.households.size_shares_general="x"', "world.households.size_shares_general: must be a valid list; got 'x'"),
+    ],
+)
+def test_wrong_type(baseline_config_path, override, problem):
+    assert problems(baseline_config_path, [override]) == [problem]
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ("world.scale=0", "world.scale: must be greater than 0; got 0"),
+        ("world.scale=1.5", "world.scale: must be less than or equal to 1; got 1.5"),
+        ("seed=-1", "seed: must be greater than or equal to 0; got -1"),
+    ],
+)
+def test_out_of_range(baseline_config_path, override, problem):
+    assert problems(baseline_config_path, [override]) == [problem]
+
+
+def test_shares_not_summing_to_one(baseline_config_path):
+    assert problems(baseline_config_path, ["world.requests.address.classes.complete=0.5"]) == [
+        "world.requests.address.classes: shares must sum to 1, got 0.945; adjust them so they add up to 1"
+    ]
+
+
+def test_household_size_shares_must_list_seven(baseline_config_path):
+    assert problems(baseline_config_path, ["world.households.size_shares_general=[1.0]"]) == [
+        "world.households.size_shares_general: must list 7 shares (household sizes 1..7+), got 1"
+    ]
+
+
+def test_missing_key(baseline_config_path):
+    raw = baseline_raw(baseline_config_path)
+    del raw["world"]["scale"]
+    with pytest.raises(ConfigError) as info:
+        validate_config(raw, source="partial.toml")
+    assert info.value.problems == [f"world.scale: {MISSING_HINT}"]
+
+
+def test_several_problems_are_reported_together(baseline_config_path):
+    overrides = ["world.scale=0", "world.scal=1", "seed=-1", "world.requests.ssn.sources.correct=0.5"]
+    with pytest.raises(ConfigError) as info:
+        load_config(baseline_config_path, overrides)
+    assert len(info.value.problems) == 4
+    assert str(info.value) == "\n".join([
+        f"{baseline_config_path}: 4 problems in the configuration",
+        "  - seed: must be greater than or equal to 0; got -1",
+        "  - world.scale: must be greater than 0; got 0",
+        "  - world.requests.ssn.sources: shares must sum to 1, got 0.64; adjust them so they add up to 1",
+        "  - world.scal: unknown key (got 1); did you mean 'world.scale'?",
+    ])
+
+
+def test_invalid_toml(tmp_path):
+    path = tmp_path / "broken.toml"
+    text = 'scenario = "x"\nseed = \n'
+    path.write_text(text)
+    with pytest.raises(tomllib.TOMLDecodeError) as toml_error:
+        tomllib.loads(text)
+    assert problems(path) == [f"not valid TOML: {toml_error.value}; fix the syntax at that line"]
+    assert "line 2" in str(toml_error.value)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: 1 problem in the configuration\n"
+        f"  - file not found: '{path}'; pass the path of a TOML config such as configs/august-2025.toml"
+    )
+
+
+def test_set_values_are_read_as_toml_with_bare_strings():
+    raw = apply_overrides(
+        {"world": {"scale": 0.01}},
+        ["a=1", "b=1.5", "c=1_000", "d=true", "e=false", "f=[0.5, 0.5]", "g=my-run", 'h="quoted text"',
+         "world.scale=0.001", "new.table.key=2", " spaced = 3 "],
+    )
+    assert raw == {
+        "world": {"scale": 0.001},
+        "a": 1, "b": 1.5, "c": 1000, "d": True, "e": False, "f": [0.5, 0.5], "g": "my-run",
+        "h": "quoted text", "new": {"table": {"key": 2}}, "spaced": 3,
+    }
+    assert [type(raw[k]) for k in "abcd"] == [int, float, int, bool]
+
+
+def test_set_does_not_modify_its_input():
+    raw = {"world": {"scale": 0.01}}
+    apply_overrides(raw, ["world.scale=0.5"])
+    assert raw == {"world": {"scale": 0.01}}
+
+
+def test_set_into_a_value_that_is_not_a_table():
+    with pytest.raises(ConfigError) as info:
+        apply_overrides({"seed": 1}, ["seed.x=2"])
+    assert info.value.problems == ["--set 'seed.x=2': 'seed' is a value, not a table; set it directly, e.g. --set seed=..."]
+
+
+def test_set_without_equals_sign_and_all_bad_sets_reported_together():
+    with pytest.raises(ConfigError) as info:
+        apply_overrides({}, ["world.scale", "=3"])
+    assert info.value.problems == [
+        "--set 'world.scale': expected KEY=VALUE, e.g. --set world.scale=0.01",
+        "--set '=3': expected KEY=VALUE, e.g. --set world.scale=0.01",
+    ]
+    assert str(info.value).startswith("--set: 2 problems in the configuration\n")
+
+
+def test_sha256_is_stable_and_changes_with_an_override(baseline_config_path):
+    first = load_config(baseline_config_path)
+    again = load_config(baseline_config_path)
+    assert first.sha256() == again.sha256()
+    assert len(first.sha256()) == 64 and int(first.sha256(), 16) >= 0
+    changed = load_config(baseline_config_path, ["world.scale=0.02"])
+    assert changed.sha256() != first.sha256()
+
+
+def test_sha256_depends_on_values_not_on_how_they_were_given(baseline_config_path):
+    via_set = load_config(baseline_config_path, ["world.scale=0.02"])
+    via_config_with = config_with(load_config(baseline_config_path), **{"world.scale": 0.02})
+    assert via_config_with == via_set
+    assert via_config_with.sha256() == via_set.sha256()
+    # An integer where a float is expected is the same setting.
+    assert load_config(baseline_config_path, ["world.scale=1"]).sha256() == load_config(baseline_config_path, ["world.scale=1.0"]).sha256()
+
+
+def test_config_is_frozen(baseline_config_path):
+    config = load_config(baseline_config_path)
+    with pytest.raises(pydantic.ValidationError, match="Instance is frozen"):
+        config.seed = 1
+    with pytest.raises(pydantic.ValidationError, match="Instance is frozen"):
+        config.world.scale = 0.5
+    assert config.seed == 20250627 and config.world.scale == 0.01
