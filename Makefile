@@ -1,0 +1,51 @@
+# Set-up on a fresh machine is `make run` or `make test`: the first use builds .venv from the
+# pinned requirements.lock, and it is rebuilt whenever requirements.lock or pyproject.toml change.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lock clean distclean
+
+# --no-deps on both: install exactly the pinned versions and nothing unpinned; `pip check` then
+# fails loudly if the lock is missing a dependency. A package dropped from the lock stays in an
+# existing .venv; `make distclean` rebuilds from scratch.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock -e .
+	$(BIN)/pip check
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/matchsim generate configs/august-2025.toml -o out/august-2025 --force
+
+# Benchmarks are collected too, run once each with timing disabled, so they cannot rot.
+# Pass options through, e.g. `make test PYTEST_ARGS=--runslow`.
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Timed runs; each is saved as JSON under .benchmarks/<machine>/ for comparison.
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
+		--benchmark-storage=file://.benchmarks --benchmark-autosave $(PYTEST_ARGS)
+
+# Re-resolve every dependency in a throwaway venv and pin the result, keeping the header.
+lock:
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install --quiet -e '.[test]'; \
+	{ grep '^#' requirements.lock; "$$tmp/venv/bin/pip" freeze --exclude-editable; } > "$$tmp/requirements.lock"; \
+	mv "$$tmp/requirements.lock" requirements.lock
+
+clean:
+	rm -rf out build .pytest_cache
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .benchmarks *.egg-info
