@@ -1,0 +1,210 @@
+"""Addresses as strings: the IRS's structured last known address and ICE's free-text EARM_ADDRESS.
+
+Both are assembled column-wise with Arrow compute from integer codes (street, house number,
+unit); no per-row Python except for the keyboard errors, which touch only the few rows chosen.
+The IRS side uses USPS Publication 28 standard forms (``123 N MAIN ST APT 5``); the ICE side
+renders one address *class* per request and varies the formatting as real data does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.world.population import Population
+from sim.world.vocab import Vocabulary
+
+# ICE's address quality classes (config world.requests.address.classes), in a fixed order.
+ADDRESS_CLASSES = (
+    "complete", "missing_unit", "no_street_number", "city_state_only", "zip_only",
+    "placeholder", "blank", "out_of_date", "shared",
+)
+KEYBOARD_NEIGHBOURS = {
+    "A": "QSZ", "B": "VGHN", "C": "XDFV", "D": "SERFCX", "E": "WSDR", "F": "DRTGVC", "G": "FTYHBV",
+    "H": "GYUJNB", "I": "UJKO", "J": "HUIKMN", "K": "JIOLM", "L": "KOP", "M": "NJK", "N": "BHJM",
+    "O": "IKLP", "P": "OL", "Q": "WA", "R": "EDFT", "S": "AWEDXZ", "T": "RFGY", "U": "YHJI",
+    "V": "CFGB", "W": "QASE", "X": "ZSDC", "Y": "TGHU", "Z": "ASX",
+}
+
+
+def _s(values) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+_TABLES: dict[str, pa.Array] = {}
+
+
+def lookup(kind: str, size: int) -> pa.Array:
+    """Cached string tables indexed by integer: ``int`` -> "0".."N", ``apt`` -> "APT 0".."APT N",
+    ``zip4`` -> "0000".."9999". Turning integers into text is then one ``take``."""
+    table = _TABLES.get(kind)
+    if table is None or len(table) < size:
+        size = max(size, 2 * len(table) if table is not None else 1024)
+        if kind == "int":
+            table = _s([str(i) for i in range(size)])
+        elif kind == "apt":
+            table = _s([f"APT {i}" for i in range(size)])
+        elif kind == "zip4":
+            table = _s([f"{i:04d}" for i in range(10_000)])
+        else:
+            raise ValueError(kind)
+        _TABLES[kind] = table
+    return table
+
+
+def take(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None) -> pa.Array:
+    """``table[codes]`` as an Arrow string array; codes below ``null_below`` become null."""
+    codes = np.asarray(codes)
+    if null_below is None:
+        return table.take(pa.array(codes))
+    return table.take(pa.array(np.maximum(codes, null_below), mask=codes < null_below))
+
+
+def digits(numbers: np.ndarray, width: int) -> pa.Array:
+    """Fixed-width, zero-padded decimal strings, built directly as an Arrow buffer."""
+    x = np.array(numbers, dtype=np.int64)
+    d = np.empty((len(x), width), dtype=np.uint8)
+    for k in range(width - 1, -1, -1):
+        x, r = np.divmod(x, 10)
+        d[:, k] = r
+    d += 48  # ASCII '0'
+    offsets = np.arange(0, width * len(d) + 1, width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(d), [None, pa.py_buffer(offsets), pa.py_buffer(d)])
+
+
+def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None) -> pa.DictionaryArray:
+    """A dictionary-encoded column: integer codes into a small string table, no strings copied.
+
+    Low-cardinality columns (state, suffix, name control, origin group) are stored this way in
+    memory and in Parquet; readers get categoricals (pandas) or dictionaries (Arrow).
+    """
+    codes = np.asarray(codes)
+    dtype = np.int16 if len(table) < 2**15 else np.int32
+    mask = None if null_below is None else codes < null_below
+    idx = pa.array((np.maximum(codes, null_below) if mask is not None else codes).astype(dtype), mask=mask)
+    return pa.DictionaryArray.from_arrays(idx, table)
+
+
+@dataclass(frozen=True)
+class Components:
+    """Address components of a set of dwellings, one entry per row, as integer codes.
+
+    ``street`` indexes the block's streets; ``predir`` is -1 where the street has none; ``unit``
+    is 0 where the dwelling has no unit number; ``zip_row`` indexes the block's ZIP areas.
+    """
+
+    street: np.ndarray
+    number: np.ndarray
+    predir: np.ndarray
+    stem: np.ndarray
+    suffix: np.ndarray
+    unit: np.ndarray
+    zip_row: np.ndarray
+    zip4: np.ndarray
+
+    # text, one take each
+    def number_text(self) -> pa.Array:
+        return take(lookup("int", int(self.number.max(initial=0)) + 1), self.number)
+
+    def unit_text(self) -> pa.Array:
+        return take(lookup("int", int(self.unit.max(initial=0)) + 1), self.unit, null_below=1)
+
+    def apt_text(self) -> pa.Array:
+        return take(lookup("apt", int(self.unit.max(initial=0)) + 1), self.unit, null_below=1)
+
+    def zip4_text(self, known: np.ndarray | None = None) -> pa.Array:
+        codes = self.zip4 if known is None else np.where(known, self.zip4, -1)
+        return take(lookup("zip4", 10_000), codes, null_below=0)
+
+
+def components(pop: Population, dwelling: np.ndarray) -> Components:
+    """Components of the given dwellings of ``pop``."""
+    building = pop.dw_building[dwelling]
+    street = pop.bl_street[building]
+    return Components(
+        street=street,
+        number=pop.bl_number[building],
+        predir=pop.st_predir[street],
+        stem=pop.st_stem[street],
+        suffix=pop.st_suffix[street],
+        unit=pop.dw_unit[dwelling],
+        zip_row=pop.st_zip[street],
+        zip4=pop.bl_zip4[building],
+    )
+
+
+class Labels:
+    """The block's string tables: street parts from the vocabulary, city/state/ZIP of its areas."""
+
+    def __init__(self, vocab: Vocabulary, zips):
+        self.predir = _s(vocab.directionals)
+        self.predir_full = _s(vocab.directionals_full)
+        self.stem = _s(vocab.street_stems)
+        self.suffix = _s(vocab.suffix_abbr)
+        self.suffix_full = _s(vocab.suffix_full)
+        self.city = _s(zips["city"].to_numpy())
+        self.state = _s(zips["state"].to_numpy())
+        self.zip5 = _s(zips["zip"].to_numpy())
+
+    def predirs(self, c: Components, *, full: bool = False) -> pa.Array:
+        return take(self.predir_full if full else self.predir, c.predir, null_below=0)
+
+    def street_labels(self, pop: Population) -> pa.Array:
+        """``N MAIN ST`` for every street of the block (USPS standard forms)."""
+        return join(take(self.predir, pop.st_predir, null_below=0), take(self.stem, pop.st_stem), take(self.suffix, pop.st_suffix))
+
+
+def join(*parts, sep: str = " ") -> pa.Array:
+    """Join string columns with ``sep``, skipping nulls (a missing part leaves no double blank)."""
+    return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
+
+
+def usps_street_line(c: Components, street_labels: pa.Array) -> pa.Array:
+    """``123 N MAIN ST APT 5``: the delivery line in USPS standard form."""
+    return join(c.number_text(), take(street_labels, c.street), c.apt_text())
+
+
+def keyboard_typo(values: list[str], rng: np.random.Generator) -> list[str]:
+    """One keyboard error in each string: a neighbouring key, a dropped letter, a doubled letter,
+    or two adjacent letters swapped. Used only on the rows chosen to carry a typo."""
+    n = len(values)
+    kind = rng.integers(0, 4, n)
+    where = rng.random(n)
+    pick = rng.random(n)
+    out = []
+    for text, k, w, p in zip(values, kind, where, pick):
+        letters = [i for i, ch in enumerate(text) if ch.isalpha()]
+        if len(letters) < 2:
+            out.append(text)
+            continue
+        i = letters[min(int(w * len(letters)), len(letters) - 1)]
+        ch = text[i]
+        if k == 0:
+            near = KEYBOARD_NEIGHBOURS.get(ch.upper(), ch.upper())
+            new = near[min(int(p * len(near)), len(near) - 1)]
+            out.append(text[:i] + (new if ch.isupper() else new.lower()) + text[i + 1:])
+        elif k == 1:
+            out.append(text[:i] + text[i + 1:])
+        elif k == 2:
+            out.append(text[:i] + ch + text[i:])
+        else:
+            j = i + 1 if i + 1 < len(text) else i - 1
+            a, b = sorted((i, j))
+            swapped = text[:a] + text[b] + text[a] + text[b + 1:]
+            out.append(swapped if swapped != text else text[:i] + text[i + 1:])
+    return out
+
+
+def with_typos(column: pa.Array, chosen: np.ndarray, rng: np.random.Generator) -> pa.Array:
+    """``column`` with :func:`keyboard_typo` applied to the rows where ``chosen`` is true."""
+    rows = np.flatnonzero(chosen)
+    if len(rows) == 0:
+        return column
+    values = column.to_pylist()
+    changed = keyboard_typo([values[i] or "" for i in rows], rng)
+    for i, v in zip(rows, changed):
+        values[i] = v
+    return pa.array(values, pa.string())

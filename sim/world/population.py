@@ -1,0 +1,327 @@
+"""Households, people, dwellings and moves for one block of ZIP areas.
+
+Everything is columnar: a household or person is a position in numpy arrays, a name is an index
+into the vocabulary, an address is a street index, a house number and a unit number. The rules,
+in the order they are applied:
+
+1. Each area's 2025 population is split over the six Census groups in its 2010 proportions and
+   cut into households of realistic sizes (ACS); requested people (ICE's docket) come in
+   households of their own, larger ones, whose origin group follows where that group lives.
+2. Each household rents or owns; renters mostly live in multi-unit buildings. Streets carry real
+   suffix frequencies; buildings are numbered along streets; apartments get unit numbers.
+   Some requested households are doubled up in another household's unit (shared homes).
+3. People: a head, often a partner, children and other adult relatives, with ages and sexes
+   that fit their roles. Names follow the household's naming pool: Hispanic two-surname
+   households pass the father's and mother's first surnames to the children; other households
+   share one surname, partners taking it at the pool's rate.
+4. Moves: each household has years since it moved in (annual rates by tenure, FACTS) and the
+   dwelling it lived in before, which is now someone else's (so an out-of-date address points
+   at another household).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Config
+from sim.world.geography import Block, Plan
+from sim.world.vocab import RACES, Vocabulary, origin_groups_data
+
+GENERAL = -1  # origin code of households not named in ICE's file
+ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD, ROLE_RELATIVE = 0, 1, 2, 3
+# Rate at which a partner takes the head's surname, by naming pool (Hispanic and Chinese women
+# usually keep their own surnames; Census-pattern US households mostly share one).
+PARTNER_TAKES_SURNAME = {"chinese": 0.1, "vietnamese": 0.1, "hispanic": 0.0, "brazilian": 0.3, "haitian": 0.6}
+PARTNER_TAKES_SURNAME_DEFAULT = 0.75
+TWO_SURNAME_POOLS = ("hispanic", "brazilian")
+
+
+@dataclass
+class Population:
+    """One block's world: households, people and dwellings as parallel arrays."""
+
+    # households
+    hh_zip: np.ndarray            # row in plan.zips
+    hh_pool: np.ndarray           # index into pool_names
+    hh_origin: np.ndarray         # index into plan.groups, GENERAL for everyone else
+    hh_size: np.ndarray
+    hh_renter: np.ndarray
+    hh_years_since_move: np.ndarray
+    hh_dwelling: np.ndarray       # current dwelling
+    hh_previous: np.ndarray       # dwelling lived in before the last move
+    hh_doubled_up: np.ndarray
+    # dwellings (a unit of a building)
+    dw_building: np.ndarray
+    dw_unit: np.ndarray           # 0 = no unit number
+    # buildings
+    bl_street: np.ndarray
+    bl_number: np.ndarray
+    bl_zip4: np.ndarray
+    # streets
+    st_zip: np.ndarray
+    st_stem: np.ndarray
+    st_suffix: np.ndarray
+    st_predir: np.ndarray         # -1 = none
+    # people
+    household: np.ndarray         # index of the person's household
+    person_id: np.ndarray         # national identifier, independent of scale
+    role: np.ndarray
+    female: np.ndarray
+    age: np.ndarray
+    dob: np.ndarray               # days since 1970-01-01
+    given1: np.ndarray
+    given2: np.ndarray            # -1 = none
+    sur1: np.ndarray
+    sur2: np.ndarray              # -1 = none (second surname: the mother's for Hispanic names)
+    requested: np.ndarray         # the person ICE's file names (one per requested household)
+    pool_names: tuple[str, ...]
+
+    @property
+    def n_people(self) -> int:
+        return len(self.household)
+
+
+def _cut(totals: np.ndarray, sizes_draw, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Cut consecutive cells of ``totals`` people into groups whose sizes come from ``sizes_draw``.
+
+    Returns (cell of each group, size of each group); sizes sum exactly to each cell's total.
+    A group straddling two cells is split in two, which slightly favours small groups at cell
+    edges (one group per cell).
+    """
+    total = int(totals.sum())
+    if total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pieces = []
+    covered = 0
+    while covered < total:
+        draw = sizes_draw(rng, max(int((total - covered) / 2.0) + 16, 16))
+        pieces.append(draw)
+        covered += int(draw.sum())
+    ends = np.cumsum(np.concatenate(pieces))
+    ends = ends[ends < total]
+    cell_ends = np.cumsum(totals)
+    cuts = np.concatenate([ends, cell_ends[totals > 0]])
+    cuts.sort(kind="stable")              # two sorted runs: a linear merge
+    cuts = cuts[np.r_[True, cuts[1:] != cuts[:-1]]]
+    starts = np.concatenate([[0], cuts[:-1]])
+    cell = np.searchsorted(cell_ends, starts, side="right")
+    return cell, cuts - starts
+
+
+def _size_sampler(shares: list[float]):
+    cdf = np.cumsum(shares) / np.sum(shares)
+
+    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.searchsorted(cdf, rng.random(n), side="right").clip(max=len(cdf) - 1) + 1
+
+    return draw
+
+
+def _categorical_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One category per row of a (n, k) probability matrix."""
+    cdf = np.cumsum(probs, axis=1)
+    cdf /= cdf[:, -1:]
+    return (rng.random((len(probs), 1)) > cdf).sum(axis=1).clip(max=probs.shape[1] - 1)
+
+
+def _rank_sorted(keys: np.ndarray) -> np.ndarray:
+    """:func:`_rank_within` for keys that are already sorted (no sort needed)."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.arange(len(keys)) - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
+
+
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """0-based position of each element among equal keys, in array order."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    run = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys)) - run
+    return rank
+
+
+def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.random.Generator) -> Population:
+    """Generate the households, people and dwellings of ``block``."""
+    world = config.world
+    hcfg = world.households
+    zips = plan.zips.iloc[block.rows]
+    n_zip = len(zips)
+    groups_data = origin_groups_data()
+    pool_names = tuple(vocab.pools)
+    pool_code = {p: i for i, p in enumerate(pool_names)}
+    pool_code["general"] = pool_code["general_white"]  # an alias: households get the real pool
+
+    # 1. households ------------------------------------------------------------------------
+    pop = zips["population"].to_numpy()
+    race_share = zips[[f"pop_{r}" for r in RACES]].to_numpy()
+    race_share = race_share / race_share.sum(axis=1, keepdims=True)
+    by_race = rng.multinomial(pop, race_share)                        # (n_zip, 6)
+    cell, g_size = _cut(by_race.ravel(), _size_sampler(hcfg.size_shares_general), rng)
+    g_zip, g_race = cell // len(RACES), cell % len(RACES)
+    g_pool = np.array([pool_code[f"general_{r}"] for r in RACES])[g_race]
+
+    n_req = zips["n_requests"].to_numpy()
+    r_zip = np.repeat(np.arange(n_zip), n_req)
+    r_origin = _categorical_rows(rng, plan.group_weights[block.rows][r_zip] + 1e-300)
+    r_size = _size_sampler(hcfg.size_shares_immigrant)(rng, len(r_zip))
+    # the naming pool of each requested household, from its origin group's mixture
+    r_pool = np.empty(len(r_zip), dtype=np.int64)
+    u = rng.random(len(r_zip))
+    for j, group in enumerate(plan.groups):
+        mix = groups_data[group]["names"]
+        names, w = list(mix), np.cumsum(list(mix.values()))
+        choice = np.searchsorted(w / w[-1], u, side="right").clip(max=len(names) - 1)
+        mine = r_origin == j
+        r_pool[mine] = np.array([pool_code[n] for n in names])[choice[mine]]
+
+    hh_zip = np.concatenate([g_zip, r_zip])
+    hh_pool = np.concatenate([g_pool, r_pool])
+    hh_origin = np.concatenate([np.full(len(g_zip), GENERAL), r_origin])
+    hh_size = np.concatenate([g_size, r_size])
+    is_req = hh_origin != GENERAL
+    n_hh = len(hh_zip)
+    # stable order: by area, general households first (the person numbering depends on it)
+    order = np.lexsort((np.arange(n_hh), is_req, hh_zip))
+    hh_zip, hh_pool, hh_origin, hh_size, is_req = (a[order] for a in (hh_zip, hh_pool, hh_origin, hh_size, is_req))
+
+    renter = rng.random(n_hh) < np.where(is_req, hcfg.renter_share_immigrant, hcfg.renter_share_general)
+    multiunit = rng.random(n_hh) < np.where(renter, hcfg.multiunit_share_renter, hcfg.multiunit_share_owner)
+
+    # 2. streets, buildings, dwellings -----------------------------------------------------
+    hh_per_zip = np.bincount(hh_zip, minlength=n_zip)
+    n_streets = np.maximum(3, np.ceil(hh_per_zip / 25).astype(np.int64))
+    st_zip = np.repeat(np.arange(n_zip), n_streets)
+    n_st = len(st_zip)
+    st_stem = np.searchsorted(vocab.street_cdf, rng.random(n_st), side="right").clip(max=len(vocab.street_stems) - 1)
+    st_suffix = np.searchsorted(vocab.suffix_cdf, rng.random(n_st), side="right").clip(max=len(vocab.suffix_abbr) - 1)
+    st_predir = np.where(rng.random(n_st) < vocab.predirectional_rate, rng.integers(0, len(vocab.directionals), n_st), -1)
+    st_first = np.concatenate([[0], np.cumsum(n_streets)[:-1]])
+
+    # multi-unit households, shuffled within their area, cut into buildings
+    mu = np.flatnonzero(multiunit)
+    mu = mu[np.lexsort((rng.random(len(mu)), hh_zip[mu]))]
+    mean_extra = max(hcfg.mean_building_units - 2.0, 1e-9)
+    building_sizes = lambda r, n: 1 + r.geometric(1.0 / (mean_extra + 1.0), n)  # noqa: E731  mean = mean_building_units
+    mu_counts = np.bincount(hh_zip[mu], minlength=n_zip)
+    b_cell, b_units = _cut(mu_counts, building_sizes, rng)
+    sf = np.flatnonzero(~multiunit)
+    bl_zip = np.concatenate([hh_zip[sf], b_cell])
+    n_bl = len(bl_zip)
+    bl_street = st_first[bl_zip] + (rng.random(n_bl) * n_streets[bl_zip]).astype(np.int64)
+    # number buildings along each street: a base, then a fixed step (same side of the street)
+    st_base = rng.integers(1, 99, n_st) * 100 + rng.integers(0, 2, n_st)
+    st_step = np.array([2, 4, 6, 10, 20])[rng.integers(0, 5, n_st)]
+    bl_number = st_base[bl_street] + _rank_within(bl_street) * st_step[bl_street]
+    bl_zip4 = rng.integers(1, 10000, n_bl)
+
+    # dwellings: single-family buildings have one; multi-unit buildings one per unit
+    units_per_building = np.concatenate([np.ones(len(sf), np.int64), b_units])
+    dw_building = np.repeat(np.arange(n_bl), units_per_building)
+    j = _rank_sorted(dw_building)
+    big = units_per_building[dw_building] > 8
+    dw_unit = np.where(units_per_building[dw_building] == 1, 0, np.where(big, (j // 12 + 1) * 100 + j % 12 + 1, j + 1))
+    hh_dwelling = np.empty(n_hh, dtype=np.int64)
+    hh_dwelling[sf] = np.arange(len(sf))
+    hh_dwelling[mu] = len(sf) + np.arange(len(mu))
+
+    # doubled up: a requested household living in another household's unit in the same area
+    doubled = is_req & (rng.random(n_hh) < hcfg.doubled_up_share)
+    hh_first = np.concatenate([[0], np.cumsum(hh_per_zip)[:-1]])
+    host = hh_first[hh_zip] + (rng.random(n_hh) * hh_per_zip[hh_zip]).astype(np.int64)
+    hh_dwelling = np.where(doubled, hh_dwelling[host], hh_dwelling)
+
+    # moves: years since moving in, and the dwelling before (now someone else's)
+    annual = np.where(renter, world.mobility.renter_annual_move_rate, world.mobility.owner_annual_move_rate)
+    hazard = -np.log1p(-np.minimum(annual, 0.999999))
+    years = rng.exponential(1.0, n_hh) / np.maximum(hazard, 1e-12)
+    previous = rng.integers(0, len(dw_building), n_hh)
+
+    # 3. people ----------------------------------------------------------------------------
+    n = int(hh_size.sum())
+    household = np.repeat(np.arange(n_hh), hh_size)
+    member = np.arange(n) - np.repeat(np.cumsum(hh_size) - hh_size, hh_size)
+    u_role = rng.random(n)
+    role = np.where(member == 0, ROLE_HEAD,
+           np.where(member == 1, np.where(u_role < 0.72, ROLE_PARTNER, ROLE_RELATIVE),
+           np.where(u_role < 0.85, ROLE_CHILD, ROLE_RELATIVE)))
+    req_hh = is_req[household]
+    head_female = rng.random(n_hh) < np.where(is_req, 0.38, 0.5)   # ICE's docket is mostly men; assumption
+    female = np.where(role == ROLE_HEAD, head_female[household],
+             np.where(role == ROLE_PARTNER, ~head_female[household], rng.random(n) < 0.5))
+    head_age = np.where(is_req, np.clip(rng.normal(37, 10, n_hh), 18, 75), np.clip(rng.normal(50, 17, n_hh), 18, 95))
+    age = head_age[household]
+    partner, child, relative = role == ROLE_PARTNER, role == ROLE_CHILD, role == ROLE_RELATIVE
+    age[partner] = np.clip(age[partner] + rng.normal(-2, 4, int(partner.sum())), 18, 99)
+    age[child] = rng.random(int(child.sum())) * np.clip(age[child] - 17, 1, 24)
+    age[relative] = np.clip(age[relative] + rng.normal(0, 10, int(relative.sum())), 18, 99)
+    ref_day = (np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64)
+    dob = (ref_day - np.floor(age * 365.25) - rng.integers(0, 365, n)).astype(np.int32)
+
+    # person identifiers: the area's national offset + position in the area
+    local = _rank_sorted(hh_zip[household])  # households are in area order
+    person_id = zips["person_offset"].to_numpy()[hh_zip[household]] + local
+
+    # names, pool by pool
+    given1 = np.empty(n, np.int32)
+    given2 = np.full(n, -1, np.int32)
+    sur1 = np.empty(n, np.int32)
+    sur2 = np.full(n, -1, np.int32)
+    p_pool = hh_pool[household]
+    head_index = np.cumsum(hh_size) - hh_size
+    for code, name in enumerate(pool_names):
+        pool = vocab.pools[name]
+        if name == "general":
+            continue  # an alias of general_white, never assigned to a household
+        people = np.flatnonzero(p_pool == code)
+        if len(people) == 0:
+            continue
+        g1, g2 = pool.given(rng, female[people])
+        given1[people], given2[people] = g1, g2
+        own1 = pool.surnames(rng, len(people))
+        if name in TWO_SURNAME_POOLS:
+            own2 = pool.surnames(rng, len(people))
+            hh_p = household[people]
+            head_p = head_index[hh_p]
+            # the partner's position, where there is one (member 1 with the partner role)
+            partner_pos = head_p + 1
+            has_partner = (hh_size[hh_p] > 1) & (role[np.minimum(partner_pos, n - 1)] == ROLE_PARTNER)
+            pos_in = np.searchsorted(people, np.stack([head_p, np.minimum(partner_pos, n - 1)]))
+            head_own1, head_own2 = own1[pos_in[0]], own2[pos_in[0]]
+            partner_own1 = np.where(has_partner, own1[pos_in[1].clip(max=len(people) - 1)], pool.surnames(rng, len(people)))
+            father_is_head = ~female[head_p]
+            father1 = np.where(father_is_head, head_own1, partner_own1)
+            mother1 = np.where(father_is_head, partner_own1, head_own1)
+            r = role[people]
+            if name == "hispanic":   # father's first surname, then mother's first surname
+                child1, child2 = father1, mother1
+            else:                    # Portuguese order: mother's surname, then father's
+                child1, child2 = mother1, father1
+            s1 = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child1, head_own1], own1)
+            s2 = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child2, head_own2], own2)
+            sur1[people], sur2[people] = s1, s2
+        else:
+            head_own = own1[np.searchsorted(people, head_index[household[people]])]
+            takes = rng.random(len(people)) < PARTNER_TAKES_SURNAME.get(name, PARTNER_TAKES_SURNAME_DEFAULT)
+            r = role[people]
+            shares_head = (r == ROLE_CHILD) | (r == ROLE_RELATIVE) | ((r == ROLE_PARTNER) & takes)
+            sur1[people] = np.where(shares_head, head_own, own1)
+
+    requested = (role == ROLE_HEAD) & req_hh
+    i32 = lambda a: a.astype(np.int32)  # noqa: E731  compact address arrays: gathers stay in cache
+    hh_dwelling, previous, dw_building, dw_unit = i32(hh_dwelling), i32(previous), i32(dw_building), i32(dw_unit)
+    bl_street, bl_number, bl_zip4 = i32(bl_street), i32(bl_number), i32(bl_zip4)
+    st_zip, st_stem, st_suffix, st_predir = i32(st_zip), i32(st_stem), i32(st_suffix), i32(st_predir)
+    return Population(
+        hh_zip=hh_zip, hh_pool=hh_pool, hh_origin=hh_origin, hh_size=hh_size, hh_renter=renter,
+        hh_years_since_move=years, hh_dwelling=hh_dwelling, hh_previous=previous, hh_doubled_up=doubled,
+        dw_building=dw_building, dw_unit=dw_unit,
+        bl_street=bl_street, bl_number=bl_number, bl_zip4=bl_zip4,
+        st_zip=st_zip, st_stem=st_stem, st_suffix=st_suffix, st_predir=st_predir,
+        household=household, person_id=person_id, role=role, female=female, age=age, dob=dob,
+        given1=given1, given2=given2, sur1=sur1, sur2=sur2, requested=requested, pool_names=pool_names,
+    )
