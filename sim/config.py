@@ -86,7 +86,7 @@ class HispanicSurnameForms(_Shares):
     both_spaced: Share
     hyphenated: Share
     maternal_only: Share
-    with_particles: Share
+    married_de: Share
 
 
 class MasterFileConfig(_Model):

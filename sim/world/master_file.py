@@ -1,0 +1,187 @@
+"""The IRS master file of one block: one row per TIN on file.
+
+Rules, in order:
+
+1. Who is on file: adults of the general population at ``adult_on_file_rate``, children (listed
+   as dependents) at ``child_on_file_rate``; a requested person at ``in_master_file_share``; the
+   other adults of a requested household (US-citizen and LPR relatives, ITIN filers) at
+   ``household_on_file_rate``.
+2. Which number: requested people and the adults of their households hold an ITIN at
+   ``itin_share``, everyone else an SSN (:mod:`sim.world.tin`).
+3. The name as filed: SSA/IRS keep what the person filed. Hispanic two-surname names are held in
+   one of the configured forms (first surname only, both, hyphenated, second only, or a married
+   woman's "DE" + her husband's); Brazilians usually by their last (father's) surname.
+   The name control follows from the last name by the IRS rules (:func:`sim.name_control`).
+4. The last known address: the address on the most recent processed return, unless the
+   household moved since and the IRS learned the move from USPS change of address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.config import Config
+from sim.normalize import name_controls
+from sim.world import address, tin as tins
+from sim.world.address import categories, take
+from sim.world.geography import Block, Plan
+from sim.world.population import GENERAL, ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER, Population
+from sim.world.vocab import Vocabulary, names_data
+
+ROLES = pa.array(["head", "partner", "child", "relative"], pa.string())   # ROLE_* codes
+TIN_TYPES = pa.array(["SSN", "ITIN"], pa.string())
+LETTERS = pa.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), pa.string())
+NO_TIN = -1
+
+
+@dataclass(frozen=True)
+class MasterFile:
+    """The block's master file and, per person of the population, their TIN (or -1)."""
+
+    table: pa.Table
+    person_tin: np.ndarray        # int64 per person, NO_TIN where the person has none on file
+    person_row: np.ndarray        # row of the person in ``table``, -1 where not on file
+
+
+def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.random.Generator) -> tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]:
+    """The last name each person filed under, and its IRS name control, for everyone (callers
+    keep the rows on file): ``(names, name_codes, controls, control_codes)``, where the codes
+    index the two string tables.
+
+    Most people have one surname, filed as it is: their code is the vocabulary's. Only two-surname
+    names filed with both surnames need new strings. The name control is the vocabulary surname's
+    (the first surname, or the second where that is the one filed); the few names where that would
+    differ from :func:`sim.name_control` (a first surname made only of particles, then another
+    word) are computed from the text.
+    """
+    n = pop.n_people
+    two = pop.sur2 >= 0
+    s2_code = np.where(two, pop.sur2, 0)
+    pool = pop.hh_pool[pop.household]
+    brazilian = pool == pop.pool_names.index("brazilian")
+    forms = config.world.master_file.hispanic_surname_forms.as_dict()
+    cdf = np.cumsum(list(forms.values()))
+    form = np.searchsorted(cdf / cdf[-1], rng.random(n), side="right").clip(max=len(forms) - 1)
+    code = {name: i for i, name in enumerate(forms)}
+    head_pos = np.cumsum(pop.hh_size)[pop.household] - pop.hh_size[pop.household]
+    married = (form == code["married_de"]) & (pop.role == ROLE_PARTNER) & pop.female
+    brazil_last_only = rng.random(n) < names_data()["brazilian"]["irs_last_surname_only"]
+
+    second_only = two & ((brazilian & brazil_last_only) | (~brazilian & (form == code["maternal_only"])))
+    first_only = two & ~brazilian & (form == code["paternal_only"])
+    hyphen = two & ~brazilian & (form == code["hyphenated"])
+    married &= two & ~brazilian
+    joined = two & ~second_only & ~first_only            # a new string: both, hyphenated or married
+    name_code = np.where(second_only, s2_code, pop.sur1).astype(np.int64)
+
+    rows = np.flatnonzero(joined)
+    surnames = vocab.surnames_arrow
+    s1 = take(surnames, pop.sur1[rows])
+    s2 = take(surnames, s2_code[rows])
+    text = pc.case_when(
+        pc.make_struct(pa.array(hyphen[rows]), pa.array(married[rows])),
+        pc.binary_join_element_wise(s1, s2, "-"),
+        address.join(s1, pa.scalar("DE"), take(surnames, pop.sur1[head_pos[rows]])),
+        address.join(s1, s2),
+    )
+    encoded = pc.dictionary_encode(text)
+    name_code[rows] = len(surnames) + encoded.indices.to_numpy(zero_copy_only=False)
+    names = pa.concat_arrays([surnames, encoded.dictionary])
+
+    nc_codes, nc_table = vocab.name_control_codes
+    control_code = np.where(second_only, nc_codes[s2_code], nc_codes[pop.sur1]).astype(np.int64)
+    redo = np.flatnonzero(joined & vocab.particle_only[pop.sur1])
+    if len(redo):
+        redone = name_controls(names.take(pa.array(name_code[redo])))
+        extra, inverse = np.unique(redone.astype(str), return_inverse=True)
+        control_code[redo] = len(nc_table) + inverse
+        nc_table = pa.concat_arrays([nc_table, pa.array(extra, pa.string())])
+    return names, name_code, nc_table, control_code
+
+
+def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Vocabulary, rng: np.random.Generator, tin_key: int) -> MasterFile:
+    world = config.world
+    mcfg = world.master_file
+    zips = plan.zips.iloc[block.rows]
+    n = pop.n_people
+    hh = pop.household
+    requested_hh = pop.hh_origin[hh] != GENERAL
+    adult = pop.age >= 18
+
+    # 1. who is on file
+    rate = np.select(
+        [pop.requested, requested_hh & adult, adult],
+        [world.requested.in_master_file_share, world.requested.household_on_file_rate, mcfg.adult_on_file_rate],
+        mcfg.child_on_file_rate,
+    )
+    on_file = rng.random(n) < rate
+
+    # 2. which number
+    itin = on_file & requested_hh & adult & (rng.random(n) < world.requested.itin_share)
+    person_tin = np.full(n, NO_TIN, dtype=np.int64)
+    ssn_rows = on_file & ~itin
+    person_tin[ssn_rows] = tins.ssn_numbers(pop.person_id[ssn_rows], tin_key)
+    # ITIN index: the area's ITIN offset + the person's position among its requested households
+    zip_of = pop.hh_zip[hh[itin]]
+    local = pop.person_id[itin] - zips["person_offset"].to_numpy()[zip_of]
+    itin_index = zips["itin_offset"].to_numpy()[zip_of] + (local - zips["population"].to_numpy()[zip_of])
+    person_tin[itin] = tins.itin_numbers(itin_index, tin_key + 1)
+
+    # 3. names as filed
+    names, name_code, nc_table, nc_code = irs_last_names(pop, vocab, config, rng)
+    has_g2 = pop.given2 >= 0
+    keep_compound = has_g2 & (rng.random(n) < 0.5)
+    given = vocab.given_arrow
+    compound = np.flatnonzero(keep_compound)
+    compound_text = pc.dictionary_encode(address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
+    first_code = pop.given1.astype(np.int64)
+    first_code[compound] = len(given) + compound_text.indices.to_numpy(zero_copy_only=False)
+    first_table = pa.concat_arrays([given, compound_text.dictionary])
+    # middle initial: the second given name's, or (for most others) a letter; 26 = none
+    initial = np.where(rng.random(n) < 0.55, rng.integers(0, 26, n), 26)
+    initial = np.where(has_g2, np.where(keep_compound, 26, vocab.given_initials[np.maximum(pop.given2, 0)]), initial)
+
+    # 4. last known address
+    lag = rng.exponential(max(mcfg.filing_lag_years_mean, 1e-9), len(pop.hh_size))
+    lka_current_hh = (pop.hh_years_since_move >= lag) | (rng.random(len(lag)) < world.mobility.ncoa_update_rate)
+    lka_dwelling_hh = np.where(lka_current_hh, pop.hh_dwelling, pop.hh_previous)
+    zip4_known = rng.random(n) < mcfg.zip4_known_rate
+    tax_year = (world.reference_year - 1 - np.floor(lag)).astype(np.int16)
+
+    rows = np.flatnonzero(on_file)
+    hh_rows = hh[rows]
+    comp = address.components(pop, lka_dwelling_hh[hh_rows])
+    labels = address.Labels(vocab, zips)
+    table = pa.table({
+        "tin": address.digits(person_tin[rows], 9),
+        "tin_type": categories(TIN_TYPES, itin[rows].astype(np.int8)),
+        "first_name": take(first_table, first_code[rows]),
+        "middle_initial": categories(LETTERS, np.where(initial[rows] == 26, -1, initial[rows]), null_below=0),
+        "last_name": take(names, name_code[rows]),
+        "name_control": categories(nc_table, nc_code[rows]),
+        "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
+        "street_address": address.usps_street_line(comp, labels.street_labels(pop)),
+        "street_number": comp.number_text(),
+        "street_predir": categories(labels.predir, comp.predir, null_below=0),
+        "street_name": categories(labels.stem, comp.stem),
+        "street_suffix": categories(labels.suffix, comp.suffix),
+        "unit": comp.unit_text(),
+        "city": categories(labels.city, comp.zip_row),
+        "state": categories(labels.state, comp.zip_row),
+        "zip5": categories(labels.zip5, comp.zip_row),
+        "zip4": comp.zip4_text(zip4_known[rows]),
+        "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
+        "person_id": pa.array(pop.person_id[rows], pa.int64()),
+        "household_id": pa.array(pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh_rows]], pa.int64()),
+        "truth_role": categories(ROLES, pop.role[rows]),
+        "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()), np.where(pop.hh_origin[hh_rows] < 0, len(plan.groups), pop.hh_origin[hh_rows])),
+        "truth_requested": pa.array(pop.requested[rows]),
+        "truth_lka_current": pa.array(lka_current_hh[hh_rows]),
+    })
+    person_row = np.full(n, -1, dtype=np.int64)
+    person_row[rows] = np.arange(len(rows))
+    return MasterFile(table=table, person_tin=person_tin, person_row=person_row)

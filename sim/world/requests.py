@@ -1,0 +1,345 @@
+"""ICE's request file for one block: one row per requested person, fields as ICE sent them.
+
+Each field is derived from the person's true record by the corruptions ICE's data carries, every
+one configurable and recorded in the ground truth (``truth_corruptions``):
+
+* names (``world.requests.names``): both surnames with particles dropped (INS/DHS indexing),
+  only the first surname, a compound given name cut to its first part, another romanization of
+  a Chinese surname, given name and surname swapped, keyboard errors;
+* the SSN field (``world.requests.ssn``): absent, the person's own TIN, mistyped, borrowed from a
+  household member or a stranger in the area, or a number never issued;
+* the free-text ``earm_address`` (``world.requests.address``): one quality class per request
+  (complete, missing unit, no street number, city/state only, ZIP only, placeholder text with a
+  ZIP, blank, out of date, shared/institutional) rendered with realistic formatting variation.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.config import Config
+from sim.normalize import PARTICLES
+from sim.world import address, tin as tins
+from sim.world.address import ADDRESS_CLASSES
+from sim.world.geography import Block, Plan
+from sim.world.master_file import NO_TIN, MasterFile
+from sim.world.population import GENERAL, Population
+from sim.world.vocab import Vocabulary, names_data
+
+SSN_SOURCES = ("none", "correct", "mistyped", "borrowed_relative", "borrowed_stranger", "never_issued")
+CORRUPTIONS = (
+    "particles_dropped", "one_surname", "given_truncated", "transliterated", "name_order_swapped",
+    "first_name_typo", "last_name_typo",
+    "ssn_mistyped", "ssn_borrowed_relative", "ssn_borrowed_stranger", "ssn_never_issued",
+    "address_missing_unit", "address_no_street_number", "address_city_state_only", "address_zip_only",
+    "address_placeholder", "address_blank", "address_out_of_date", "address_shared", "address_typo",
+)
+SWAP_POOLS = ("chinese", "haitian", "vietnamese")
+
+
+@lru_cache(maxsize=1)
+def _without_particles(n_surnames: int) -> np.ndarray:
+    """Index of each vocabulary surname with its leading particles dropped (DE LA TORRE -> TORRE)."""
+    from sim.world.vocab import vocabulary
+
+    vocab = vocabulary()
+    index = {s: i for i, s in enumerate(vocab.surnames)}
+    out = np.arange(n_surnames, dtype=np.int32)
+    stripped_new: list[str] = []
+    for i, name in enumerate(vocab.surnames):
+        words = name.split(" ")
+        if len(words) > 1 and words[0] in PARTICLES:
+            while len(words) > 1 and words[0] in PARTICLES:
+                words = words[1:]
+            core = " ".join(words)
+            if core not in index:
+                index[core] = n_surnames + len(stripped_new)
+                stripped_new.append(core)
+            out[i] = index[core]
+    _without_particles.extra = np.array(stripped_new, dtype=object)  # type: ignore[attr-defined]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _surname_strings(n_surnames: int) -> pa.Array:
+    """The vocabulary's surnames followed by the particle-less forms it lacks, as one Arrow array."""
+    from sim.world.vocab import vocabulary
+
+    _without_particles(n_surnames)  # fills .extra
+    return pa.array(np.concatenate([vocabulary().surnames, _without_particles.extra]), pa.string())  # type: ignore[attr-defined]
+
+
+def _categorical(rng: np.random.Generator, n: int, shares: dict[str, float]) -> np.ndarray:
+    names = np.asarray(list(shares), dtype=object)
+    w = np.asarray(list(shares.values()), dtype=np.float64)
+    if w.sum() <= 0:
+        return np.full(n, names[-1], dtype=object)
+    cdf = np.cumsum(w) / w.sum()
+    return names[np.searchsorted(cdf, rng.random(n), side="right").clip(max=len(names) - 1)]
+
+
+def _list_column(flags: dict[str, np.ndarray], n: int) -> pa.Array:
+    """A list<string> column holding, per row, the names of the flags that are set."""
+    names = list(flags)
+    matrix = np.stack([flags[k] for k in names], axis=1) if names else np.zeros((n, 0), bool)
+    counts = matrix.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    values = np.asarray(names, dtype=object)[np.nonzero(matrix)[1]]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.string()))
+
+
+def build(config: Config, plan: Plan, block: Block, pop: Population, master: MasterFile, vocab: Vocabulary,
+          rngs: dict[str, np.random.Generator]) -> pa.Table:
+    world = config.world
+    zips = plan.zips.iloc[block.rows]
+    person = np.flatnonzero(pop.requested)
+    n = len(person)
+    hh = pop.household[person]
+    pool = np.asarray(pop.pool_names, dtype=object)[pop.hh_pool[hh]]
+    flags: dict[str, np.ndarray] = {}
+
+    # ---- names ------------------------------------------------------------------------------
+    rng = rngs["names"]
+    ncfg = world.requests.names
+    surnames = _surname_strings(len(vocab.surnames))
+    strip = _without_particles(len(vocab.surnames))
+    s1, s2 = pop.sur1[person], pop.sur2[person]
+    two = s2 >= 0
+    drop = np.isin(pool, ("hispanic",)) & (rng.random(n) < ncfg.ice_particles_dropped)
+    s1_ice = np.where(drop, strip[s1], s1)
+    s2_ice = np.where(drop & two, strip[np.maximum(s2, 0)], s2)
+    flags["particles_dropped"] = drop & ((s1_ice != s1) | (two & (s2_ice != s2)))
+    one = two & (rng.random(n) < ncfg.ice_one_surname)
+    flags["one_surname"] = one
+    translit_alt = vocab.translit[s1]
+    n_alt = (translit_alt >= 0).sum(axis=1)
+    translit = (pool == "chinese") & (n_alt > 0) & (rng.random(n) < ncfg.transliteration_variant)
+    pick = (rng.random(n) * np.maximum(n_alt, 1)).astype(np.int64)
+    s1_ice = np.where(translit, translit_alt[np.arange(n), np.minimum(pick, 2)], s1_ice)
+    flags["transliterated"] = translit
+    last = pc.if_else(
+        pa.array(two & ~one),
+        address.join(surnames.take(pa.array(s1_ice)), surnames.take(pa.array(np.maximum(s2_ice, 0)))),
+        surnames.take(pa.array(s1_ice)),
+    )
+    given = vocab.given_arrow
+    g1 = given.take(pa.array(pop.given1[person]))
+    g2 = pop.given2[person]
+    truncated = (g2 >= 0) & (rng.random(n) < ncfg.ice_compound_given_truncated)
+    flags["given_truncated"] = truncated
+    first = pc.if_else(pa.array((g2 >= 0) & ~truncated), address.join(g1, given.take(pa.array(np.maximum(g2, 0)))), g1)
+    swapped = np.isin(pool, SWAP_POOLS) & (rng.random(n) < ncfg.given_surname_swapped)
+    flags["name_order_swapped"] = swapped
+    first, last = pc.if_else(pa.array(swapped), last, first), pc.if_else(pa.array(swapped), first, last)
+    typo_first = rng.random(n) < ncfg.typo_rate
+    typo_last = rng.random(n) < ncfg.typo_rate
+    first = address.with_typos(first, typo_first, rng)
+    last = address.with_typos(last, typo_last, rng)
+    flags["first_name_typo"], flags["last_name_typo"] = typo_first, typo_last
+
+    # ---- the SSN field ------------------------------------------------------------------------
+    rng = rngs["ssn"]
+    scfg = world.requests.ssn
+    own = master.person_tin[person]
+    has_own = own != NO_TIN
+    has_number = rng.random(n) < np.where(has_own, scfg.share_if_on_file, scfg.share_if_not_on_file)
+    sources = scfg.sources.as_dict()
+    foreign = {k: v for k, v in sources.items() if k in ("borrowed_relative", "borrowed_stranger", "never_issued")}
+    source = np.where(has_own, _categorical(rng, n, sources), _categorical(rng, n, foreign))
+    source = np.where(has_number, source, "none")
+
+    # a household member's number: the on-file member (not the person) with the smallest random key
+    relative_tin, relative_id = _pick_relative(pop, master, person, rng)
+    no_relative = (source == "borrowed_relative") & (relative_tin == NO_TIN)
+    source = np.where(no_relative, "borrowed_stranger", source)
+    on_file_people = np.flatnonzero(master.person_tin != NO_TIN)
+    if len(on_file_people):
+        stranger = on_file_people[rng.integers(0, len(on_file_people), n)]
+    else:
+        stranger = np.zeros(n, dtype=np.int64)
+        source = np.where(source == "borrowed_stranger", "never_issued", source)
+    mistyped = tins.mistype(rng, np.where(has_own, own, 0))
+    invalid = tins.never_issued(rng, n)
+    number = np.select(
+        [source == "correct", source == "mistyped", source == "borrowed_relative", source == "borrowed_stranger", source == "never_issued"],
+        [own, mistyped, relative_tin, master.person_tin[stranger], invalid],
+        NO_TIN,
+    )
+    # whose number it is, looked up among the block's TINs (a mistyped number may hit someone)
+    owner = _owner_of(number, master, pop)
+    ssn = pc.if_else(pa.array(number == NO_TIN), pa.scalar(None, pa.string()), tins.format_tin(np.maximum(number, 0)))
+    for kind in ("mistyped", "borrowed_relative", "borrowed_stranger", "never_issued"):
+        flags[f"ssn_{kind}"] = source == kind
+
+    # ---- the address ------------------------------------------------------------------------
+    rng = rngs["address"]
+    acfg = world.requests.address
+    cls = _address_classes(pop, hh, acfg.classes.as_dict(), rng)
+    dwelling = np.where(cls == "out_of_date", pop.hh_previous[hh], pop.hh_dwelling[hh])
+    shared = cls == "shared"
+    dwelling[shared] = _institutions(pop, int(shared.sum()), rng)
+    labels = address.Labels(vocab, zips)
+    comp = address.components(pop, dwelling)
+    earm = _render(comp, labels, cls, acfg.formatting, vocab, rng, flags)
+    for c in ADDRESS_CLASSES[1:]:
+        flags[f"address_{c}"] = cls == c
+
+    # ---- identifiers and dates --------------------------------------------------------------
+    rng = rngs["misc"]
+    zip_of = pop.hh_zip[hh]
+    rank = _rank(zip_of)
+    request_no = zips["request_offset"].to_numpy()[zip_of] + rank
+    ref_day = (np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64)
+    order_day = ref_day - (rng.random(n) * 20 * 365.25 + 30).astype(np.int64)
+    fin = rng.integers(1_000_000_000, 10_000_000_000, n)
+    origin_names = np.asarray(plan.groups, dtype=object)
+    household_id = pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh]]
+    true_zip = address.take(labels.zip5, address.components(pop, pop.hh_dwelling[hh]).zip_row)
+
+    return pa.table({
+        "request_id": pc.binary_join_element_wise(pa.scalar("R"), pc.utf8_lpad(pc.cast(pa.array(request_no), pa.string()), 7, "0"), ""),
+        "first_name": first,
+        "last_name": last,
+        "date_of_birth": pa.array(pop.dob[person], pa.int32()).cast(pa.date32()),
+        "earm_address": earm,
+        "ssn": ssn,
+        "fin": pc.cast(pa.array(fin), pa.string()),
+        "final_order_date": pa.array(order_day.astype(np.int32), pa.int32()).cast(pa.date32()),
+        "truth_person_id": pa.array(pop.person_id[person], pa.int64()),
+        "truth_household_id": pa.array(household_id, pa.int64()),
+        "truth_origin_group": pa.array(origin_names[pop.hh_origin[hh]], pa.string()),
+        "truth_name_pool": pa.array(pool, pa.string()),
+        "truth_in_master_file": pa.array(has_own),
+        "truth_ssn_source": pa.array(source, pa.string()),
+        "truth_ssn_owner_id": pa.array(owner, pa.int64(), mask=owner < 0),
+        "truth_address_class": pa.array(cls, pa.string()),
+        "truth_zip": true_zip,
+        "truth_moved": pa.array(pop.hh_years_since_move[hh] < 5.0),
+        "truth_doubled_up": pa.array(pop.hh_doubled_up[hh]),
+        "truth_corruptions": _list_column(flags, n),
+    })
+
+
+def _rank(keys: np.ndarray) -> np.ndarray:
+    from sim.world.population import _rank_within
+
+    return _rank_within(keys)
+
+
+def _pick_relative(pop: Population, master: MasterFile, person: np.ndarray, rng: np.random.Generator):
+    """For each requested person, the TIN and person id of a random on-file member of the household."""
+    n = len(person)
+    tin_out = np.full(n, NO_TIN, dtype=np.int64)
+    id_out = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return tin_out, id_out
+    hh = pop.household[person]
+    start = (np.cumsum(pop.hh_size) - pop.hh_size)[hh]
+    size = pop.hh_size[hh]
+    member = np.repeat(np.arange(n), size)
+    pos = np.repeat(start, size) + (np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size))
+    ok = (master.person_tin[pos] != NO_TIN) & (pos != np.repeat(person, size))
+    key = np.where(ok, rng.random(len(pos)), 2.0)
+    order = np.lexsort((key, member))
+    first_of = np.concatenate([[0], np.cumsum(size)[:-1]])
+    best = pos[order][first_of]
+    good = ok[order][first_of]
+    tin_out[good] = master.person_tin[best[good]]
+    id_out[good] = pop.person_id[best[good]]
+    return tin_out, id_out
+
+
+def _owner_of(number: np.ndarray, master: MasterFile, pop: Population) -> np.ndarray:
+    tins_all = master.person_tin
+    have = np.flatnonzero(tins_all != NO_TIN)
+    order = np.argsort(tins_all[have])
+    sorted_tins = tins_all[have][order]
+    at = np.searchsorted(sorted_tins, number).clip(max=max(len(sorted_tins) - 1, 0))
+    hit = (number != NO_TIN) & (len(sorted_tins) > 0) & (sorted_tins[at] == number) if len(sorted_tins) else np.zeros(len(number), bool)
+    owner = np.full(len(number), -1, dtype=np.int64)
+    owner[hit] = pop.person_id[have[order][at[hit]]]
+    return owner
+
+
+def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """One class per request with the configured shares, drawing each restricted class only where
+    it can happen: ``out_of_date`` among people who moved since ICE recorded their address,
+    ``missing_unit`` among people whose address has a unit. Restricted classes are thinned first
+    with probabilities that keep their overall shares; a share larger than its eligible group
+    is capped (the shortfall goes to the other classes)."""
+    n = len(hh)
+    out = np.empty(n, dtype=object)
+    if n == 0:
+        return out
+    ice_record_age = rng.uniform(0.5, 10.0, n)
+    moved_since = pop.hh_years_since_move[hh] < ice_record_age
+    has_unit = pop.dw_unit[pop.hh_dwelling[hh]] > 0
+    free = np.ones(n, dtype=bool)
+    for cls, eligible in (("out_of_date", moved_since), ("missing_unit", has_unit)):
+        pool = free & eligible
+        p = min(shares[cls] * n / max(pool.sum(), 1), 1.0)
+        hit = pool & (rng.random(n) < p)
+        out[hit] = cls
+        free &= ~hit
+    rest = {k: v for k, v in shares.items() if k not in ("out_of_date", "missing_unit")}
+    out[free] = _categorical(rng, int(free.sum()), rest)
+    return out
+
+
+def _institutions(pop: Population, n_shared: int, rng: np.random.Generator) -> np.ndarray:
+    """A dwelling per shared-class request: a few institutions with Zipf popularity."""
+    inst = names_data()["institutions"]
+    if n_shared == 0:
+        return np.zeros(0, dtype=np.int64)
+    k = max(1, int(round(n_shared / inst["requests_per_institution"])))
+    # an institution's address: the first unit of a random building (its unit is not rendered)
+    first_unit = np.flatnonzero(np.r_[True, pop.dw_building[1:] != pop.dw_building[:-1]])
+    where = first_unit[rng.integers(0, len(first_unit), k)]
+    w = (np.arange(1, k + 1, dtype=np.float64)) ** (-inst["popularity_exponent"])
+    pick = np.searchsorted(np.cumsum(w) / w.sum(), rng.random(n_shared), side="right").clip(max=k - 1)
+    return where[pick]
+
+
+def _render(comp: address.Components, labels: address.Labels, cls: np.ndarray, fmt, vocab: Vocabulary,
+            rng: np.random.Generator, flags: dict) -> pa.Array:
+    """EARM_ADDRESS text for each request, by class, with formatting variation."""
+    n = len(cls)
+    null = pa.scalar(None, pa.string())
+    take = address.take
+
+    def chance(p: float) -> pa.Array:
+        return pa.array(rng.random(n) < p)
+
+    suffix = pc.if_else(chance(fmt.suffix_spelled_out), take(labels.suffix_full, comp.suffix), take(labels.suffix, comp.suffix))
+    predir = pc.if_else(chance(fmt.directional_spelled_out), labels.predirs(comp, full=True), labels.predirs(comp))
+    designator = pc.if_else(chance(fmt.unit_hash), pa.scalar("#"), pa.scalar("APT"))
+    no_unit = np.isin(cls, ("missing_unit", "shared"))
+    unit = pc.if_else(pa.array(no_unit), null, pc.binary_join_element_wise(designator, comp.unit_text(), " "))
+    number = pc.if_else(pa.array(cls == "no_street_number"), null, comp.number_text())
+    typo = rng.random(n) < fmt.typo_rate
+    name = address.with_typos(take(labels.stem, comp.stem), typo, rng)
+    street = address.join(number, predir, name, suffix, unit)
+    commas = ~(rng.random(n) < fmt.no_commas)
+    sep = pa.array(np.where(commas, ", ", " "), pa.string())
+    city, state, zip5 = (take(t, comp.zip_row) for t in (labels.city, labels.state, labels.zip5))
+    state_zip = address.join(state, zip5)
+    full = pc.binary_join_element_wise(street, city, state_zip, sep)
+    city_state = pc.binary_join_element_wise(city, state, sep)
+    placeholder = address.join(take(pa.array(vocab.placeholders, pa.string()), rng.integers(0, len(vocab.placeholders), n)), zip5)
+    text = pc.case_when(
+        pc.make_struct(
+            pa.array(cls == "blank"), pa.array(cls == "zip_only"), pa.array(cls == "placeholder"),
+            pa.array(cls == "city_state_only"),
+        ),
+        pa.scalar(""), zip5, placeholder, city_state, full,
+    )
+    case = rng.random(n)
+    lower = case < fmt.lowercase
+    title = (case >= fmt.lowercase) & (case < fmt.lowercase + fmt.titlecase)
+    text = pc.if_else(pa.array(lower), pc.utf8_lower(text), pc.if_else(pa.array(title), pc.utf8_title(text), text))
+    flags["address_typo"] = typo & np.isin(cls, ("complete", "missing_unit", "no_street_number", "out_of_date", "shared"))
+    return text
