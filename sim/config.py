@@ -15,6 +15,8 @@ required, so a value lives in exactly one place and nothing silently falls back 
 
 from __future__ import annotations
 
+import copy
+import datetime
 import difflib
 import hashlib
 import json
@@ -24,11 +26,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from sim.errors import ConfigError
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
+# Scalars are strict: TOML values are already typed, so true is not 1 and "0.5" is not 0.5
+# (an int is still accepted where a float is expected).
+Float = Annotated[float, Strict()]
+Int = Annotated[int, Strict()]
+Share = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
 SHARE_TOLERANCE = 1e-6
 
 
@@ -50,7 +56,7 @@ class _Shares(_Model):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
-def _size_shares(value: list[float]) -> list[float]:
+def _size_shares(value: tuple[float, ...]) -> tuple[float, ...]:
     if len(value) != 7:
         raise ValueError(f"must list 7 shares (household sizes 1..7+), got {len(value)}")
     if any(v < 0 for v in value):
@@ -62,13 +68,13 @@ def _size_shares(value: list[float]) -> list[float]:
 
 
 class HouseholdsConfig(_Model):
-    size_shares_general: list[float]
-    size_shares_immigrant: list[float]
+    size_shares_general: tuple[Float, ...]
+    size_shares_immigrant: tuple[Float, ...]
     renter_share_general: Share
     renter_share_immigrant: Share
     multiunit_share_renter: Share
     multiunit_share_owner: Share
-    mean_building_units: Annotated[float, Field(ge=2)]
+    mean_building_units: Annotated[Float, Field(ge=2)]
     doubled_up_share: Share
 
     _check_general = field_validator("size_shares_general")(_size_shares)
@@ -93,24 +99,24 @@ class MasterFileConfig(_Model):
     adult_on_file_rate: Share
     child_on_file_rate: Share
     zip4_known_rate: Share
-    filing_lag_years_mean: Annotated[float, Field(ge=0, le=20)]
+    filing_lag_years_mean: Annotated[Float, Field(ge=0, le=20)]
     hispanic_surname_forms: HispanicSurnameForms
 
 
 class OriginCounts(_Model):
     """Final-order docket counts by country of citizenship; only their proportions are used."""
 
-    honduras: Annotated[int, Field(ge=0)]
-    guatemala: Annotated[int, Field(ge=0)]
-    mexico: Annotated[int, Field(ge=0)]
-    el_salvador: Annotated[int, Field(ge=0)]
-    cuba: Annotated[int, Field(ge=0)]
-    brazil: Annotated[int, Field(ge=0)]
-    china: Annotated[int, Field(ge=0)]
-    haiti: Annotated[int, Field(ge=0)]
-    ecuador: Annotated[int, Field(ge=0)]
-    colombia: Annotated[int, Field(ge=0)]
-    other: Annotated[int, Field(ge=0)]
+    honduras: Annotated[Int, Field(ge=0)]
+    guatemala: Annotated[Int, Field(ge=0)]
+    mexico: Annotated[Int, Field(ge=0)]
+    el_salvador: Annotated[Int, Field(ge=0)]
+    cuba: Annotated[Int, Field(ge=0)]
+    brazil: Annotated[Int, Field(ge=0)]
+    china: Annotated[Int, Field(ge=0)]
+    haiti: Annotated[Int, Field(ge=0)]
+    ecuador: Annotated[Int, Field(ge=0)]
+    colombia: Annotated[Int, Field(ge=0)]
+    other: Annotated[Int, Field(ge=0)]
 
     @model_validator(mode="after")
     def _not_all_zero(self):
@@ -195,11 +201,11 @@ class RequestsConfig(_Model):
 
 
 class WorldConfig(_Model):
-    scale: Annotated[float, Field(gt=0.0, le=1.0)]
-    n_requests: Annotated[int, Field(ge=1)]
-    reference_year: Annotated[int, Field(ge=2000, le=2030)]
-    population_growth: Annotated[float, Field(gt=0.0, le=10.0)]
-    max_block_population: Annotated[int, Field(ge=10_000)]
+    scale: Annotated[Float, Field(gt=0.0, le=1.0)]
+    n_requests: Annotated[Int, Field(ge=1)]
+    reference_year: Annotated[Int, Field(ge=2000, le=2030)]
+    population_growth: Annotated[Float, Field(gt=0.0, le=10.0)]
+    max_block_population: Annotated[Int, Field(ge=10_000)]
     households: HouseholdsConfig
     mobility: MobilityConfig
     master_file: MasterFileConfig
@@ -210,8 +216,8 @@ class WorldConfig(_Model):
 class Config(_Model):
     """A validated scenario: a seed and the world it generates."""
 
-    scenario: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
-    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    scenario: Annotated[str, Strict(), Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    seed: Annotated[Int, Field(ge=0, lt=2**63)]
     world: WorldConfig
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,7 +258,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source:
 
     A VALUE that is not valid TOML (``scenario=my-run``) is taken as a string.
     """
-    result = json.loads(json.dumps(raw))  # deep copy of plain TOML data
+    result = copy.deepcopy(dict(raw))
     problems = []
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -264,6 +270,8 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source:
             value = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = text.strip()
+        if isinstance(value, (datetime.date, datetime.time)):
+            value = text.strip()  # scenario=2025-06-27 names a scenario; no key here is a date
         node = result
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):
@@ -308,8 +316,12 @@ def _describe(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
         return f"{path}: unknown key (got {_show(err.get('input'))}); {hint}"
     if kind == "missing":
         return f"{path}: required key is missing; add it (see configs/august-2025.toml for its meaning and a value)"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{path}: must be a table ([{path}] or {path.rsplit('.', 1)[-1]} = {{ ... }}); got {_show(err.get('input'))}"
     msg = err["msg"]
     msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+    msg = msg.replace("a valid integer, got a number with a fractional part", "a whole number")
+    msg = msg.replace("a valid tuple", "a list")
     if kind == "value_error" and ("got " in msg or isinstance(err.get("input"), dict)):
         return f"{path}: {msg}"  # our own validators already name what they received
     return f"{path}: {msg}; got {_show(err.get('input'))}"

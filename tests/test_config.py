@@ -63,9 +63,13 @@ def test_unknown_key_without_a_close_match_lists_allowed_keys(baseline_config_pa
 @pytest.mark.parametrize(
     ("override", "problem"),
     [
-        ('world.n_requests="many"', "world.n_requests: must be a valid integer, unable to parse string as an integer; got 'many'"),
-        ("world.households=3", "world.households: must be a valid dictionary or instance of HouseholdsConfig; got 3"),
-        ('world.households.size_shares_general="x"', "world.households.size_shares_general: must be a valid list; got 'x'"),
+        ('world.n_requests="many"', "world.n_requests: must be a valid integer; got 'many'"),
+        ("world.households=3", "world.households: must be a table ([world.households] or households = { ... }); got 3"),
+        ('world.households.size_shares_general="x"', "world.households.size_shares_general: must be a list; got 'x'"),
+        ("seed=true", "seed: must be a valid integer; got True"),
+        ("world.scale=true", "world.scale: must be a valid number; got True"),
+        ('world.scale="0.5"', "world.scale: must be a valid number; got '0.5'"),
+        ("world.n_requests=1.5", "world.n_requests: must be a valid integer; got 1.5"),
     ],
 )
 def test_wrong_type(baseline_config_path, override, problem):
@@ -199,3 +203,20 @@ def test_config_is_frozen(baseline_config_path):
     with pytest.raises(pydantic.ValidationError, match="Instance is frozen"):
         config.world.scale = 0.5
     assert config.seed == 20250627 and config.world.scale == 0.01
+    # Lists are tuples: nothing inside a config can be changed in place behind its hash.
+    with pytest.raises(TypeError):
+        config.world.households.size_shares_general[0] = 0.5  # type: ignore[index]
+
+
+def test_a_date_typed_by_set_is_taken_as_text(baseline_config_path):
+    config = load_config(baseline_config_path, ["scenario=2025-06-27"])
+    assert config.scenario == "2025-06-27"
+
+
+def test_a_toml_date_in_the_file_is_a_clear_problem_not_a_crash(tmp_path, baseline_config_path):
+    text = Path(baseline_config_path).read_text(encoding="utf-8") + "\nrun_date = 2025-08-07\n"
+    path = tmp_path / "dated.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["world.scale=0.02"])
+    assert info.value.problems == ["run_date: unknown key (got datetime.date(2025, 8, 7)); allowed keys here: scenario, seed, world"]
