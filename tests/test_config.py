@@ -214,7 +214,7 @@ def test_a_date_typed_by_set_is_taken_as_text(baseline_config_path):
 
 
 def test_a_toml_date_in_the_file_is_a_clear_problem_not_a_crash(tmp_path, baseline_config_path):
-    text = Path(baseline_config_path).read_text(encoding="utf-8") + "\nrun_date = 2025-08-07\n"
+    text = "run_date = 2025-08-07\n" + Path(baseline_config_path).read_text(encoding="utf-8")
     path = tmp_path / "dated.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
