@@ -1,0 +1,104 @@
+"""Measuring tools shared by the benchmarks: pinning to one core, and running a child process
+with its own wall time, CPU time and peak memory.
+
+Nothing here times anything for pytest-benchmark; it only sets up conditions and reads the
+kernel's accounting, so the figures the benchmarks record mean the same on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _threads() -> list[int]:
+    """Thread ids of this process (Linux); just the calling thread elsewhere."""
+    try:
+        return [int(tid) for tid in os.listdir("/proc/self/task")]
+    except FileNotFoundError:  # pragma: no cover - not Linux
+        return [0]
+
+
+@contextmanager
+def pinned_to_one_core() -> Iterator[int | None]:
+    """Run the body with every thread of this process on one CPU; yield that CPU's number.
+
+    ``os.sched_setaffinity(0, ...)`` moves only the calling thread, so threads started earlier
+    (pyarrow's pool, BLAS) are moved one by one; threads started inside the body inherit the pin.
+    Every thread gets its previous affinity back afterwards. Yields ``None`` where affinity
+    cannot be set (not Linux), and the body then runs unpinned.
+    """
+    if not hasattr(os, "sched_setaffinity"):  # pragma: no cover - not Linux
+        yield None
+        return
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    saved: dict[int, set[int]] = {}
+    for tid in _threads():
+        try:
+            saved[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, {cpu})
+        except (ProcessLookupError, PermissionError):
+            pass  # a thread that ended meanwhile
+    try:
+        yield cpu
+    finally:
+        for tid in _threads():
+            try:
+                os.sched_setaffinity(tid, saved.get(tid, allowed))
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One finished child process and what the kernel accounted to it alone."""
+
+    returncode: int
+    seconds: float        # wall time, start to reaped
+    cpu_seconds: float    # user + system
+    peak_rss_kib: int     # ru_maxrss of this child (KiB on Linux)
+    stdout: str
+    stderr: str
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return self.peak_rss_kib / 1024
+
+
+def run_child(argv: Sequence[str | os.PathLike], *, log_dir: Path, env: dict[str, str] | None = None) -> ChildRun:
+    """Run ``argv`` to completion and return its own resource usage.
+
+    ``os.wait4`` reports the child's own ``ru_maxrss``; ``getrusage(RUSAGE_CHILDREN)`` would give
+    the largest of all children reaped so far, so a second, smaller run would be invisible.
+    Output goes to files in ``log_dir`` (no pipe to fill and block on).
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = log_dir / "stdout.txt", log_dir / "stderr.txt"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([os.fspath(a) for a in argv], stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
+    return ChildRun(
+        returncode=proc.returncode,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_kib=usage.ru_maxrss,
+        stdout=out_path.read_text(errors="replace"),
+        stderr=err_path.read_text(errors="replace"),
+    )
+
+
+def total_memory_gib() -> float | None:
+    """Physical memory of this machine in GiB, or ``None`` where the OS does not say."""
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return None
