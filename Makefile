@@ -30,10 +30,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Timed runs; each is saved as JSON under .benchmarks/<machine>/ for comparison.
+# Timed runs; each is saved as JSON under .benchmarks/<machine>/ for comparison, then printed
+# as the Markdown table the README quotes (benchmarks/README.md).
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
 		--benchmark-storage=file://.benchmarks --benchmark-autosave $(PYTEST_ARGS)
+	$(BIN)/python benchmarks/report.py
 
 # Re-resolve every dependency in a throwaway venv and pin the result, keeping the header.
 lock:
