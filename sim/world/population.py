@@ -179,18 +179,28 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
         mine = r_origin == j
         r_pool[mine] = np.array([pool_code[n] for n in names])[choice[mine]]
 
-    hh_zip = np.concatenate([g_zip, r_zip])
-    hh_pool = np.concatenate([g_pool, r_pool])
-    hh_origin = np.concatenate([np.full(len(g_zip), GENERAL), r_origin])
-    hh_size = np.concatenate([g_size, r_size])
-    is_req = hh_origin != GENERAL
-    n_hh = len(hh_zip)
-    # stable order: by area, general households first (the person numbering depends on it)
-    order = np.lexsort((np.arange(n_hh), is_req, hh_zip))
-    hh_zip, hh_pool, hh_origin, hh_size, is_req = (a[order] for a in (hh_zip, hh_pool, hh_origin, hh_size, is_req))
+    # Area order, general households first within an area (person numbering depends on it).
+    # Both lists are already in area order, so each one's places follow from counts: a merge.
+    g_count = np.bincount(g_zip, minlength=n_zip)
+    r_before = np.cumsum(n_req) - n_req            # requested households in earlier areas
+    g_place = np.arange(len(g_zip)) + r_before[g_zip]
+    r_place = np.arange(len(r_zip)) + np.cumsum(g_count)[r_zip]
+    n_hh = len(g_zip) + len(r_zip)
 
-    renter = rng.random(n_hh) < np.where(is_req, hcfg.renter_share_immigrant, hcfg.renter_share_general)
-    multiunit = rng.random(n_hh) < np.where(renter, hcfg.multiunit_share_renter, hcfg.multiunit_share_owner)
+    def merged(general, requested, dtype):
+        out = np.empty(n_hh, dtype=dtype)
+        out[g_place] = general
+        out[r_place] = requested
+        return out
+
+    hh_zip = merged(g_zip, r_zip, np.int32)
+    hh_pool = merged(g_pool, r_pool, np.int8)
+    hh_origin = merged(GENERAL, r_origin, np.int8)
+    hh_size = merged(g_size, r_size, np.int64)
+    is_req = hh_origin != GENERAL
+
+    renter = rng.random(n_hh, dtype=np.float32) < np.where(is_req, hcfg.renter_share_immigrant, hcfg.renter_share_general)
+    multiunit = rng.random(n_hh, dtype=np.float32) < np.where(renter, hcfg.multiunit_share_renter, hcfg.multiunit_share_owner)
 
     # 2. streets, buildings, dwellings -----------------------------------------------------
     hh_per_zip = np.bincount(hh_zip, minlength=n_zip)
@@ -243,41 +253,62 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
 
     # 3. people ----------------------------------------------------------------------------
     n = int(hh_size.sum())
-    household = np.repeat(np.arange(n_hh), hh_size)
-    member = np.arange(n) - np.repeat(np.cumsum(hh_size) - hh_size, hh_size)
-    u_role = rng.random(n)
-    role = np.where(member == 0, ROLE_HEAD,
-           np.where(member == 1, np.where(u_role < 0.72, ROLE_PARTNER, ROLE_RELATIVE),
-           np.where(u_role < 0.85, ROLE_CHILD, ROLE_RELATIVE)))
+    hh_start = np.cumsum(hh_size) - hh_size
+    household = np.repeat(np.arange(n_hh, dtype=np.int32), hh_size)
+    member = np.arange(n, dtype=np.int32) - np.repeat(hh_start.astype(np.int32), hh_size)
+    # role by position: the head first; the second member is a partner (72%) or another adult
+    # relative; later members are children (85%) or adult relatives. Sex: heads of requested
+    # households are mostly men (ICE's docket; assumption), partners the other sex.
+    u = rng.random(n, dtype=np.float32)
+    role = np.full(n, ROLE_CHILD, dtype=np.int8)
+    role[(member == 1) | (u >= 0.85)] = ROLE_RELATIVE
+    role[(member == 1) & (u < 0.72)] = ROLE_PARTNER
+    role[hh_start] = ROLE_HEAD
     req_hh = is_req[household]
-    head_female = rng.random(n_hh) < np.where(is_req, 0.38, 0.5)   # ICE's docket is mostly men; assumption
-    female = np.where(role == ROLE_HEAD, head_female[household],
-             np.where(role == ROLE_PARTNER, ~head_female[household], rng.random(n) < 0.5))
-    head_age = np.where(is_req, np.clip(rng.normal(37, 10, n_hh), 18, 75), np.clip(rng.normal(50, 17, n_hh), 18, 95))
+    head_female = rng.random(n_hh, dtype=np.float32) < np.where(is_req, 0.38, 0.5)
+    female = rng.random(n, dtype=np.float32) < 0.5
+    female[hh_start] = head_female
+    partners = np.flatnonzero(role == ROLE_PARTNER)
+    female[partners] = ~head_female[household[partners]]
+    z = rng.standard_normal(n_hh, dtype=np.float32)
+    head_age = np.where(is_req, np.clip(37 + 10 * z, 18, 75), np.clip(50 + 17 * z, 18, 95)).astype(np.float32)
     age = head_age[household]
     partner, child, relative = role == ROLE_PARTNER, role == ROLE_CHILD, role == ROLE_RELATIVE
-    age[partner] = np.clip(age[partner] + rng.normal(-2, 4, int(partner.sum())), 18, 99)
-    age[child] = rng.random(int(child.sum())) * np.clip(age[child] - 17, 1, 24)
-    age[relative] = np.clip(age[relative] + rng.normal(0, 10, int(relative.sum())), 18, 99)
-    ref_day = (np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64)
-    dob = (ref_day - np.floor(age * 365.25) - rng.integers(0, 365, n)).astype(np.int32)
+    age[partner] = np.clip(age[partner] - 2 + 4 * rng.standard_normal(int(partner.sum()), dtype=np.float32), 18, 99)
+    age[child] = rng.random(int(child.sum()), dtype=np.float32) * np.clip(age[child] - 17, 1, 24)
+    age[relative] = np.clip(age[relative] + 10 * rng.standard_normal(int(relative.sum()), dtype=np.float32), 18, 99)
+    ref_day = int((np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
+    # days of age: whole years, then a uniform day within the year of age
+    dob = ref_day - (age * np.float32(365.25)).astype(np.int32) - rng.integers(0, 365, n, dtype=np.int32)
 
     # person identifiers: the area's national offset + position in the area
-    local = _rank_sorted(hh_zip[household])  # households are in area order
-    person_id = zips["person_offset"].to_numpy()[hh_zip[household]] + local
+    # households are in area order, so a person's position in its area is its position in the
+    # block minus the first position of the area
+    people_per_zip = np.bincount(hh_zip, weights=hh_size, minlength=n_zip).astype(np.int64)
+    first_person = np.cumsum(people_per_zip) - people_per_zip
+    person_id = np.repeat(zips["person_offset"].to_numpy() - first_person, people_per_zip) + np.arange(n)
 
     # names, pool by pool
     given1 = np.empty(n, np.int32)
     given2 = np.full(n, -1, np.int32)
     sur1 = np.empty(n, np.int32)
     sur2 = np.full(n, -1, np.int32)
-    p_pool = hh_pool[household]
-    head_index = np.cumsum(hh_size) - hh_size
+    head_index = hh_start
+    # people grouped by naming pool, in block order within a pool: group households, then
+    # expand each household to its members
+    hh_by_pool = np.argsort(hh_pool, kind="stable")
+    hh_bounds = np.concatenate([[0], np.cumsum(np.bincount(hh_pool, minlength=len(pool_names)))])
+    sizes_by_pool = hh_size[hh_by_pool]
+    starts_by_pool = hh_start[hh_by_pool]
+    person_bounds = np.concatenate([[0], np.cumsum(sizes_by_pool)])
     for code, name in enumerate(pool_names):
         pool = vocab.pools[name]
-        if name == "general":
-            continue  # an alias of general_white, never assigned to a household
-        people = np.flatnonzero(p_pool == code)
+        a, b = hh_bounds[code], hh_bounds[code + 1]
+        if a == b:
+            continue
+        sz = sizes_by_pool[a:b]
+        first = person_bounds[a:b] - person_bounds[a]
+        people = np.repeat(starts_by_pool[a:b] - first, sz) + np.arange(person_bounds[b] - person_bounds[a])
         if len(people) == 0:
             continue
         g1, g2 = pool.given(rng, female[people])

@@ -172,7 +172,11 @@ class Vocabulary:
     @property
     def given_initials(self) -> np.ndarray:
         """Letter index (A=0) of each given name's first letter."""
-        return np.array([ord(g[0]) - 65 if g and "A" <= g[0] <= "Z" else 0 for g in self.given_names], dtype=np.int64)
+        cached = _INITIALS_CACHE.get(id(self))
+        if cached is None:
+            cached = _INITIALS_CACHE[id(self)] = np.array(
+                [ord(g[0]) - 65 if g and "A" <= g[0] <= "Z" else 0 for g in self.given_names], dtype=np.int64)
+        return cached
 
     @property
     def particle_only(self) -> np.ndarray:
@@ -213,6 +217,7 @@ def _surname_name_controls(vocab: "Vocabulary"):
 
 
 _PARTICLE_CACHE: dict[int, np.ndarray] = {}
+_INITIALS_CACHE: dict[int, np.ndarray] = {}
 
 
 def _surname_particle_only(vocab: "Vocabulary") -> np.ndarray:
