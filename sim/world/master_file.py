@@ -59,42 +59,44 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     word) are computed from the text.
     """
     n = pop.n_people
-    two = pop.sur2 >= 0
-    s2_code = np.where(two, pop.sur2, 0)
-    pool = pop.hh_pool[pop.household]
-    brazilian = pool == pop.pool_names.index("brazilian")
+    name_code = pop.sur1.astype(np.int64)
+    nc_codes, nc_table = vocab.name_control_codes
+    control_code = nc_codes[pop.sur1]
+    surnames = vocab.surnames_arrow
+    # only two-surname people (a few percent) have a form to choose
+    t = np.flatnonzero(pop.sur2 >= 0)
+    if len(t) == 0:
+        return surnames, name_code, nc_table, control_code
+    s1, s2 = pop.sur1[t], pop.sur2[t]
+    brazilian = pop.hh_pool[pop.household[t]] == pop.pool_names.index("brazilian")
     forms = config.world.master_file.hispanic_surname_forms.as_dict()
     cdf = np.cumsum(list(forms.values()))
-    form = np.searchsorted(cdf / cdf[-1], rng.random(n), side="right").clip(max=len(forms) - 1)
+    form = np.searchsorted(cdf / cdf[-1], rng.random(len(t)), side="right").clip(max=len(forms) - 1)
     code = {name: i for i, name in enumerate(forms)}
-    head_pos = np.cumsum(pop.hh_size)[pop.household] - pop.hh_size[pop.household]
-    married = (form == code["married_de"]) & (pop.role == ROLE_PARTNER) & pop.female
-    brazil_last_only = rng.random(n) < names_data()["brazilian"]["irs_last_surname_only"]
+    brazil_last_only = rng.random(len(t)) < names_data()["brazilian"]["irs_last_surname_only"]
+    head_pos = np.cumsum(pop.hh_size)[pop.household[t]] - pop.hh_size[pop.household[t]]
 
-    second_only = two & ((brazilian & brazil_last_only) | (~brazilian & (form == code["maternal_only"])))
-    first_only = two & ~brazilian & (form == code["paternal_only"])
-    hyphen = two & ~brazilian & (form == code["hyphenated"])
-    married &= two & ~brazilian
-    joined = two & ~second_only & ~first_only            # a new string: both, hyphenated or married
-    name_code = np.where(second_only, s2_code, pop.sur1).astype(np.int64)
+    second_only = (brazilian & brazil_last_only) | (~brazilian & (form == code["maternal_only"]))
+    first_only = ~brazilian & (form == code["paternal_only"])
+    hyphen = ~brazilian & (form == code["hyphenated"])
+    married = ~brazilian & (form == code["married_de"]) & (pop.role[t] == ROLE_PARTNER) & pop.female[t]
+    joined = ~second_only & ~first_only                  # a new string: both, hyphenated or married
+    name_code[t[second_only]] = s2[second_only]
+    control_code[t[second_only]] = nc_codes[s2[second_only]]
 
-    rows = np.flatnonzero(joined)
-    surnames = vocab.surnames_arrow
-    s1 = take(surnames, pop.sur1[rows])
-    s2 = take(surnames, s2_code[rows])
+    j = np.flatnonzero(joined)
+    a, b = take(surnames, s1[j]), take(surnames, s2[j])
     text = pc.case_when(
-        pc.make_struct(pa.array(hyphen[rows]), pa.array(married[rows])),
-        pc.binary_join_element_wise(s1, s2, "-"),
-        address.join(s1, pa.scalar("DE"), take(surnames, pop.sur1[head_pos[rows]])),
-        address.join(s1, s2),
+        pc.make_struct(pa.array(hyphen[j]), pa.array(married[j])),
+        pc.binary_join_element_wise(a, b, "-"),
+        address.join(a, pa.scalar("DE"), take(surnames, pop.sur1[head_pos[j]])),
+        address.join(a, b),
     )
     encoded = pc.dictionary_encode(text)
-    name_code[rows] = len(surnames) + encoded.indices.to_numpy(zero_copy_only=False)
+    name_code[t[j]] = len(surnames) + encoded.indices.to_numpy(zero_copy_only=False)
     names = pa.concat_arrays([surnames, encoded.dictionary])
 
-    nc_codes, nc_table = vocab.name_control_codes
-    control_code = np.where(second_only, nc_codes[s2_code], nc_codes[pop.sur1]).astype(np.int64)
-    redo = np.flatnonzero(joined & vocab.particle_only[pop.sur1])
+    redo = t[j][vocab.particle_only[s1[j]]]
     if len(redo):
         redone = name_controls(names.take(pa.array(name_code[redo])))
         extra, inverse = np.unique(redone.astype(str), return_inverse=True)
@@ -118,10 +120,10 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         [world.requested.in_master_file_share, world.requested.household_on_file_rate, mcfg.adult_on_file_rate],
         mcfg.child_on_file_rate,
     )
-    on_file = rng.random(n) < rate
+    on_file = rng.random(n, dtype=np.float32) < rate
 
     # 2. which number
-    itin = on_file & requested_hh & adult & (rng.random(n) < world.requested.itin_share)
+    itin = on_file & requested_hh & adult & (rng.random(n, dtype=np.float32) < world.requested.itin_share)
     person_tin = np.full(n, NO_TIN, dtype=np.int64)
     ssn_rows = on_file & ~itin
     person_tin[ssn_rows] = tins.ssn_numbers(pop.person_id[ssn_rows], tin_key)
@@ -133,39 +135,41 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
 
     # 3. names as filed
     names, name_code, nc_table, nc_code = irs_last_names(pop, vocab, config, rng)
-    has_g2 = pop.given2 >= 0
-    keep_compound = has_g2 & (rng.random(n) < 0.5)
+    g2_rows = np.flatnonzero(pop.given2 >= 0)
+    keep = rng.random(len(g2_rows)) < 0.5
+    compound = g2_rows[keep]
     given = vocab.given_arrow
-    compound = np.flatnonzero(keep_compound)
     compound_text = pc.dictionary_encode(address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
     first_code = pop.given1.astype(np.int64)
     first_code[compound] = len(given) + compound_text.indices.to_numpy(zero_copy_only=False)
     first_table = pa.concat_arrays([given, compound_text.dictionary])
-    # middle initial: the second given name's, or (for most others) a letter; 26 = none
-    initial = np.where(rng.random(n) < 0.55, rng.integers(0, 26, n), 26)
-    initial = np.where(has_g2, np.where(keep_compound, 26, vocab.given_initials[np.maximum(pop.given2, 0)]), initial)
+    # middle initial: the second given name's, or (for most others) a letter; -1 = none
+    initial = np.where(rng.random(n, dtype=np.float32) < 0.55, rng.integers(0, 26, n, dtype=np.int8), np.int8(-1))
+    initial[g2_rows] = np.where(keep, -1, vocab.given_initials[pop.given2[g2_rows]])
 
     # 4. last known address
     lag = rng.exponential(max(mcfg.filing_lag_years_mean, 1e-9), len(pop.hh_size))
     lka_current_hh = (pop.hh_years_since_move >= lag) | (rng.random(len(lag)) < world.mobility.ncoa_update_rate)
     lka_dwelling_hh = np.where(lka_current_hh, pop.hh_dwelling, pop.hh_previous)
-    zip4_known = rng.random(n) < mcfg.zip4_known_rate
+
     tax_year = (world.reference_year - 1 - np.floor(lag)).astype(np.int16)
 
     rows = np.flatnonzero(on_file)
     hh_rows = hh[rows]
+    zip4_known = rng.random(len(rows)) < mcfg.zip4_known_rate
     comp = address.components(pop, lka_dwelling_hh[hh_rows])
     labels = address.Labels(vocab, zips)
+    number = comp.number_text()
     table = pa.table({
         "tin": address.digits(person_tin[rows], 9),
         "tin_type": categories(TIN_TYPES, itin[rows].astype(np.int8)),
         "first_name": take(first_table, first_code[rows]),
-        "middle_initial": categories(LETTERS, np.where(initial[rows] == 26, -1, initial[rows]), null_below=0),
+        "middle_initial": categories(LETTERS, initial[rows], null_below=0),
         "last_name": take(names, name_code[rows]),
         "name_control": categories(nc_table, nc_code[rows]),
         "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
-        "street_address": address.usps_street_line(comp, labels.street_labels(pop)),
-        "street_number": comp.number_text(),
+        "street_address": address.usps_street_line(comp, labels.street_labels(pop), number),
+        "street_number": number,
         "street_predir": categories(labels.predir, comp.predir, null_below=0),
         "street_name": categories(labels.stem, comp.stem),
         "street_suffix": categories(labels.suffix, comp.suffix),
@@ -173,7 +177,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "city": categories(labels.city, comp.zip_row),
         "state": categories(labels.state, comp.zip_row),
         "zip5": categories(labels.zip5, comp.zip_row),
-        "zip4": comp.zip4_text(zip4_known[rows]),
+        "zip4": comp.zip4_text(zip4_known),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "person_id": pa.array(pop.person_id[rows], pa.int64()),
         "household_id": pa.array(pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh_rows]], pa.int64()),

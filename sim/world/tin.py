@@ -12,6 +12,8 @@ issued numbers is kept, and a ZIP area's people have the same numbers at every s
 True
 >>> all(is_valid_ssn(x) for x in ssn_numbers(np.arange(1000), key=1))
 True
+>>> ssn_person_ids(ssn_numbers(np.array([5, 123_456_789]), key=3), key=3).tolist()
+[5, 123456789]
 """
 
 from __future__ import annotations
@@ -43,6 +45,33 @@ def _feistel(x: np.ndarray, half_bits: int, keys: list[np.uint32]) -> np.ndarray
     return (left << shift) | right
 
 
+def _feistel_inverse(x: np.ndarray, half_bits: int, keys: list[np.uint32]) -> np.ndarray:
+    mask = np.uint32((1 << half_bits) - 1)
+    shift = np.uint32(half_bits)
+    left = (x >> shift) & mask
+    right = x & mask
+    for k in reversed(keys):
+        h = (left ^ k) * np.uint32(0x9E3779B1)
+        h ^= h >> np.uint32(15)
+        h *= np.uint32(0x85EBCA77)
+        h ^= h >> np.uint32(13)
+        left, right = right ^ (h & mask), left
+    return (left << shift) | right
+
+
+def unpermute(value: np.ndarray, domain: int, key: int) -> np.ndarray:
+    """The inverse of :func:`permute`: ``unpermute(permute(i, d, k), d, k) == i``."""
+    value = np.asarray(value, dtype=np.int64)
+    half = (int(domain - 1).bit_length() + 1) // 2
+    keys = _round_keys(key)
+    x = _feistel_inverse(value.astype(np.uint32), half, keys)
+    out = np.flatnonzero(x >= np.uint32(domain))
+    while len(out):
+        x[out] = _feistel_inverse(x[out], half, keys)
+        out = out[x[out] >= np.uint32(domain)]
+    return x.astype(np.int64)
+
+
 def permute(index: np.ndarray, domain: int, key: int) -> np.ndarray:
     """A keyed bijection of ``[0, domain)`` onto itself (cycle-walking Feistel); domain < 2**32."""
     index = np.asarray(index, dtype=np.int64)
@@ -64,6 +93,20 @@ def ssn_numbers(person_id: np.ndarray, key: int) -> np.ndarray:
     area, rest = np.divmod(k, 99 * 9999)
     group, serial = np.divmod(rest, 9999)
     return SSN_AREAS[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
+
+
+def ssn_person_ids(numbers: np.ndarray, key: int) -> np.ndarray:
+    """The national person id whose SSN each number would be (-1 for numbers outside the SSN
+    space: area 000, 666 or 900+, group 00, serial 0000). The inverse of :func:`ssn_numbers`;
+    whether that person is on file is for the caller to check."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    area, group, serial = numbers // 1_000_000, numbers // 10_000 % 100, numbers % 10_000
+    valid = (area > 0) & (area < 900) & (area != 666) & (group > 0) & (serial > 0)
+    area_index = np.where(area > 666, area - 2, area - 1)
+    k = (area_index * 99 + (group - 1)) * 9999 + (serial - 1)
+    out = np.full(len(numbers), -1, dtype=np.int64)
+    out[valid] = unpermute(k[valid], SSN_DOMAIN, key)
+    return out
 
 
 def itin_numbers(itin_index: np.ndarray, key: int) -> np.ndarray:
