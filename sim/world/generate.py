@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def generate_block(config: Config, plan: geography.Plan, block: geography.Block)
     tin_key = int(stream(seed, "tin").integers(0, 2**62))
     mf = master_file.build(config, plan, block, pop, vocab, stream(seed, "master_file", *block.key), tin_key)
     rngs = {k: stream(seed, f"requests.{k}", *block.key) for k in ("names", "ssn", "address", "misc")}
-    rq = requests.build(config, plan, block, pop, mf, vocab, rngs)
+    rq = requests.build(config, plan, block, pop, mf, vocab, rngs, tin_key)
     return BlockResult(block.state, block.key, len(block.rows), pop.n_people, mf.table, rq)
 
 
@@ -117,32 +118,27 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
     with output_dir(out_dir, force=force) as tmp:
         for name in DATASETS:
             (tmp / name).mkdir()
-        writers: dict[str, pq.ParquetWriter] = {}
-        current_state = None
         bar = _progress(plan, progress)
+        # One writer thread: Parquet encoding releases the GIL, so block k is written while
+        # block k+1 is generated; one pending write at a time bounds memory to two blocks, and a
+        # single thread keeps the files' bytes in block order.
+        writer = _Writer(tmp)
         try:
-            for block in plan.blocks:
-                if block.state != current_state:
-                    _close(writers)
-                    current_state = block.state
-                result = generate_block(config, plan, block)
-                for name, table in (("master_file", result.master_file), ("requests", result.requests)):
-                    if name not in writers:
-                        writers[name] = pq.ParquetWriter(tmp / name / f"{block.state}.parquet", table.schema, **PARQUET_OPTIONS)
-                    writers[name].write_table(table, row_group_size=max(table.num_rows, 1))
-                region = summary.regions.setdefault(block.state, {"zip_areas": 0, "residents": 0, "master_file": 0, "requests": 0})
-                region["zip_areas"] += result.n_zip_areas
-                region["residents"] += result.n_people
-                region["master_file"] += result.master_file.num_rows
-                region["requests"] += result.requests.num_rows
-                summary.n_people += result.n_people
-                summary.n_master_file += result.master_file.num_rows
-                summary.n_requests += result.requests.num_rows
-                if bar is not None:
-                    bar.update(result.n_people)
-                    bar.set_postfix_str(f"{block.state} requests {summary.n_requests:,}")
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
+                pending = None
+                for block in plan.blocks:
+                    result = generate_block(config, plan, block)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(writer.write, result)
+                    _count(summary, result)
+                    if bar is not None:
+                        bar.update(result.n_people)
+                        bar.set_postfix_str(f"{block.state} requests {summary.n_requests:,}")
+                if pending is not None:
+                    pending.result()
         finally:
-            _close(writers)
+            writer.close()
             if bar is not None:
                 bar.close()
         summary.seconds = time.perf_counter() - started
@@ -150,10 +146,50 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
     return summary
 
 
-def _close(writers: dict[str, pq.ParquetWriter]) -> None:
-    for w in writers.values():
-        w.close()
-    writers.clear()
+class _Writer:
+    """Appends each block's tables to its state's files (one row group per block)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.state: str | None = None
+        self.files: dict[str, pq.ParquetWriter] = {}
+
+    def write(self, result: BlockResult) -> None:
+        if result.state != self.state:
+            self.close()
+            self.state = result.state
+        for name, table in (("master_file", result.master_file), ("requests", result.requests)):
+            table = dense(table)
+            if name not in self.files:
+                self.files[name] = pq.ParquetWriter(self.root / name / f"{result.state}.parquet", table.schema, **PARQUET_OPTIONS)
+            self.files[name].write_table(table, row_group_size=max(table.num_rows, 1))
+
+    def close(self) -> None:
+        for w in self.files.values():
+            w.close()
+        self.files.clear()
+
+
+def dense(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns cast to their plain value type.
+
+    Files hold plain strings (Parquet still dictionary-encodes them itself). Writing Arrow
+    dictionary arrays directly was seen to give different bytes for equal data (pyarrow 26),
+    which would break byte-identical outputs.
+    """
+    columns = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
+    return pa.table(columns, names=table.column_names)
+
+
+def _count(summary: WorldSummary, result: BlockResult) -> None:
+    region = summary.regions.setdefault(result.state, {"zip_areas": 0, "residents": 0, "master_file": 0, "requests": 0})
+    region["zip_areas"] += result.n_zip_areas
+    region["residents"] += result.n_people
+    region["master_file"] += result.master_file.num_rows
+    region["requests"] += result.requests.num_rows
+    summary.n_people += result.n_people
+    summary.n_master_file += result.master_file.num_rows
+    summary.n_requests += result.requests.num_rows
 
 
 def _progress(plan: geography.Plan, enabled: bool):

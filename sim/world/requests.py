@@ -93,7 +93,7 @@ def _list_column(flags: dict[str, np.ndarray], n: int) -> pa.Array:
 
 
 def build(config: Config, plan: Plan, block: Block, pop: Population, master: MasterFile, vocab: Vocabulary,
-          rngs: dict[str, np.random.Generator]) -> pa.Table:
+          rngs: dict[str, np.random.Generator], tin_key: int) -> pa.Table:
     world = config.world
     zips = plan.zips.iloc[block.rows]
     person = np.flatnonzero(pop.requested)
@@ -169,8 +169,15 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
         [own, mistyped, relative_tin, master.person_tin[stranger], invalid],
         NO_TIN,
     )
-    # whose number it is, looked up among the block's TINs (a mistyped number may hit someone)
-    owner = _owner_of(number, master, pop)
+    # whose number it is: known for own and borrowed numbers, computed for mistyped ones (a
+    # mistyped number may belong to someone else in the area)
+    owner = np.select(
+        [source == "correct", source == "borrowed_relative", source == "borrowed_stranger"],
+        [pop.person_id[person], relative_id, pop.person_id[stranger]],
+        -1,
+    )
+    mis = source == "mistyped"
+    owner[mis] = _owner_of(number[mis], master, pop, tin_key)
     ssn = pc.if_else(pa.array(number == NO_TIN), pa.scalar(None, pa.string()), tins.format_tin(np.maximum(number, 0)))
     for kind in ("mistyped", "borrowed_relative", "borrowed_stranger", "never_issued"):
         flags[f"ssn_{kind}"] = source == kind
@@ -253,16 +260,18 @@ def _pick_relative(pop: Population, master: MasterFile, person: np.ndarray, rng:
     return tin_out, id_out
 
 
-def _owner_of(number: np.ndarray, master: MasterFile, pop: Population) -> np.ndarray:
-    tins_all = master.person_tin
-    have = np.flatnonzero(tins_all != NO_TIN)
-    order = np.argsort(tins_all[have])
-    sorted_tins = tins_all[have][order]
-    at = np.searchsorted(sorted_tins, number).clip(max=max(len(sorted_tins) - 1, 0))
-    hit = (number != NO_TIN) & (len(sorted_tins) > 0) & (sorted_tins[at] == number) if len(sorted_tins) else np.zeros(len(number), bool)
-    owner = np.full(len(number), -1, dtype=np.int64)
-    owner[hit] = pop.person_id[have[order][at[hit]]]
-    return owner
+def _owner_of(number: np.ndarray, master: MasterFile, pop: Population, tin_key: int) -> np.ndarray:
+    """Person id of the block resident on file under each number, or -1.
+
+    SSNs are a keyed permutation of person ids, so the candidate owner of a number is computed,
+    not searched; it owns the number if it lives in the block and is on file with that SSN.
+    (ITINs are never mistyped into other ITINs here: a number's owner is only looked up for
+    the SSN space; an ITIN ICE holds is the person's own or a relative's, recorded directly.)
+    """
+    candidate = tins.ssn_person_ids(np.where(number == NO_TIN, 0, number), tin_key)
+    pos = np.searchsorted(pop.person_id, candidate).clip(max=max(pop.n_people - 1, 0))
+    hit = (number != NO_TIN) & (candidate >= 0) & (pop.person_id[pos] == candidate) & (master.person_tin[pos] == number)
+    return np.where(hit, candidate, -1)
 
 
 def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], rng: np.random.Generator) -> np.ndarray:
