@@ -40,15 +40,19 @@ def seconds(value: float) -> str:
     return f"{value * 1e6:.1f} µs"
 
 
-def figure(value) -> str:
-    """One extra_info value: integers with thousands separators, everything else as is.
+# Integers that are identifiers, not amounts: no thousands separators.
+PLAIN_KEYS = ("seed", "pinned_cpu")
 
-    >>> figure(1234567), figure(0.01), figure(None), figure(True)
-    ('1,234,567', '0.01', '-', 'True')
+
+def figure(value, key: str = "") -> str:
+    """One extra_info value: amounts with thousands separators, everything else as is.
+
+    >>> figure(1234567), figure(20250627, "seed"), figure(0.01), figure(None), figure(True)
+    ('1,234,567', '20250627', '0.01', '-', 'True')
     """
     if value is None:
         return "-"
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and key not in PLAIN_KEYS:
         return f"{value:,}"
     return str(value)
 
@@ -67,6 +71,9 @@ def machine_line(run: dict) -> str:
     rev = commit.get("id", "")[:10]
     when = run.get("datetime", "")[:16].replace("T", " ")
     tail = f"commit {rev}{' + uncommitted changes' if commit.get('dirty') else ''}" if rev else "commit unknown"
+    if "id_at_end" in commit:  # benchmarks/conftest.py: the checkout changed during the run
+        end = f"{commit['id_at_end'][:10]}{' + uncommitted changes' if commit.get('dirty_at_end') else ''}"
+        tail += f" (the checkout changed during the run, ending at {end})"
     return f"Measured {when} UTC on {', '.join(p for p in parts if p)}; {tail}."
 
 
@@ -75,7 +82,7 @@ def markdown(run: dict) -> str:
     lines = [machine_line(run), "", "| Benchmark | Mean | Rounds | Figures |", "|---|---:|---:|---|"]
     for bench in run.get("benchmarks", []):
         stats = bench["stats"]
-        extra = "; ".join(f"{key} {figure(value)}" for key, value in bench.get("extra_info", {}).items())
+        extra = "; ".join(f"{key} {figure(value, key)}" for key, value in bench.get("extra_info", {}).items())
         lines.append(f"| `{bench['name']}` | {seconds(stats['mean'])} | {stats['rounds']} | {extra.replace('|', '/')} |")
     return "\n".join(lines)
 

@@ -23,7 +23,7 @@ RUN = {
         {
             "name": "test_generate_master_file_rate",
             "stats": {"mean": 2.5, "rounds": 3},
-            "extra_info": {"scale": 0.01, "master_file_rows": 2_974_971, "pinned_cpu": 0, "note": "a|b"},
+            "extra_info": {"scale": 0.01, "seed": 20250627, "master_file_rows": 2_974_971, "pinned_cpu": 0, "note": "a|b"},
         },
     ],
 }
@@ -40,7 +40,7 @@ def test_markdown_names_the_machine_and_tabulates_extra_info():
         "",
         "| Benchmark | Mean | Rounds | Figures |",
         "|---|---:|---:|---|",
-        "| `test_generate_master_file_rate` | 2.50 s | 3 | scale 0.01; master_file_rows 2,974,971; pinned_cpu 0; note a/b |",
+        "| `test_generate_master_file_rate` | 2.50 s | 3 | scale 0.01; seed 20250627; master_file_rows 2,974,971; pinned_cpu 0; note a/b |",
     ]
 
 
@@ -58,3 +58,9 @@ def test_main_reads_the_newest_run(tmp_path, capsys):
 def test_main_without_runs_says_what_to_do(tmp_path, capsys):
     assert report.main(["--storage", str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"error: no benchmark results under {tmp_path}; run `make bench` first\n"
+
+
+def test_a_checkout_that_changed_during_the_run_is_reported():
+    run = {**RUN, "commit_info": {"id": "0123456789abcdef", "dirty": True, "id_at_end": "fedcba9876543210", "dirty_at_end": False}}
+    assert report.machine_line(run).endswith(
+        "; commit 0123456789 + uncommitted changes (the checkout changed during the run, ending at fedcba9876).")
