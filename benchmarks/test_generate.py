@@ -48,6 +48,12 @@ CLI_TARGET_SECONDS = 30.0
 MEMORY_SCALES = (0.002, 0.01)
 MEMORY_SMOKE_SCALES = (0.0005,)
 MEMORY_MAX_BLOCK_POPULATION = 100_000
+# What every run holds before its first block: interpreter, libraries, ZIP table and plan,
+# vocabulary. Measured in a child of its own so the block's share of the peak can be read off.
+FIXED_COST_SCRIPT = (
+    "import sys; from sim.config import load_config; from sim.world import geography; "
+    "from sim.world.vocab import vocabulary; geography.plan(load_config(sys.argv[1])); vocabulary()"
+)
 
 # Sampling integer codes: uniforms from a fixed seed mapped to Census surname indices.
 SAMPLE_CODES = 1_000_000
@@ -159,7 +165,7 @@ def test_generate_memory_bounded(benchmark, tmp_path):
     cap = f"world.max_block_population={MEMORY_MAX_BLOCK_POPULATION}"
 
     def run_all():
-        runs = {}
+        runs = {"fixed": run_child([sys.executable, "-c", FIXED_COST_SCRIPT, BASELINE], log_dir=tmp_path / "logs-fixed")}
         for scale in scales:
             out_dir = tmp_path / f"world-{scale}"
             runs[scale] = run_child(
@@ -170,8 +176,10 @@ def test_generate_memory_bounded(benchmark, tmp_path):
 
     runs = benchmark.pedantic(run_all, rounds=1, iterations=1)
 
+    fixed = runs.pop("fixed")
+    assert fixed.returncode == 0, fixed.stderr
     base = load_config(BASELINE)
-    info = {"max_block_population": MEMORY_MAX_BLOCK_POPULATION}
+    info = {"max_block_population": MEMORY_MAX_BLOCK_POPULATION, "peak_rss_mib_fixed": round(fixed.peak_rss_mib)}
     for scale, child in runs.items():
         assert child.returncode == 0, child.stderr
         counts = json.loads((tmp_path / f"world-{scale}" / "manifest.json").read_text())["counts"]
