@@ -239,17 +239,24 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     hh_dwelling[sf] = np.arange(len(sf))
     hh_dwelling[mu] = len(sf) + np.arange(len(mu))
 
-    # doubled up: a requested household living in another household's unit in the same area
+    # doubled up: a requested household living in the unit of another household of its area,
+    # one that stays in its own unit (households are in area order, so are the hosts)
     doubled = is_req & (rng.random(n_hh) < hcfg.doubled_up_share)
-    hh_first = np.concatenate([[0], np.cumsum(hh_per_zip)[:-1]])
-    host = hh_first[hh_zip] + (rng.random(n_hh) * hh_per_zip[hh_zip]).astype(np.int64)
-    hh_dwelling = np.where(doubled, hh_dwelling[host], hh_dwelling)
+    hosts = np.flatnonzero(~doubled)
+    hosts_per_zip = np.bincount(hh_zip[hosts], minlength=n_zip)
+    first_host = np.cumsum(hosts_per_zip) - hosts_per_zip
+    doubled &= hosts_per_zip[hh_zip] > 0
+    guest = np.flatnonzero(doubled)
+    pick = first_host[hh_zip[guest]] + (rng.random(len(guest)) * hosts_per_zip[hh_zip[guest]]).astype(np.int64)
+    hh_dwelling[guest] = hh_dwelling[hosts[pick]]
 
     # moves: years since moving in, and the dwelling before (now someone else's)
     annual = np.where(renter, world.mobility.renter_annual_move_rate, world.mobility.owner_annual_move_rate)
     hazard = -np.log1p(-np.minimum(annual, 0.999999))
     years = rng.exponential(1.0, n_hh) / np.maximum(hazard, 1e-12)
-    previous = rng.integers(0, len(dw_building), n_hh)
+    # any other dwelling of the block: draw among all but one, and skip the household's own
+    previous = rng.integers(0, len(dw_building) - 1, n_hh) if len(dw_building) > 1 else np.zeros(n_hh, np.int64)
+    previous += previous >= hh_dwelling
 
     # 3. people ----------------------------------------------------------------------------
     n = int(hh_size.sum())
@@ -323,7 +330,9 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
             has_partner = (hh_size[hh_p] > 1) & (role[np.minimum(partner_pos, n - 1)] == ROLE_PARTNER)
             pos_in = np.searchsorted(people, np.stack([head_p, np.minimum(partner_pos, n - 1)]))
             head_own1, head_own2 = own1[pos_in[0]], own2[pos_in[0]]
-            partner_own1 = np.where(has_partner, own1[pos_in[1].clip(max=len(people) - 1)], pool.surnames(rng, len(people)))
+            # a parent who does not live here still gives all the children the same surname
+            absent = pool.surnames(rng, b - a)[np.repeat(np.arange(b - a), sz)]
+            partner_own1 = np.where(has_partner, own1[pos_in[1].clip(max=len(people) - 1)], absent)
             father_is_head = ~female[head_p]
             father1 = np.where(father_is_head, head_own1, partner_own1)
             mother1 = np.where(father_is_head, partner_own1, head_own1)

