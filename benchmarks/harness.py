@@ -24,9 +24,45 @@ def _threads() -> list[int]:
         return [0]
 
 
+def _busy_ticks() -> dict[int, tuple[int, int]]:
+    """Per CPU: (busy, total) clock ticks since boot, from /proc/stat."""
+    ticks = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                values = [int(v) for v in fields]
+                idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+                ticks[int(name[3:])] = (sum(values) - idle, sum(values))
+    return ticks
+
+
+def idlest_cpu(allowed: set[int], sample_seconds: float = 0.25) -> int:
+    """The allowed CPU that was busiest least over a short sample (the lowest number if unknown).
+
+    A pinned benchmark cannot be moved off a core another process is using, so it should not
+    start on one: on a shared machine the first CPU is not necessarily a free one.
+    """
+    try:
+        before = _busy_ticks()
+        time.sleep(sample_seconds)
+        after = _busy_ticks()
+    except (OSError, ValueError):  # pragma: no cover - no /proc/stat
+        return min(allowed)
+
+    def load(cpu: int) -> float:
+        busy = after[cpu][0] - before[cpu][0]
+        total = after[cpu][1] - before[cpu][1]
+        return busy / total if total else 0.0
+
+    known = [cpu for cpu in sorted(allowed) if cpu in before and cpu in after]
+    return min(known, key=load) if known else min(allowed)
+
+
 @contextmanager
 def pinned_to_one_core() -> Iterator[int | None]:
-    """Run the body with every thread of this process on one CPU; yield that CPU's number.
+    """Run the body with every thread of this process on one CPU (the idlest one allowed); yield
+    that CPU's number.
 
     ``os.sched_setaffinity(0, ...)`` moves only the calling thread, so threads started earlier
     (pyarrow's pool, BLAS) are moved one by one; threads started inside the body inherit the pin.
@@ -37,7 +73,7 @@ def pinned_to_one_core() -> Iterator[int | None]:
         yield None
         return
     allowed = os.sched_getaffinity(0)
-    cpu = min(allowed)
+    cpu = idlest_cpu(allowed)
     saved: dict[int, set[int]] = {}
     for tid in _threads():
         try:
