@@ -82,7 +82,7 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
     memory and in Parquet; readers get categoricals (pandas) or dictionaries (Arrow).
     """
     codes = np.asarray(codes)
-    dtype = np.int16 if len(table) < 2**15 else np.int32
+    dtype = np.int16 if len(table) < 2**15 else np.int32 if len(table) < 2**31 else np.int64
     mask = None if null_below is None else codes < null_below
     idx = pa.array((np.maximum(codes, null_below) if mask is not None else codes).astype(dtype), mask=mask)
     return pa.DictionaryArray.from_arrays(idx, table)

@@ -156,10 +156,17 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
 
     rows = np.flatnonzero(on_file)
     hh_rows = hh[rows]
-    zip4_known = rng.random(len(rows)) < mcfg.zip4_known_rate
-    comp = address.components(pop, lka_dwelling_hh[hh_rows])
+    # The address is the household's (a joint return): built once per household on file, and
+    # each person's columns index it (dictionary columns; files hold plain strings).
+    first_of_household = np.r_[True, hh_rows[1:] != hh_rows[:-1]]   # hh_rows is sorted
+    hh_on_file = hh_rows[first_of_household]
+    hh_index = np.cumsum(first_of_household) - 1
+    comp = address.components(pop, lka_dwelling_hh[hh_on_file])
     labels = address.Labels(vocab, zips)
     number = comp.number_text()
+    zip4_known = rng.random(len(hh_on_file), dtype=np.float32) < mcfg.zip4_known_rate
+    by_household = lambda strings: categories(strings, hh_index)  # noqa: E731
+    zip_row = comp.zip_row[hh_index]
     table = pa.table({
         "tin": address.digits(person_tin[rows], 9),
         "tin_type": categories(TIN_TYPES, itin[rows].astype(np.int8)),
@@ -168,16 +175,16 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "last_name": take(names, name_code[rows]),
         "name_control": categories(nc_table, nc_code[rows]),
         "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
-        "street_address": address.usps_street_line(comp, labels.street_labels(pop), number),
-        "street_number": number,
-        "street_predir": categories(labels.predir, comp.predir, null_below=0),
-        "street_name": categories(labels.stem, comp.stem),
-        "street_suffix": categories(labels.suffix, comp.suffix),
-        "unit": comp.unit_text(),
-        "city": categories(labels.city, comp.zip_row),
-        "state": categories(labels.state, comp.zip_row),
-        "zip5": categories(labels.zip5, comp.zip_row),
-        "zip4": comp.zip4_text(zip4_known),
+        "street_address": by_household(address.usps_street_line(comp, labels.street_labels(pop), number)),
+        "street_number": by_household(number),
+        "street_predir": categories(labels.predir, comp.predir[hh_index], null_below=0),
+        "street_name": categories(labels.stem, comp.stem[hh_index]),
+        "street_suffix": categories(labels.suffix, comp.suffix[hh_index]),
+        "unit": by_household(comp.unit_text()),
+        "city": categories(labels.city, zip_row),
+        "state": categories(labels.state, zip_row),
+        "zip5": categories(labels.zip5, zip_row),
+        "zip4": by_household(comp.zip4_text(zip4_known)),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "person_id": pa.array(pop.person_id[rows], pa.int64()),
         "household_id": pa.array(pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh_rows]], pa.int64()),
