@@ -89,14 +89,14 @@ def requests_table(world_dir: Path):
 
 @pytest.fixture(scope="session")
 def master_df(master_file):
-    """The master file as pandas (dictionary columns become categoricals)."""
-    return master_file.to_pandas()
+    """The master file as pandas (dates as datetime64, not Python objects)."""
+    return master_file.to_pandas(date_as_object=False)
 
 
 @pytest.fixture(scope="session")
 def requests_df(requests_table):
-    """The request file as pandas."""
-    return requests_table.to_pandas()
+    """The request file as pandas (dates as datetime64, not Python objects)."""
+    return requests_table.to_pandas(date_as_object=False)
 
 
 class WorldTruth:
@@ -117,66 +117,201 @@ class WorldTruth:
 
         self.config, self.plan, self.vocab = config, plan, vocabulary()
         self.pops = [population.build(config, plan, b, self.vocab, stream(config.seed, "population", *b.key)) for b in plan.blocks]
-        frames = []
+        columns: dict[str, list] = {}
+
+        def add(name, values):
+            columns.setdefault(name, []).append(values)
+
         for i, pop in enumerate(self.pops):
             hh = pop.household
-            head = (np.cumsum(pop.hh_size) - pop.hh_size)[hh]
-            frames.append(pd.DataFrame({
-                "person_id": pop.person_id.astype(np.int64),
-                "block": np.full(pop.n_people, i, np.int32),
-                "pos": np.arange(pop.n_people),
-                "hh": hh.astype(np.int64),
-                "household_id": pop.person_id[head].astype(np.int64),
-                "role": pop.role.astype(np.int8),
-                "female": pop.female.astype(bool),
-                "age": pop.age,
-                "pool": pd.Categorical.from_codes(pop.hh_pool[hh], categories=list(pop.pool_names)),
-                "origin": pop.hh_origin[hh].astype(np.int16),
-                "hh_size": pop.hh_size[hh].astype(np.int16),
-                "sur1": pop.sur1, "sur2": pop.sur2, "given1": pop.given1, "given2": pop.given2,
-                "requested": pop.requested.astype(bool),
-            }))
-        self.people = pd.concat(frames, ignore_index=True).set_index("person_id", verify_integrity=False)
+            add("block", np.full(pop.n_people, i, np.int32))
+            add("pos", np.arange(pop.n_people))
+            add("hh", hh.astype(np.int64))
+            add("household_id", pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh]].astype(np.int64))
+            add("role", pop.role.astype(np.int8))
+            add("female", pop.female.astype(bool))
+            add("age", pop.age)
+            add("pool", pop.hh_pool[hh].astype(np.int8))
+            add("origin", pop.hh_origin[hh].astype(np.int16))
+            add("hh_size", pop.hh_size[hh].astype(np.int16))
+            for name in ("sur1", "sur2", "given1", "given2"):
+                add(name, getattr(pop, name))
+            add("requested", pop.requested.astype(bool))
+        data = {name: np.concatenate(parts) for name, parts in columns.items()}
+        data["pool"] = pd.Categorical.from_codes(data["pool"], categories=list(self.pops[0].pool_names))
+        index = pd.Index(np.concatenate([pop.person_id for pop in self.pops]).astype(np.int64), name="person_id")
+        self.people = pd.DataFrame(data, index=index)
+
+    def rows(self, person_ids):
+        """Position in ``people`` of each person id (KeyError if one is not a resident)."""
+        import numpy as np
+
+        if not hasattr(self, "_sorted"):
+            ids = self.people.index.to_numpy()
+            order = np.argsort(ids, kind="stable")
+            self._sorted = (ids[order], order)
+        ids, order = self._sorted
+        person_ids = np.asarray(person_ids, dtype=np.int64)
+        at = np.searchsorted(ids, person_ids).clip(max=len(ids) - 1)
+        missing = ids[at] != person_ids
+        if missing.any():
+            raise KeyError(f"{int(missing.sum())} person ids are not residents, e.g. {person_ids[missing][:3].tolist()}")
+        return order[at]
 
     def locate(self, person_ids):
         """(block, position in the block's population) of each person id."""
-        rows = self.people.loc[person_ids]
-        return rows["block"].to_numpy(), rows["pos"].to_numpy()
+        rows = self.rows(person_ids)
+        return self.people["block"].to_numpy()[rows], self.people["pos"].to_numpy()[rows]
 
-    def addresses(self, person_ids, which: str = "current"):
-        """Address components of each person's ``current`` or ``previous`` dwelling, as plain
-        strings in USPS standard forms: number, predir (None), street_name, suffix, unit (None),
-        zip5, city, state."""
+    def address_codes(self, person_ids, which: str = "current") -> dict:
+        """Integer codes of each person's ``current`` or ``previous`` dwelling address: zip5,
+        number, predir (-1 none), street_name (index of the distinct stem), suffix, unit (0 none).
+        Compare with :meth:`address_codes_of_table` of a file's structured address columns."""
         import numpy as np
-        import pandas as pd
 
         person_ids = np.asarray(person_ids, dtype=np.int64)
         block, pos = self.locate(person_ids)
-        out = pd.DataFrame(index=np.arange(len(person_ids)), columns=["number", "predir", "street_name", "suffix", "unit", "zip5", "city", "state"], dtype=object)
-        v = self.vocab
+        n = len(person_ids)
+        out = {c: np.zeros(n, np.int64) for c in ADDRESS_CODES}
+        stem_id = self._stems()[0]
         for i in np.unique(block):
             rows = np.flatnonzero(block == i)
             pop = self.pops[i]
-            hh = pop.household[pos[rows]]
-            dwelling = (pop.hh_dwelling if which == "current" else pop.hh_previous)[hh]
+            dwelling = (pop.hh_dwelling if which == "current" else pop.hh_previous)[pop.household[pos[rows]]]
             building = pop.dw_building[dwelling]
             street = pop.bl_street[building]
-            unit = pop.dw_unit[dwelling]
-            predir = pop.st_predir[street]
             zips = self.plan.zips.iloc[self.plan.blocks[i].rows]
-            zip_row = pop.st_zip[street]
-            out.iloc[rows] = np.column_stack([
-                pop.bl_number[building].astype(str).astype(object),
-                np.where(predir >= 0, v.directionals[np.maximum(predir, 0)], None),
-                v.street_stems[pop.st_stem[street]],
-                v.suffix_abbr[pop.st_suffix[street]],
-                np.where(unit > 0, unit.astype(str).astype(object), None),
-                zips["zip"].to_numpy()[zip_row], zips["city"].to_numpy()[zip_row], zips["state"].to_numpy()[zip_row],
-            ])
+            out["zip5"][rows] = zips["zip_int"].to_numpy()[pop.st_zip[street]]
+            out["number"][rows] = pop.bl_number[building]
+            out["predir"][rows] = pop.st_predir[street]
+            out["street_name"][rows] = stem_id[pop.st_stem[street]]
+            out["suffix"][rows] = pop.st_suffix[street]
+            out["unit"][rows] = pop.dw_unit[dwelling]
         return out
+
+    def address_codes_of_table(self, table) -> dict:
+        """:meth:`address_codes` of an Arrow table's ``street_number, street_predir, street_name,
+        street_suffix, unit, zip5`` columns (the master file's structured address)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        def plain(c):
+            return c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+
+        def index_in(column, words):
+            found = pc.index_in(plain(column), value_set=pa.array(words, pa.string()))
+            return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+        v = self.vocab
+        unit = pc.fill_null(pc.cast(plain(table["unit"]), pa.int64()), 0)
+        return {
+            "zip5": np.asarray(pc.cast(plain(table["zip5"]), pa.int64()), dtype=np.int64),
+            "number": np.asarray(pc.cast(plain(table["street_number"]), pa.int64()), dtype=np.int64),
+            "predir": index_in(table["street_predir"], v.directionals),
+            "street_name": index_in(table["street_name"], self._stems()[1]),
+            "suffix": index_in(table["street_suffix"], v.suffix_abbr),
+            "unit": np.asarray(unit, dtype=np.int64),
+        }
+
+    def _stems(self):
+        """(distinct-stem id of each vocabulary stem, the distinct stems): the vocabulary lists
+        a few stems twice (WASHINGTON is a common stem and a surname)."""
+        import pandas as pd
+
+        if not hasattr(self, "_stem_ids"):
+            self._stem_ids = pd.factorize(pd.Series(self.vocab.street_stems, dtype=object))
+        codes, uniques = self._stem_ids
+        return codes, list(uniques)
+
+    def address_columns(self, person_ids, which: str = "current") -> dict:
+        """Address parts of each person's ``current`` or ``previous`` dwelling as Arrow string
+        arrays in USPS standard forms: number, predir (null), street_name, suffix, unit (null),
+        zip5, city, state."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        person_ids = np.asarray(person_ids, dtype=np.int64)
+        block, pos = self.locate(person_ids)
+        v = self.vocab
+        words = {
+            "predir": pa.array(v.directionals, pa.string()),
+            "street_name": pa.array(v.street_stems, pa.string()),
+            "suffix": pa.array(v.suffix_abbr, pa.string()),
+        }
+        chunks: dict[str, list] = {c: [] for c in ADDRESS_PARTS}
+        order = []
+        for i in np.unique(block):
+            rows = np.flatnonzero(block == i)
+            order.append(rows)
+            pop = self.pops[i]
+            dwelling = (pop.hh_dwelling if which == "current" else pop.hh_previous)[pop.household[pos[rows]]]
+            building = pop.dw_building[dwelling]
+            street = pop.bl_street[building]
+            unit = pop.dw_unit[dwelling].astype(np.int64)
+            predir = pop.st_predir[street].astype(np.int64)
+            zips = self.plan.zips.iloc[self.plan.blocks[i].rows]
+            zip_row = pa.array(pop.st_zip[street].astype(np.int64))
+            chunks["number"].append(pc.cast(pa.array(pop.bl_number[building].astype(np.int64)), pa.string()))
+            chunks["predir"].append(words["predir"].take(pa.array(np.maximum(predir, 0), mask=predir < 0)))
+            chunks["street_name"].append(words["street_name"].take(pa.array(pop.st_stem[street].astype(np.int64))))
+            chunks["suffix"].append(words["suffix"].take(pa.array(pop.st_suffix[street].astype(np.int64))))
+            chunks["unit"].append(pc.cast(pa.array(unit, mask=unit <= 0), pa.string()))
+            for part, column in (("zip5", "zip"), ("city", "city"), ("state", "state")):
+                chunks[part].append(pa.array(zips[column].to_numpy(), pa.string()).take(zip_row))
+        if not order:
+            return {c: pa.array([], pa.string()) for c in ADDRESS_PARTS}
+        rows = np.concatenate(order)
+        inverse = np.empty_like(rows)
+        inverse[rows] = np.arange(len(rows))
+        inverse = pa.array(inverse)
+        return {c: pa.concat_arrays(chunks[c]).take(inverse) for c in ADDRESS_PARTS}
+
+    def addresses(self, person_ids, which: str = "current"):
+        """:meth:`address_columns` as a pandas DataFrame (missing parts are None)."""
+        import pyarrow as pa
+
+        return pa.table(self.address_columns(person_ids, which)).to_pandas()
+
+    def address_keys(self, person_ids, which: str = "current"):
+        """One string per person, ``number|predir|street_name|suffix|unit|zip5|city|state``
+        ('' for a missing part): see the ``address_key`` fixture."""
+        columns = self.address_columns(person_ids, which)
+        return _address_key([columns[c] for c in ADDRESS_PARTS])
+
+
+ADDRESS_PARTS = ("number", "predir", "street_name", "suffix", "unit", "zip5", "city", "state")
+ADDRESS_CODES = ("zip5", "number", "predir", "street_name", "suffix", "unit")
+
+
+def _address_key(columns):
+    """Join address columns (Arrow, pandas or numpy; missing parts as '') with '|' into a numpy
+    array of strings: equal keys are equal addresses."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for c in columns:
+        if isinstance(c, (pa.Array, pa.ChunkedArray)):
+            a = c
+        else:
+            a = pa.array(np.asarray(c, dtype=object), pa.string(), from_pandas=True)
+        if pa.types.is_dictionary(a.type):
+            a = a.cast(a.type.value_type)
+        arrays.append(pc.fill_null(a.cast(pa.string()), ""))
+    return np.asarray(pc.binary_join_element_wise(*arrays, "|").to_numpy(zero_copy_only=False), dtype=object)
 
 
 @pytest.fixture(scope="session")
 def world_truth(world_config, world_plan) -> WorldTruth:
     """The population of every block of ``world_config`` (see :class:`WorldTruth`)."""
     return WorldTruth(world_config, world_plan)
+
+
+@pytest.fixture(scope="session")
+def address_key():
+    """``address_key(columns)``: join address columns (Arrow, pandas or numpy; a missing part is
+    '') with '|' into a numpy array of strings, so addresses compare as one value each."""
+    return _address_key
