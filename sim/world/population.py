@@ -320,36 +320,42 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
             continue
         g1, g2 = pool.given(rng, female[people])
         given1[people], given2[people] = g1, g2
-        own1 = pool.surnames(rng, len(people))
+        r = role[people]
+        head_at = np.searchsorted(people, head_index[household[people]])   # head's position in people
         if name in TWO_SURNAME_POOLS:
-            own2 = pool.surnames(rng, len(people))
+            # heads and partners carry surnames of their own; children take one from each
+            # parent, relatives (the head's siblings) the head's two
+            own = (r == ROLE_HEAD) | (r == ROLE_PARTNER)
+            own1 = np.zeros(len(people), np.int32)
+            own2 = np.zeros(len(people), np.int32)
+            own1[own] = pool.surnames(rng, int(own.sum()))
+            own2[own] = pool.surnames(rng, int(own.sum()))
             hh_p = household[people]
             head_p = head_index[hh_p]
-            # the partner's position, where there is one (member 1 with the partner role)
-            partner_pos = head_p + 1
-            has_partner = (hh_size[hh_p] > 1) & (role[np.minimum(partner_pos, n - 1)] == ROLE_PARTNER)
-            pos_in = np.searchsorted(people, np.stack([head_p, np.minimum(partner_pos, n - 1)]))
-            head_own1, head_own2 = own1[pos_in[0]], own2[pos_in[0]]
+            partner_pos = np.minimum(head_p + 1, n - 1)
+            has_partner = (hh_size[hh_p] > 1) & (role[partner_pos] == ROLE_PARTNER)
+            partner_at = np.searchsorted(people, partner_pos).clip(max=len(people) - 1)
+            head_own1, head_own2 = own1[head_at], own2[head_at]
             # a parent who does not live here still gives all the children the same surname
             absent = pool.surnames(rng, b - a)[np.repeat(np.arange(b - a), sz)]
-            partner_own1 = np.where(has_partner, own1[pos_in[1].clip(max=len(people) - 1)], absent)
+            partner_own1 = np.where(has_partner, own1[partner_at], absent)
             father_is_head = ~female[head_p]
             father1 = np.where(father_is_head, head_own1, partner_own1)
             mother1 = np.where(father_is_head, partner_own1, head_own1)
-            r = role[people]
             if name == "hispanic":   # father's first surname, then mother's first surname
                 child1, child2 = father1, mother1
             else:                    # Portuguese order: mother's surname, then father's
                 child1, child2 = mother1, father1
-            s1 = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child1, head_own1], own1)
-            s2 = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child2, head_own2], own2)
-            sur1[people], sur2[people] = s1, s2
+            sur1[people] = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child1, head_own1], own1)
+            sur2[people] = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child2, head_own2], own2)
         else:
-            head_own = own1[np.searchsorted(people, head_index[household[people]])]
-            takes = rng.random(len(people)) < PARTNER_TAKES_SURNAME.get(name, PARTNER_TAKES_SURNAME_DEFAULT)
-            r = role[people]
-            shares_head = (r == ROLE_CHILD) | (r == ROLE_RELATIVE) | ((r == ROLE_PARTNER) & takes)
-            sur1[people] = np.where(shares_head, head_own, own1)
+            # one household surname: the head's, shared by children and relatives and taken by
+            # partners at the pool's rate; only heads and the other partners draw their own
+            takes = rng.random(len(people), dtype=np.float32) < PARTNER_TAKES_SURNAME.get(name, PARTNER_TAKES_SURNAME_DEFAULT)
+            own = (r == ROLE_HEAD) | ((r == ROLE_PARTNER) & ~takes)
+            surname = np.zeros(len(people), np.int32)
+            surname[own] = pool.surnames(rng, int(own.sum()))
+            sur1[people] = np.where(own, surname, surname[head_at])
 
     requested = (role == ROLE_HEAD) & req_hh
     i32 = lambda a: a.astype(np.int32)  # noqa: E731  compact address arrays: gathers stay in cache
