@@ -286,7 +286,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     age[relative] = np.clip(age[relative] + 10 * rng.standard_normal(int(relative.sum()), dtype=np.float32), 18, 99)
     ref_day = int((np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
     # days of age: whole years, then a uniform day within the year of age
-    dob = ref_day - (age * np.float32(365.25)).astype(np.int32) - rng.integers(0, 365, n, dtype=np.int32)
+    dob = ref_day - (np.floor(age) * np.float32(365.25)).astype(np.int32) - rng.integers(0, 365, n, dtype=np.int32)
 
     # person identifiers: the area's national offset + position in the area
     # households are in area order, so a person's position in its area is its position in the
