@@ -223,7 +223,6 @@ def test_files_hold_exactly_what_generate_block_computes(world_dir, world_config
             assert plain(stored).equals(plain(table)), (name, block.key)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: generate_block's dictionary columns repeat values (street_name, city, state), so to_pandas() fails")
 def test_in_memory_tables_have_distinct_dictionary_values(world_config, world_plan):
     # BlockResult tables are the library's in-memory output (a pure pipeline needs no files).
     # Their dictionaries index the vocabulary's street stems (WASHINGTON, PARK, ... are listed

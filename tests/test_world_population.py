@@ -198,7 +198,6 @@ def test_the_dwelling_before_the_last_move_is_not_the_current_one(world_truth):
     assert sum(same) == 0, f"{sum(same)} households' previous dwelling is their current one"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: two streets of one ZIP can get the same name, suffix and house numbers, so distinct dwellings share an address")
 def test_every_dwelling_has_its_own_address_in_its_area(world_truth):
     # USPS delivery addresses are unique. population.py draws each ZIP area's streets independently
     # from the stem and suffix distributions, so ~7% of streets repeat another street's label in the

@@ -145,9 +145,16 @@ class Labels:
         self.stem = _s(vocab.street_stems)
         self.suffix = _s(vocab.suffix_abbr)
         self.suffix_full = _s(vocab.suffix_full)
-        self.city = _s(zips["city"].to_numpy())
-        self.state = _s(zips["state"].to_numpy())
-        self.zip5 = _s(zips["zip"].to_numpy())
+        # city, state and ZIP of the block's areas: distinct values, and each area's code
+        self._area: dict[str, tuple[pa.Array, np.ndarray]] = {}
+        for name, column in (("city", "city"), ("state", "state"), ("zip5", "zip")):
+            values, codes = np.unique(zips[column].to_numpy().astype(str), return_inverse=True)
+            self._area[name] = (_s(values), codes)
+
+    def area(self, name: str, zip_row: np.ndarray, *, dictionary: bool = False) -> pa.Array:
+        """``city``, ``state`` or ``zip5`` of each row's area, as plain or dictionary strings."""
+        table, codes = self._area[name]
+        return categories(table, codes[zip_row]) if dictionary else take(table, codes[zip_row])
 
     def predirs(self, c: Components, *, full: bool = False) -> pa.Array:
         return take(self.predir_full if full else self.predir, c.predir, null_below=0)
@@ -155,6 +162,13 @@ class Labels:
     def street_labels(self, pop: Population) -> pa.Array:
         """``N MAIN ST`` for every street of the block (USPS standard forms)."""
         return join(take(self.predir, pop.st_predir, null_below=0), take(self.stem, pop.st_stem), take(self.suffix, pop.st_suffix))
+
+
+def distinct(strings: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
+    """``strings[index]`` as a dictionary column whose dictionary holds each value once."""
+    encoded = pc.dictionary_encode(strings)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy()
+    return categories(encoded.dictionary, codes[index], null_below=0)
 
 
 def join(*parts, sep: str = " ") -> pa.Array:

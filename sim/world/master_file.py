@@ -98,9 +98,11 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
 
     redo = t[j][vocab.particle_only[s1[j]]]
     if len(redo):
-        redone = name_controls(names.take(pa.array(name_code[redo])))
-        extra, inverse = np.unique(redone.astype(str), return_inverse=True)
-        control_code[redo] = len(nc_table) + inverse
+        redone = name_controls(names.take(pa.array(name_code[redo]))).astype(str)
+        known = {v: i for i, v in enumerate(nc_table.to_pylist())}
+        extra = [v for v in dict.fromkeys(redone) if v not in known]
+        known.update({v: len(nc_table) + i for i, v in enumerate(extra)})
+        control_code[redo] = [known[v] for v in redone]
         nc_table = pa.concat_arrays([nc_table, pa.array(extra, pa.string())])
     return names, name_code, nc_table, control_code
 
@@ -165,7 +167,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     labels = address.Labels(vocab, zips)
     number = comp.number_text()
     zip4_known = rng.random(len(hh_on_file), dtype=np.float32) < mcfg.zip4_known_rate
-    by_household = lambda strings: categories(strings, hh_index)  # noqa: E731
+    by_household = lambda strings: address.distinct(strings, hh_index)  # noqa: E731
     zip_row = comp.zip_row[hh_index]
     table = pa.table({
         "tin": address.digits(person_tin[rows], 9),
@@ -181,9 +183,9 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "street_name": categories(labels.stem, comp.stem[hh_index]),
         "street_suffix": categories(labels.suffix, comp.suffix[hh_index]),
         "unit": by_household(comp.unit_text()),
-        "city": categories(labels.city, zip_row),
-        "state": categories(labels.state, zip_row),
-        "zip5": categories(labels.zip5, zip_row),
+        "city": labels.area("city", zip_row, dictionary=True),
+        "state": labels.area("state", zip_row, dictionary=True),
+        "zip5": labels.area("zip5", zip_row, dictionary=True),
         "zip4": by_household(comp.zip4_text(zip4_known)),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "person_id": pa.array(pop.person_id[rows], pa.int64()),

@@ -207,9 +207,18 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     n_streets = np.maximum(3, np.ceil(hh_per_zip / 25).astype(np.int64))
     st_zip = np.repeat(np.arange(n_zip), n_streets)
     n_st = len(st_zip)
-    st_stem = np.searchsorted(vocab.street_cdf, rng.random(n_st), side="right").clip(max=len(vocab.street_stems) - 1)
+    st_stem = vocab.street_sampler.draw(rng.random(n_st))
     st_suffix = np.searchsorted(vocab.suffix_cdf, rng.random(n_st), side="right").clip(max=len(vocab.suffix_abbr) - 1)
     st_predir = np.where(rng.random(n_st) < vocab.predirectional_rate, rng.integers(0, len(vocab.directionals), n_st), -1)
+    # USPS addresses are unique: no two streets of an area share a name (OAK ST and OAK AVE may
+    # both exist, as they do, but not two N OAK STs); repeats redraw their stem
+    for _ in range(50):
+        key = ((st_zip.astype(np.int64) * 8 + st_predir + 1) * 64 + st_suffix) * len(vocab.street_stems) + st_stem
+        order = np.argsort(key, kind="stable")
+        repeat = order[1:][key[order][1:] == key[order][:-1]]
+        if len(repeat) == 0:
+            break
+        st_stem[repeat] = vocab.street_sampler.draw(rng.random(len(repeat)))
     st_first = np.concatenate([[0], np.cumsum(n_streets)[:-1]])
 
     # multi-unit households, shuffled within their area, cut into buildings

@@ -205,7 +205,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     fin = rng.integers(1_000_000_000, 10_000_000_000, n)
     origin_names = np.asarray(plan.groups, dtype=object)
     household_id = pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh]]
-    true_zip = address.take(labels.zip5, address.components(pop, pop.hh_dwelling[hh]).zip_row)
+    true_zip = labels.area("zip5", address.components(pop, pop.hh_dwelling[hh]).zip_row)
 
     return pa.table({
         "request_id": pc.binary_join_element_wise(pa.scalar("R"), pc.utf8_lpad(pc.cast(pa.array(request_no), pa.string()), 7, "0"), ""),
@@ -334,7 +334,7 @@ def _render(comp: address.Components, labels: address.Labels, cls: np.ndarray, f
     street = address.join(number, predir, name, suffix, unit)
     commas = ~(rng.random(n) < fmt.no_commas)
     sep = pa.array(np.where(commas, ", ", " "), pa.string())
-    city, state, zip5 = (take(t, comp.zip_row) for t in (labels.city, labels.state, labels.zip5))
+    city, state, zip5 = (labels.area(name, comp.zip_row) for name in ("city", "state", "zip5"))
     state_zip = address.join(state, zip5)
     full = pc.binary_join_element_wise(street, city, state_zip, sep)
     city_state = pc.binary_join_element_wise(city, state, sep)

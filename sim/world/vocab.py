@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -156,76 +156,52 @@ class Vocabulary:
     placeholders: np.ndarray
     brazilian_particles: dict[int, int] = field(default_factory=dict)  # surname idx -> particle given idx
 
-    @property
+    # Derived tables, computed on first use and kept with the vocabulary (cached_property
+    # writes the instance __dict__, which a frozen dataclass allows).
+
+    @cached_property
     def surnames_arrow(self):
-        return _arrow(self, "surnames")
+        import pyarrow as pa
 
-    @property
+        return pa.array(self.surnames, pa.string())
+
+    @cached_property
     def given_arrow(self):
-        return _arrow(self, "given_names")
+        import pyarrow as pa
 
-    @property
+        return pa.array(self.given_names, pa.string())
+
+    @cached_property
     def name_control_codes(self):
         """(code per vocabulary surname, Arrow table of the distinct name controls)."""
-        return _surname_name_controls(self)
+        import pyarrow as pa
 
-    @property
+        from sim.normalize import name_control
+
+        controls = np.array([name_control(s) for s in self.surnames], dtype=str)
+        table, codes = np.unique(controls, return_inverse=True)
+        return codes.astype(np.int64), pa.array(table, pa.string())
+
+    @cached_property
     def given_initials(self) -> np.ndarray:
         """Letter index (A=0) of each given name's first letter."""
-        cached = _INITIALS_CACHE.get(id(self))
-        if cached is None:
-            cached = _INITIALS_CACHE[id(self)] = np.array(
-                [ord(g[0]) - 65 if g and "A" <= g[0] <= "Z" else 0 for g in self.given_names], dtype=np.int64)
-        return cached
+        return np.array([ord(g[0]) - 65 if g and "A" <= g[0] <= "Z" else 0 for g in self.given_names], dtype=np.int64)
 
-    @property
+    @cached_property
+    def street_sampler(self) -> "Sampler":
+        return Sampler(self.street_cdf)
+
+    @cached_property
     def particle_only(self) -> np.ndarray:
         """Per surname: is it made only of particles (LA, DE, DO)? Such a first surname joins the
         next word in a name control."""
-        return _surname_particle_only(self)
+        from sim.normalize import PARTICLES
+
+        return np.array([all(w in PARTICLES for w in s.split(" ")) for s in self.surnames])
 
     def surname_index(self, name: str) -> int:
         hits = np.flatnonzero(self.surnames == name)
         return int(hits[0]) if len(hits) else -1
-
-
-_ARROW_CACHE: dict[tuple[int, str], object] = {}
-
-
-def _arrow(vocab: "Vocabulary", attr: str):
-    import pyarrow as pa
-
-    key = (id(vocab), attr)
-    if key not in _ARROW_CACHE:
-        _ARROW_CACHE[key] = pa.array(getattr(vocab, attr), pa.string())
-    return _ARROW_CACHE[key]
-
-
-_NC_CACHE: dict[int, tuple] = {}
-
-
-def _surname_name_controls(vocab: "Vocabulary"):
-    import pyarrow as pa
-
-    from sim.normalize import name_control
-
-    if id(vocab) not in _NC_CACHE:
-        controls = np.array([name_control(s) for s in vocab.surnames], dtype=object)
-        table, codes = np.unique(controls.astype(str), return_inverse=True)
-        _NC_CACHE[id(vocab)] = (codes.astype(np.int64), pa.array(table, pa.string()))
-    return _NC_CACHE[id(vocab)]
-
-
-_PARTICLE_CACHE: dict[int, np.ndarray] = {}
-_INITIALS_CACHE: dict[int, np.ndarray] = {}
-
-
-def _surname_particle_only(vocab: "Vocabulary") -> np.ndarray:
-    from sim.normalize import PARTICLES
-
-    if id(vocab) not in _PARTICLE_CACHE:
-        _PARTICLE_CACHE[id(vocab)] = np.array([all(w in PARTICLES for w in s.split(" ")) for s in vocab.surnames])
-    return _PARTICLE_CACHE[id(vocab)]
 
 
 class _Interner:
@@ -412,12 +388,14 @@ def vocabulary() -> Vocabulary:
         "given": ([clean_name(k) for k in list(en_US.first_names_male)[:150]], [1.0] * 150),
         "spanish": (st["spanish"], [1.0] * len(st["spanish"])),
     }
-    stems, weights = [], []
+    stem_weight: dict[str, float] = {}
     for kind, share in st["kinds"].items():
         words, w = stems_by_kind[kind]
         w = np.asarray(w, float)
-        stems += list(words)
-        weights += list(share * w / w.sum())
+        for word, weight in zip(words, share * w / w.sum()):
+            # a stem in two lists (WASHINGTON, PARK) is one stem with both weights
+            stem_weight[word] = stem_weight.get(word, 0.0) + weight
+    stems, weights = list(stem_weight), list(stem_weight.values())
     suffixes = st["suffixes"]
 
     return Vocabulary(
