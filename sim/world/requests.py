@@ -185,7 +185,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     # ---- the address ------------------------------------------------------------------------
     rng = rngs["address"]
     acfg = world.requests.address
-    cls = _address_classes(pop, hh, acfg.classes.as_dict(), rng)
+    cls, moved_since_record = _address_classes(pop, hh, acfg.classes.as_dict(), rng)
     dwelling = np.where(cls == "out_of_date", pop.hh_previous[hh], pop.hh_dwelling[hh])
     shared = cls == "shared"
     dwelling[shared] = _institutions(pop, int(shared.sum()), rng)
@@ -200,8 +200,12 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     zip_of = pop.hh_zip[hh]
     rank = _rank(zip_of)
     request_no = zips["request_offset"].to_numpy()[zip_of] + rank
-    ref_day = (np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64)
-    order_day = ref_day - (rng.random(n) * 20 * 365.25 + 30).astype(np.int64)
+    # final order: issued within the last 20 years, at least 30 days before the file and after
+    # the person's 16th birthday
+    ref_day = int((np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
+    latest = ref_day - 30
+    earliest = np.minimum(np.maximum(ref_day - int(20 * 365.25), pop.dob[person].astype(np.int64) + int(16 * 365.25)), latest)
+    order_day = earliest + (rng.random(n) * (latest - earliest + 1)).astype(np.int64)
     fin = rng.integers(1_000_000_000, 10_000_000_000, n)
     origin_names = np.asarray(plan.groups, dtype=object)
     household_id = pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh]]
@@ -225,7 +229,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
         "truth_ssn_owner_id": pa.array(owner, pa.int64(), mask=owner < 0),
         "truth_address_class": pa.array(cls, pa.string()),
         "truth_zip": true_zip,
-        "truth_moved": pa.array(pop.hh_years_since_move[hh] < 5.0),
+        "truth_moved_since_record": pa.array(moved_since_record),
         "truth_doubled_up": pa.array(pop.hh_doubled_up[hh]),
         "truth_corruptions": _list_column(flags, n),
     })
@@ -274,8 +278,10 @@ def _owner_of(number: np.ndarray, master: MasterFile, pop: Population, tin_key: 
     return np.where(hit, candidate, -1)
 
 
-def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], rng: np.random.Generator) -> np.ndarray:
-    """One class per request with the configured shares, drawing each restricted class only where
+def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One class per request, and whether the person moved since ICE recorded the address.
+
+    Classes have the configured shares, each restricted class drawn only where
     it can happen: ``out_of_date`` among people who moved since ICE recorded their address,
     ``missing_unit`` among people whose address has a unit. Restricted classes are thinned first
     with probabilities that keep their overall shares; a share larger than its eligible group
@@ -283,8 +289,8 @@ def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], 
     n = len(hh)
     out = np.empty(n, dtype=object)
     if n == 0:
-        return out
-    ice_record_age = rng.uniform(0.5, 10.0, n)
+        return out, np.zeros(0, dtype=bool)
+    ice_record_age = rng.uniform(0.5, 10.0, n)   # years since ICE recorded the address
     moved_since = pop.hh_years_since_move[hh] < ice_record_age
     has_unit = pop.dw_unit[pop.hh_dwelling[hh]] > 0
     free = np.ones(n, dtype=bool)
@@ -296,7 +302,7 @@ def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], 
         free &= ~hit
     rest = {k: v for k, v in shares.items() if k not in ("out_of_date", "missing_unit")}
     out[free] = _categorical(rng, int(free.sum()), rest)
-    return out
+    return out, moved_since
 
 
 def _institutions(pop: Population, n_shared: int, rng: np.random.Generator) -> np.ndarray:
