@@ -225,9 +225,9 @@ def test_files_hold_exactly_what_generate_block_computes(world_dir, world_config
 
 def test_in_memory_tables_have_distinct_dictionary_values(world_config, world_plan):
     # BlockResult tables are the library's in-memory output (a pure pipeline needs no files).
-    # Their dictionaries index the vocabulary's street stems (WASHINGTON, PARK, ... are listed
-    # twice) and one city/state entry per ZIP area, so equal strings get different codes and
-    # pandas refuses them: "Categorical categories must be unique".
+    # A dictionary holding a value twice gives equal strings different codes, and pandas refuses
+    # it ("Categorical categories must be unique"): street stems listed twice in the vocabulary
+    # and one city/state entry per ZIP area did that until 0ccb429.
     busiest = max(world_plan.blocks, key=lambda b: len(b.rows))
     result = generate_block(world_config, world_plan, busiest)
     repeated = {}

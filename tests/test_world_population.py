@@ -199,22 +199,23 @@ def test_the_dwelling_before_the_last_move_is_not_the_current_one(world_truth):
 
 
 def test_every_dwelling_has_its_own_address_in_its_area(world_truth):
-    # USPS delivery addresses are unique. population.py draws each ZIP area's streets independently
-    # from the stem and suffix distributions, so ~7% of streets repeat another street's label in the
-    # same ZIP (two MAIN STs), and their buildings are numbered from independent bases in steps of
-    # 2-20, so the numbers collide too: ~110 dwellings of the session world have the same full
-    # address (number, street, unit, ZIP) as another household's dwelling. An address match then
-    # cannot tell the two households apart, a false match the world was not meant to contain.
-    duplicated = 0
+    # USPS delivery addresses are unique, and so are street names within a ZIP. Streets drawn
+    # independently per area once repeated another street's name in ~7% of cases (two MAIN STs)
+    # and, numbered from independent bases, ~110 dwellings of the session world repeated another
+    # household's full address: an address match could not tell them apart (fixed in 0ccb429).
+    duplicated_streets = duplicated_dwellings = 0
     for pop in world_truth.pops:
+        streets = pd.DataFrame({"zip": pop.st_zip, "predir": pop.st_predir, "stem": pop.st_stem, "suffix": pop.st_suffix})
+        duplicated_streets += int(streets.duplicated().sum())
         building = pop.dw_building
         street = pop.bl_street[building]
         key = pd.DataFrame({
             "zip": pop.st_zip[street], "predir": pop.st_predir[street], "stem": pop.st_stem[street],
             "suffix": pop.st_suffix[street], "number": pop.bl_number[building], "unit": pop.dw_unit,
         })
-        duplicated += int(key.duplicated().sum())
-    assert duplicated == 0, f"{duplicated} dwellings repeat another dwelling's address"
+        duplicated_dwellings += int(key.duplicated().sum())
+    assert duplicated_streets == 0, f"{duplicated_streets} streets repeat another street's name in their ZIP"
+    assert duplicated_dwellings == 0, f"{duplicated_dwellings} dwellings repeat another dwelling's address"
 
 
 # --- people -------------------------------------------------------------------------------------
