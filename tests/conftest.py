@@ -274,34 +274,9 @@ class WorldTruth:
 
         return pa.table(self.address_columns(person_ids, which)).to_pandas()
 
-    def address_keys(self, person_ids, which: str = "current"):
-        """One string per person, ``number|predir|street_name|suffix|unit|zip5|city|state``
-        ('' for a missing part): see the ``address_key`` fixture."""
-        columns = self.address_columns(person_ids, which)
-        return _address_key([columns[c] for c in ADDRESS_PARTS])
-
 
 ADDRESS_PARTS = ("number", "predir", "street_name", "suffix", "unit", "zip5", "city", "state")
 ADDRESS_CODES = ("zip5", "number", "predir", "street_name", "suffix", "unit")
-
-
-def _address_key(columns):
-    """Join address columns (Arrow, pandas or numpy; missing parts as '') with '|' into a numpy
-    array of strings: equal keys are equal addresses."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arrays = []
-    for c in columns:
-        if isinstance(c, (pa.Array, pa.ChunkedArray)):
-            a = c
-        else:
-            a = pa.array(np.asarray(c, dtype=object), pa.string(), from_pandas=True)
-        if pa.types.is_dictionary(a.type):
-            a = a.cast(a.type.value_type)
-        arrays.append(pc.fill_null(a.cast(pa.string()), ""))
-    return np.asarray(pc.binary_join_element_wise(*arrays, "|").to_numpy(zero_copy_only=False), dtype=object)
 
 
 @pytest.fixture(scope="session")
@@ -309,9 +284,3 @@ def world_truth(world_config, world_plan) -> WorldTruth:
     """The population of every block of ``world_config`` (see :class:`WorldTruth`)."""
     return WorldTruth(world_config, world_plan)
 
-
-@pytest.fixture(scope="session")
-def address_key():
-    """``address_key(columns)``: join address columns (Arrow, pandas or numpy; a missing part is
-    '') with '|' into a numpy array of strings, so addresses compare as one value each."""
-    return _address_key
