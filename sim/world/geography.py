@@ -10,9 +10,10 @@ Sources (both offline, shipped in packages):
 
 Requests are apportioned to ZIP areas once for the whole country (largest remainder), in
 proportion to where each origin group on ICE's docket lives (``data/origin_groups.toml``), so
-a ZIP area holds the same requests, people and identifiers at every scale; a scaled world is a
-systematic sample of whole areas ordered by their number of requests, which stratifies it by
-where requested people live.
+a ZIP area holds the same number of requests and residents and the same identifier ranges at
+every scale (which residents, with what names, depends on the block it is generated in). A
+scaled world is a systematic sample of whole areas ordered by their number of requests, which
+stratifies it by where requested people live.
 """
 
 from __future__ import annotations
