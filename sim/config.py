@@ -144,6 +144,10 @@ class NamesConfig(_Model):
     typo_rate: Share
 
 
+class DatesConfig(_Model):
+    dob_error_rate: Share
+
+
 class SsnSources(_Shares):
     correct: Share
     mistyped: Share
@@ -196,6 +200,7 @@ class AddressConfig(_Model):
 
 class RequestsConfig(_Model):
     names: NamesConfig
+    dates: DatesConfig
     ssn: SsnConfig
     address: AddressConfig
 

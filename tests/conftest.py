@@ -131,6 +131,7 @@ class WorldTruth:
             add("role", pop.role.astype(np.int8))
             add("female", pop.female.astype(bool))
             add("age", pop.age)
+            add("dob", pop.dob.astype(np.int64))
             add("pool", pop.hh_pool[hh].astype(np.int8))
             add("origin", pop.hh_origin[hh].astype(np.int16))
             add("hh_size", pop.hh_size[hh].astype(np.int16))
