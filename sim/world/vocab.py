@@ -358,11 +358,18 @@ def vocabulary() -> Vocabulary:
     pools["brazilian"] = Pool("brazilian", S.add_all(br_names), _cdf(br_w), bf, bf_cdf, bm, bm_cdf)
     br_particles = {S.add(k): G.add(v) for k, v in br["particles"].items()}
 
-    vw = data["vietnamese"]["surname_weights"]
-    vi_rest = [w for w in dict.fromkeys(clean_name(x) for x in vi_VN.last_names) if w not in vw]
-    vi_surnames = (S.add_all(list(vw) + vi_rest), _cdf(list(vw.values()) + [max(1 - sum(vw.values()), 0.01) / max(len(vi_rest), 1)] * len(vi_rest)))
+    def weighted_with_rest(weights: dict[str, float], provider_names) -> tuple[np.ndarray, np.ndarray]:
+        """Listed surnames at their shares; the provider's others share what is left."""
+        rest = [w for w in dict.fromkeys(clean_name(x) for x in provider_names) if w not in weights]
+        left = max(1 - sum(weights.values()), 0.01) / max(len(rest), 1)
+        return S.add_all(list(weights) + rest), _cdf(list(weights.values()) + [left] * len(rest))
+
+    weighted_surnames = {
+        "vietnamese": weighted_with_rest(data["vietnamese"]["surname_weights"], vi_VN.last_names),
+        "south_asian": weighted_with_rest(data["south_asian"]["surname_weights"], en_IN.last_names),
+    }
     for pool_name, provider in (("south_asian", en_IN), ("vietnamese", vi_VN), ("west_african", en_NG)):
-        s_i, s_c = vi_surnames if pool_name == "vietnamese" else uniform_s(provider.last_names)
+        s_i, s_c = weighted_surnames[pool_name] if pool_name in weighted_surnames else uniform_s(provider.last_names)
         f_src = provider.first_names_female
         m_src = provider.first_names_male
         f_i, f_c = uniform(f_src)
