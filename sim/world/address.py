@@ -115,10 +115,6 @@ class Components:
     def apt_text(self) -> pa.Array:
         return take(lookup("apt", int(self.unit.max(initial=0)) + 1), self.unit, null_below=1)
 
-    def zip4_text(self, known: np.ndarray | None = None) -> pa.Array:
-        codes = self.zip4 if known is None else np.where(known, self.zip4, -1)
-        return take(lookup("zip4", 10_000), codes, null_below=0)
-
 
 def components(pop: Population, dwelling: np.ndarray) -> Components:
     """Components of the given dwellings of ``pop``."""
@@ -162,13 +158,6 @@ class Labels:
     def street_labels(self, pop: Population) -> pa.Array:
         """``N MAIN ST`` for every street of the block (USPS standard forms)."""
         return join(take(self.predir, pop.st_predir, null_below=0), take(self.stem, pop.st_stem), take(self.suffix, pop.st_suffix))
-
-
-def distinct(strings: pa.Array, index: np.ndarray) -> pa.DictionaryArray:
-    """``strings[index]`` as a dictionary column whose dictionary holds each value once."""
-    encoded = pc.dictionary_encode(strings)
-    codes = pc.fill_null(encoded.indices, -1).to_numpy()
-    return categories(encoded.dictionary, codes[index], null_below=0)
 
 
 def join(*parts, sep: str = " ") -> pa.Array:

@@ -158,17 +158,21 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
 
     rows = np.flatnonzero(on_file)
     hh_rows = hh[rows]
-    # The address is the household's (a joint return): built once per household on file, and
-    # each person's columns index it (dictionary columns; files hold plain strings).
-    first_of_household = np.r_[True, hh_rows[1:] != hh_rows[:-1]]   # hh_rows is sorted
-    hh_on_file = hh_rows[first_of_household]
-    hh_index = np.cumsum(first_of_household) - 1
-    comp = address.components(pop, lka_dwelling_hh[hh_on_file])
+    # Addresses are dwellings': each dwelling some household on file lists is rendered once
+    # (dwellings have distinct addresses in their area), and people's columns index it; numbers,
+    # units and ZIP+4 index shared integer-to-text tables. Files hold plain strings.
+    dwelling_rows = lka_dwelling_hh[hh_rows]
+    listed = np.zeros(len(pop.dw_building), dtype=bool)
+    listed[dwelling_rows] = True
+    dw_on_file = np.flatnonzero(listed)
+    dw_index = (np.cumsum(listed) - 1)[dwelling_rows]
+    comp = address.components(pop, dw_on_file)
     labels = address.Labels(vocab, zips)
-    number = comp.number_text()
-    zip4_known = rng.random(len(hh_on_file), dtype=np.float32) < mcfg.zip4_known_rate
-    by_household = lambda strings: address.distinct(strings, hh_index)  # noqa: E731
-    zip_row = comp.zip_row[hh_index]
+    zip4_known = rng.random(len(dw_on_file), dtype=np.float32) < mcfg.zip4_known_rate
+    zip_row = comp.zip_row[dw_index]
+    number = comp.number[dw_index]
+    unit = comp.unit[dw_index]
+    zip4 = np.where(zip4_known, comp.zip4, -1)[dw_index]
     table = pa.table({
         "tin": address.digits(person_tin[rows], 9),
         "tin_type": categories(TIN_TYPES, itin[rows].astype(np.int8)),
@@ -177,16 +181,17 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "last_name": take(names, name_code[rows]),
         "name_control": categories(nc_table, nc_code[rows]),
         "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
-        "street_address": by_household(address.usps_street_line(comp, labels.street_labels(pop), number)),
-        "street_number": by_household(number),
-        "street_predir": categories(labels.predir, comp.predir[hh_index], null_below=0),
-        "street_name": categories(labels.stem, comp.stem[hh_index]),
-        "street_suffix": categories(labels.suffix, comp.suffix[hh_index]),
-        "unit": by_household(comp.unit_text()),
+        # the delivery line omits the ZIP, so two areas can share one: plain strings, not categories
+        "street_address": take(address.usps_street_line(comp, labels.street_labels(pop)), dw_index),
+        "street_number": categories(address.lookup("int", int(number.max(initial=0)) + 1), number),
+        "street_predir": categories(labels.predir, comp.predir[dw_index], null_below=0),
+        "street_name": categories(labels.stem, comp.stem[dw_index]),
+        "street_suffix": categories(labels.suffix, comp.suffix[dw_index]),
+        "unit": categories(address.lookup("int", int(unit.max(initial=0)) + 1), unit, null_below=1),
         "city": labels.area("city", zip_row, dictionary=True),
         "state": labels.area("state", zip_row, dictionary=True),
         "zip5": labels.area("zip5", zip_row, dictionary=True),
-        "zip4": by_household(comp.zip4_text(zip4_known)),
+        "zip4": categories(address.lookup("zip4", 10_000), zip4, null_below=0),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "person_id": pa.array(pop.person_id[rows], pa.int64()),
         "household_id": pa.array(pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh_rows]], pa.int64()),
