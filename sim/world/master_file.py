@@ -92,9 +92,8 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
         address.join(a, pa.scalar("DE"), take(surnames, pop.sur1[head_pos[j]])),
         address.join(a, b),
     )
-    encoded = pc.dictionary_encode(text)
-    name_code[t[j]] = len(surnames) + encoded.indices.to_numpy(zero_copy_only=False)
-    names = pa.concat_arrays([surnames, encoded.dictionary])
+    names, codes = extend_table(surnames, vocab.surname_codes, text)
+    name_code[t[j]] = codes
 
     redo = t[j][vocab.particle_only[s1[j]]]
     if len(redo):
@@ -105,6 +104,22 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
         control_code[redo] = [known[v] for v in redone]
         nc_table = pa.concat_arrays([nc_table, pa.array(extra, pa.string())])
     return names, name_code, nc_table, control_code
+
+
+def extend_table(table: pa.Array, index: dict[str, int], text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Codes of ``text`` in ``table`` extended by the values it lacks: (extended table, codes).
+
+    The extended table holds each value once (a dictionary column's categories must be
+    distinct), so a new string that is already in the table, say a compound given name Faker
+    lists whole, keeps its existing code.
+    """
+    encoded = pc.dictionary_encode(text)
+    values = encoded.dictionary.to_pylist()
+    new = [v for v in values if v not in index]
+    where = {v: len(table) + i for i, v in enumerate(new)}
+    remap = np.array([index.get(v, where.get(v, -1)) for v in values], dtype=np.int64)
+    codes = remap[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(len(text), np.int64)
+    return pa.concat_arrays([table, pa.array(new, pa.string())]), codes
 
 
 def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Vocabulary, rng: np.random.Generator, tin_key: int) -> MasterFile:
@@ -141,10 +156,9 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     keep = rng.random(len(g2_rows)) < 0.5
     compound = g2_rows[keep]
     given = vocab.given_arrow
-    compound_text = pc.dictionary_encode(address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
+    first_table, compound_codes = extend_table(given, vocab.given_codes, address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
     first_code = pop.given1.astype(np.int64)
-    first_code[compound] = len(given) + compound_text.indices.to_numpy(zero_copy_only=False)
-    first_table = pa.concat_arrays([given, compound_text.dictionary])
+    first_code[compound] = compound_codes
     # middle initial: the second given name's, or (for most others) a letter; -1 = none
     initial = np.where(rng.random(n, dtype=np.float32) < 0.55, rng.integers(0, 26, n, dtype=np.int8), np.int8(-1))
     initial[g2_rows] = np.where(keep, -1, vocab.given_initials[pop.given2[g2_rows]])
@@ -176,9 +190,9 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     table = pa.table({
         "tin": address.digits(person_tin[rows], 9),
         "tin_type": categories(TIN_TYPES, itin[rows].astype(np.int8)),
-        "first_name": take(first_table, first_code[rows]),
+        "first_name": categories(first_table, first_code[rows]),
         "middle_initial": categories(LETTERS, initial[rows], null_below=0),
-        "last_name": take(names, name_code[rows]),
+        "last_name": categories(names, name_code[rows]),
         "name_control": categories(nc_table, nc_code[rows]),
         "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
         # the delivery line omits the ZIP, so two areas can share one: plain strings, not categories

@@ -172,6 +172,16 @@ class Vocabulary:
         return pa.array(self.given_names, pa.string())
 
     @cached_property
+    def surname_codes(self) -> dict[str, int]:
+        """Surname -> its index (the vocabulary holds each surname once)."""
+        return {name: i for i, name in enumerate(self.surnames)}
+
+    @cached_property
+    def given_codes(self) -> dict[str, int]:
+        """Given name -> its index."""
+        return {name: i for i, name in enumerate(self.given_names)}
+
+    @cached_property
     def name_control_codes(self):
         """(code per vocabulary surname, Arrow table of the distinct name controls)."""
         import pyarrow as pa
@@ -200,8 +210,8 @@ class Vocabulary:
         return np.array([all(w in PARTICLES for w in s.split(" ")) for s in self.surnames])
 
     def surname_index(self, name: str) -> int:
-        hits = np.flatnonzero(self.surnames == name)
-        return int(hits[0]) if len(hits) else -1
+        """Index of a surname, or -1."""
+        return self.surname_codes.get(name, -1)
 
 
 class _Interner:
