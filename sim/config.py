@@ -84,6 +84,7 @@ class HouseholdsConfig(_Model):
 class MobilityConfig(_Model):
     owner_annual_move_rate: Share
     renter_annual_move_rate: Share
+    same_zip_move_share: Share
     ncoa_update_rate: Share
 
 

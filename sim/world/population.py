@@ -64,6 +64,8 @@ class Population:
     st_stem: np.ndarray
     st_suffix: np.ndarray
     st_predir: np.ndarray         # -1 = none
+    st_base: np.ndarray           # house number of the street's first building
+    st_step: np.ndarray           # numbering step along the street
     # people
     household: np.ndarray         # index of the person's household
     person_id: np.ndarray         # national identifier, independent of scale
@@ -81,6 +83,22 @@ class Population:
     @property
     def n_people(self) -> int:
         return len(self.household)
+
+    @property
+    def hh_start(self) -> np.ndarray:
+        """Position of each household's head (members are stored head first)."""
+        return np.cumsum(self.hh_size) - self.hh_size
+
+    @property
+    def household_id(self) -> np.ndarray:
+        """Per person, the household's identifier: its head's person id."""
+        return self.person_id[self.hh_start[self.household]]
+
+
+def reference_day(world) -> int:
+    """Days since 1970-01-01 of the day the world is observed: June 27 (ICE's file) of
+    ``world.reference_year``."""
+    return int((np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
 
 
 def _cut(totals: np.ndarray, sizes_draw, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +161,35 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
     rank = np.empty(len(keys), dtype=np.int64)
     rank[order] = np.arange(len(keys)) - run
     return rank
+
+
+def _previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, n_zip: int, same_zip_share: float,
+                        rng: np.random.Generator) -> np.ndarray:
+    """The dwelling each household lived in before its last move: another dwelling of its own
+    area with probability ``same_zip_share``, else a dwelling of another area of the block
+    (or of its own area when the block has no other). Never the current dwelling.
+
+    Drawing the share explicitly keeps local moves as common at every scale, however many
+    areas a block holds.
+    """
+    n = len(current)
+    by_zip = np.argsort(dw_zip, kind="stable")
+    count = np.bincount(dw_zip, minlength=n_zip)
+    first = np.cumsum(count) - count
+    z = dw_zip[current]
+    total = len(dw_zip)
+    u = rng.random(n)
+    local = (rng.random(n) < same_zip_share) | (count[z] == total)
+    # same area: any of its dwellings but the current one
+    k = (u * np.maximum(count[z] - 1, 1)).astype(np.int64)
+    same = by_zip[first[z] + k]
+    same = np.where(same == current, by_zip[np.minimum(first[z] + count[z] - 1, total - 1)], same)
+    # another area: a position outside this area's run of the sorted dwellings
+    j = (u * np.maximum(total - count[z], 1)).astype(np.int64)
+    j = np.where(j >= first[z], j + count[z], j)
+    other = by_zip[np.minimum(j, total - 1)]
+    previous = np.where(local, same, other)
+    return np.where(previous == current, (current + 1) % max(total, 1), previous)
 
 
 def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.random.Generator) -> Population:
@@ -248,24 +295,31 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     hh_dwelling[sf] = np.arange(len(sf))
     hh_dwelling[mu] = len(sf) + np.arange(len(mu))
 
-    # doubled up: a requested household living in the unit of another household of its area,
-    # one that stays in its own unit (households are in area order, so are the hosts)
+    # doubled up: a requested household living in the unit of another household of its area
+    # that stays in its own unit, of the same naming community where the area has one (shared
+    # homes are family and compatriots: FACTS, D. Mass.), otherwise any
     doubled = is_req & (rng.random(n_hh) < hcfg.doubled_up_share)
     hosts = np.flatnonzero(~doubled)
+    n_pools = len(pool_names)
+    community = hh_zip.astype(np.int64) * n_pools + hh_pool
+    hosts_by_community = hosts[np.argsort(community[hosts], kind="stable")]
+    per_community = np.bincount(community[hosts], minlength=n_zip * n_pools)
+    first_in_community = np.cumsum(per_community) - per_community
     hosts_per_zip = np.bincount(hh_zip[hosts], minlength=n_zip)
     first_host = np.cumsum(hosts_per_zip) - hosts_per_zip
     doubled &= hosts_per_zip[hh_zip] > 0
     guest = np.flatnonzero(doubled)
-    pick = first_host[hh_zip[guest]] + (rng.random(len(guest)) * hosts_per_zip[hh_zip[guest]]).astype(np.int64)
-    hh_dwelling[guest] = hh_dwelling[hosts[pick]]
+    u = rng.random(len(guest))
+    same = per_community[community[guest]]
+    anyone = hosts[first_host[hh_zip[guest]] + (u * hosts_per_zip[hh_zip[guest]]).astype(np.int64)]
+    kin = hosts_by_community[np.minimum(first_in_community[community[guest]] + (u * same).astype(np.int64), len(hosts) - 1)]
+    hh_dwelling[guest] = hh_dwelling[np.where(same > 0, kin, anyone)]
 
     # moves: years since moving in, and the dwelling before (now someone else's)
     annual = np.where(renter, world.mobility.renter_annual_move_rate, world.mobility.owner_annual_move_rate)
     hazard = -np.log1p(-np.minimum(annual, 0.999999))
     years = rng.exponential(1.0, n_hh) / np.maximum(hazard, 1e-12)
-    # any other dwelling of the block: draw among all but one, and skip the household's own
-    previous = rng.integers(0, len(dw_building) - 1, n_hh) if len(dw_building) > 1 else np.zeros(n_hh, np.int64)
-    previous += previous >= hh_dwelling
+    previous = _previous_dwellings(hh_dwelling, bl_zip[dw_building], n_zip, world.mobility.same_zip_move_share, rng)
 
     # 3. people ----------------------------------------------------------------------------
     n = int(hh_size.sum())
@@ -293,7 +347,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     age[partner] = np.clip(age[partner] - 2 + 4 * rng.standard_normal(int(partner.sum()), dtype=np.float32), 18, 99)
     age[child] = rng.random(int(child.sum()), dtype=np.float32) * np.clip(age[child] - 17, 1, 24)
     age[relative] = np.clip(age[relative] + 10 * rng.standard_normal(int(relative.sum()), dtype=np.float32), 18, 99)
-    ref_day = int((np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
+    ref_day = reference_day(world)
     # days of age: whole years, then a uniform day within the year of age
     dob = ref_day - (np.floor(age) * np.float32(365.25)).astype(np.int32) - rng.integers(0, 365, n, dtype=np.int32)
 
@@ -377,6 +431,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
         dw_building=dw_building, dw_unit=dw_unit,
         bl_street=bl_street, bl_number=bl_number, bl_zip4=bl_zip4,
         st_zip=st_zip, st_stem=st_stem, st_suffix=st_suffix, st_predir=st_predir,
+        st_base=i32(st_base), st_step=i32(st_step),
         household=household, person_id=person_id, role=role, female=female, age=age, dob=dob,
         given1=given1, given2=given2, sur1=sur1, sur2=sur2, requested=requested, pool_names=pool_names,
     )
