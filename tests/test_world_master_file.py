@@ -32,15 +32,15 @@ def same(a: dict, b: dict) -> np.ndarray:
 def mf(master_df, master_file, world_truth) -> pd.DataFrame:
     """The master file's people's truth, row by row, and how their address compares with where
     they live (``is_current``) and lived before (``is_previous``)."""
-    rows = world_truth.rows(master_df["person_id"].to_numpy())
+    rows = world_truth.rows(master_df["truth_person_id"].to_numpy())
     truth = world_truth.people.iloc[rows]
     frame = pd.DataFrame({f"true_{c}": truth[c].to_numpy() for c in ["household_id", "role", "female", "age", "pool", "origin", "sur1", "sur2", "given1", "given2", "requested"]})
-    for c in ["person_id", "household_id", "tin_type", "truth_role", "truth_requested", "truth_origin_group", "truth_lka_current",
+    for c in ["truth_person_id", "truth_household_id", "tin_type", "truth_role", "truth_requested", "truth_origin_group", "truth_lka_current",
               "last_name", "first_name", "middle_initial", "last_return_tax_year"]:
         frame[c] = master_df[c].to_numpy()
     written = world_truth.address_codes_of_table(master_file)
-    current = world_truth.address_codes(master_df["person_id"], "current")
-    previous = world_truth.address_codes(master_df["person_id"], "previous")
+    current = world_truth.address_codes(master_df["truth_person_id"], "current")
+    previous = world_truth.address_codes(master_df["truth_person_id"], "previous")
     frame["is_current"] = same(written, current)
     frame["is_previous"] = same(written, previous)
     frame["moved_somewhere"] = ~same(previous, current)
@@ -56,7 +56,7 @@ def mf(master_df, master_file, world_truth) -> pd.DataFrame:
 def test_one_row_per_tin_and_per_person(master_df, master_file):
     assert pc.all(pc.match_substring_regex(master_file["tin"], r"^\d{9}$")).as_py()
     assert master_df["tin"].is_unique
-    assert master_df["person_id"].is_unique
+    assert master_df["truth_person_id"].is_unique
 
 
 def test_ssns_are_valid(master_df):
@@ -86,17 +86,17 @@ def test_itins_go_only_to_adults_of_requested_households_at_the_configured_share
 
 
 def test_truth_columns_agree_with_the_population(mf, world_plan):
-    assert (mf["household_id"].to_numpy() == mf["true_household_id"].to_numpy()).all()
+    assert (mf["truth_household_id"].to_numpy() == mf["true_household_id"].to_numpy()).all()
     assert (mf["truth_role"].astype(str).to_numpy() == mf["true_role"].map(ROLE_NAMES).to_numpy()).all()
     assert (mf["truth_requested"].to_numpy() == mf["true_requested"].to_numpy()).all()
     groups = np.array([*world_plan.groups, "general"], dtype=object)
     assert (mf["truth_origin_group"].astype(str).to_numpy() == groups[mf["true_origin"].to_numpy()]).all()
     heads = mf["truth_role"] == "head"
-    assert (mf.loc[heads, "person_id"] == mf.loc[heads, "household_id"]).all()
+    assert (mf.loc[heads, "truth_person_id"] == mf.loc[heads, "truth_household_id"]).all()
 
 
 def test_dates_of_birth_are_the_peoples(master_df, master_file, world_truth, world_config):
-    block, pos = world_truth.locate(master_df["person_id"].to_numpy())
+    block, pos = world_truth.locate(master_df["truth_person_id"].to_numpy())
     dob = np.empty(len(master_df), dtype=np.int64)
     for i in np.unique(block):
         rows = block == i
@@ -111,26 +111,27 @@ def test_dates_of_birth_are_the_peoples(master_df, master_file, world_truth, wor
 
 def test_who_is_on_file_follows_the_configured_rates(world_truth, master_df, world_config):
     people = world_truth.people
-    on_file = people.index.isin(master_df["person_id"])
+    on_file = people.index.isin(master_df["truth_person_id"])
     adult = (people["age"] >= 18).to_numpy()
     requested_hh = (people["origin"] >= 0).to_numpy()
     requested = people["requested"].to_numpy()
     w = world_config.world
     cases = {
         "general adults": (~requested_hh & adult, w.master_file.adult_on_file_rate),
-        "children": (~adult, w.master_file.child_on_file_rate),
+        "16- and 17-year-olds": (~adult & (people["age"] >= 16).to_numpy(), w.master_file.child_on_file_rate),
+        "children under 16 (no address of their own)": ((people["age"] < 16).to_numpy(), 0.0),
         "requested people": (requested, w.requested.in_master_file_share),
         "other adults of requested households": (requested_hh & adult & ~requested, w.requested.household_on_file_rate),
     }
     for name, (who, p) in cases.items():
-        assert abs(on_file[who].mean() - p) <= four_se(p, who.sum()), f"{name}: {on_file[who].mean():.4f} vs {p}"
+        assert abs(on_file[who].mean() - p) <= max(four_se(p, who.sum()), 1e-12), f"{name}: {on_file[who].mean():.4f} vs {p}"
 
 
 def test_requested_people_on_file_are_the_requests_marked_in_master_file(master_df, requests_df):
-    on_file = set(master_df.loc[master_df["truth_requested"], "person_id"])
+    on_file = set(master_df.loc[master_df["truth_requested"], "truth_person_id"])
     marked = set(requests_df.loc[requests_df["truth_in_master_file"], "truth_person_id"])
     assert on_file == marked
-    assert set(master_df.loc[master_df["truth_requested"], "person_id"]) <= set(requests_df["truth_person_id"])
+    assert set(master_df.loc[master_df["truth_requested"], "truth_person_id"]) <= set(requests_df["truth_person_id"])
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ def test_two_surname_names_are_filed_in_the_configured_forms(mf, world_truth, wo
     women = form[married_women]
     p = shares["married_de"]
     assert abs((women == "married_de").mean() - p) <= four_se(p, len(women))
-    husbands = two.loc[married_women & (form == "married_de"), "household_id"]
+    husbands = two.loc[married_women & (form == "married_de"), "truth_household_id"]
     husband_sur = world_truth.people.loc[husbands.to_numpy(), "sur1"].to_numpy()
     assert (np.char.endswith(last[married_women & (form == "married_de")], np.char.add(" DE ", surnames[husband_sur].astype(str)))).all()
 
@@ -233,9 +234,9 @@ def test_the_share_of_stale_addresses_follows_moves_filing_lag_and_ncoa(mf, worl
     # P(stale | years since move t) = exp(-t / mean_lag) x (1 - ncoa). Households with someone on
     # file are independent draws: the bound is 4 Poisson-binomial standard deviations.
     w = world_config.world
-    first = mf.drop_duplicates("household_id")
+    first = mf.drop_duplicates("truth_household_id")
     years = np.empty(len(first))
-    block, pos = world_truth.locate(first["person_id"].to_numpy())
+    block, pos = world_truth.locate(first["truth_person_id"].to_numpy())
     for i in np.unique(block):
         rows = block == i
         pop = world_truth.pops[i]
@@ -246,7 +247,7 @@ def test_the_share_of_stale_addresses_follows_moves_filing_lag_and_ncoa(mf, worl
 
 
 def test_a_household_shares_one_last_known_address_and_tax_year(mf, world_config):
-    per_household = mf.groupby("household_id")[["address_a", "address_b", "last_return_tax_year", "truth_lka_current"]].nunique()
+    per_household = mf.groupby("truth_household_id")[["address_a", "address_b", "last_return_tax_year", "truth_lka_current"]].nunique()
     assert (per_household == 1).all().all()
     year = mf["last_return_tax_year"]
     assert year.max() == world_config.world.reference_year - 1

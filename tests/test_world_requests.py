@@ -74,6 +74,10 @@ def rq(requests_df, world_truth) -> pd.DataFrame:
         parts = world_truth.addresses(requests_df["truth_person_id"], which)
         for column in parts:
             frame[f"{which}_{column}"] = parts[column].to_numpy()
+    # the dwelling ICE's text names: the one the person left where the address is stale
+    stale = frame["truth_address_stale"].to_numpy()
+    for column in parts:
+        frame[f"named_{column}"] = np.where(stale, frame[f"previous_{column}"], frame[f"current_{column}"])
     frame["text"] = frame["earm_address"].map(canonical)
     return frame
 
@@ -125,7 +129,8 @@ def test_each_request_names_a_requested_person_and_their_truth(rq, world_plan, w
     doubled = np.array([world_truth.pops[b].hh_doubled_up[world_truth.pops[b].household[p]] for b, p in zip(rq["true_block"], rq["true_pos"])])
     assert (rq["truth_doubled_up"].to_numpy() == doubled).all()
     ref = np.datetime64(f"{world_config.world.reference_year}-06-27")
-    dob = rq["date_of_birth"].to_numpy().astype("datetime64[D]")
+    correct = ~has("dob_error", rq)   # a mistyped year can move an age across the bounds
+    dob = rq["date_of_birth"].to_numpy().astype("datetime64[D]")[correct]
     age = (ref - dob).astype(np.int64) / 365.25  # whole days: 18 years can read 17.9986
     assert ((age >= 18 - 1 / 365) & (age < 76 + 1 / 365)).all()
 
@@ -265,9 +270,9 @@ def test_share_of_requests_with_a_number(rq, world_config):
 def ssn_rows(rq, master_df) -> pd.DataFrame:
     """Requests that carry a number, with its owner on the master file (if any) and the
     person's own TIN (if any)."""
-    tin_owner = pd.Series(master_df["person_id"].to_numpy(), index=master_df["tin"].to_numpy())
-    own_tin = pd.Series(master_df["tin"].to_numpy(), index=master_df["person_id"].to_numpy())
-    hh_of = pd.Series(master_df["household_id"].to_numpy(), index=master_df["person_id"].to_numpy())
+    tin_owner = pd.Series(master_df["truth_person_id"].to_numpy(), index=master_df["tin"].to_numpy())
+    own_tin = pd.Series(master_df["tin"].to_numpy(), index=master_df["truth_person_id"].to_numpy())
+    hh_of = pd.Series(master_df["truth_household_id"].to_numpy(), index=master_df["truth_person_id"].to_numpy())
     frame = rq[rq["ssn"].notna()].copy()
     frame["owner"] = tin_owner.reindex(frame["ssn"].to_numpy()).to_numpy()
     frame["own_tin"] = own_tin.reindex(frame["truth_person_id"].to_numpy()).to_numpy()
@@ -370,15 +375,17 @@ def test_blank_addresses_are_empty(rq):
 
 
 def test_zip_only_addresses_are_the_persons_zip(rq):
+    # the current ZIP, or the one the person left when they moved after ICE's record
     rows = by_class(rq, "zip_only")
     assert rows["earm_address"].str.fullmatch(r"\d{5}").all()
-    assert (rows["earm_address"] == rows["current_zip5"]).all()
+    assert (rows["earm_address"] == rows["named_zip5"]).all()
+    assert 0 < rows["truth_address_stale"].mean() < 1
 
 
 def test_placeholder_addresses_are_a_placeholder_text_and_the_persons_zip(rq):
     texts = {t.upper() for t in vocabulary().placeholders}
     rows = by_class(rq, "placeholder")
-    for text, zip5 in zip(rows["earm_address"], rows["current_zip5"]):
+    for text, zip5 in zip(rows["earm_address"], rows["named_zip5"]):
         m = re.fullmatch(r"(.+) (\d{5})", text)
         assert m is not None and m.group(1).upper() in texts and m.group(2) == zip5, text
     # the placeholder texts are what the FACTS quote
@@ -388,7 +395,7 @@ def test_placeholder_addresses_are_a_placeholder_text_and_the_persons_zip(rq):
 def test_city_state_only_addresses_have_no_digits(rq):
     rows = by_class(rq, "city_state_only")
     assert not rows["earm_address"].str.contains(r"\d").any()
-    expected = (rows["current_city"] + " " + rows["current_state"]).map(canonical)
+    expected = (rows["named_city"] + " " + rows["named_state"]).map(canonical)
     assert (rows["text"] == expected).all()
 
 
@@ -428,13 +435,42 @@ def test_out_of_date_addresses_are_the_dwelling_before_the_last_move(rq):
     assert (rows["text"] != current_text).all()
 
 
-def test_an_out_of_date_address_means_the_person_moved(rq):
-    # The out_of_date class is "the person moved after ICE recorded the address" (config), and
-    # truth_moved_since_record is that same clock, for every request.
-    rows = by_class(rq, "out_of_date")
-    assert rows["truth_moved_since_record"].all(), f"{(~rows['truth_moved_since_record']).sum()} of {len(rows)}"
-    # and it is not true of everyone: many people have not moved since ICE's record
-    assert 0.1 < (~rq["truth_moved_since_record"]).mean() < 0.9
+def test_stale_addresses_are_out_of_date_or_a_left_behind_zip_or_city(rq):
+    # out_of_date is always stale; ZIP-only, city-only and placeholder texts are stale when the
+    # person moved after ICE's record; full and partial street addresses, blanks and
+    # institutions never are
+    stale = rq.groupby("truth_address_class")["truth_address_stale"].mean()
+    assert stale["out_of_date"] == 1.0
+    for cls in ("complete", "missing_unit", "no_street_number", "blank", "shared"):
+        assert stale[cls] == 0.0, cls
+    for cls in ("zip_only", "city_state_only", "placeholder"):
+        assert 0.05 < stale[cls] < 0.95, (cls, stale[cls])
+    # and a stale text names the dwelling left behind, which is never the current one
+    rows = rq[rq["truth_address_stale"]]
+    assert ((rows["previous_zip5"] != rows["current_zip5"]) | (rows["previous_street_name"] != rows["current_street_name"])
+            | (rows["previous_number"] != rows["current_number"]) | (rows["previous_unit"].fillna("") != rows["current_unit"].fillna(""))).all()
+
+
+def test_institutions_are_not_homes(rq, master_df):
+    # a shared-class address is an institution's: labelled, and no one on the master file lives
+    # at that house number on that street of that ZIP
+    rows = by_class(rq, "shared")
+    assert rows["truth_institution"].notna().all()
+    assert rq.loc[rq["truth_address_class"] != "shared", "truth_institution"].isna().all()
+    homes: dict[tuple[str, str], set[str]] = {}
+    for zip5, number, name in zip(master_df["zip5"].astype(str), master_df["street_number"].astype(str), master_df["street_name"].astype(str)):
+        homes.setdefault((zip5, number), set()).add(name)
+    at_home = []
+    for text in rows["text"]:
+        words = text.split()
+        names = homes.get((words[-1], words[0]), set())
+        if any(f" {name} " in f" {text} " for name in names):
+            at_home.append(text)
+    assert at_home == [], f"{len(at_home)} institution addresses are homes, e.g. {at_home[:3]}"
+    # the check can see a home: the same test on complete addresses finds the person's own
+    complete = by_class(rq, "complete").head(200)
+    found = sum(any(f" {n} " in f" {t} " for n in homes.get((t.split()[-1], t.split()[0]), set())) for t in complete["text"])
+    assert found > 0
 
 
 def test_shared_addresses_are_reused_by_many_requests(rq):

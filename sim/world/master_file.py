@@ -2,10 +2,11 @@
 
 Rules, in order:
 
-1. Who is on file: adults of the general population at ``adult_on_file_rate``, children (listed
-   as dependents) at ``child_on_file_rate``; a requested person at ``in_master_file_share``; the
-   other adults of a requested household (US-citizen and LPR relatives, ITIN filers) at
-   ``household_on_file_rate``.
+1. Who is on file, with an address of their own: adults of the general population at
+   ``adult_on_file_rate``; 16- and 17-year-olds who filed a return of their own at
+   ``child_on_file_rate`` (a younger dependent appears on a parent's return but has no last known
+   address of their own); a requested person at ``in_master_file_share``; the other adults of a
+   requested household (US-citizen and LPR relatives, ITIN filers) at ``household_on_file_rate``.
 2. Which number: requested people and the adults of their households hold an ITIN at
    ``itin_share``, everyone else an SSN (:mod:`sim.world.tin`).
 3. The name as filed: SSA/IRS keep what the person filed. Hispanic two-surname names are held in
@@ -74,7 +75,7 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     form = np.searchsorted(cdf / cdf[-1], rng.random(len(t)), side="right").clip(max=len(forms) - 1)
     code = {name: i for i, name in enumerate(forms)}
     brazil_last_only = rng.random(len(t)) < names_data()["brazilian"]["irs_last_surname_only"]
-    head_pos = np.cumsum(pop.hh_size)[pop.household[t]] - pop.hh_size[pop.household[t]]
+    head_pos = pop.hh_start[pop.household[t]]
 
     second_only = (brazilian & brazil_last_only) | (~brazilian & (form == code["maternal_only"]))
     first_only = ~brazilian & (form == code["paternal_only"])
@@ -133,9 +134,9 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
 
     # 1. who is on file
     rate = np.select(
-        [pop.requested, requested_hh & adult, adult],
-        [world.requested.in_master_file_share, world.requested.household_on_file_rate, mcfg.adult_on_file_rate],
-        mcfg.child_on_file_rate,
+        [pop.requested, requested_hh & adult, adult, pop.age >= 16],
+        [world.requested.in_master_file_share, world.requested.household_on_file_rate, mcfg.adult_on_file_rate, mcfg.child_on_file_rate],
+        0.0,
     )
     on_file = rng.random(n, dtype=np.float32) < rate
 
@@ -207,8 +208,8 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "zip5": labels.area("zip5", zip_row, dictionary=True),
         "zip4": categories(address.lookup("zip4", 10_000), zip4, null_below=0),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
-        "person_id": pa.array(pop.person_id[rows], pa.int64()),
-        "household_id": pa.array(pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh_rows]], pa.int64()),
+        "truth_person_id": pa.array(pop.person_id[rows], pa.int64()),
+        "truth_household_id": pa.array(pop.household_id[rows], pa.int64()),
         "truth_role": categories(ROLES, pop.role[rows]),
         "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()), np.where(pop.hh_origin[hh_rows] < 0, len(plan.groups), pop.hh_origin[hh_rows])),
         "truth_requested": pa.array(pop.requested[rows]),
