@@ -14,14 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim.config import AddressClasses
 from sim.world.population import Population
 from sim.world.vocab import Vocabulary
 
-# ICE's address quality classes (config world.requests.address.classes), in a fixed order.
-ADDRESS_CLASSES = (
-    "complete", "missing_unit", "no_street_number", "city_state_only", "zip_only",
-    "placeholder", "blank", "out_of_date", "shared",
-)
+# ICE's address quality classes, in the order of the config's table (the one place they are named).
+ADDRESS_CLASSES = tuple(AddressClasses.model_fields)
 KEYBOARD_NEIGHBOURS = {
     "A": "QSZ", "B": "VGHN", "C": "XDFV", "D": "SERFCX", "E": "WSDR", "F": "DRTGVC", "G": "FTYHBV",
     "H": "GYUJNB", "I": "UJKO", "J": "HUIKMN", "K": "JIOLM", "L": "KOP", "M": "NJK", "N": "BHJM",
@@ -171,13 +169,10 @@ def usps_street_line(c: Components, street_labels: pa.Array, number_text: pa.Arr
     return join(number, take(street_labels, c.street), c.apt_text())
 
 
-def keyboard_typo(values: list[str], rng: np.random.Generator) -> list[str]:
-    """One keyboard error in each string: a neighbouring key, a dropped letter, a doubled letter,
-    or two adjacent letters swapped. Used only on the rows chosen to carry a typo."""
-    n = len(values)
-    kind = rng.integers(0, 4, n)
-    where = rng.random(n)
-    pick = rng.random(n)
+def keyboard_typo(values: list[str], kind: np.ndarray, where: np.ndarray, pick: np.ndarray) -> list[str]:
+    """One keyboard error in each string: a neighbouring key (kind 0), a dropped letter (1), a
+    doubled letter (2), or two adjacent letters swapped (3), at relative position ``where`` in
+    [0, 1); ``pick`` in [0, 1) chooses the neighbouring key. Pure: the caller draws."""
     out = []
     for text, k, w, p in zip(values, kind, where, pick):
         letters = [i for i, ch in enumerate(text) if ch.isalpha()]
@@ -203,12 +198,19 @@ def keyboard_typo(values: list[str], rng: np.random.Generator) -> list[str]:
 
 
 def with_typos(column: pa.Array, chosen: np.ndarray, rng: np.random.Generator) -> pa.Array:
-    """``column`` with :func:`keyboard_typo` applied to the rows where ``chosen`` is true."""
+    """``column`` with a :func:`keyboard_typo` in the rows where ``chosen`` is true.
+
+    The error's draws are made for every row, chosen or not, so the number of values taken from
+    ``rng`` does not depend on the typo rate: changing a rate leaves every later draw (case,
+    commas, ...) as it was, which keeps sweeps over the rate comparable row by row.
+    """
+    n = len(column)
+    kind, where, pick = rng.integers(0, 4, n), rng.random(n), rng.random(n)
     rows = np.flatnonzero(chosen)
     if len(rows) == 0:
         return column
     values = column.to_pylist()
-    changed = keyboard_typo([values[i] or "" for i in rows], rng)
+    changed = keyboard_typo([values[i] or "" for i in rows], kind[rows], where[rows], pick[rows])
     for i, v in zip(rows, changed):
         values[i] = v
     return pa.array(values, pa.string())

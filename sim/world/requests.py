@@ -15,22 +15,19 @@ one configurable and recorded in the ground truth (``truth_corruptions``):
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.config import Config
-from sim.normalize import PARTICLES
+from sim.config import Config, SsnSources
 from sim.world import address, tin as tins
 from sim.world.address import ADDRESS_CLASSES
 from sim.world.geography import Block, Plan
 from sim.world.master_file import NO_TIN, MasterFile
-from sim.world.population import GENERAL, Population
+from sim.world.population import GENERAL, Population, reference_day
 from sim.world.vocab import Vocabulary, names_data
 
-SSN_SOURCES = ("none", "correct", "mistyped", "borrowed_relative", "borrowed_stranger", "never_issued")
+SSN_SOURCES = ("none", *SsnSources.model_fields)   # the config's table is the one place they are named
 CORRUPTIONS = (
     "particles_dropped", "one_surname", "given_truncated", "transliterated", "name_order_swapped",
     "first_name_typo", "last_name_typo", "dob_error",
@@ -40,38 +37,6 @@ CORRUPTIONS = (
 )
 SWAP_POOLS = ("chinese", "haitian", "vietnamese")
 FIN_DOMAIN = 3_000_000_000
-
-
-@lru_cache(maxsize=1)
-def _without_particles(n_surnames: int) -> np.ndarray:
-    """Index of each vocabulary surname with its leading particles dropped (DE LA TORRE -> TORRE)."""
-    from sim.world.vocab import vocabulary
-
-    vocab = vocabulary()
-    index = {s: i for i, s in enumerate(vocab.surnames)}
-    out = np.arange(n_surnames, dtype=np.int32)
-    stripped_new: list[str] = []
-    for i, name in enumerate(vocab.surnames):
-        words = name.split(" ")
-        if len(words) > 1 and words[0] in PARTICLES:
-            while len(words) > 1 and words[0] in PARTICLES:
-                words = words[1:]
-            core = " ".join(words)
-            if core not in index:
-                index[core] = n_surnames + len(stripped_new)
-                stripped_new.append(core)
-            out[i] = index[core]
-    _without_particles.extra = np.array(stripped_new, dtype=object)  # type: ignore[attr-defined]
-    return out
-
-
-@lru_cache(maxsize=1)
-def _surname_strings(n_surnames: int) -> pa.Array:
-    """The vocabulary's surnames followed by the particle-less forms it lacks, as one Arrow array."""
-    from sim.world.vocab import vocabulary
-
-    _without_particles(n_surnames)  # fills .extra
-    return pa.array(np.concatenate([vocabulary().surnames, _without_particles.extra]), pa.string())  # type: ignore[attr-defined]
 
 
 def _categorical(rng: np.random.Generator, n: int, shares: dict[str, float]) -> np.ndarray:
@@ -106,8 +71,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     # ---- names ------------------------------------------------------------------------------
     rng = rngs["names"]
     ncfg = world.requests.names
-    surnames = _surname_strings(len(vocab.surnames))
-    strip = _without_particles(len(vocab.surnames))
+    strip, surnames = vocab.without_particles
     s1, s2 = pop.sur1[person], pop.sur2[person]
     two = s2 >= 0
     drop = np.isin(pool, ("hispanic",)) & (rng.random(n) < ncfg.ice_particles_dropped)
@@ -157,12 +121,9 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     relative_tin, relative_id = _pick_relative(pop, master, person, rng)
     no_relative = (source == "borrowed_relative") & (relative_tin == NO_TIN)
     source = np.where(no_relative, "borrowed_stranger", source)
-    on_file_people = np.flatnonzero(master.person_tin != NO_TIN)
-    if len(on_file_people):
-        stranger = on_file_people[rng.integers(0, len(on_file_people), n)]
-    else:
-        stranger = np.zeros(n, dtype=np.int64)
-        source = np.where(source == "borrowed_stranger", "never_issued", source)
+    stranger = _neighbour_on_file(pop, master, person, rng)
+    source = np.where((source == "borrowed_stranger") & (stranger < 0), "never_issued", source)
+    stranger = np.maximum(stranger, 0)
     mistyped = tins.mistype(rng, np.where(has_own, own, 0))
     invalid = tins.never_issued(rng, n)
     number = np.select(
@@ -187,11 +148,14 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     rng = rngs["address"]
     acfg = world.requests.address
     cls, moved_since_record = _address_classes(pop, hh, acfg.classes.as_dict(), rng)
-    dwelling = np.where(cls == "out_of_date", pop.hh_previous[hh], pop.hh_dwelling[hh])
+    # A stale address names the dwelling the person left: always for out_of_date; for the
+    # classes that keep only a ZIP or a city, whenever the person moved after ICE's record (the
+    # ZIP is then the old one). Complete and partial street addresses are otherwise current.
+    stale = (cls == "out_of_date") | (moved_since_record & np.isin(cls, ("zip_only", "city_state_only", "placeholder")))
+    comp = address.components(pop, np.where(stale, pop.hh_previous[hh], pop.hh_dwelling[hh]))
     shared = cls == "shared"
-    dwelling[shared] = _institutions(pop, int(shared.sum()), rng)
+    comp, institution = _institutions(pop, comp, shared, rng)
     labels = address.Labels(vocab, zips)
-    comp = address.components(pop, dwelling)
     earm = _render(comp, labels, cls, acfg.formatting, vocab, rng, flags)
     for c in ADDRESS_CLASSES[1:]:
         flags[f"address_{c}"] = cls == c
@@ -203,7 +167,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     request_no = zips["request_offset"].to_numpy()[zip_of] + rank
     # final order: issued within the last 20 years, at least 30 days before the file and after
     # the person's 16th birthday
-    ref_day = int((np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
+    ref_day = reference_day(world)
     latest = ref_day - 30
     earliest = np.minimum(np.maximum(ref_day - int(20 * 365.25), pop.dob[person].astype(np.int64) + int(16 * 365.25)), latest)
     order_day = earliest + (rng.random(n) * (latest - earliest + 1)).astype(np.int64)
@@ -212,7 +176,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     fin = 1_000_000_000 + tins.permute(request_no, FIN_DOMAIN, tin_key + 2)
     dob, flags["dob_error"] = _mistyped_dates(pop.dob[person], world.requests.dates.dob_error_rate, rng)
     origin_names = np.asarray(plan.groups, dtype=object)
-    household_id = pop.person_id[(np.cumsum(pop.hh_size) - pop.hh_size)[hh]]
+    household_id = pop.household_id[person]
     true_zip = labels.area("zip5", address.components(pop, pop.hh_dwelling[hh]).zip_row)
 
     return pa.table({
@@ -233,7 +197,8 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
         "truth_ssn_owner_id": pa.array(owner, pa.int64(), mask=owner < 0),
         "truth_address_class": pa.array(cls, pa.string()),
         "truth_zip": true_zip,
-        "truth_moved_since_record": pa.array(moved_since_record),
+        "truth_address_stale": pa.array(stale),
+        "truth_institution": pa.array(institution, pa.string()),
         "truth_doubled_up": pa.array(pop.hh_doubled_up[hh]),
         "truth_corruptions": _list_column(flags, n),
     })
@@ -279,7 +244,7 @@ def _pick_relative(pop: Population, master: MasterFile, person: np.ndarray, rng:
     if n == 0:
         return tin_out, id_out
     hh = pop.household[person]
-    start = (np.cumsum(pop.hh_size) - pop.hh_size)[hh]
+    start = pop.hh_start[hh]
     size = pop.hh_size[hh]
     member = np.repeat(np.arange(n), size)
     pos = np.repeat(start, size) + (np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size))
@@ -339,18 +304,68 @@ def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], 
     return out, moved_since
 
 
-def _institutions(pop: Population, n_shared: int, rng: np.random.Generator) -> np.ndarray:
-    """A dwelling per shared-class request: a few institutions with Zipf popularity."""
+def _institutions(pop: Population, comp: address.Components, shared: np.ndarray, rng: np.random.Generator):
+    """Replace the address of each shared-class request by an institution's, and name its kind.
+
+    A few institutions per block (shelters, legal-aid offices, churches, ICE field offices),
+    each on a street of an area where shared-class requests live, at a house number just before
+    the street's first home, so no household lives there; popularity is Zipf, so a few take
+    most requests (FACTS: 780 addresses used 20+ times, 7 used 500+ times).
+    """
     inst = names_data()["institutions"]
-    if n_shared == 0:
-        return np.zeros(0, dtype=np.int64)
-    k = max(1, int(round(n_shared / inst["requests_per_institution"])))
-    # an institution's address: the first unit of a random building (its unit is not rendered)
-    first_unit = np.flatnonzero(np.r_[True, pop.dw_building[1:] != pop.dw_building[:-1]])
-    where = first_unit[rng.integers(0, len(first_unit), k)]
-    w = (np.arange(1, k + 1, dtype=np.float64)) ** (-inst["popularity_exponent"])
-    pick = np.searchsorted(np.cumsum(w) / w.sum(), rng.random(n_shared), side="right").clip(max=k - 1)
-    return where[pick]
+    rows = np.flatnonzero(shared)
+    kind_names = np.full(len(shared), None, dtype=object)
+    if len(rows) == 0:
+        return comp, kind_names
+    k = max(1, int(round(len(rows) / inst["requests_per_institution"])))
+    home_zip = comp.zip_row[rows[rng.integers(0, len(rows), k)]]          # areas they serve
+    streets_per_zip = np.bincount(pop.st_zip, minlength=int(pop.st_zip.max()) + 1)
+    first_street = np.cumsum(streets_per_zip) - streets_per_zip
+    street = first_street[home_zip] + (rng.random(k) * streets_per_zip[home_zip]).astype(np.int64)
+    number = pop.st_base[street] - pop.st_step[street]
+    zip4 = rng.integers(1, 10_000, k)
+    kind = np.asarray(inst["kinds"], dtype=object)[rng.integers(0, len(inst["kinds"]), k)]
+    w = np.arange(1, k + 1, dtype=np.float64) ** (-inst["popularity_exponent"])
+    pick = np.searchsorted(np.cumsum(w) / w.sum(), rng.random(len(rows)), side="right").clip(max=k - 1)
+
+    def put(values, new):
+        out = values.copy()
+        out[rows] = new[pick]
+        return out
+
+    comp = address.Components(
+        street=put(comp.street, street), number=put(comp.number, number),
+        predir=put(comp.predir, pop.st_predir[street]), stem=put(comp.stem, pop.st_stem[street]),
+        suffix=put(comp.suffix, pop.st_suffix[street]), unit=put(comp.unit, np.zeros(k, comp.unit.dtype)),
+        zip_row=put(comp.zip_row, pop.st_zip[street]), zip4=put(comp.zip4, zip4),
+    )
+    kind_names[rows] = kind[pick]
+    return comp, kind_names
+
+
+def _neighbour_on_file(pop: Population, master: MasterFile, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each requested person, a random person on file in the same ZIP area outside their
+    household (position in ``pop``), or -1 where the area has none. Drawing from the area, not
+    the block, keeps a borrowed stranger's number local at every scale."""
+    n = len(person)
+    on_file = np.flatnonzero(master.person_tin != NO_TIN)      # ascending, so in area order
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(on_file) == 0:
+        return out
+    n_zip = int(pop.hh_zip.max()) + 1
+    zip_on = pop.hh_zip[pop.household[on_file]]
+    count = np.bincount(zip_on, minlength=n_zip)
+    first = np.cumsum(count) - count
+    z = pop.hh_zip[pop.household[person]]
+    k = (rng.random(n) * np.maximum(count[z], 1)).astype(np.int64)
+    pick = on_file[np.minimum(first[z] + k, len(on_file) - 1)]
+    # someone of the person's own household is no stranger: take the next one in the area
+    own = pop.household[pick] == pop.household[person]
+    nxt = on_file[np.minimum(first[z] + (k + 1) % np.maximum(count[z], 1), len(on_file) - 1)]
+    pick = np.where(own, nxt, pick)
+    ok = (count[z] > 0) & (pop.household[pick] != pop.household[person])
+    out[ok] = pick[ok]
+    return out
 
 
 def _render(comp: address.Components, labels: address.Labels, cls: np.ndarray, fmt, vocab: Vocabulary,

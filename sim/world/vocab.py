@@ -132,6 +132,9 @@ class Pool:
             h_u, t_u = rng.random(n), rng.random(n)
             head = np.where(female, hf[(h_u * len(hf)).astype(int)], hm[(h_u * len(hm)).astype(int)])
             tail = np.where(female, tf[(t_u * len(tf)).astype(int)], tm[(t_u * len(tm)).astype(int)])
+            # never MIGUEL MIGUEL: a tail equal to its head becomes the next tail of the list
+            t_next = np.where(female, tf[((t_u * len(tf)).astype(int) + 1) % len(tf)], tm[((t_u * len(tm)).astype(int) + 1) % len(tm)])
+            tail = np.where(tail == head, t_next, tail)
             first = np.where(compound, head, first)
             second = np.where(compound, tail, second).astype(np.int32)
         return first.astype(np.int32), second
@@ -200,6 +203,29 @@ class Vocabulary:
     @cached_property
     def street_sampler(self) -> "Sampler":
         return Sampler(self.street_cdf)
+
+    @cached_property
+    def without_particles(self):
+        """(index of each surname with its leading particles dropped, surnames extended by the
+        forms the vocabulary lacks, as Arrow): DE LA TORRE -> TORRE, as INS/DHS index names."""
+        import pyarrow as pa
+
+        from sim.normalize import PARTICLES
+
+        index = dict(self.surname_codes)
+        out = np.arange(len(self.surnames), dtype=np.int32)
+        new: list[str] = []
+        for i, name in enumerate(self.surnames):
+            words = name.split(" ")
+            if len(words) > 1 and words[0] in PARTICLES:
+                while len(words) > 1 and words[0] in PARTICLES:
+                    words = words[1:]
+                core = " ".join(words)
+                if core not in index:
+                    index[core] = len(self.surnames) + len(new)
+                    new.append(core)
+                out[i] = index[core]
+        return out, pa.array(np.concatenate([self.surnames, np.array(new, dtype=object)]), pa.string())
 
     @cached_property
     def particle_only(self) -> np.ndarray:
