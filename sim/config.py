@@ -60,7 +60,7 @@ def _size_shares(value: tuple[float, ...]) -> tuple[float, ...]:
     if len(value) != 7:
         raise ValueError(f"must list 7 shares (household sizes 1..7+), got {len(value)}")
     if any(v < 0 for v in value):
-        raise ValueError("shares must be >= 0")
+        raise ValueError(f"shares must be >= 0, got {list(value)}")
     total = sum(value)
     if not math.isclose(total, 1.0, abs_tol=SHARE_TOLERANCE):
         raise ValueError(f"shares must sum to 1, got {total:.6g}")
@@ -229,9 +229,21 @@ class Config(_Model):
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-    def sha256(self) -> str:
-        """Hash of the validated config, canonical JSON; the provenance key of every output."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+    def sha256(self, *, without: tuple[str, ...] = ()) -> str:
+        """Hash of the validated config, canonical JSON; the provenance key of every output.
+
+        ``without`` drops dotted keys first: ``sha256(without=("world.requests",))`` identifies
+        the settings the population and the master file depend on, which request-error
+        settings do not change.
+        """
+        data = self.to_dict()
+        for key in without:
+            *parents, last = key.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node.pop(last)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

