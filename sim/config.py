@@ -56,6 +56,18 @@ class _Shares(_Model):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
+def _mean_sd(value: tuple[float, ...]) -> tuple[float, ...]:
+    if len(value) != 2 or value[1] < 0 or not 0 < value[0] < 120:
+        raise ValueError(f"must be [mean, standard deviation] in years, a mean in (0, 120) and sd >= 0, got {list(value)}")
+    return value
+
+
+def _range(value: tuple[float, ...]) -> tuple[float, ...]:
+    if len(value) != 2 or not 0 <= value[0] <= value[1]:
+        raise ValueError(f"must be [min, max] with 0 <= min <= max, got {list(value)}")
+    return value
+
+
 def _size_shares(value: tuple[float, ...]) -> tuple[float, ...]:
     if len(value) != 7:
         raise ValueError(f"must list 7 shares (household sizes 1..7+), got {len(value)}")
@@ -76,9 +88,15 @@ class HouseholdsConfig(_Model):
     multiunit_share_owner: Share
     mean_building_units: Annotated[Float, Field(ge=2)]
     doubled_up_share: Share
+    partner_share: Share
+    child_share: Share
+    requested_head_female_share: Share
+    head_age_general: tuple[Float, ...]
+    head_age_requested: tuple[Float, ...]
 
     _check_general = field_validator("size_shares_general")(_size_shares)
     _check_immigrant = field_validator("size_shares_immigrant")(_size_shares)
+    _check_ages = field_validator("head_age_general", "head_age_requested")(_mean_sd)
 
 
 class MobilityConfig(_Model):
@@ -100,6 +118,8 @@ class MasterFileConfig(_Model):
     adult_on_file_rate: Share
     child_on_file_rate: Share
     zip4_known_rate: Share
+    compound_given_kept: Share
+    middle_initial_rate: Share
     filing_lag_years_mean: Annotated[Float, Field(ge=0, le=20)]
     hispanic_surname_forms: HispanicSurnameForms
 
@@ -183,6 +203,7 @@ class FormattingConfig(_Model):
     titlecase: Share
     no_commas: Share
     typo_rate: Share
+    zip_typo_rate: Share
 
     @model_validator(mode="after")
     def _case_shares(self):
@@ -195,8 +216,11 @@ class FormattingConfig(_Model):
 
 
 class AddressConfig(_Model):
+    record_age_years: tuple[Float, ...]
     classes: AddressClasses
     formatting: FormattingConfig
+
+    _check_range = field_validator("record_age_years")(_range)
 
 
 class RequestsConfig(_Model):

@@ -79,6 +79,11 @@ def rq(requests_df, world_truth) -> pd.DataFrame:
     for column in parts:
         frame[f"named_{column}"] = np.where(stale, frame[f"previous_{column}"], frame[f"current_{column}"])
     frame["text"] = frame["earm_address"].map(canonical)
+    # a mistyped ZIP (address_zip_typo) is checked on its own; the other checks read the text
+    # with the ZIP it should have had (institutions excepted: their ZIP is not the person's)
+    frame["written_zip"] = frame["text"].str.extract(r"(\d{5})$", expand=False)
+    fix = has("address_zip_typo", frame) & (frame["truth_address_class"] != "shared").to_numpy()
+    frame.loc[fix, "text"] = [t[:-5] + z for t, z in zip(frame.loc[fix, "text"], frame.loc[fix, "named_zip5"])]
     return frame
 
 
@@ -374,18 +379,30 @@ def test_blank_addresses_are_empty(rq):
     assert (rq.loc[rq["truth_address_class"] != "blank", "earm_address"] != "").all()
 
 
+def test_mistyped_zips_are_one_keyboard_error_from_the_true_one(rq, world_config):
+    rows = rq[rq["written_zip"].notna() & (rq["truth_address_class"] != "shared")]
+    typo = has("address_zip_typo", rows)
+    assert (rows.loc[~typo, "written_zip"] == rows.loc[~typo, "named_zip5"]).all()
+    for written, true in zip(rows.loc[typo, "written_zip"], rows.loc[typo, "named_zip5"]):
+        diff = [i for i in range(5) if written[i] != true[i]]
+        swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and written[diff[0]] == true[diff[1]] and written[diff[1]] == true[diff[0]]
+        assert len(diff) == 1 or swapped, (written, true)
+    p = world_config.world.requests.address.formatting.zip_typo_rate
+    assert abs(typo.mean() - p) <= four_se(p, len(rows))
+
+
 def test_zip_only_addresses_are_the_persons_zip(rq):
     # the current ZIP, or the one the person left when they moved after ICE's record
     rows = by_class(rq, "zip_only")
     assert rows["earm_address"].str.fullmatch(r"\d{5}").all()
-    assert (rows["earm_address"] == rows["named_zip5"]).all()
+    assert (rows["text"] == rows["named_zip5"]).all()
     assert 0 < rows["truth_address_stale"].mean() < 1
 
 
 def test_placeholder_addresses_are_a_placeholder_text_and_the_persons_zip(rq):
     texts = {t.upper() for t in vocabulary().placeholders}
     rows = by_class(rq, "placeholder")
-    for text, zip5 in zip(rows["earm_address"], rows["named_zip5"]):
+    for text, zip5 in zip(rows["text"], rows["named_zip5"]):
         m = re.fullmatch(r"(.+) (\d{5})", text)
         assert m is not None and m.group(1).upper() in texts and m.group(2) == zip5, text
     # the placeholder texts are what the FACTS quote
@@ -479,7 +496,7 @@ def test_shared_addresses_are_reused_by_many_requests(rq):
     rows = by_class(rq, "shared")
     assert rows["earm_address"].str.match(r"\d+ ").all()
     assert not rows["text"].str.contains(r"\bAPT\b").any()
-    uses = rows.loc[~has("address_typo", rows), "text"].value_counts()
+    uses = rows.loc[~has("address_typo", rows) & ~has("address_zip_typo", rows), "text"].value_counts()
     assert (uses >= 5).sum() >= 3, uses.head(5).to_dict()
     assert uses.iloc[0] >= 20
     # and a shelter is not the person's own home

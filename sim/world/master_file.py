@@ -154,14 +154,14 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     # 3. names as filed
     names, name_code, nc_table, nc_code = irs_last_names(pop, vocab, config, rng)
     g2_rows = np.flatnonzero(pop.given2 >= 0)
-    keep = rng.random(len(g2_rows)) < 0.5
+    keep = rng.random(len(g2_rows)) < mcfg.compound_given_kept
     compound = g2_rows[keep]
     given = vocab.given_arrow
     first_table, compound_codes = extend_table(given, vocab.given_codes, address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
     first_code = pop.given1.astype(np.int64)
     first_code[compound] = compound_codes
     # middle initial: the second given name's, or (for most others) a letter; -1 = none
-    initial = np.where(rng.random(n, dtype=np.float32) < 0.55, rng.integers(0, 26, n, dtype=np.int8), np.int8(-1))
+    initial = np.where(rng.random(n, dtype=np.float32) < mcfg.middle_initial_rate, rng.integers(0, 26, n, dtype=np.int8), np.int8(-1))
     initial[g2_rows] = np.where(keep, -1, vocab.given_initials[pop.given2[g2_rows]])
 
     # 4. last known address

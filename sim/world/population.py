@@ -326,22 +326,23 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     hh_start = np.cumsum(hh_size) - hh_size
     household = np.repeat(np.arange(n_hh, dtype=np.int32), hh_size)
     member = np.arange(n, dtype=np.int32) - np.repeat(hh_start.astype(np.int32), hh_size)
-    # role by position: the head first; the second member is a partner (72%) or another adult
-    # relative; later members are children (85%) or adult relatives. Sex: heads of requested
-    # households are mostly men (ICE's docket; assumption), partners the other sex.
+    # role by position: the head first; the second member is a partner or another adult
+    # relative; later members are children or adult relatives (world.households shares). Heads
+    # of requested households are mostly men (ICE's docket); partners are of the other sex.
     u = rng.random(n, dtype=np.float32)
     role = np.full(n, ROLE_CHILD, dtype=np.int8)
-    role[(member == 1) | (u >= 0.85)] = ROLE_RELATIVE
-    role[(member == 1) & (u < 0.72)] = ROLE_PARTNER
+    role[(member == 1) | (u >= hcfg.child_share)] = ROLE_RELATIVE
+    role[(member == 1) & (u < hcfg.partner_share)] = ROLE_PARTNER
     role[hh_start] = ROLE_HEAD
     req_hh = is_req[household]
-    head_female = rng.random(n_hh, dtype=np.float32) < np.where(is_req, 0.38, 0.5)
+    head_female = rng.random(n_hh, dtype=np.float32) < np.where(is_req, hcfg.requested_head_female_share, 0.5)
     female = rng.random(n, dtype=np.float32) < 0.5
     female[hh_start] = head_female
     partners = np.flatnonzero(role == ROLE_PARTNER)
     female[partners] = ~head_female[household[partners]]
     z = rng.standard_normal(n_hh, dtype=np.float32)
-    head_age = np.where(is_req, np.clip(37 + 10 * z, 18, 75), np.clip(50 + 17 * z, 18, 95)).astype(np.float32)
+    (m_req, sd_req), (m_gen, sd_gen) = hcfg.head_age_requested, hcfg.head_age_general
+    head_age = np.where(is_req, np.clip(m_req + sd_req * z, 18, 75), np.clip(m_gen + sd_gen * z, 18, 95)).astype(np.float32)
     age = head_age[household]
     partner, child, relative = role == ROLE_PARTNER, role == ROLE_CHILD, role == ROLE_RELATIVE
     age[partner] = np.clip(age[partner] - 2 + 4 * rng.standard_normal(int(partner.sum()), dtype=np.float32), 18, 99)

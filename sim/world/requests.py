@@ -34,6 +34,7 @@ CORRUPTIONS = (
     "ssn_mistyped", "ssn_borrowed_relative", "ssn_borrowed_stranger", "ssn_never_issued",
     "address_missing_unit", "address_no_street_number", "address_city_state_only", "address_zip_only",
     "address_placeholder", "address_blank", "address_out_of_date", "address_shared", "address_typo",
+    "address_zip_typo",
 )
 SWAP_POOLS = ("chinese", "haitian", "vietnamese")
 FIN_DOMAIN = 3_000_000_000
@@ -147,7 +148,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     # ---- the address ------------------------------------------------------------------------
     rng = rngs["address"]
     acfg = world.requests.address
-    cls, moved_since_record = _address_classes(pop, hh, acfg.classes.as_dict(), rng)
+    cls, moved_since_record = _address_classes(pop, hh, acfg.classes.as_dict(), acfg.record_age_years, rng)
     # A stale address names the dwelling the person left: always for out_of_date; for the
     # classes that keep only a ZIP or a city, whenever the person moved after ICE's record (the
     # ZIP is then the old one). Complete and partial street addresses are otherwise current.
@@ -277,7 +278,8 @@ def _owner_of(number: np.ndarray, master: MasterFile, pop: Population, tin_key: 
     return np.where(hit, candidate, -1)
 
 
-def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], record_age_years: tuple[float, float],
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One class per request, and whether the person moved since ICE recorded the address.
 
     Classes have the configured shares, each restricted class drawn only where
@@ -289,7 +291,7 @@ def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], 
     out = np.empty(n, dtype=object)
     if n == 0:
         return out, np.zeros(0, dtype=bool)
-    ice_record_age = rng.uniform(0.5, 10.0, n)   # years since ICE recorded the address
+    ice_record_age = rng.uniform(*record_age_years, n)   # years since ICE recorded the address
     moved_since = pop.hh_years_since_move[hh] < ice_record_age
     has_unit = pop.dw_unit[pop.hh_dwelling[hh]] > 0
     free = np.ones(n, dtype=bool)
@@ -390,6 +392,9 @@ def _render(comp: address.Components, labels: address.Labels, cls: np.ndarray, f
     commas = ~(rng.random(n) < fmt.no_commas)
     sep = pa.array(np.where(commas, ", ", " "), pa.string())
     city, state, zip5 = (labels.area(name, comp.zip_row) for name in ("city", "state", "zip5"))
+    zip_typo = rng.random(n) < fmt.zip_typo_rate
+    wrong_zip = address.digits(tins.mistype_digits(rng, np.array(pc.cast(zip5, pa.int64())), 5), 5)
+    zip5 = pc.if_else(pa.array(zip_typo), wrong_zip, zip5)
     state_zip = address.join(state, zip5)
     full = pc.binary_join_element_wise(street, city, state_zip, sep)
     city_state = pc.binary_join_element_wise(city, state, sep)
@@ -406,4 +411,5 @@ def _render(comp: address.Components, labels: address.Labels, cls: np.ndarray, f
     title = (case >= fmt.lowercase) & (case < fmt.lowercase + fmt.titlecase)
     text = pc.if_else(pa.array(lower), pc.utf8_lower(text), pc.if_else(pa.array(title), pc.utf8_title(text), text))
     flags["address_typo"] = typo & np.isin(cls, ("complete", "missing_unit", "no_street_number", "out_of_date", "shared"))
+    flags["address_zip_typo"] = zip_typo & np.isin(cls, ("complete", "missing_unit", "no_street_number", "zip_only", "placeholder", "out_of_date", "shared"))
     return text

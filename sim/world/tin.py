@@ -127,14 +127,22 @@ def never_issued(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def mistype(rng: np.random.Generator, numbers: np.ndarray) -> np.ndarray:
-    """One keyboard error per number: a digit replaced (2/3) or two adjacent digits swapped (1/3)."""
+    """One keyboard error per 9-digit number: a digit replaced (2/3) or two adjacent digits
+    swapped (1/3)."""
+    return mistype_digits(rng, numbers, 9)
+
+
+def mistype_digits(rng: np.random.Generator, numbers: np.ndarray, width: int) -> np.ndarray:
+    """:func:`mistype` for ``width``-digit numbers (ZIP codes: 5)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
     n = len(numbers)
-    digits = (numbers[:, None] // 10 ** np.arange(8, -1, -1)) % 10  # (n, 9), most significant first
-    pos = rng.integers(0, 9, n)
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    digits = (numbers[:, None] // powers) % 10  # (n, width), most significant first
+    pos = rng.integers(0, width, n)
     swap = rng.random(n) < 1 / 3
     rows = np.arange(n)
     new_digit = (digits[rows, pos] + rng.integers(1, 10, n)) % 10
-    pos_b = np.minimum(pos, 7)
+    pos_b = np.minimum(pos, width - 2)
     a, b = digits[rows, pos_b].copy(), digits[rows, pos_b + 1].copy()
     # a swap of two equal digits changes nothing; replace a digit instead
     swap &= a != b
@@ -142,7 +150,7 @@ def mistype(rng: np.random.Generator, numbers: np.ndarray) -> np.ndarray:
     out[rows, pos] = np.where(swap, out[rows, pos], new_digit)
     out[rows[swap], pos_b[swap]] = b[swap]
     out[rows[swap], pos_b[swap] + 1] = a[swap]
-    return (out * 10 ** np.arange(8, -1, -1)).sum(axis=1)
+    return (out * powers).sum(axis=1)
 
 
 def is_valid_ssn(number: int) -> bool:
