@@ -14,13 +14,10 @@ import pytest
 from sim.normalize import name_controls
 from sim.world.population import ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER
 from sim.world.vocab import names_data
+from tests.stats import four_se
 
 ITIN_GROUPS = {*range(50, 66), *range(70, 89), *range(90, 93), *range(94, 100)}  # FACTS
 ROLE_NAMES = {0: "head", 1: "partner", 2: "child", 3: "relative"}
-
-
-def four_se(p: float, n: int) -> float:
-    return 4 * np.sqrt(p * (1 - p) / n)
 
 
 def same(a: dict, b: dict) -> np.ndarray:

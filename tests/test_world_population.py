@@ -14,10 +14,7 @@ import pytest
 from sim.world.geography import MAX_HOUSEHOLD
 from sim.world.population import GENERAL, ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER, ROLE_RELATIVE
 from sim.world.vocab import RACES, names_data, origin_groups_data, vocabulary
-
-
-def four_se(p: float, n: int) -> float:
-    return 4 * np.sqrt(p * (1 - p) / n)
+from tests.stats import four_se
 
 
 def households(truth) -> pd.DataFrame:

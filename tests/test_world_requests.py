@@ -17,13 +17,10 @@ from sim.normalize import PARTICLES
 from sim.world.address import ADDRESS_CLASSES
 from sim.world.requests import CORRUPTIONS, SSN_SOURCES, SWAP_POOLS
 from sim.world.vocab import names_data, vocabulary
+from tests.stats import four_se
 
 NAME_CORRUPTIONS = {"particles_dropped", "one_surname", "given_truncated", "transliterated", "name_order_swapped", "first_name_typo", "last_name_typo"}
 STREET_CLASSES = ("complete", "missing_unit", "no_street_number", "out_of_date", "shared")
-
-
-def four_se(p: float, n: int) -> float:
-    return 4 * np.sqrt(p * (1 - p) / n)
 
 
 def has(corruption: str, frame: pd.DataFrame) -> np.ndarray:
