@@ -8,15 +8,16 @@ in the order they are applied:
    cut into households of realistic sizes (ACS); requested people (ICE's docket) come in
    households of their own, larger ones, whose origin group follows where that group lives.
 2. Each household rents or owns; renters mostly live in multi-unit buildings. Streets carry real
-   suffix frequencies; buildings are numbered along streets; apartments get unit numbers.
-   Some requested households are doubled up in another household's unit (shared homes).
+   suffix frequencies and no two streets of an area share a name; buildings are numbered along
+   streets; apartments get unit numbers. Some requested households are doubled up in the unit
+   of a household of their own community (shared homes).
 3. People: a head, often a partner, children and other adult relatives, with ages and sexes
    that fit their roles. Names follow the household's naming pool: Hispanic two-surname
    households pass the father's and mother's first surnames to the children; other households
    share one surname, partners taking it at the pool's rate.
 4. Moves: each household has years since it moved in (annual rates by tenure, FACTS) and the
    dwelling it lived in before, which is now someone else's (so an out-of-date address points
-   at another household).
+   at another household): in the same ZIP area at ``same_zip_move_share``, else in another.
 """
 
 from __future__ import annotations

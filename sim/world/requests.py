@@ -3,14 +3,19 @@
 Each field is derived from the person's true record by the corruptions ICE's data carries, every
 one configurable and recorded in the ground truth (``truth_corruptions``):
 
-* names (``world.requests.names``): both surnames with particles dropped (INS/DHS indexing),
-  only the first surname, a compound given name cut to its first part, another romanization of
-  a Chinese surname, given name and surname swapped, keyboard errors;
+* names (``world.requests.names``): both surnames, with the particles before the first one
+  dropped (INS/DHS indexing), or only the first surname; a compound given name cut to its first
+  part; another romanization of a Chinese surname; given name and surname swapped; keyboard
+  errors;
+* the date of birth (``world.requests.dates``): clerical errors (day and month swapped, a year or
+  a day off);
 * the SSN field (``world.requests.ssn``): absent, the person's own TIN, mistyped, borrowed from a
-  household member or a stranger in the area, or a number never issued;
+  household member or a stranger in the same ZIP area, or a number never issued;
 * the free-text ``earm_address`` (``world.requests.address``): one quality class per request
   (complete, missing unit, no street number, city/state only, ZIP only, placeholder text with a
-  ZIP, blank, out of date, shared/institutional) rendered with realistic formatting variation.
+  ZIP, blank, out of date, shared/institutional) rendered with realistic formatting variation,
+  typos in the street name and the ZIP; a text can name the dwelling the person left
+  (``truth_address_stale``).
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ def _list_column(flags: dict[str, np.ndarray], n: int) -> pa.Array:
 
 def build(config: Config, plan: Plan, block: Block, pop: Population, master: MasterFile, vocab: Vocabulary,
           rngs: dict[str, np.random.Generator], tin_key: int) -> pa.Table:
+    """The block's requests. ``rngs`` holds the streams ``names``, ``ssn``, ``address`` and
+    ``misc`` (one per concern, so a setting of one leaves the others' draws unchanged);
+    ``tin_key`` is the key of the TIN permutation, used to find a mistyped number's owner."""
     world = config.world
     zips = plan.zips.iloc[block.rows]
     person = np.flatnonzero(pop.requested)
