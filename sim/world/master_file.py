@@ -209,7 +209,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "zip4": categories(address.lookup("zip4", 10_000), zip4, null_below=0),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "truth_person_id": pa.array(pop.person_id[rows], pa.int64()),
-        "truth_household_id": pa.array(pop.household_id[rows], pa.int64()),
+        "truth_household_id": pa.array(pop.household_id(rows), pa.int64()),
         "truth_role": categories(ROLES, pop.role[rows]),
         "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()), np.where(pop.hh_origin[hh_rows] < 0, len(plan.groups), pop.hh_origin[hh_rows])),
         "truth_requested": pa.array(pop.requested[rows]),

@@ -90,10 +90,10 @@ class Population:
         """Position of each household's head (members are stored head first)."""
         return np.cumsum(self.hh_size) - self.hh_size
 
-    @property
-    def household_id(self) -> np.ndarray:
-        """Per person, the household's identifier: its head's person id."""
-        return self.person_id[self.hh_start[self.household]]
+    def household_id(self, people: np.ndarray) -> np.ndarray:
+        """The household identifier (its head's person id) of each of ``people`` (positions)."""
+        hh = self.household[people]
+        return self.person_id[np.cumsum(self.hh_size)[hh] - self.hh_size[hh]]
 
 
 def reference_day(world) -> int:

@@ -185,7 +185,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     fin = 1_000_000_000 + tins.permute(request_no, FIN_DOMAIN, tin_key + 2)
     dob, flags["dob_error"] = _mistyped_dates(pop.dob[person], world.requests.dates.dob_error_rate, rng)
     origin_names = np.asarray(plan.groups, dtype=object)
-    household_id = pop.household_id[person]
+    household_id = pop.household_id(person)
     true_zip = labels.area("zip5", address.components(pop, pop.hh_dwelling[hh]).zip_row)
 
     return pa.table({
