@@ -163,10 +163,9 @@ def join(*parts, sep: str = " ") -> pa.Array:
     return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
 
 
-def usps_street_line(c: Components, street_labels: pa.Array, number_text: pa.Array | None = None) -> pa.Array:
+def usps_street_line(c: Components, street_labels: pa.Array) -> pa.Array:
     """``123 N MAIN ST APT 5``: the delivery line in USPS standard form."""
-    number = c.number_text() if number_text is None else number_text
-    return join(number, take(street_labels, c.street), c.apt_text())
+    return join(c.number_text(), take(street_labels, c.street), c.apt_text())
 
 
 def keyboard_typo(values: list[str], kind: np.ndarray, where: np.ndarray, pick: np.ndarray) -> list[str]:

@@ -1,8 +1,9 @@
 """Generate the world block by block and write it as Parquet datasets.
 
 ``DIR/master_file/<STATE>.parquet`` and ``DIR/requests/<STATE>.parquet`` (one file per state, one
-row group per block), and ``DIR/manifest.json`` with the provenance (config and its hash, seed,
-version, counts). The directory appears complete or not at all (:mod:`sim.io`).
+row group per block), and ``DIR/manifest.json`` with the provenance (the config and its hashes,
+seed, version, the reference data's hash, library versions, counts); each Parquet file carries
+its own provenance keys. The directory appears complete or not at all (:mod:`sim.io`).
 
 Memory is bounded by ``world.max_block_population`` whatever the scale: a block is generated,
 written and dropped before the next. Each block draws from its own random streams, so a block's

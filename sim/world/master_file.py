@@ -45,7 +45,6 @@ class MasterFile:
 
     table: pa.Table
     person_tin: np.ndarray        # int64 per person, NO_TIN where the person has none on file
-    person_row: np.ndarray        # row of the person in ``table``, -1 where not on file
 
 
 def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.random.Generator) -> tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]:
@@ -215,6 +214,4 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "truth_requested": pa.array(pop.requested[rows]),
         "truth_lka_current": pa.array(lka_current_hh[hh_rows]),
     })
-    person_row = np.full(n, -1, dtype=np.int64)
-    person_row[rows] = np.arange(len(rows))
-    return MasterFile(table=table, person_tin=person_tin, person_row=person_row)
+    return MasterFile(table=table, person_tin=person_tin)
