@@ -155,7 +155,9 @@ def _rank_sorted(keys: np.ndarray) -> np.ndarray:
 
 def _rank_within(keys: np.ndarray) -> np.ndarray:
     """0-based position of each element among equal keys, in array order."""
-    order = np.argsort(keys, kind="stable")
+    # numpy's stable sort is a linear radix sort for 16-bit keys
+    small = len(keys) and 0 <= keys.min() and keys.max() < 2**16
+    order = np.argsort(keys.astype(np.uint16) if small else keys, kind="stable")
     sorted_keys = keys[order]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     run = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
@@ -164,17 +166,16 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, n_zip: int, same_zip_share: float,
-                        rng: np.random.Generator) -> np.ndarray:
+def _previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, by_zip: np.ndarray, n_zip: int,
+                        same_zip_share: float, rng: np.random.Generator) -> np.ndarray:
     """The dwelling each household lived in before its last move: another dwelling of its own
     area with probability ``same_zip_share``, else a dwelling of another area of the block
     (or of its own area when the block has no other). Never the current dwelling.
 
     Drawing the share explicitly keeps local moves as common at every scale, however many
-    areas a block holds.
+    areas a block holds. ``by_zip`` lists the dwellings in area order (stable).
     """
     n = len(current)
-    by_zip = np.argsort(dw_zip, kind="stable")
     count = np.bincount(dw_zip, minlength=n_zip)
     first = np.cumsum(count) - count
     z = dw_zip[current]
@@ -271,7 +272,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
 
     # multi-unit households, shuffled within their area, cut into buildings
     mu = np.flatnonzero(multiunit)
-    mu = mu[np.lexsort((rng.random(len(mu)), hh_zip[mu]))]
+    mu = mu[np.argsort(hh_zip[mu] + rng.random(len(mu)))]   # area order, random within an area
     mean_extra = max(hcfg.mean_building_units - 2.0, 1e-9)
     building_sizes = lambda r, n: 1 + r.geometric(1.0 / (mean_extra + 1.0), n)  # noqa: E731  mean = mean_building_units
     mu_counts = np.bincount(hh_zip[mu], minlength=n_zip)
@@ -320,7 +321,16 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     annual = np.where(renter, world.mobility.renter_annual_move_rate, world.mobility.owner_annual_move_rate)
     hazard = -np.log1p(-np.minimum(annual, 0.999999))
     years = rng.exponential(1.0, n_hh) / np.maximum(hazard, 1e-12)
-    previous = _previous_dwellings(hh_dwelling, bl_zip[dw_building], n_zip, world.mobility.same_zip_move_share, rng)
+    # dwellings in area order: single-family ones (already in area order) merged with the
+    # apartments (also in area order), by counts rather than a sort
+    dw_zip = bl_zip[dw_building]
+    n_sf = len(sf)
+    sf_count = np.bincount(dw_zip[:n_sf], minlength=n_zip)
+    mu_count = np.bincount(dw_zip[n_sf:], minlength=n_zip)
+    by_zip = np.empty(len(dw_zip), dtype=np.int64)
+    by_zip[np.arange(n_sf) + (np.cumsum(mu_count) - mu_count)[dw_zip[:n_sf]]] = np.arange(n_sf)
+    by_zip[np.arange(len(dw_zip) - n_sf) + np.cumsum(sf_count)[dw_zip[n_sf:]]] = np.arange(n_sf, len(dw_zip))
+    previous = _previous_dwellings(hh_dwelling, dw_zip, by_zip, n_zip, world.mobility.same_zip_move_share, rng)
 
     # 3. people ----------------------------------------------------------------------------
     n = int(hh_size.sum())
@@ -386,7 +396,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
         g1, g2 = pool.given(rng, female[people])
         given1[people], given2[people] = g1, g2
         r = role[people]
-        head_at = np.searchsorted(people, head_index[household[people]])   # head's position in people
+        head_at = np.repeat(first, sz)        # each household's head is its first person in `people`
         if name in TWO_SURNAME_POOLS:
             # heads and partners carry surnames of their own; children take one from each
             # parent, relatives (the head's siblings) the head's two
