@@ -98,7 +98,7 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     redo = t[j][vocab.particle_only[s1[j]]]
     if len(redo):
         redone = name_controls(names.take(pa.array(name_code[redo]))).astype(str)
-        known = {v: i for i, v in enumerate(nc_table.to_pylist())}
+        known = dict(vocab.name_control_index)
         extra = [v for v in dict.fromkeys(redone) if v not in known]
         known.update({v: len(nc_table) + i for i, v in enumerate(extra)})
         control_code[redo] = [known[v] for v in redone]
@@ -208,7 +208,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "zip4": categories(address.lookup("zip4", 10_000), zip4, null_below=0),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "truth_person_id": pa.array(pop.person_id[rows], pa.int64()),
-        "truth_household_id": pa.array(pop.household_id(rows), pa.int64()),
+        "truth_household_id": pa.array(pop.person_id[pop.hh_start[hh_rows]], pa.int64()),
         "truth_role": categories(ROLES, pop.role[rows]),
         "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()), np.where(pop.hh_origin[hh_rows] < 0, len(plan.groups), pop.hh_origin[hh_rows])),
         "truth_requested": pa.array(pop.requested[rows]),

@@ -195,6 +195,11 @@ class Vocabulary:
         return codes.astype(np.int64), pa.array(table, pa.string())
 
     @cached_property
+    def name_control_index(self) -> dict[str, int]:
+        """Name control -> its index in the table of :attr:`name_control_codes`."""
+        return {v: i for i, v in enumerate(self.name_control_codes[1].to_pylist())}
+
+    @cached_property
     def given_initials(self) -> np.ndarray:
         """Letter index (A=0) of each given name's first letter."""
         return np.array([ord(g[0]) - 65 if g and "A" <= g[0] <= "Z" else 0 for g in self.given_names], dtype=np.int64)
