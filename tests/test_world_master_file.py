@@ -180,9 +180,16 @@ def test_two_surname_names_are_filed_in_the_configured_forms(mf, world_truth, wo
     )
     assert (form != "other").all(), sorted(set(last[form == "other"]))[:10]
     shares = world_config.world.master_file.hispanic_surname_forms.as_dict()
-    married_women = ((two["true_role"] == ROLE_PARTNER) & two["true_female"]).to_numpy()
-    # married_de only for a married woman (her husband, the head, gives the surname after DE);
-    # for everyone else that share falls back to both_spaced
+    # a married woman: a female partner (her husband is the head), or a female head with a
+    # partner (her husband is that partner)
+    people = world_truth.people
+    partner_rows = people[people["role"] == ROLE_PARTNER]
+    partner_of = pd.Series(partner_rows.index.to_numpy(), index=partner_rows["household_id"].to_numpy())
+    is_head = (two["true_role"] == ROLE_HEAD).to_numpy()
+    head_with_partner = is_head & two["truth_household_id"].isin(partner_of.index).to_numpy()
+    married_women = (((two["true_role"] == ROLE_PARTNER).to_numpy() | head_with_partner) & two["true_female"].to_numpy())
+    # married_de only for a married woman (her husband's surname follows DE); for everyone else
+    # that share falls back to both_spaced
     assert (form[~married_women] != "married_de").all()
     others = form[~married_women]
     for name, p in shares.items():
@@ -193,9 +200,12 @@ def test_two_surname_names_are_filed_in_the_configured_forms(mf, world_truth, wo
     women = form[married_women]
     p = shares["married_de"]
     assert abs((women == "married_de").mean() - p) <= four_se(p, len(women))
-    husbands = two.loc[married_women & (form == "married_de"), "truth_household_id"]
-    husband_sur = world_truth.people.loc[husbands.to_numpy(), "sur1"].to_numpy()
-    assert (np.char.endswith(last[married_women & (form == "married_de")], np.char.add(" DE ", surnames[husband_sur].astype(str)))).all()
+    wives = married_women & (form == "married_de")
+    household = two.loc[wives, "truth_household_id"].to_numpy()
+    husband = np.where(is_head[wives], partner_of.reindex(household).to_numpy(), household)
+    husband_sur = people.loc[husband, "sur1"].to_numpy()
+    assert (np.char.endswith(last[wives], np.char.add(" DE ", surnames[husband_sur].astype(str)))).all()
+    assert is_head[wives].any(), "requested women head their households and marry too"
 
 
 def test_brazilians_mostly_file_under_the_fathers_last_surname(mf, world_truth):

@@ -79,7 +79,14 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     second_only = (brazilian & brazil_last_only) | (~brazilian & (form == code["maternal_only"]))
     first_only = ~brazilian & (form == code["paternal_only"])
     hyphen = ~brazilian & (form == code["hyphenated"])
-    married = ~brazilian & (form == code["married_de"]) & (pop.role[t] == ROLE_PARTNER) & pop.female[t]
+    # a married woman: the head's partner, or the head whose partner is a man; her husband is
+    # the other of the two
+    partner_pos = np.minimum(head_pos + 1, n - 1)
+    has_partner = (pop.hh_size[pop.household[t]] > 1) & (pop.role[partner_pos] == ROLE_PARTNER)
+    wife_of_head = (pop.role[t] == ROLE_PARTNER) & pop.female[t] & ~pop.female[head_pos]
+    head_wife = (pop.role[t] == ROLE_HEAD) & pop.female[t] & has_partner & ~pop.female[partner_pos]
+    husband_sur1 = np.where(head_wife, pop.sur1[partner_pos], pop.sur1[head_pos])
+    married = ~brazilian & (form == code["married_de"]) & (wife_of_head | head_wife)
     joined = ~second_only & ~first_only                  # a new string: both, hyphenated or married
     name_code[t[second_only]] = s2[second_only]
     control_code[t[second_only]] = nc_codes[s2[second_only]]
@@ -89,7 +96,7 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     text = pc.case_when(
         pc.make_struct(pa.array(hyphen[j]), pa.array(married[j])),
         pc.binary_join_element_wise(a, b, "-"),
-        address.join(a, pa.scalar("DE"), take(surnames, pop.sur1[head_pos[j]])),
+        address.join(a, pa.scalar("DE"), take(surnames, husband_sur1[j])),
         address.join(a, b),
     )
     names, codes = extend_table(surnames, vocab.surname_codes, text)
