@@ -37,6 +37,14 @@ RATE_SMOKE_SCALE = 0.0005
 RATE_ROUNDS = 3
 RATE_TARGET = 1_000_000             # master-file records per second, one core
 
+# The same rate on national-size blocks: the first blocks of one state at scale 1, where a block
+# holds up to world.max_block_population residents and fixed per-block costs are amortized as
+# in a national run. Smoke: one block of a small state.
+NATIONAL_STATE = "TX"
+NATIONAL_BLOCKS = 4
+NATIONAL_SMOKE_STATE = "DE"
+NATIONAL_SMOKE_BLOCKS = 1
+
 # The command line, end to end (imports, geography, generation, Parquet, manifest).
 FULL_SCALE = 0.01
 SMOKE_SCALE = 0.001
@@ -80,20 +88,31 @@ def _per_second(count: int, seconds: float | None) -> float | None:
 
 def test_generate_master_file_rate(benchmark):
     """Population, master file and requests of every block, in memory, on one core."""
+    scale = RATE_SCALE if benchmark.enabled else RATE_SMOKE_SCALE
+    _rate_benchmark(benchmark, scale, lambda plan: plan.blocks)
+
+
+def test_generate_master_file_rate_national_blocks(benchmark):
+    """The same rate on national-size blocks (scale 1), as a national run generates them."""
+    state, n = (NATIONAL_STATE, NATIONAL_BLOCKS) if benchmark.enabled else (NATIONAL_SMOKE_STATE, NATIONAL_SMOKE_BLOCKS)
+    _rate_benchmark(benchmark, 1.0, lambda plan: [b for b in plan.blocks if b.state == state][:n], state=state)
+
+
+def _rate_benchmark(benchmark, scale: float, pick_blocks, **info) -> None:
     from sim.config import config_with, load_config
     from sim.world import geography
     from sim.world.generate import generate_block
     from sim.world.vocab import vocabulary
 
-    scale = RATE_SCALE if benchmark.enabled else RATE_SMOKE_SCALE
     config = config_with(load_config(BASELINE), **{"world.scale": scale})
     plan = geography.plan(config)
+    blocks = pick_blocks(plan)
     vocabulary()
     generate_block(config, plan, plan.blocks[0])  # warm-up: fills the per-process caches
 
     def generate_all() -> dict[str, int]:
         totals = {"residents": 0, "master_file_rows": 0, "request_rows": 0}
-        for block in plan.blocks:
+        for block in blocks:
             result = generate_block(config, plan, block)
             totals["residents"] += result.n_people
             totals["master_file_rows"] += result.master_file.num_rows
@@ -110,8 +129,9 @@ def test_generate_master_file_rate(benchmark):
     benchmark.extra_info.update(
         scale=scale,
         seed=config.seed,
-        n_blocks=len(plan.blocks),
-        n_zip_areas=int(plan.selected.sum()),
+        **info,
+        n_blocks=len(blocks),
+        n_zip_areas=int(sum(len(b.rows) for b in blocks)),
         **totals,
         master_file_records_per_s=_per_second(totals["master_file_rows"], seconds),
         master_file_records_per_s_best=_per_second(totals["master_file_rows"], _min_seconds(benchmark)),
