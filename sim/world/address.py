@@ -134,11 +134,7 @@ class Labels:
     """The block's string tables: street parts from the vocabulary, city/state/ZIP of its areas."""
 
     def __init__(self, vocab: Vocabulary, zips):
-        self.predir = _s(vocab.directionals)
-        self.predir_full = _s(vocab.directionals_full)
-        self.stem = _s(vocab.street_stems)
-        self.suffix = _s(vocab.suffix_abbr)
-        self.suffix_full = _s(vocab.suffix_full)
+        self.predir, self.predir_full, self.stem, self.suffix, self.suffix_full = vocab.street_tables
         # city, state and ZIP of the block's areas: distinct values, and each area's code
         self._area: dict[str, tuple[pa.Array, np.ndarray]] = {}
         for name, column in (("city", "city"), ("state", "state"), ("zip5", "zip")):

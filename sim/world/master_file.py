@@ -126,7 +126,10 @@ def extend_table(table: pa.Array, index: dict[str, int], text: pa.Array) -> tupl
     where = {v: len(table) + i for i, v in enumerate(new)}
     remap = np.array([index.get(v, where.get(v, -1)) for v in values], dtype=np.int64)
     codes = remap[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(len(text), np.int64)
+    if not new:
+        return table, codes
     return pa.concat_arrays([table, pa.array(new, pa.string())]), codes
+
 
 
 def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Vocabulary, rng: np.random.Generator, tin_key: int) -> MasterFile:

@@ -228,6 +228,14 @@ class Vocabulary:
         return np.array([ord(g[0]) - 65 if g and "A" <= g[0] <= "Z" else 0 for g in self.given_names], dtype=np.int64)
 
     @cached_property
+    def street_tables(self):
+        """Arrow tables of directionals (abbreviated, full), stems and suffixes (abbreviated, full)."""
+        import pyarrow as pa
+
+        return tuple(pa.array(a, pa.string()) for a in (self.directionals, self.directionals_full, self.street_stems,
+                                                        self.suffix_abbr, self.suffix_full))
+
+    @cached_property
     def street_sampler(self) -> "Sampler":
         return Sampler(self.street_cdf)
 
