@@ -138,7 +138,7 @@ class Labels:
         # city, state and ZIP of the block's areas: distinct values, and each area's code
         self._area: dict[str, tuple[pa.Array, np.ndarray]] = {}
         for name, column in (("city", "city"), ("state", "state"), ("zip5", "zip")):
-            values, codes = np.unique(zips[column].to_numpy().astype(str), return_inverse=True)
+            values, codes = zips.distinct(column)
             self._area[name] = (_s(values), codes)
 
     def area(self, name: str, zip_row: np.ndarray, *, dictionary: bool = False) -> pa.Array:

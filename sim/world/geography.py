@@ -18,7 +18,7 @@ stratifies it by where requested people live.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -128,6 +128,30 @@ class Block:
     rows: np.ndarray              # row positions in the national plan
 
 
+class Areas:
+    """The ZIP areas of one block as numpy columns, in ZIP order: what the stages read.
+
+    ``areas["population"]``, ``areas["city"]``... and ``areas.distinct("city")``: the block's
+    distinct values of a text column and each area's code into them.
+    """
+
+    def __init__(self, table: pd.DataFrame):
+        self._columns = {name: table[name].to_numpy() for name in table.columns}
+        self._distinct: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name]
+
+    def __len__(self) -> int:
+        return len(self._columns["zip"])
+
+    def distinct(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._distinct:
+            values, codes = np.unique(self._columns[name].astype(str), return_inverse=True)
+            self._distinct[name] = (values, codes)
+        return self._distinct[name]
+
+
 @dataclass(frozen=True)
 class Plan:
     """The national apportionment and the sampled areas of a scaled world."""
@@ -137,10 +161,18 @@ class Plan:
     groups: list[str]
     selected: np.ndarray          # boolean mask of simulated areas
     blocks: list[Block]
+    _areas: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def sampled(self) -> pd.DataFrame:
         return self.zips[self.selected]
+
+    def areas(self, block: Block) -> Areas:
+        """The block's areas, sliced from the national table once per block."""
+        found = self._areas.get(block.key)
+        if found is None:
+            found = self._areas[block.key] = Areas(self.zips.iloc[block.rows])
+        return found
 
 
 def plan(config: Config) -> Plan:

@@ -135,7 +135,7 @@ def extend_table(table: pa.Array, index: dict[str, int], text: pa.Array) -> tupl
 def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Vocabulary, rng: np.random.Generator, tin_key: int) -> MasterFile:
     world = config.world
     mcfg = world.master_file
-    zips = plan.zips.iloc[block.rows]
+    zips = plan.areas(block)
     n = pop.n_people
     hh = pop.household
     requested_hh = pop.hh_origin[hh] != GENERAL
@@ -156,8 +156,8 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     person_tin[ssn_rows] = tins.ssn_numbers(pop.person_id[ssn_rows], tin_key)
     # ITIN index: the area's ITIN offset + the person's position among its requested households
     zip_of = pop.hh_zip[hh[itin]]
-    local = pop.person_id[itin] - zips["person_offset"].to_numpy()[zip_of]
-    itin_index = zips["itin_offset"].to_numpy()[zip_of] + (local - zips["population"].to_numpy()[zip_of])
+    local = pop.person_id[itin] - zips["person_offset"][zip_of]
+    itin_index = zips["itin_offset"][zip_of] + (local - zips["population"][zip_of])
     person_tin[itin] = tins.itin_numbers(itin_index, tin_key + 1)
 
     # 3. names as filed

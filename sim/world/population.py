@@ -198,7 +198,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     """Generate the households, people and dwellings of ``block``."""
     world = config.world
     hcfg = world.households
-    zips = plan.zips.iloc[block.rows]
+    zips = plan.areas(block)
     n_zip = len(zips)
     groups_data = origin_groups_data()
     pool_names = tuple(vocab.pools)
@@ -206,15 +206,15 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     pool_code["general"] = pool_code["general_white"]  # an alias: households get the real pool
 
     # 1. households ------------------------------------------------------------------------
-    pop = zips["population"].to_numpy()
-    race_share = zips[[f"pop_{r}" for r in RACES]].to_numpy()
+    pop = zips["population"]
+    race_share = np.stack([zips[f"pop_{r}"] for r in RACES], axis=1)
     race_share = race_share / race_share.sum(axis=1, keepdims=True)
     by_race = rng.multinomial(pop, race_share)                        # (n_zip, 6)
     cell, g_size = _cut(by_race.ravel(), _size_sampler(hcfg.size_shares_general), rng)
     g_zip, g_race = cell // len(RACES), cell % len(RACES)
     g_pool = np.array([pool_code[f"general_{r}"] for r in RACES])[g_race]
 
-    n_req = zips["n_requests"].to_numpy()
+    n_req = zips["n_requests"]
     r_zip = np.repeat(np.arange(n_zip), n_req)
     r_origin = _categorical_rows(rng, plan.group_weights[block.rows][r_zip] + 1e-300)
     r_size = _size_sampler(hcfg.size_shares_immigrant)(rng, len(r_zip))
@@ -368,7 +368,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     # block minus the first position of the area
     people_per_zip = np.bincount(hh_zip, weights=hh_size, minlength=n_zip).astype(np.int64)
     first_person = np.cumsum(people_per_zip) - people_per_zip
-    person_id = np.repeat(zips["person_offset"].to_numpy() - first_person, people_per_zip) + np.arange(n)
+    person_id = np.repeat(zips["person_offset"] - first_person, people_per_zip) + np.arange(n)
 
     # names, pool by pool
     given1 = np.empty(n, np.int32)

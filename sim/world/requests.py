@@ -70,7 +70,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     ``misc`` (one per concern, so a setting of one leaves the others' draws unchanged);
     ``tin_key`` is the key of the TIN permutation, used to find a mistyped number's owner."""
     world = config.world
-    zips = plan.zips.iloc[block.rows]
+    zips = plan.areas(block)
     person = np.flatnonzero(pop.requested)
     n = len(person)
     hh = pop.household[person]
@@ -173,7 +173,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     rng = rngs["misc"]
     zip_of = pop.hh_zip[hh]
     rank = _rank(zip_of)
-    request_no = zips["request_offset"].to_numpy()[zip_of] + rank
+    request_no = zips["request_offset"][zip_of] + rank
     # final order: issued within the last 20 years, at least 30 days before the file and after
     # the person's 16th birthday
     ref_day = reference_day(world)
