@@ -134,8 +134,11 @@ class Pool:
     compound_tails: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self):
-        for kind in ("surname", "female", "male"):
-            object.__setattr__(self, f"_{kind}_sampler", Sampler(getattr(self, f"{kind}_cdf")))
+        object.__setattr__(self, "_surname_sampler", Sampler(self.surname_cdf))
+        # female then male names in one table, each half holding half the probability: a draw
+        # shifted into its sex's half needs no split of the people by sex
+        object.__setattr__(self, "_given_idx", np.concatenate([self.female_idx, self.male_idx]))
+        object.__setattr__(self, "_given_sampler", Sampler(np.concatenate([self.female_cdf / 2, 0.5 + self.male_cdf / 2])))
 
     def surnames(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.surname_idx[self._surname_sampler.draw(rng.random(n))]
@@ -144,9 +147,7 @@ class Pool:
         """Given names for people of the given sex: (first given, second given or -1)."""
         n = len(female)
         u = rng.random(n)
-        first = np.empty(n, dtype=self.male_idx.dtype)
-        first[female] = self.female_idx[self._female_sampler.draw(u[female])]
-        first[~female] = self.male_idx[self._male_sampler.draw(u[~female])]
+        first = self._given_idx[self._given_sampler.draw((u + ~female) / 2)]
         second = np.full(n, -1, dtype=np.int32)
         if self.compound_rate > 0 and self.compound_heads is not None:
             compound = rng.random(n) < self.compound_rate
