@@ -61,21 +61,10 @@ def take(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None) -
     return table.take(pa.array(np.maximum(codes, null_below), mask=codes < null_below))
 
 
-_DIGIT_CHUNKS = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)  # "000".."999"
-
-
 def digits(numbers: np.ndarray, width: int) -> pa.Array:
-    """Fixed-width, zero-padded decimal strings, built directly as an Arrow buffer."""
-    x = np.array(numbers, dtype=np.int64)
-    d = np.empty((len(x), width), dtype=np.uint8)
-    end = width
-    while end > 0:                      # three digits at a time, from a 1,000-entry table
-        start = max(end - 3, 0)
-        x, chunk = np.divmod(x, 10 ** (end - start))
-        d[:, start:end] = _DIGIT_CHUNKS[chunk][:, 3 - (end - start):]
-        end = start
-    offsets = np.arange(0, width * len(d) + 1, width, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), len(d), [None, pa.py_buffer(offsets), pa.py_buffer(d)])
+    """Fixed-width, zero-padded decimal strings ("001020003"): Arrow's cast and pad, the fastest
+    of the ways measured (a numpy digit table took twice as long)."""
+    return pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0")
 
 
 def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None) -> pa.DictionaryArray:
