@@ -99,3 +99,154 @@ def name_controls(last_names) -> np.ndarray:
         encoded = encoded.combine_chunks()
     controls = np.array([name_control(u) for u in encoded.dictionary.to_pylist()], dtype=object)
     return controls[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses: ICE's free-text EARM_ADDRESS parsed into components in USPS Publication 28 forms,
+# and how sufficient the text is as an address.
+
+#: The address fields a parse yields, in this order (all strings; empty where absent).
+ADDRESS_FIELDS = ("number", "predir", "street", "suffix", "postdir", "unit_type", "unit", "city", "state", "zip5", "zip4")
+#: Sufficiency classes of an address text, from most to least usable.
+SUFFICIENCY = ("complete", "partial", "zip_only", "placeholder", "blank")
+
+# Words that stand in for an address in case-management data (FACTS: "Failed to Provide",
+# "Unknown Address"). Written independently of the generator's list on purpose: the classifier
+# must work on real data, and its agreement with the generator is measured, not assumed.
+PLACEHOLDER_WORDS = frozenset(
+    "UNKNOWN UNK NONE NA N/A HOMELESS REFUSED REFUSE DECLINED FAILED PROVIDE PROVIDED NOT NO "
+    "ADDRESS ADDR GIVEN AVAILABLE UNAVAILABLE TBD PENDING TO ON OF IN FILE LISTED KNOWN".split()
+)
+_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
+_HOUSE_NUMBER = re.compile(r"^\d+[A-Z]?$(?<!ST)(?<!ND)(?<!RD)(?<!TH)")   # 12, 12A; not 3RD
+
+
+@lru_cache(maxsize=1)
+def _usps_tables() -> dict[str, dict[str, str]]:
+    """USPS Publication 28 abbreviations (street types, directionals, unit designators, states),
+    as shipped by usaddress-scourgify."""
+    from scourgify import address_constants as c
+
+    return {
+        "suffix": dict(c.STREET_TYPE_ABBREVIATIONS),
+        "direction": {**{v: v for v in c.DIRECTIONAL_REPLACEMENTS.values()}, **c.DIRECTIONAL_REPLACEMENTS},
+        "unit_type": {**{v: v for v in c.OCCUPANCY_TYPE_ABBREVIATIONS.values()}, **c.OCCUPANCY_TYPE_ABBREVIATIONS},
+        "state": {**{v: v for v in c.STATE_ABBREVIATIONS.values()}, **c.STATE_ABBREVIATIONS},
+    }
+
+
+def _words(text: str) -> str:
+    return _SPACES.sub(" ", ascii_upper(text).replace(",", " ").replace(".", " ")).strip()
+
+
+@lru_cache(maxsize=1 << 18)
+def parse_address(text: str) -> tuple[str, ...]:
+    """Parse one free-text US address into :data:`ADDRESS_FIELDS`, in USPS standard forms.
+
+    The parsing is ``usaddress`` (a conditional-random-field model trained on US addresses); the
+    standardization uses the USPS Publication 28 tables of ``usaddress-scourgify``: upper case,
+    ``STREET`` -> ``ST``, ``NORTH`` -> ``N``, ``APARTMENT``/``#`` -> ``APT``, state names -> codes.
+
+    >>> parse_address("5101 Forest Avenue Apt. 212, Los Angeles, CA 90027")
+    ('5101', '', 'FOREST', 'AVE', '', 'APT', '212', 'LOS ANGELES', 'CA', '90027', '')
+    >>> parse_address("7680 Tucker Ct # 112 Riverside Ca 92505-1234")[5:]
+    ('APT', '112', 'RIVERSIDE', 'CA', '92505', '1234')
+    """
+    import usaddress
+
+    cleaned = _words(text)
+    out = dict.fromkeys(ADDRESS_FIELDS, "")
+    if not cleaned:
+        return tuple(out.values())
+    try:
+        parts = usaddress.parse(cleaned)
+    except Exception:  # noqa: BLE001 - usaddress raises on odd input; an unparsed text is still classified
+        parts = []
+    tables = _usps_tables()
+    street, place = [], []
+    for token, label in parts:
+        token = token.strip(" ,")
+        if not token:
+            continue
+        if label == "AddressNumber" and not out["number"] and _HOUSE_NUMBER.match(token):
+            out["number"] = token
+        elif label == "AddressNumber":
+            street.append(token)      # not a house number: DEL (MAR ST), 3RD (RD)
+        elif label == "StreetNamePreDirectional":
+            out["predir"] = tables["direction"].get(token, token)
+        elif label in ("StreetName", "StreetNamePreType", "StreetNamePreModifier"):
+            street.append(token)
+        elif label == "StreetNamePostType":
+            out["suffix"] = tables["suffix"].get(token, token)
+        elif label == "StreetNamePostDirectional":
+            out["postdir"] = tables["direction"].get(token, token)
+        elif label in ("OccupancyType", "SubaddressType"):
+            out["unit_type"] = tables["unit_type"].get(token, token)
+        elif label in ("OccupancyIdentifier", "SubaddressIdentifier"):
+            ident = token.lstrip("#").strip()
+            out["unit"] = (out["unit"] + " " + ident).strip() if ident else out["unit"]
+            out["unit_type"] = out["unit_type"] or "APT"       # "# 4" is a unit, APT by default
+        elif label == "PlaceName":
+            place.append(token)
+        elif label == "StateName":
+            out["state"] = tables["state"].get(token, token)
+        elif label == "ZipCode":
+            m = _ZIP.match(token)
+            if m:
+                out["zip5"], out["zip4"] = m.group(1), m.group(2) or ""
+        elif label == "ZipPlus4" and token.isdigit():
+            out["zip4"] = token
+    out["street"] = " ".join(street)
+    out["city"] = " ".join(place)
+    return tuple(out.values())
+
+
+def address_sufficiency(text: str, parsed: tuple[str, ...] | None = None) -> str:
+    """How usable an address text is, from the text alone (:data:`SUFFICIENCY`):
+
+    * ``blank``: nothing, or only punctuation;
+    * ``placeholder``: words that stand in for an address ("FAILED TO PROVIDE", "UNKNOWN"), with
+      or without a ZIP;
+    * ``zip_only``: a ZIP code and nothing else;
+    * ``partial``: a city, state or street, but not a house number on a named street;
+    * ``complete``: a house number, a street name, and a ZIP or a city and state. (Whether an
+      apartment building's unit is missing cannot be told from the text.)
+
+    >>> [address_sufficiency(t) for t in ["", "FAILED TO PROVIDE 30301", "30301", "Atlanta GA", "12 Oak St, Atlanta GA 30301"]]
+    ['blank', 'placeholder', 'zip_only', 'partial', 'complete']
+    """
+    words = _words(text)
+    if not words.strip(" -#/"):
+        return "blank"
+    tokens = words.split(" ")
+    alpha = [t for t in tokens if not t.isdigit() and not _ZIP.match(t)]
+    if alpha and all(t in PLACEHOLDER_WORDS for t in alpha):
+        return "placeholder"
+    if not alpha and len(tokens) == 1 and _ZIP.match(tokens[0]):
+        return "zip_only"
+    p = dict(zip(ADDRESS_FIELDS, parsed if parsed is not None else parse_address(text)))
+    located = bool(p["zip5"]) or bool(p["city"] and p["state"])
+    if p["number"] and p["street"] and located:
+        return "complete"
+    return "partial"
+
+
+def parse_addresses(texts) -> "pa.Table":
+    """Parse a column of address texts: one row per input with :data:`ADDRESS_FIELDS`, the
+    standardized ``street_line`` (``5101 FOREST AVE APT 212``) and ``sufficiency``. Each distinct
+    text is parsed once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(list(texts), pa.string())
+    encoded = pc.dictionary_encode(pc.fill_null(column, ""))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    distinct = encoded.dictionary.to_pylist()
+    parsed = [parse_address(t) for t in distinct]
+    rows = encoded.indices.to_numpy(zero_copy_only=False)
+    fields = {name: pa.array([p[i] for p in parsed], pa.string()).take(pa.array(rows)) for i, name in enumerate(ADDRESS_FIELDS)}
+    lines = [" ".join(x for x in (p[0], p[1], p[2], p[3], p[4], f"{p[5]} {p[6]}".strip() if p[6] else "") if x) for p in parsed]
+    fields["street_line"] = pa.array(lines, pa.string()).take(pa.array(rows))
+    fields["sufficiency"] = pa.array([address_sufficiency(t, p) for t, p in zip(distinct, parsed)], pa.string()).take(pa.array(rows))
+    return pa.table(fields)
