@@ -1,0 +1,98 @@
+"""Vectorized comparisons (sim.match.compare) against a naive per-pair computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from rapidfuzz import distance
+
+from sim.match.compare import DISAGREE, MISSING, comparison_matrix, date, exact, jaro_winkler, levenshtein
+from sim.world.generate import read_dataset
+
+
+def naive(kind: str, a, b, thresholds) -> int:
+    """The level of one pair, computed directly: what the vectorized code must reproduce."""
+    if a is None or b is None or a == "" or b == "":
+        return MISSING
+    if a == b:
+        return len(thresholds) + 1
+    if kind == "exact":
+        return DISAGREE
+    if kind == "jaro_winkler":
+        s = distance.JaroWinkler.normalized_similarity(a, b)
+        met = [t for t in sorted(thresholds) if np.float32(s) >= t]
+        return sorted(thresholds).index(met[-1]) + 1 if met else DISAGREE
+    d = distance.Levenshtein.distance(a, b)
+    met = [t for t in sorted(thresholds, reverse=True) if d <= t]
+    return sorted(thresholds, reverse=True).index(met[-1]) + 1 if met else DISAGREE
+
+
+@pytest.fixture(scope="module")
+def pairs(world_dir):
+    """Realistic candidate pairs: each request against master-file rows of its ZIP."""
+    requests = read_dataset(world_dir, "requests").to_pandas().head(400)
+    master = read_dataset(world_dir, "master_file").to_pandas()
+    master = master[master["zip5"].isin(set(requests["truth_zip"]))].head(3000)
+    rng = np.random.default_rng(7)
+    left_idx = rng.integers(0, len(requests), 20_000)
+    right_idx = rng.integers(0, len(master), 20_000)
+    # plenty of repeated pairs, to exercise the each-distinct-pair-once path
+    left_idx[::3], right_idx[::3] = left_idx[0], right_idx[0]
+    # and some pairs with the same value on both sides: the right column is the master file's
+    # names followed by the requests' own
+    right_idx[1::5] = len(master) + left_idx[1::5]
+    return requests, master, left_idx, right_idx
+
+
+@pytest.mark.parametrize("make, kind, thresholds", [
+    (lambda: jaro_winkler("x", (0.92, 0.8)), "jaro_winkler", (0.92, 0.8)),
+    (lambda: levenshtein("x", (1, 2)), "levenshtein", (1, 2)),
+    (lambda: exact("x"), "exact", ()),
+])
+def test_levels_equal_the_per_pair_computation_on_world_pairs(pairs, make, kind, thresholds):
+    requests, master, li, ri = pairs
+    left = requests["last_name"].tolist()
+    right = master["last_name"].astype(str).tolist() + left
+    got = make().levels(left, right, li, ri)
+    want = np.array([naive(kind, left[i], right[j], thresholds) for i, j in zip(li, ri)])
+    assert got.dtype == np.int8
+    assert (got == want).all()
+    assert len(set(got.tolist())) >= 2  # the pairs exercise more than one level
+
+
+def test_missing_values_are_their_own_level():
+    c = jaro_winkler("x")
+    assert c.levels(["A", None, "", "GARCIA"], ["A", "B", "C", None], np.arange(4), np.arange(4)).tolist() == [3, -1, -1, -1]
+
+
+def test_date_levels():
+    left = pa.array(np.array(["1985-03-07", "1985-03-07", "1985-03-07", "1985-03-07", None], dtype="datetime64[D]"))
+    right = pa.array(np.array(["1985-03-07", "1985-03-08", "1985-04-07", "1984-03-07", "1985-03-07"], dtype="datetime64[D]"))
+    c = date("date_of_birth", (1, 31, 366))
+    assert c.levels(left, right, np.arange(5), np.arange(5)).tolist() == [4, 3, 2, 1, -1]
+    assert c.level_labels() == ["missing", "different", "within 366 days", "within 31 days", "within 1 days", "exact"]
+
+
+def test_comparison_matrix_has_one_column_per_comparison():
+    left = {"first_name": ["MARIA", "JOSE"], "zip5": ["30301", "30302"]}
+    right = {"first_name": ["MARIA", "JOSUE"], "zip5": ["30301", "30301"]}
+    m = comparison_matrix([jaro_winkler("first_name"), exact("zip5")], left, right, np.array([0, 1]), np.array([0, 1]))
+    assert m.shape == (2, 2) and m.dtype == np.int8
+    assert m.tolist() == [[3, 1], [2, 0]]   # JOSE/JOSUE: Jaro-Winkler 0.953 >= 0.92
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: jaro_winkler("x", (0.8, 0.92)), "The 'thresholds' parameter of jaro_winkler must be a non-empty, strictly descending tuple of similarities in (0, 1). Got (0.8, 0.92) instead."),
+    (lambda: levenshtein("x", (0, 2)), "The 'thresholds' parameter of levenshtein must be a non-empty, strictly ascending tuple of whole numbers >= 1. Got (0, 2) instead."),
+    (lambda: date("x", ()), "The 'thresholds' parameter of date must be a non-empty, strictly ascending tuple of whole numbers of days >= 1. Got () instead."),
+])
+def test_bad_thresholds_say_what_was_expected_and_what_was_given(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_pair_arrays_of_different_lengths_are_refused():
+    with pytest.raises(ValueError, match="pair index arrays differ in length: 2 and 1"):
+        exact("x").levels(["A", "B"], ["A"], np.array([0, 1]), np.array([0]))
