@@ -1,0 +1,75 @@
+"""Blocking (sim.match.blocking) against a pandas merge on the same keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.match.blocking import block_on, union_pairs
+from sim.normalize import name_controls, parse_addresses
+from sim.world.generate import read_dataset
+
+
+def merged_pairs(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]) -> set[tuple[int, int]]:
+    """The pairs a database join gives, dropping missing and empty keys."""
+    lk = left[columns].replace("", np.nan).dropna().reset_index()
+    rk = right[columns].replace("", np.nan).dropna().reset_index()
+    m = lk.merge(rk, on=columns, suffixes=("_l", "_r"))
+    return set(zip(m["index_l"], m["index_r"]))
+
+
+@pytest.fixture(scope="module")
+def sides(world_dir):
+    requests = read_dataset(world_dir, "requests").to_pandas()
+    master = read_dataset(world_dir, "master_file").to_pandas()
+    parsed = parse_addresses(requests["earm_address"].tolist()).to_pandas()
+    left = pd.DataFrame({
+        "zip5": parsed["zip5"],
+        "name_control": name_controls(requests["last_name"].fillna("")),
+        "street6": parsed["street_line"].str.replace(" ", "").str[:6],
+    })
+    right = pd.DataFrame({
+        "zip5": master["zip5"].astype(str),
+        "name_control": master["name_control"].astype(str),
+        "street6": master["street_address"].astype(str).str.replace(" ", "").str[:6],
+    })
+    return left, right
+
+
+@pytest.mark.parametrize("columns", [["zip5", "name_control"], ["name_control", "street6", "zip5"]])
+def test_pairs_equal_a_database_join_on_world_keys(sides, columns):
+    left, right = sides
+    li, ri = block_on(*columns).pairs({c: left[c] for c in columns}, {c: right[c] for c in columns})
+    assert len(li) > 100
+    assert set(zip(li.tolist(), ri.tolist())) == merged_pairs(left, right, columns)
+    assert len(set(zip(li.tolist(), ri.tolist()))) == len(li), "no pair twice"
+    assert (np.diff(li) >= 0).all(), "left-major order"
+
+
+def test_missing_keys_never_block():
+    left = {"a": ["X", None, "", "Y"], "b": ["1", "1", "1", None]}
+    right = {"a": ["X", None, "", "Y"], "b": ["1", "1", "1", "1"]}
+    li, ri = block_on("a", "b").pairs(left, right)
+    assert list(zip(li.tolist(), ri.tolist())) == [(0, 0)]
+
+
+def test_a_rule_that_makes_too_many_pairs_is_refused_with_advice():
+    left = {"state": ["TX"] * 2000}
+    right = {"state": ["TX"] * 2000}
+    with pytest.raises(ValueError) as info:
+        block_on("state").pairs(left, right, max_pairs=1_000_000)
+    assert str(info.value) == ("blocking on state would make 4,000,000 candidate pairs, more than the limit of "
+                               "1,000,000; block on more columns (e.g. add zip5) or raise max_pairs")
+
+
+def test_union_of_rules_keeps_each_pair_once():
+    a = (np.array([0, 0, 1]), np.array([1, 2, 0]))
+    b = (np.array([0, 2]), np.array([1, 2]))
+    li, ri = union_pairs(a, b)
+    assert list(zip(li.tolist(), ri.tolist())) == [(0, 1), (0, 2), (1, 0), (2, 2)]
+
+
+def test_block_on_needs_columns():
+    with pytest.raises(ValueError, match=r"The 'columns' parameter of block_on must be one or more column names. Got \(\) instead."):
+        block_on()
