@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from sim.match.encode import shared_codes
 
 #: Pairs a blocking rule may produce before it is refused: a rule that makes more is almost
 #: always a key too coarse to block on (a state, a common surname), and would exhaust memory.
@@ -82,30 +81,17 @@ def _joint_key(left_cols, right_cols) -> tuple[np.ndarray, np.ndarray]:
     n_l = None
     key = None
     for lc, rc in zip(left_cols, right_cols):
-        a, b = _arrow(lc), _arrow(rc)
-        n_l = len(a)
-        both = pc.dictionary_encode(pa.concat_arrays([a, b]))
-        codes = pc.fill_null(both.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        empty = [i for i, v in enumerate(both.dictionary.to_pylist()) if v == ""]
-        if empty:
-            codes[np.isin(codes, empty)] = -1
+        codes_l, codes_r, values = shared_codes(lc, rc)
+        n_l = len(codes_l)
+        codes = np.concatenate([codes_l, codes_r])
         if key is None:
             key = codes
         else:
             missing = (key < 0) | (codes < 0)
             # combine and re-code compactly, so many columns never overflow int64
-            combined = key * (len(both.dictionary) + 1) + codes
+            combined = key * (len(values) + 1) + codes
             _, key = np.unique(np.where(missing, -1, combined), return_inverse=True)
             key = np.where(missing, -1, key)
     if key is None:
         raise ValueError("a blocking rule needs at least one column")
     return key[:n_l], key[n_l:]
-
-
-def _arrow(values) -> pa.Array:
-    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
-        values.tolist() if isinstance(values, np.ndarray) and values.dtype == object else values)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
-    return arr.cast(pa.string())

@@ -26,6 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim.match.encode import shared_codes
+
 ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date"]
 MISSING, DISAGREE = -1, 0
 
@@ -61,7 +63,7 @@ class Comparison:
             raise ValueError(f"pair index arrays differ in length: {len(left_idx)} and {len(right_idx)}")
         if self.kind == "date":
             return _date_levels(left, right, left_idx, right_idx, self.thresholds)
-        codes_l, codes_r, values = _shared_codes(left, right)
+        codes_l, codes_r, values = shared_codes(left, right)
         a, b = codes_l[left_idx], codes_r[right_idx]
         out = np.full(len(a), DISAGREE, dtype=np.int8)
         missing = (a < 0) | (b < 0)
@@ -120,22 +122,6 @@ def _checked(thresholds, name: str, ok: Callable[[float], bool], allowed: str, *
         order = "descending" if descending else "ascending"
         raise ValueError(f"The 'thresholds' parameter of {name} must be a non-empty, strictly {order} tuple of {allowed}. Got {t!r} instead.")
     return t
-
-
-def _shared_codes(left, right) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Integer codes of both columns in one dictionary (-1 for missing or empty)."""
-    def arrow(values):
-        arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(list(values) if not isinstance(values, np.ndarray) else values, pa.string())
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-    a, b = arrow(left), arrow(right)
-    both = pc.dictionary_encode(pa.concat_arrays([a.cast(pa.string()), b.cast(pa.string())]))
-    values = both.dictionary.to_pylist()
-    codes = pc.fill_null(both.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    empty = [i for i, v in enumerate(values) if v == ""]
-    if empty:
-        codes[np.isin(codes, empty)] = -1
-    return codes[: len(a)], codes[len(a):], values
 
 
 def _jaro_winkler(a: list[str], b: list[str]) -> np.ndarray:

@@ -1,0 +1,41 @@
+"""Columns of the two sides encoded into one dictionary: the common step of blocking and
+comparison. A missing value (null or empty string) is code -1 on either side.
+
+>>> left, right, values = shared_codes(["GARCIA", None, ""], ["LOPEZ", "GARCIA"])
+>>> left.tolist(), right.tolist(), values
+([0, -1, -1], [2, 0], ['GARCIA', '', 'LOPEZ'])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def as_strings(values) -> pa.Array:
+    """Any column (list, numpy, pandas, Arrow, dictionary-encoded) as an Arrow string array."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        arr = values
+    elif isinstance(values, np.ndarray):
+        arr = pa.array(values.tolist() if values.dtype == object else values)
+    elif hasattr(values, "tolist"):      # a pandas Series
+        arr = pa.array(values.tolist())
+    else:
+        arr = pa.array(list(values))
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    return arr.cast(pa.string())
+
+
+def shared_codes(left, right) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(codes of left, codes of right, the dictionary): equal strings get equal codes."""
+    a, b = as_strings(left), as_strings(right)
+    both = pc.dictionary_encode(pa.concat_arrays([a, b]))
+    values = both.dictionary.to_pylist()
+    codes = pc.fill_null(both.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    empty = [i for i, v in enumerate(values) if v == ""]
+    if empty:
+        codes[np.isin(codes, empty)] = -1
+    return codes[: len(a)], codes[len(a):], values
