@@ -31,7 +31,7 @@ from sim.world import address, tin as tins
 from sim.world.address import categories, take
 from sim.world.geography import Block, Plan
 from sim.world.population import GENERAL, ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER, Population
-from sim.world.vocab import Vocabulary, names_data
+from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 ROLES = pa.array(["head", "partner", "child", "relative"], pa.string())   # ROLE_* codes
 TIN_TYPES = pa.array(["SSN", "ITIN"], pa.string())
@@ -71,7 +71,7 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     brazilian = pop.hh_pool[pop.household[t]] == pop.pool_names.index("brazilian")
     forms = config.world.master_file.hispanic_surname_forms.as_dict()
     cdf = np.cumsum(list(forms.values()))
-    form = np.searchsorted(cdf / cdf[-1], rng.random(len(t)), side="right").clip(max=len(forms) - 1)
+    form = draw_from_cdf(cdf / cdf[-1], rng.random(len(t)))
     code = {name: i for i, name in enumerate(forms)}
     brazil_last_only = rng.random(len(t)) < names_data()["brazilian"]["irs_last_surname_only"]
     head_pos = pop.hh_start[pop.household[t]]
@@ -218,7 +218,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "zip4": categories(address.lookup("zip4", 10_000), zip4, null_below=0),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "truth_person_id": pa.array(pop.person_id[rows], pa.int64()),
-        "truth_household_id": pa.array(pop.person_id[pop.hh_start[hh_rows]], pa.int64()),
+        "truth_household_id": pa.array(pop.household_id(rows), pa.int64()),
         "truth_role": categories(ROLES, pop.role[rows]),
         "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()), np.where(pop.hh_origin[hh_rows] < 0, len(plan.groups), pop.hh_origin[hh_rows])),
         "truth_requested": pa.array(pop.requested[rows]),

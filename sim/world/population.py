@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.config import Config
 from sim.world.geography import Block, Plan
-from sim.world.vocab import RACES, Vocabulary, origin_groups_data
+from sim.world.vocab import RACES, Vocabulary, draw_from_cdf, origin_groups_data
 
 GENERAL = -1  # origin code of households not named in ICE's file
 ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD, ROLE_RELATIVE = 0, 1, 2, 3
@@ -92,8 +92,7 @@ class Population:
 
     def household_id(self, people: np.ndarray) -> np.ndarray:
         """The household identifier (its head's person id) of each of ``people`` (positions)."""
-        hh = self.household[people]
-        return self.person_id[np.cumsum(self.hh_size)[hh] - self.hh_size[hh]]
+        return self.person_id[self.hh_start[self.household[people]]]
 
 
 def reference_day(world) -> int:
@@ -133,7 +132,7 @@ def _size_sampler(shares: list[float]):
     cdf = np.cumsum(shares) / np.sum(shares)
 
     def draw(rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.searchsorted(cdf, rng.random(n), side="right").clip(max=len(cdf) - 1) + 1
+        return draw_from_cdf(cdf, rng.random(n)) + 1
 
     return draw
 
@@ -224,7 +223,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     for j, group in enumerate(plan.groups):
         mix = groups_data[group]["names"]
         names, w = list(mix), np.cumsum(list(mix.values()))
-        choice = np.searchsorted(w / w[-1], u, side="right").clip(max=len(names) - 1)
+        choice = draw_from_cdf(w / w[-1], u)
         mine = r_origin == j
         r_pool[mine] = np.array([pool_code[n] for n in names])[choice[mine]]
 
@@ -257,7 +256,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     st_zip = np.repeat(np.arange(n_zip), n_streets)
     n_st = len(st_zip)
     st_stem = vocab.street_sampler.draw(rng.random(n_st))
-    st_suffix = np.searchsorted(vocab.suffix_cdf, rng.random(n_st), side="right").clip(max=len(vocab.suffix_abbr) - 1)
+    st_suffix = draw_from_cdf(vocab.suffix_cdf, rng.random(n_st))
     st_predir = np.where(rng.random(n_st) < vocab.predirectional_rate, rng.integers(0, len(vocab.directionals), n_st), -1)
     # USPS addresses are unique: no two streets of an area share a name (OAK ST and OAK AVE may
     # both exist, as they do, but not two N OAK STs); repeats redraw their stem

@@ -29,8 +29,8 @@ from sim.world import address, tin as tins
 from sim.world.address import ADDRESS_CLASSES
 from sim.world.geography import Block, Plan
 from sim.world.master_file import NO_TIN, MasterFile
-from sim.world.population import GENERAL, Population, reference_day
-from sim.world.vocab import Vocabulary, names_data
+from sim.world.population import GENERAL, Population, _rank_within, reference_day
+from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 SSN_SOURCES = ("none", *SsnSources.model_fields)   # the config's table is the one place they are named
 CORRUPTIONS = (
@@ -51,7 +51,7 @@ def _categorical(rng: np.random.Generator, n: int, shares: dict[str, float]) -> 
     if w.sum() <= 0:
         return np.full(n, names[-1], dtype=object)
     cdf = np.cumsum(w) / w.sum()
-    return names[np.searchsorted(cdf, rng.random(n), side="right").clip(max=len(names) - 1)]
+    return names[draw_from_cdf(cdf, rng.random(n))]
 
 
 def _list_column(flags: dict[str, np.ndarray], n: int) -> pa.Array:
@@ -172,7 +172,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     # ---- identifiers and dates --------------------------------------------------------------
     rng = rngs["misc"]
     zip_of = pop.hh_zip[hh]
-    rank = _rank(zip_of)
+    rank = _rank_within(zip_of)
     request_no = zips["request_offset"][zip_of] + rank
     # final order: issued within the last 20 years, at least 30 days before the file and after
     # the person's 16th birthday
@@ -237,12 +237,6 @@ def _mistyped_dates(days: np.ndarray, rate: float, rng: np.random.Generator) -> 
     day_off = days + step
     out = np.select([~chosen, (kind == 0) & swappable, kind == 1], [days, swapped, year_off], day_off)
     return out.astype(np.int32), chosen & (out != days)
-
-
-def _rank(keys: np.ndarray) -> np.ndarray:
-    from sim.world.population import _rank_within
-
-    return _rank_within(keys)
 
 
 def _pick_relative(pop: Population, master: MasterFile, person: np.ndarray, rng: np.random.Generator):
@@ -336,7 +330,7 @@ def _institutions(pop: Population, comp: address.Components, shared: np.ndarray,
     zip4 = rng.integers(1, 10_000, k)
     kind = np.asarray(inst["kinds"], dtype=object)[rng.integers(0, len(inst["kinds"]), k)]
     w = np.arange(1, k + 1, dtype=np.float64) ** (-inst["popularity_exponent"])
-    pick = np.searchsorted(np.cumsum(w) / w.sum(), rng.random(len(rows)), side="right").clip(max=k - 1)
+    pick = draw_from_cdf(np.cumsum(w) / w.sum(), rng.random(len(rows)))
 
     def put(values, new):
         out = values.copy()

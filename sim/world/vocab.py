@@ -87,6 +87,17 @@ def _cdf(weights: np.ndarray) -> np.ndarray:
     return c / c[-1]
 
 
+def draw_from_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Index of the first category whose cumulative probability exceeds each uniform draw
+    (inverse-CDF sampling by binary search; a draw at the top edge gets the last category).
+    :class:`Sampler` gives the same indices faster for large tables.
+
+    >>> draw_from_cdf(np.array([0.5, 0.75, 1.0]), np.array([0.1, 0.6, 0.9, 1.0])).tolist()
+    [0, 1, 2, 2]
+    """
+    return np.searchsorted(cdf, u, side="right").clip(max=len(cdf) - 1)
+
+
 class Sampler:
     """Draws category indices from a cumulative distribution by indexed search (Chen & Asau).
 
