@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -20,12 +22,19 @@ def naive(kind: str, a, b, thresholds) -> int:
     if kind == "exact":
         return DISAGREE
     if kind == "jaro_winkler":
-        s = distance.JaroWinkler.normalized_similarity(a, b)
-        met = [t for t in sorted(thresholds) if np.float32(s) >= t]
+        s = exact_similarity(distance.JaroWinkler.normalized_similarity(a, b))
+        met = [t for t in sorted(thresholds) if s >= Fraction(str(t))]
         return sorted(thresholds).index(met[-1]) + 1 if met else DISAGREE
     d = distance.Levenshtein.distance(a, b)
     met = [t for t in sorted(thresholds, reverse=True) if d <= t]
     return sorted(thresholds, reverse=True).index(met[-1]) + 1 if met else DISAGREE
+
+
+def exact_similarity(score: float) -> Fraction:
+    """The ratio of small integers a float Jaro-Winkler similarity stands for: its denominator
+    divides 30*len_a*len_b*matches (under 10**6 for names), so the nearest fraction with a
+    denominator up to 10**7 is it, and it can be compared with a threshold exactly."""
+    return Fraction(score).limit_denominator(10**7)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +68,15 @@ def test_levels_equal_the_per_pair_computation_on_world_pairs(pairs, make, kind,
     assert got.dtype == np.int8
     assert (got == want).all()
     assert len(set(got.tolist())) >= 2  # the pairs exercise more than one level
+
+
+def test_a_similarity_equal_to_a_threshold_meets_it():
+    # float arithmetic puts some similarities that equal a threshold just below it
+    assert distance.JaroWinkler.normalized_similarity("AMANDA", "ARIANA") < 0.8
+    assert exact_similarity(distance.JaroWinkler.normalized_similarity("AMANDA", "ARIANA")) == Fraction(4, 5)
+    c = jaro_winkler("x", (0.92, 0.8))
+    got = c.levels(["AMANDA", "JULIA", "MIGUEL", "ANGELA"], ["ARIANA", "JULIO", "MIKE", "DIANA"], np.arange(4), np.arange(4))
+    assert got.tolist() == [1, 2, 1, 0]    # 0.8, 0.92, 0.8 exactly; 0.7
 
 
 def test_missing_values_are_their_own_level():

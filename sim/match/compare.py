@@ -11,6 +11,12 @@ recordlinkage represents them. The work is columnar: both columns are dictionary
 together, each *distinct* pair of values is scored once (rapidfuzz's ``cpdist``, in C), and the
 scores are mapped back to the pairs; no Python runs per pair.
 
+Scores are graded exactly at the thresholds. Jaro-Winkler similarities are ratios of small
+integers, and floating point lands some of those that equal a threshold a hair below it
+(AMANDA/ARIANA scores 0.7999999999999999, not 0.8); a score within :data:`SCORE_TOLERANCE` of a
+threshold is taken as meeting it. No two different similarities of strings under ~600
+characters are that close, so the tolerance changes nothing else.
+
 >>> import numpy as np
 >>> left, right = ["MARTHA", "GARCIA", None], ["MARHTA", "GARZA", "LOPEZ"]
 >>> jaro_winkler("first_name", (0.9, 0.8)).levels(left, right, np.arange(3), np.arange(3)).tolist()
@@ -30,6 +36,11 @@ from sim.match.encode import shared_codes
 
 ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date"]
 MISSING, DISAGREE = -1, 0
+#: A similarity this close below a threshold meets it: float rounding, not a real difference.
+#: The Jaro-Winkler similarity of strings of lengths a, b with m matching characters is a ratio
+#: with denominator dividing 30*a*b*m, so two different values (or a value and a two-decimal
+#: threshold) differ by more than 1e-12 while the strings are under ~600 characters.
+SCORE_TOLERANCE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,8 @@ def _checked(thresholds, name: str, ok: Callable[[float], bool], allowed: str, *
 def _jaro_winkler(a: list[str], b: list[str]) -> np.ndarray:
     from rapidfuzz import distance, process
 
-    return process.cpdist(a, b, scorer=distance.JaroWinkler.normalized_similarity, dtype=np.float32, workers=1)
+    # float64: float32 moves scores across thresholds (0.79999999 becomes 0.8 and meets it)
+    return process.cpdist(a, b, scorer=distance.JaroWinkler.normalized_similarity, dtype=np.float64, workers=1)
 
 
 def _levenshtein(a: list[str], b: list[str]) -> np.ndarray:
@@ -143,7 +155,7 @@ def _grade(scores: np.ndarray, thresholds: tuple[float, ...], *, higher_is_close
     """Level of each score: 0, or 1..len(thresholds) for the loosest..closest threshold met."""
     out = np.zeros(len(scores), dtype=np.int8)
     for level, t in enumerate(thresholds, start=1):          # loosest first
-        met = scores >= t if higher_is_closer else scores <= t
+        met = scores >= t - SCORE_TOLERANCE if higher_is_closer else scores <= t
         out[met] = level
     return out
 
