@@ -305,6 +305,9 @@ class FellegiSunterConfig(_Model):
     # Splink recommends) or by EM together with m
     u_estimate: Literal["random_sampling", "em"] = "random_sampling"
     u_random_pairs_per_request: Annotated[Int, Field(ge=1, le=100_000)] = 200
+    # the blocking rules (some of the path's) whose pairs train m, one EM session each; pairs
+    # blocked on a ZIP are mostly households, which EM would otherwise take for "same person"
+    training_blocking: tuple[tuple[MatchColumn, ...], ...] = ()
     match_weight_threshold: Float
     prior_match: Annotated[Float, Field(gt=0.0, lt=1.0)]
     max_iterations: Annotated[Int, Field(ge=1, le=10_000)] = 200
@@ -360,6 +363,10 @@ class PathConfig(_Model):
             if fs is None:
                 problems.append("decide = \"fellegi_sunter\" needs a [fellegi_sunter] table")
             else:
+                for rule in fs.training_blocking:
+                    if tuple(rule) not in {tuple(r) for r in self.blocking}:
+                        problems.append(f"fellegi_sunter.training_blocking: {list(rule)} is not one of the path's blocking rules "
+                                        f"{[list(r) for r in self.blocking]}; list some of those")
                 for column in fs.tf_adjust:
                     if column not in by_column:
                         problems.append(f"fellegi_sunter.tf_adjust names '{column}', which is not compared")
@@ -401,6 +408,35 @@ class PolicyConfig(_Model):
         return self
 
 
+
+class LinkSideConfig(_Model):
+    """How one input file of ``matchsim link`` maps onto the match columns."""
+
+    # match column (or zip4) -> the file's column holding it, e.g. { last_name = "SURNAME" }
+    columns: dict[str, Annotated[str, Strict(), Field(min_length=1)]]
+    # a free-text address column, parsed into the address columns not mapped directly
+    address: Annotated[str, Strict(), Field(min_length=1)] | None = None
+    # a column identifying each record, copied to the outputs (else the row number is used)
+    id: Annotated[str, Strict(), Field(min_length=1)] | None = None
+    # the file's text encoding (CSV only), e.g. "utf-8", "latin-1"
+    encoding: Annotated[str, Strict(), Field(min_length=1)] = "utf-8"
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(MATCH_COLUMNS) - {"zip4"})
+        if unknown:
+            raise ValueError(f"maps unknown match columns {unknown}; the match columns are: {', '.join(MATCH_COLUMNS)}, zip4")
+        return value
+
+
+class LinkConfig(_Model):
+    """``matchsim link``: a policy and the column mapping of each of the two files."""
+
+    policy: PolicyConfig
+    left: LinkSideConfig
+    right: LinkSideConfig
+
 class Config(_Model):
     """A validated scenario: a seed, the world it generates, and the policy that matches it."""
 
@@ -409,8 +445,16 @@ class Config(_Model):
     world: WorldConfig
     policy: PolicyConfig
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+    def to_dict(self, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The config as plain data; ``without`` drops dotted keys (``"policy.engine"``)."""
+        data = self.model_dump(mode="json")
+        for key in without:
+            *parents, last = key.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node.pop(last)
+        return data
 
     def sha256(self, *, without: tuple[str, ...] = ()) -> str:
         """Hash of the validated config, canonical JSON; the provenance key of every output.
@@ -419,14 +463,7 @@ class Config(_Model):
         the settings the population and the master file depend on, which request-error
         settings do not change.
         """
-        data = self.to_dict()
-        for key in without:
-            *parents, last = key.split(".")
-            node = data
-            for part in parents:
-                node = node[part]
-            node.pop(last)
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(self.to_dict(without=without), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -450,6 +487,22 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     raw = resolve_policy(raw, path)
     raw = apply_overrides(raw, rest, source=str(path))
     return validate_config(raw, source=str(path))
+
+
+def load_link_config(path: str | Path, overrides: Iterable[str] = ()) -> LinkConfig:
+    """Read and validate a ``matchsim link`` config; its ``policy = NAME`` is resolved as a
+    scenario's is (a file beside it, or a path relative to it)."""
+    path = Path(path)
+    raw = _read_toml(path, "a link config such as configs/link/example.toml")
+    overrides = list(overrides)
+    picks = [o for o in overrides if o.partition("=")[0].strip() == "policy"]
+    raw = apply_overrides(raw, picks, source=str(path))
+    raw = resolve_policy(raw, path)
+    raw = apply_overrides(raw, [o for o in overrides if o not in picks], source=str(path))
+    try:
+        return LinkConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(path), [_describe(err, raw, LinkConfig) for err in exc.errors()]) from None
 
 
 def load_policy(path: str | Path, overrides: Iterable[str] = ()) -> PolicyConfig:
@@ -510,7 +563,8 @@ def _is_policy_file(path: Path) -> bool:
 def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source: str = "--set") -> dict[str, Any]:
     """Return a copy of ``raw`` with each ``KEY=VALUE`` applied; VALUE is read as a TOML value.
 
-    A VALUE that is not valid TOML (``scenario=my-run``) is taken as a string.
+    A VALUE that is not valid TOML (``scenario=my-run``) is taken as a string. KEY is dotted;
+    a number picks an item of a list of tables (``policy.paths.1.rules``).
     """
     result = copy.deepcopy(dict(raw))
     problems = []
@@ -526,32 +580,40 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source:
             value = text.strip()
         if isinstance(value, (datetime.date, datetime.time)):
             value = text.strip()  # scenario=2025-06-27 names a scenario; no key here is a date
-        node = result
-        parts = key.split(".")
-        for i, part in enumerate(parts[:-1]):
-            if isinstance(node, list):          # a list of tables, e.g. policy.paths.1.rules
-                child = node[int(part)] if part.isdigit() and int(part) < len(node) else None
-            else:
-                child = node.setdefault(part, {})
-            if not isinstance(child, (dict, list)):
-                problem = (f"'{'.'.join(parts[: i + 1])}' is a value, not a table; set it directly, e.g. --set {'.'.join(parts[: i + 1])}=..."
-                           if child is not None else
-                           f"'{'.'.join(parts[: i + 1])}' is not an item of the list '{'.'.join(parts[:i])}' (it has {len(node)}, numbered from 0)")
-                problems.append(f"--set '{item}': {problem}")
-                break
-            node = child
-        else:
-            if isinstance(node, list):
-                last = parts[-1]
-                if last.isdigit() and int(last) < len(node):
-                    node[int(last)] = value
-                else:
-                    problems.append(f"--set '{item}': '{key}' is not an item of the list '{'.'.join(parts[:-1])}' (it has {len(node)}, numbered from 0)")
-            else:
-                node[parts[-1]] = value
+        problem = set_dotted(result, key, value)
+        if problem:
+            problems.append(f"--set '{item}': {problem}")
     if problems:
         raise ConfigError(source, problems)
     return result
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> str | None:
+    """Set ``data[a][b]...`` for the dotted ``key`` in place, creating tables on the way; a
+    number picks an item of a list. Returns what is wrong with the key, or None."""
+    node: Any = data
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        here = ".".join(parts[: i + 1])
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not (part.isdigit() and int(part) < len(node)):
+                return f"'{here}' is not an item of the list '{'.'.join(parts[:i])}' (it has {len(node)}, numbered from 0)"
+            if last:
+                node[int(part)] = value
+                return None
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return None
+            node = node.setdefault(part, {})
+        else:
+            parent = ".".join(parts[:i])
+            return f"'{parent}' is a value, not a table; set it directly, e.g. --set {parent}=..."
+        if not isinstance(node, (dict, list)):
+            return f"'{here}' is a value, not a table; set it directly, e.g. --set {here}=..."
+    return None
 
 
 def validate_config(raw: Mapping[str, Any], *, source: str = "<config>") -> Config:
@@ -564,7 +626,10 @@ def validate_config(raw: Mapping[str, Any], *, source: str = "<config>") -> Conf
 
 def config_with(config: Config, **updates: Any) -> Config:
     """A copy of ``config`` with dotted-key updates, re-validated: ``config_with(c, **{"world.scale": 0.1})``."""
-    raw = apply_overrides(config.to_dict(), [f"{k}={json.dumps(v)}" for k, v in updates.items()])
+    raw = config.to_dict()
+    problems = [f"{key}: {problem}" for key, value in updates.items() if (problem := set_dotted(raw, key, value))]
+    if problems:
+        raise ConfigError("config_with", problems)
     return validate_config(raw)
 
 

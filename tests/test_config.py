@@ -12,7 +12,8 @@ from sim.config import Config, apply_overrides, config_with, load_config, load_p
 from sim.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ALL_CONFIGS = sorted((REPO_ROOT / "configs").glob("**/*.toml"))
+# scenarios and policies; configs/link/ holds matchsim link configs, validated in test_link.py
+ALL_CONFIGS = sorted((REPO_ROOT / "configs").glob("*.toml"))
 MISSING_HINT = "required key is missing; add it (see configs/august-2025.toml for its meaning and a value)"
 
 

@@ -96,7 +96,7 @@ class WorldSummary:
             },
             "regions": self.regions,
             "datasets": {name: f"{name}/<STATE>.parquet" for name in DATASETS},
-            "config": {k: v for k, v in config.to_dict().items() if k not in NOT_WORLD},
+            "config": config.to_dict(without=NOT_WORLD),
         }
 
 
