@@ -62,15 +62,19 @@ class FellegiSunter:
 
     # -- estimation ----------------------------------------------------------------------------
 
-    def fit(self, levels: np.ndarray, counts: np.ndarray | None = None, *, fix_u: bool = False) -> "FellegiSunter":
+    def fit(self, levels: np.ndarray, counts: np.ndarray | None = None, *, fix_u: bool = False,
+            fix_m: bool = False) -> "FellegiSunter":
         """Estimate m, u and the prior by EM on ``levels`` (n_pairs, n_comparisons), or on
         distinct level vectors with their ``counts``. Returns ``self``.
 
         ``fix_u=True`` keeps the given ``u`` (estimated beforehand, e.g. from random pairs, which
         are nearly all non-matches) and estimates only m and the prior, as Splink recommends: EM
-        left free on blocked pairs may otherwise take "same household" for "same person"."""
+        left free on blocked pairs may otherwise take "same household" for "same person".
+        ``fix_m=True`` keeps the given ``m`` too, and estimates only the prior."""
         if fix_u and self.u is None:
             raise ValueError("fix_u=True needs u; pass u=... (e.g. from FellegiSunter.u_from_random_pairs)")
+        if fix_m and self.m is None:
+            raise ValueError("fix_m=True needs m; pass m=...")
         patterns, weights = self._patterns(levels, counts)
         m = self._start(self.m, "m") if self.m is not None else [self._default_m(n) for n in self.n_levels]
         u = self._start(self.u, "u") if self.u is not None else [self._frequencies(patterns[:, k], weights, n)
@@ -79,7 +83,7 @@ class FellegiSunter:
         self.converged_ = False
         for iteration in range(1, self.max_iterations + 1):
             g = self._posterior(patterns, m, u, prior)
-            new_m = [self._frequencies(patterns[:, k], weights * g, n) for k, n in enumerate(self.n_levels)]
+            new_m = m if fix_m else [self._frequencies(patterns[:, k], weights * g, n) for k, n in enumerate(self.n_levels)]
             new_u = u if fix_u else [self._frequencies(patterns[:, k], weights * (1 - g), n) for k, n in enumerate(self.n_levels)]
             new_prior = float(np.clip((weights * g).sum() / weights.sum(), EPS, 1 - EPS))
             change = max([abs(new_prior - prior)] + [float(np.abs(a - b).max()) for a, b in zip(new_m + new_u, m + u)])

@@ -1,0 +1,271 @@
+"""Every decision against the ground truth, and the counts an audit reports.
+
+:func:`evaluate` turns the matcher's decisions on one set of requests into the rows of
+``decisions.parquet``: what was decided (path, gate, outcome, what was disclosed) beside what
+was true (whose record it was, and if it was someone else's, whose: the owner of a borrowed or
+mistyped SSN, a household member, a same-name neighbour, or another person). :func:`summarize`
+counts those rows; every figure of ``summary.json`` is a count of rows of ``decisions.parquet``
+under a condition stated here, so it can be recomputed from the file.
+
+Definitions (a request is one row of ICE's file):
+
+* **disclosed**: the IRS released an address for the request;
+* **right person**: the record disclosed belongs to the person ICE asked about;
+  **wrong person** otherwise (``wrong_person_kind`` says whose it was);
+* **findable**: the person has a record of their own on the master file;
+  a **missed match** is a findable request without a right-person disclosure
+  (``miss_reason``: gated, unmatched, ambiguous, wrong_person, no_path; ``true_record_candidate``
+  says whether blocking even paired the request with the person's record);
+* **deficient address**: ICE's address text is not a complete address by the sufficiency
+  classifier (:func:`sim.normalize.address_sufficiency`): partial, ZIP only, placeholder or blank.
+  This is what the IRS could see from the text ("potentially incomplete or insufficient");
+  the generator's own class (``truth_address_class``) is kept beside it;
+* **updated address**: a disclosure whose address (standardized delivery line and ZIP) differs
+  from ICE's, i.e. the IRS told ICE something ICE did not have;
+* **TIN path / address path** (the summary's ``disclosed_tin_path`` and ``disclosed_address_path``):
+  disclosures for requests that carry a TIN, and for those that do not, whatever the policy's
+  path names.
+
+Precision is right-person disclosures over disclosures; recall is right-person disclosures over
+findable requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.match.policy import OUTCOMES, PathCandidates
+
+#: Buckets of how common a request's (first) surname is, by its rank in the Census 2010 table.
+NAME_COMMONNESS = ("top_10", "rank_11_100", "rank_101_1000", "rank_1001_10000", "rarer")
+_COMMONNESS_EDGES = (10, 100, 1_000, 10_000)
+#: Whose record a wrong-person disclosure was, tested in this order.
+WRONG_PERSON_KINDS = ("ssn_owner", "household_member", "same_name_neighbour", "other")
+#: Count keys of ``summary.json`` (``simulated`` and ``estimates``).
+COUNT_KEYS = (
+    "requests", "requests_with_tin", "findable", "disclosed", "disclosed_tin_path", "disclosed_address_path",
+    "right_person_disclosures", "wrong_person_disclosures", "deficient_address_disclosures",
+    "updated_address_disclosures", "missed_matches", "gated", "unmatched", "ambiguous", "no_path",
+)
+#: Request attributes the summary breaks every count down by.
+BREAKDOWNS = ("path", "address_class", "ssn_source", "corruption", "origin_group", "name_commonness", "wrong_person_kind")
+_SSN_OWNER_SOURCES = ("borrowed_relative", "borrowed_stranger", "mistyped")
+
+
+def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Mapping[str, np.ndarray],
+             cands: Sequence[PathCandidates], path_names: Sequence[str], *, name_ranks: Mapping[str, int]) -> pa.Table:
+    """The decision rows of one set of requests.
+
+    ``requests`` is ICE's file with its truth columns; ``left`` the same rows prepared for
+    matching; ``right`` the master-file rows the candidates index (prepared, plus
+    ``truth_person_id`` and ``truth_household_id``); ``decisions`` from
+    :func:`sim.match.policy.decide`; ``name_ranks`` maps a surname to its Census rank.
+    """
+    n = requests.num_rows
+    right_row = decisions["right_row"]
+    disclosed = right_row >= 0
+    rows = np.where(disclosed, right_row, 0)
+
+    def disclosed_values(column: str) -> pa.Array:
+        values = right.column(column).take(pa.array(rows)) if right.num_rows else pa.nulls(n, right.schema.field(column).type)
+        return pc.if_else(pa.array(disclosed), values, pa.scalar(None, values.type))
+
+    def truth(column: str) -> np.ndarray:
+        return requests.column(column).to_numpy(zero_copy_only=False)
+
+    person = truth("truth_person_id")
+    got_person = np.where(disclosed, _np(right, "truth_person_id", rows), -1)
+    got_household = np.where(disclosed, _np(right, "truth_household_id", rows), -1)
+    right_person = disclosed & (got_person == person)
+    wrong = disclosed & ~right_person
+
+    ssn_source = truth("truth_ssn_source").astype(str)
+    name_control = left.column("name_control").to_numpy(zero_copy_only=False)
+    got_name_control = disclosed_values("name_control").to_numpy(zero_copy_only=False)
+    got_zip = disclosed_values("zip5").to_numpy(zero_copy_only=False)
+    kinds = np.select(
+        [wrong & np.isin(ssn_source, _SSN_OWNER_SOURCES) & (got_person == truth("truth_ssn_owner_id")),
+         wrong & (got_household == truth("truth_household_id")),
+         wrong & (got_name_control == name_control) & (got_zip == truth("truth_zip"))],
+        WRONG_PERSON_KINDS[:3], default=WRONG_PERSON_KINDS[3])
+    wrong_kind = pa.array(np.where(wrong, kinds, None), pa.string())
+
+    findable = truth("truth_in_master_file").astype(bool)
+    missed = findable & ~right_person
+    outcome = np.asarray(OUTCOMES, dtype=object)[decisions["outcome"]]
+    reason = np.where(outcome == "disclosed", "wrong_person", outcome)
+    in_candidates = _true_record_candidate(n, cands, person, right)
+
+    sufficiency = left.column("address_sufficiency")
+    ice_line, ice_zip = left.column("street_line"), left.column("zip5")
+    same_address = pc.and_(pc.fill_null(pc.equal(disclosed_values("street_line"), ice_line), False),
+                           pc.fill_null(pc.equal(disclosed_values("zip5"), ice_zip), False))
+    updated = disclosed & ~same_address.to_numpy(zero_copy_only=False)
+    path_index = decisions["path"]
+    path = pa.array(np.where(path_index >= 0, np.asarray(list(path_names) + [""], dtype=object)[path_index], None), pa.string())
+
+    return pa.table({
+        "request_id": requests.column("request_id"),
+        "path": path,
+        "has_tin": pc.is_valid(left.column("tin")),
+        "address_gate_passed": pa.array(np.where(path_index >= 0, decisions["gate_passed"], None), pa.bool_()),
+        "outcome": pa.array(outcome, pa.string()),
+        "n_candidates": pa.array(decisions["n_candidates"], pa.int32()),
+        "n_matches": pa.array(decisions["n_matches"], pa.int32()),
+        "score": pa.array(decisions["score"], pa.float64()),
+        "disclosed": pa.array(disclosed),
+        "disclosed_tin": disclosed_values("tin"),
+        "disclosed_street_address": disclosed_values("street_line"),
+        "disclosed_city": disclosed_values("city"),
+        "disclosed_state": disclosed_values("state"),
+        "disclosed_zip5": disclosed_values("zip5"),
+        "disclosed_zip4": disclosed_values("zip4"),
+        "address_sufficiency": sufficiency,
+        "address_deficient": pc.not_equal(pc.fill_null(sufficiency, "blank"), "complete"),
+        "updated_address": pa.array(updated),
+        "right_person": pa.array(np.where(disclosed, right_person, None), pa.bool_()),
+        "wrong_person_kind": wrong_kind,
+        "findable": pa.array(findable),
+        "missed": pa.array(missed),
+        "miss_reason": pa.array(np.where(missed, reason, None), pa.string()),
+        "true_record_candidate": pa.array(np.where(findable, in_candidates, None), pa.bool_()),
+        "disclosed_person_id": pa.array(np.where(disclosed, got_person, None), pa.int64()),
+        "truth_person_id": requests.column("truth_person_id"),
+        "truth_address_class": requests.column("truth_address_class"),
+        "truth_ssn_source": requests.column("truth_ssn_source"),
+        "truth_origin_group": requests.column("truth_origin_group"),
+        "truth_name_pool": requests.column("truth_name_pool"),
+        "truth_corruptions": requests.column("truth_corruptions"),
+        "name_commonness": pa.array(name_commonness(requests.column("last_name"), name_ranks), pa.string()),
+    })
+
+
+def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
+    """The :data:`NAME_COMMONNESS` bucket of each last name's first surname (particles kept with
+    it: DE LA TORRE MUNOZ -> DELATORRE, as the Census table writes it)."""
+    from sim.normalize import PARTICLES, clean_name
+
+    def bucket(name: str | None) -> str:
+        words = clean_name(name or "").replace("-", " ").split(" ")
+        first = []
+        for w in words:
+            first.append(w)
+            if w not in PARTICLES:
+                break
+        rank = ranks.get("".join(first))
+        if rank is None:
+            return NAME_COMMONNESS[-1]
+        return NAME_COMMONNESS[int(np.searchsorted(_COMMONNESS_EDGES, rank))]
+
+    col = last_names.combine_chunks() if isinstance(last_names, pa.ChunkedArray) else pa.array(last_names)
+    encoded = pc.dictionary_encode(col.cast(pa.string()) if not pa.types.is_dictionary(col.type) else col.cast(col.type.value_type))
+    labels = np.array([bucket(v) for v in encoded.dictionary.to_pylist()], dtype=object)
+    return labels[pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)] if len(labels) else np.array([], dtype=object)
+
+
+def census_ranks() -> dict[str, int]:
+    """Surname -> rank (1 = most common) in the Census 2010 table the world draws from."""
+    from sim.world.vocab import census_surnames
+
+    table, _ = census_surnames()
+    ordered = table.sort_values(["count", "name"], ascending=[False, True], kind="stable")["name"].tolist()
+    return {name: rank for rank, name in enumerate(ordered, start=1)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting
+
+
+def counts(decisions: pa.Table) -> dict[str, int]:
+    """The :data:`COUNT_KEYS` of a set of decision rows (see the module docstring)."""
+    def n(mask) -> int:
+        return int(pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0)
+
+    d = decisions
+    disclosed = d.column("disclosed")
+    outcome = d.column("outcome")
+    return {
+        "requests": d.num_rows,
+        "requests_with_tin": n(d.column("has_tin")),
+        "findable": n(d.column("findable")),
+        "disclosed": n(disclosed),
+        "disclosed_tin_path": n(pc.and_(disclosed, d.column("has_tin"))),
+        "disclosed_address_path": n(pc.and_(disclosed, pc.invert(d.column("has_tin")))),
+        "right_person_disclosures": n(d.column("right_person")),
+        "wrong_person_disclosures": n(pc.and_(disclosed, pc.invert(pc.fill_null(d.column("right_person"), True)))),
+        "deficient_address_disclosures": n(pc.and_(disclosed, d.column("address_deficient"))),
+        "updated_address_disclosures": n(pc.and_(disclosed, d.column("updated_address"))),
+        "missed_matches": n(d.column("missed")),
+        **{name: n(pc.equal(outcome, name)) for name in ("gated", "unmatched", "ambiguous", "no_path")},
+    }
+
+
+def rates(c: Mapping[str, int]) -> dict[str, float | None]:
+    """Precision, recall and the shares an audit quotes, from :func:`counts` (None when undefined)."""
+    def share(a: str, b: str):
+        return round(c[a] / c[b], 6) if c[b] else None
+
+    return {
+        "precision": share("right_person_disclosures", "disclosed"),
+        "recall": share("right_person_disclosures", "findable"),
+        "disclosure_rate": share("disclosed", "requests"),
+        "wrong_person_rate": share("wrong_person_disclosures", "disclosed"),
+        "deficient_address_rate": share("deficient_address_disclosures", "disclosed"),
+        "updated_address_rate": share("updated_address_disclosures", "disclosed"),
+        "tin_path_share": share("disclosed_tin_path", "disclosed"),
+    }
+
+
+def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
+    """:func:`counts` within each value of each of :data:`BREAKDOWNS`. A request with several
+    corruptions counts under each; one with none under ``none``."""
+    columns = {
+        "path": "path", "address_class": "truth_address_class", "ssn_source": "truth_ssn_source",
+        "origin_group": "truth_origin_group", "name_commonness": "name_commonness", "wrong_person_kind": "wrong_person_kind",
+    }
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for name in BREAKDOWNS:
+        if name == "corruption":
+            lists = decisions.column("truth_corruptions").combine_chunks()
+            lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
+            parent = np.repeat(np.arange(decisions.num_rows), lengths)
+            flat = pc.list_flatten(lists).to_numpy(zero_copy_only=False).astype(object)
+            groups = {"none": np.flatnonzero(lengths == 0)}
+            for value in sorted(set(flat.tolist())):
+                groups[value] = np.unique(parent[flat == value])
+            out[name] = {k: counts(decisions.take(pa.array(v, pa.int64()))) for k, v in groups.items()}
+            continue
+        values = decisions.column(columns[name]).to_numpy(zero_copy_only=False).astype(object)
+        values = np.where(_is_none(values), "(none)", values).astype(str)
+        out[name] = {v: counts(decisions.filter(pa.array(values == v))) for v in sorted(set(values.tolist()))}
+    return out
+
+
+def _is_none(values: np.ndarray) -> np.ndarray:
+    return np.array([v is None for v in values], dtype=bool)
+
+
+def _np(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
+    if table.num_rows == 0:
+        return np.full(len(rows), -1, dtype=np.int64)
+    return table.column(column).to_numpy(zero_copy_only=False)[rows]
+
+
+def _true_record_candidate(n: int, cands: Sequence[PathCandidates], person: np.ndarray, right: pa.Table) -> np.ndarray:
+    """Whether blocking paired each request with a record of the person it is about."""
+    found = np.zeros(n, dtype=bool)
+    if right.num_rows == 0:
+        return found
+    right_person = right.column("truth_person_id").to_numpy(zero_copy_only=False)
+    for c in cands:
+        hit = right_person[c.right_idx] == person[c.left_idx]
+        found[c.left_idx[hit]] = True
+    return found
+
+
+__all__ = ["evaluate", "counts", "rates", "breakdowns", "name_commonness", "census_ranks",
+           "NAME_COMMONNESS", "WRONG_PERSON_KINDS", "COUNT_KEYS", "BREAKDOWNS"]

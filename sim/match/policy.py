@@ -1,0 +1,357 @@
+"""A policy, run: route each request to one path, gate it on its address, find and score its
+candidates, decide, and say what is disclosed.
+
+The steps, in the order the data flows (each a function below):
+
+1. :func:`route` - each request (left row) goes to the first path whose ``requests`` selector
+   takes it (``with_tin`` / ``without_tin`` / ``all``): the IRS's two processes are mutually
+   exclusive. A request no path takes has outcome ``no_path``.
+2. :func:`address_gate` - the path's check on ICE's address text; a request that fails it is
+   ``gated`` and never matched.
+3. :func:`candidates` - blocking and comparison levels by the policy's engine, for the requests
+   that passed, path by path (:class:`PathCandidates`).
+4. :func:`fit` - for Fellegi-Sunter paths, m/u estimated by EM on all candidate pairs (of every
+   block of a world), or the fixed ones.
+5. :func:`decide` - a pair matches when it satisfies any rule (or its match weight reaches the
+   threshold). A request with no matching pair is ``unmatched``; with one, ``disclosed``; with
+   several, ``disclosed`` to the single best under ``on_multiple = "best"`` and ``ambiguous``
+   otherwise (or on a tie for the top).
+
+:func:`match` runs all five on two prepared tables (:mod:`sim.match.prepare`). The world's
+pipeline (:mod:`sim.pipeline`) runs steps 1-3 block by block and 4-5 once every block's
+candidates are known, so EM sees the whole world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.config import PathConfig, PolicyConfig
+from sim.match import compare
+from sim.match.blocking import block_on
+from sim.match.engines import get_engine
+from sim.match.fellegi_sunter import FellegiSunter
+
+#: What became of a request, in the order a request meets them.
+OUTCOMES = ("no_path", "gated", "unmatched", "ambiguous", "disclosed")
+#: A 5- or 9-digit number anywhere in the text (the opinion's reading of the IRS's filter):
+#: "FAILED TO PROVIDE 30301" passes, "UNKNOWN" does not. RE2 has no look-behind, hence the groups.
+ZIP_LIKE = r"(^|[^0-9])([0-9]{5}|[0-9]{9}|[0-9]{5}-[0-9]{4})([^0-9]|$)"
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-2. Routing and the address gate
+
+
+def route(policy: PolicyConfig, left: pa.Table) -> np.ndarray:
+    """Index of the path each left row takes (-1: none takes it)."""
+    has_tin = pc.is_valid(left.column("tin")).to_numpy(zero_copy_only=False)
+    out = np.full(left.num_rows, -1, dtype=np.int8)
+    for i, path in reversed(list(enumerate(policy.paths))):     # the first path that takes a row wins
+        takes = {"with_tin": has_tin, "without_tin": ~has_tin, "all": np.ones_like(has_tin)}[path.requests]
+        out[takes] = i
+    return out
+
+
+def address_gate(name: str, left: pa.Table) -> np.ndarray:
+    """Whether each row's address text passes the gate ``name`` (:data:`sim.config.ADDRESS_GATES`)."""
+    text = pc.fill_null(left.column("address_text"), "") if "address_text" in left.column_names else None
+    if name == "none":
+        return np.ones(left.num_rows, dtype=bool)
+    if text is None or pc.all(pc.is_null(left.column("address_text"))).as_py():
+        raise ValueError(f"address gate {name!r} reads a free-text address, and this side has none; map an 'address' column or use address_gate = \"none\"")
+    if name == "nonblank":
+        passed = pc.not_equal(pc.utf8_trim_whitespace(text), "")
+    elif name == "zip_regex":
+        passed = pc.match_substring_regex(text, ZIP_LIKE)
+    elif name == "sufficient":
+        passed = pc.equal(pc.fill_null(left.column("address_sufficiency"), ""), "complete")
+    else:
+        raise ValueError(f"The 'address_gate' parameter must be one of none, nonblank, zip_regex, sufficient. Got {name!r} instead.")
+    return np.asarray(passed.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Candidates
+
+
+def comparisons_of(path: PathConfig) -> list[compare.Comparison]:
+    """The path's comparisons, built by the named constructors of :mod:`sim.match.compare`."""
+    built = []
+    for c in path.comparisons:
+        if c.kind == "exact":
+            built.append(compare.exact(c.column))
+        elif c.kind == "jaro_winkler":
+            built.append(compare.jaro_winkler(c.column, tuple(c.thresholds)))
+        elif c.kind == "levenshtein":
+            built.append(compare.levenshtein(c.column, tuple(int(t) for t in c.thresholds)))
+        else:
+            built.append(compare.date(c.column, tuple(int(t) for t in c.thresholds)))
+    return built
+
+
+@dataclass
+class PathCandidates:
+    """One path's candidate pairs on one pair of tables: ``left_idx``/``right_idx`` index the
+    full tables; ``levels`` is their (n_pairs, n_comparisons) level matrix; ``tf`` the term
+    frequency, among the right side's records, of the value of each tf-adjusted comparison."""
+
+    path: PathConfig
+    routed: np.ndarray            # left rows this path took
+    gate_passed: np.ndarray       # of those, whether the address gate let them through
+    left_idx: np.ndarray
+    right_idx: np.ndarray
+    levels: np.ndarray
+    tf: dict[int, np.ndarray] = field(default_factory=dict)
+    random_levels: np.ndarray | None = None   # levels of random record pairs, to estimate u
+    rule_hits: np.ndarray | None = None       # per pair, bit i set when blocking rule i paired it
+
+    def take_right(self, rows: np.ndarray) -> "PathCandidates":
+        """The same candidates with right indices renumbered into ``rows`` (a sorted subset of
+        the right table that contains every candidate), for keeping only the rows needed."""
+        return PathCandidates(self.path, self.routed, self.gate_passed, self.left_idx,
+                              np.searchsorted(rows, self.right_idx), self.levels, self.tf, self.random_levels,
+                              self.rule_hits)
+
+
+def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str | None = None,
+               rng: np.random.Generator | None = None) -> list[PathCandidates]:
+    """Steps 1-3 for every path: routing, the address gate, blocking and comparison levels.
+
+    A Fellegi-Sunter path whose u is estimated from random pairs also gets the levels of
+    ``u_random_pairs_per_request`` random master-file records per request, drawn from ``rng``."""
+    runner = get_engine(engine or policy.engine)
+    paths = route(policy, left)
+    out = []
+    for i, path in enumerate(policy.paths):
+        routed = np.flatnonzero(paths == i)
+        gate = address_gate(path.address_gate, left.take(routed)) if len(routed) else np.zeros(0, bool)
+        active = routed[gate]
+        sub = left.take(active)
+        rules = [block_on(*cols) for cols in path.blocking]
+        li, ri = runner.pairs(rules, sub, right)
+        hits = _rule_hits(runner, rules, sub, right, li, ri) if path.decide == "fellegi_sunter" else None
+        comps = comparisons_of(path)
+        levels = runner.levels(comps, sub, right, li, ri)
+        tf = {}
+        fs = path.fellegi_sunter
+        for column in (fs.tf_adjust if fs is not None else ()):
+            k = [c.column for c in comps].index(column)
+            tf[k] = term_frequencies(right.column(column))[ri]
+        random_levels = None
+        if fs is not None and fs.estimate == "em" and fs.u_estimate == "random_sampling" and len(active) and right.num_rows:
+            if rng is None:
+                raise ValueError(f"path '{path.name}' estimates u from random pairs and needs a random generator: pass rng=")
+            k = fs.u_random_pairs_per_request
+            rl = np.repeat(np.arange(len(active), dtype=np.int64), k)
+            rr = rng.integers(0, right.num_rows, len(rl))
+            random_levels = runner.levels(comps, sub, right, rl, rr)
+        out.append(PathCandidates(path, routed, gate, active[li], ri, levels, tf, random_levels, hits))
+    return out
+
+
+def _rule_hits(runner, rules, left, right, li, ri) -> np.ndarray:
+    """Bit i of each pair is set when rule i alone pairs it (EM trains one session per rule)."""
+    hits = np.zeros(len(li), dtype=np.int64)
+    if len(rules) == 1:
+        return hits | 1
+    span = int(right.num_rows) + 1
+    key = li * span + ri
+    for i, rule in enumerate(rules):
+        a, b = runner.pairs([rule], left, right)
+        hits[np.isin(key, a * span + b)] |= 1 << i
+    return hits
+
+
+def term_frequencies(column) -> np.ndarray:
+    """Each row's value's share of the non-missing rows of ``column`` (0 where missing)."""
+    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    present = codes >= 0
+    counts = np.bincount(codes[present], minlength=len(encoded.dictionary)).astype(np.float64)
+    out = np.zeros(len(codes))
+    out[present] = counts[codes[present]] / max(present.sum(), 1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Fellegi-Sunter parameters
+
+
+def fit(policy: PolicyConfig, blocks: Sequence[Sequence[PathCandidates]]) -> dict[str, FellegiSunter]:
+    """A fitted (or fixed) :class:`FellegiSunter` for each Fellegi-Sunter path, from the
+    candidates of every block. Fitting uses the distinct level vectors with their counts
+    summed over the blocks, so the result does not depend on how the world was cut."""
+    models = {}
+    for i, path in enumerate(policy.paths):
+        fs = path.fellegi_sunter
+        if path.decide != "fellegi_sunter" or fs is None:
+            continue
+        columns = [c.column for c in path.comparisons]
+        n_levels = [len(c.thresholds) + 2 for c in path.comparisons]
+        m = [fs.m[c] for c in columns] if all(c in fs.m for c in columns) else None
+        u = [fs.u[c] for c in columns] if all(c in fs.u for c in columns) else None
+        model = FellegiSunter(n_levels, m=m, u=u, prior_match=fs.prior_match,
+                              max_iterations=fs.max_iterations, tolerance=fs.tolerance)
+        if fs.estimate == "em":
+            model = _estimate(path, model, [b[i] for b in blocks], n_levels)
+        models[path.name] = model
+    return models
+
+
+#: Comparisons that say nothing new about pairs blocked on a column: a pair blocked on the name
+#: control agrees on the last name's first letters, one blocked on street6 on the house number.
+_BLOCKED_WITH = {"name_control": ("last_name", "name_control"), "street6": ("street6", "street_line", "street", "street_number")}
+
+
+def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandidates], n_levels: list[int]) -> FellegiSunter:
+    """EM for one path on the candidates of every block.
+
+    With ``u_estimate = "random_sampling"`` (the default, as Splink does it): u is the level
+    frequencies among random record pairs; m is then estimated by one EM session per training
+    rule (``training_blocking``, else every blocking rule), on the pairs that rule produced, leaving out the comparisons of the rule's own columns
+    (every pair agrees on them, so they cannot inform m) with u held fixed; each comparison's m
+    is the mean over the sessions that estimated it; finally the prior (the share of candidate
+    pairs that are matches) is estimated with m and u fixed. Without it, m, u and the prior are
+    estimated together by one EM over all the candidate pairs."""
+    fs = path.fellegi_sunter
+    name = path.name
+    patterns, counts = _pattern_counts([c.levels for c in cands], n_levels)
+    if len(patterns) == 0:
+        raise ValueError(f"path '{name}': no candidate pairs to estimate m and u from; "
+                         f"check its blocking rules or give fixed m and u (estimate = \"fixed\")")
+    if fs.u_estimate == "em":
+        return model.fit(patterns, counts)
+    randoms = [c.random_levels for c in cands if c.random_levels is not None]
+    if not randoms:
+        raise ValueError(f"path '{name}': no random pairs to estimate u from (no request passed its address gate)")
+    random_patterns, random_counts = _pattern_counts(randoms, n_levels)
+    u = FellegiSunter.u_from_random_pairs(random_patterns, n_levels, random_counts)
+    # one session per training rule
+    columns = [c.column for c in path.comparisons]
+    sums = [np.zeros(n) for n in n_levels]
+    sessions = np.zeros(len(columns))
+    training = {tuple(r) for r in fs.training_blocking} or {tuple(r) for r in path.blocking}
+    for r, rule in enumerate(path.blocking):
+        if tuple(rule) not in training:
+            continue
+        held_out = {col for b in rule for col in _BLOCKED_WITH.get(b, (b,))}
+        keep = [k for k, c in enumerate(columns) if c not in held_out]
+        if not keep:
+            continue
+        chosen = [c.levels[(c.rule_hits & (1 << r)) != 0][:, keep] for c in cands if c.rule_hits is not None]
+        sub_n = [n_levels[k] for k in keep]
+        sub_patterns, sub_counts = _pattern_counts(chosen, sub_n)
+        if len(sub_patterns) == 0:
+            continue
+        session = FellegiSunter(sub_n, u=[u[k] for k in keep], prior_match=fs.prior_match,
+                                max_iterations=fs.max_iterations, tolerance=fs.tolerance)
+        if model.m is not None:
+            session.m = [model.m[k] for k in keep]
+        session.fit(sub_patterns, sub_counts, fix_u=True)
+        for j, k in enumerate(keep):
+            sums[k] += session.m_[j]
+            sessions[k] += 1
+    m = [sums[k] / sessions[k] if sessions[k] else (np.asarray(model.m[k]) if model.m is not None else FellegiSunter._default_m(n))
+         for k, n in enumerate(n_levels)]
+    final = FellegiSunter(n_levels, m=m, u=u, prior_match=fs.prior_match, max_iterations=fs.max_iterations, tolerance=fs.tolerance)
+    return final.fit(patterns, counts, fix_u=True, fix_m=True)
+
+
+def _pattern_counts(matrices: Sequence[np.ndarray], n_levels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    keys = []
+    for levels in matrices:
+        key = np.zeros(len(levels), dtype=np.int64)
+        for k, n in enumerate(n_levels):
+            key = key * (n + 1) + (levels[:, k].astype(np.int64) + 1)
+        keys.append(key)
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    unique, counts = np.unique(key, return_counts=True)
+    patterns = np.zeros((len(unique), len(n_levels)), dtype=np.int16)
+    rest = unique.copy()
+    for k in range(len(n_levels) - 1, -1, -1):
+        rest, digit = np.divmod(rest, n_levels[k] + 1)
+        patterns[:, k] = digit - 1
+    return patterns, counts
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Decisions
+
+
+def pair_scores(cands: PathCandidates, models: dict[str, FellegiSunter]) -> tuple[np.ndarray, np.ndarray]:
+    """(matched, score) of each candidate pair. Rules: a pair matches when all the columns of any
+    rule reach their levels; its score, used to rank several matches, is the sum of its levels
+    (closer agreement first). Fellegi-Sunter: the match weight, matched at the threshold."""
+    path = cands.path
+    levels = cands.levels
+    if path.decide == "fellegi_sunter":
+        weight = models[path.name].match_weight(levels, cands.tf)
+        return weight >= path.fellegi_sunter.match_weight_threshold, weight
+    comps = comparisons_of(path)
+    index = {c.column: k for k, c in enumerate(comps)}
+    matched = np.zeros(len(levels), dtype=bool)
+    for rule in path.rules:
+        ok = np.ones(len(levels), dtype=bool)
+        for column, level in rule.items():
+            k = index[column]
+            needed = comps[k].n_levels if level == "exact" else list(comps[k].thresholds).index(level) + 1
+            ok &= levels[:, k] >= needed
+        matched |= ok
+    return matched, np.clip(levels, 0, None).sum(axis=1).astype(np.float64)
+
+
+def decide(policy: PolicyConfig, n_left: int, cands: Sequence[PathCandidates], models: dict[str, FellegiSunter]) -> dict[str, np.ndarray]:
+    """One decision per left row: ``path`` (index, -1 none), ``gate_passed``, ``n_candidates``,
+    ``n_matches``, ``outcome`` (index into :data:`OUTCOMES`), ``right_row`` (-1 when nothing
+    is disclosed) and ``score``."""
+    path_of = np.full(n_left, -1, dtype=np.int8)
+    gate = np.zeros(n_left, dtype=bool)
+    n_cand = np.zeros(n_left, dtype=np.int32)
+    n_match = np.zeros(n_left, dtype=np.int32)
+    right_row = np.full(n_left, -1, dtype=np.int64)
+    score = np.full(n_left, np.nan)
+    outcome = np.full(n_left, OUTCOMES.index("no_path"), dtype=np.int8)
+    for i, c in enumerate(cands):
+        path_of[c.routed] = i
+        gate[c.routed] = c.gate_passed
+        outcome[c.routed] = np.where(c.gate_passed, OUTCOMES.index("unmatched"), OUTCOMES.index("gated"))
+        n_cand += np.bincount(c.left_idx, minlength=n_left).astype(np.int32)
+        matched, scores = pair_scores(c, models)
+        li, ri, sc = c.left_idx[matched], c.right_idx[matched], scores[matched]
+        n_match += np.bincount(li, minlength=n_left).astype(np.int32)
+        if len(li) == 0:
+            continue
+        # best first within each request: highest score, then lowest right row (only to make
+        # the order total; a tie for the top is never disclosed)
+        order = np.lexsort((ri, -sc, li))
+        li, ri, sc = li[order], ri[order], sc[order]
+        first = np.flatnonzero(np.r_[True, li[1:] != li[:-1]])
+        top = sc[first]
+        per_request = np.diff(np.r_[first, len(li)])
+        tied = np.add.reduceat((sc == np.repeat(top, per_request)).astype(np.int32), first) > 1
+        requests = li[first]
+        single = per_request == 1
+        disclose = single | ((c.path.on_multiple == "best") & ~tied)
+        outcome[requests] = np.where(disclose, OUTCOMES.index("disclosed"), OUTCOMES.index("ambiguous"))
+        right_row[requests[disclose]] = ri[first][disclose]
+        score[requests] = top
+    return {"path": path_of, "gate_passed": gate, "n_candidates": n_cand, "n_matches": n_match,
+            "outcome": outcome, "right_row": right_row, "score": score}
+
+
+def match(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str | None = None,
+          rng: np.random.Generator | None = None) -> tuple[dict[str, np.ndarray], list[PathCandidates], dict[str, FellegiSunter]]:
+    """Steps 1-5 on two prepared tables: (decisions, candidates, models). ``rng`` draws the
+    random pairs a Fellegi-Sunter path estimates u from."""
+    cands = candidates(policy, left, right, engine=engine, rng=rng)
+    models = fit(policy, [cands])
+    return decide(policy, left.num_rows, cands, models), cands, models
+
+
+__all__ = ["OUTCOMES", "route", "address_gate", "candidates", "fit", "decide", "match", "PathCandidates", "pair_scores"]

@@ -1,0 +1,169 @@
+"""sim.match.policy and sim.match.prepare: routing, gates, rules, several candidates, and the
+IRS's TIN rule checked against the simulated world."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from sim.config import load_config, load_policy
+from sim.match.policy import OUTCOMES, address_gate, match, route
+from sim.match.prepare import prepare, prepare_master_file, prepare_requests
+from sim.world.generate import read_dataset
+
+
+def side(rows: list[dict], *, address: bool = True) -> pa.Table:
+    """A prepared side from plain rows (first, last, dob, tin, addr)."""
+    table = pa.table({k: [r.get(k) for r in rows] for k in ("first", "last", "dob", "tin", "addr")})
+    table = table.set_column(2, "dob", pc.cast(table.column("dob"), pa.date32()) if table.column("dob").null_count < len(rows)
+                             else pa.nulls(len(rows), pa.date32()))
+    return prepare(table, columns={"first_name": "first", "last_name": "last", "date_of_birth": "dob", "tin": "tin"},
+                   address="addr" if address else None)
+
+
+@pytest.fixture(scope="module")
+def irs(baseline_config_path):
+    return load_config(baseline_config_path).policy
+
+
+def outcomes(decisions) -> list[str]:
+    return [OUTCOMES[i] for i in decisions["outcome"]]
+
+
+# --- gates (FACTS: "Failed to Provide" next to a ZIP passed the filter) ---------------------
+
+GATE_TEXTS = ["", "   ", "UNKNOWN ADDRESS", "FAILED TO PROVIDE 30301", "30301-1234", "ATLANTA GA",
+              "12 OAK ST ATLANTA GA 30301", "123456789", "1234"]
+
+
+@pytest.mark.parametrize("gate, expected", [
+    ("none", [True] * 9),
+    ("nonblank", [False, False, True, True, True, True, True, True, True]),
+    ("zip_regex", [False, False, False, True, True, False, True, True, False]),
+    ("sufficient", [False, False, False, False, False, False, True, False, False]),
+])
+def test_address_gates_on_the_texts_the_court_filings_describe(gate, expected):
+    left = side([{"addr": t, "last": "X"} for t in GATE_TEXTS])
+    assert address_gate(gate, left).tolist() == expected
+
+
+def test_routing_is_mutually_exclusive_by_whether_a_tin_is_carried(irs):
+    left = side([{"tin": "123-45-6789", "last": "A"}, {"tin": None, "last": "B"}, {"tin": "n/a", "last": "C"}])
+    # "n/a" has no digits: the record carries no usable TIN and goes to address matching
+    assert route(irs, left).tolist() == [0, 1, 1]
+
+
+# --- the TIN path --------------------------------------------------------------------------
+
+MASTER = [
+    {"first": "JUAN", "last": "GARCIA LOPEZ", "dob": "1980-01-02", "tin": "111223333", "addr": "12 OAK ST APT 4 ATLANTA GA 30301"},
+    {"first": "MARIA", "last": "GARCIA", "dob": "1982-05-06", "tin": "444556666", "addr": "12 OAK ST APT 4 ATLANTA GA 30301"},
+    {"first": "ANA", "last": "PEREZ", "dob": "1990-03-04", "tin": "777889999", "addr": "98 ELM AVE DECATUR GA 30030"},
+]
+
+
+def test_tin_path_discloses_on_tin_and_name_control_whatever_the_address_says(irs):
+    right = side(MASTER)
+    left = side([
+        {"first": "JUAN", "last": "GARCIA", "tin": "111-22-3333", "addr": "FAILED TO PROVIDE 30301"},   # disclosed
+        {"first": "JUAN", "last": "GARCIA", "tin": "111-22-3333", "addr": "UNKNOWN"},                   # gated
+        {"first": "ANA", "last": "GARCIA", "tin": "777889999", "addr": "30030"},                        # name control differs
+        {"first": "JOSE", "last": "PEREZ", "tin": "000000000", "addr": "30030"},                        # TIN not on file
+    ])
+    decisions, _, _ = match(irs, left, right)
+    assert outcomes(decisions) == ["disclosed", "gated", "unmatched", "unmatched"]
+    assert decisions["right_row"].tolist() == [0, -1, -1, -1]
+
+
+# --- the address path and several candidates -----------------------------------------------
+
+
+def test_address_path_household_members_sharing_a_surname_are_ranked_or_rejected(irs, baseline_config_path):
+    right = side(MASTER)
+    # no TIN: name control GARC, street6 "12 OAK", ZIP 30301 match both GARCIAs of the household
+    left = side([{"first": "MARIA", "last": "GARCIA", "dob": "1982-05-06", "addr": "12 Oak Street, Atlanta GA 30301"},
+                 {"first": "ROSA", "last": "GARCIA", "dob": "1999-01-01", "addr": "12 Oak Street, Atlanta GA 30301"}])
+    best, cands, _ = match(irs, left, right)
+    assert best["n_matches"].tolist() == [2, 2]
+    # best: MARIA's own record wins on first name and date of birth; ROSA's two are tied
+    assert outcomes(best) == ["disclosed", "ambiguous"] and best["right_row"].tolist() == [1, -1]
+    reject = load_config(baseline_config_path, ["policy.paths.1.on_multiple=reject"]).policy
+    rejected, _, _ = match(reject, left, right)
+    assert outcomes(rejected) == ["ambiguous", "ambiguous"]
+
+
+def test_rule_levels_name_thresholds_loosest_to_exact(baseline_config_path):
+    policy = load_config(baseline_config_path, [
+        'policy.paths.1.rules=[{name_control="exact", street6="exact", zip5="exact", first_name=0.92}]']).policy
+    right = side(MASTER)
+    left = side([{"first": "MARIA", "last": "GARCIA", "addr": "12 Oak St Atlanta GA 30301"},      # exact
+                 {"first": "MARIA", "last": "GARCIA", "addr": "12 Oak St Atlanta GA 30301"},
+                 {"first": "MARIAH", "last": "GARCIA", "addr": "12 Oak St Atlanta GA 30301"},     # JW 0.97
+                 {"first": "MARTA", "last": "GARCIA", "addr": "12 Oak St Atlanta GA 30301"}])     # JW 0.89
+    decisions, _, _ = match(policy, left, right)
+    assert outcomes(decisions) == ["disclosed", "disclosed", "disclosed", "unmatched"]
+
+
+def test_statute_policy_needs_a_complete_address_that_matches_the_one_on_file(repo_root):
+    statute = load_policy(repo_root / "configs" / "statute-6103.toml")
+    right = side(MASTER)
+    left = side([{"first": "ANA", "last": "PEREZ", "tin": "777889999", "addr": "98 Elm Avenue, Decatur GA 30030"},
+                 {"first": "ANA", "last": "PEREZ", "tin": "777889999", "addr": "5 Pine St, Decatur GA 30030"},
+                 {"first": "ANA", "last": "PEREZ", "tin": "777889999", "addr": "FAILED TO PROVIDE 30030"}])
+    decisions, _, _ = match(statute, left, right)
+    assert outcomes(decisions) == ["disclosed", "unmatched", "gated"]
+
+
+# --- against the simulated world -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world_sides(world_dir):
+    requests = read_dataset(world_dir, "requests")
+    master = read_dataset(world_dir, "master_file")
+    return requests, master, prepare_requests(requests), prepare_master_file(master)
+
+
+def test_tin_path_decisions_equal_the_rule_computed_row_by_row(irs, world_sides):
+    requests, master, left, right = world_sides
+    decisions, _, _ = match(irs, left, right)
+    by_tin = {t: i for i, t in enumerate(right.column("tin").to_pylist())}
+    name_controls = right.column("name_control").to_pylist()
+    gate = address_gate("zip_regex", left)
+    n_checked = 0
+    for i, (tin, nc) in enumerate(zip(left.column("tin").to_pylist(), left.column("name_control").to_pylist())):
+        if tin is None:
+            continue
+        n_checked += 1
+        j = by_tin.get(tin)
+        want = "gated" if not gate[i] else "disclosed" if j is not None and name_controls[j] == nc else "unmatched"
+        assert OUTCOMES[decisions["outcome"][i]] == want
+        assert decisions["right_row"][i] == (j if want == "disclosed" else -1)
+    assert n_checked > 50 and (decisions["outcome"] == OUTCOMES.index("disclosed")).sum() > 10
+
+
+def test_normalizing_the_master_file_again_changes_nothing(world_sides):
+    """prepare_master_file takes the simulated IRS file's columns as they are; that is only
+    right if they are already in the normalized forms."""
+    _, master, _, right = world_sides
+    sample = master.slice(0, 20_000)
+    street = pc.binary_join_element_wise(*(sample.column(c) for c in ("street_number", "street_predir", "street_name", "street_suffix")),
+                                         " ", null_handling="skip")
+    again = prepare(sample.append_column("_street", street), columns={
+        "tin": "tin", "first_name": "first_name", "last_name": "last_name", "date_of_birth": "date_of_birth",
+        "street_line": "street_address", "street": "_street", "street_number": "street_number", "street_name": "street_name",
+        "unit": "unit", "city": "city", "state": "state", "zip5": "zip5", "zip4": "zip4"})
+    fast = right.slice(0, 20_000)
+    for column in ("tin", "first_name", "last_name", "name_control", "street_line", "street", "street6", "city", "zip5", "zip4"):
+        assert again.column(column).equals(fast.column(column)), column
+
+
+def test_parsing_ice_addresses_recovers_the_zip_of_complete_addresses(world_sides):
+    requests, _, left, _ = world_sides
+    complete = np.asarray(requests.column("truth_address_class").to_pylist()) == "complete"
+    zips = np.asarray(left.column("zip5").to_pylist(), dtype=object)[complete]
+    truth = np.asarray(requests.column("truth_zip").to_pylist(), dtype=object)[complete]
+    # ZIP typos (1%) are the only way they may differ
+    assert (zips == truth).mean() > 0.97
