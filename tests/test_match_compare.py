@@ -79,6 +79,31 @@ def test_a_similarity_equal_to_a_threshold_meets_it():
     assert got.tolist() == [1, 2, 1, 0]    # 0.8, 0.92, 0.8 exactly; 0.7
 
 
+ALPHABET = list("AAEENRST -") + ["É", "Ñ", "E\u0301"]   # a small alphabet: many near misses
+
+
+@pytest.mark.parametrize("make", [
+    lambda: jaro_winkler("x", (0.92, 0.8)),
+    lambda: jaro_winkler("x", (0.97, 0.9, 0.85, 0.7)),
+    lambda: jaro_winkler("x", (0.6,)),
+    lambda: levenshtein("x", (1, 2)),
+    lambda: levenshtein("x", (1,)),
+    lambda: levenshtein("x", (2, 4, 6)),
+])
+def test_pairs_skipped_without_scoring_are_those_that_cannot_agree(make):
+    """Every pair of a few hundred short random strings (ASCII and not, some repeated letters,
+    lengths 1-12), all against all: the levels with the pruning bounds are the per-pair ones."""
+    rng = np.random.default_rng(11)
+    words = ["".join(rng.choice(ALPHABET, rng.integers(1, 13))) for _ in range(150)]
+    words += [w[:-1] + "X" for w in words[:40]] + [w[1:] for w in words[40:80]] + [w[::-1] for w in words[80:100]]
+    li, ri = (a.ravel() for a in np.meshgrid(np.arange(len(words)), np.arange(len(words)), indexing="ij"))
+    c = make()
+    got = c.levels(words, words, li, ri)
+    want = np.array([naive(c.kind, words[i], words[j], c.thresholds) for i, j in zip(li, ri)])
+    assert (got == want).all(), [(words[i], words[j], got[k], want[k]) for k, (i, j) in enumerate(zip(li, ri)) if got[k] != want[k]][:5]
+    assert set(range(c.n_levels + 1)) <= set(want.tolist())   # pairs at every level, 0 to exact
+
+
 def test_missing_values_are_their_own_level():
     c = jaro_winkler("x")
     assert c.levels(["A", None, "", "GARCIA"], ["A", "B", "C", None], np.arange(4), np.arange(4)).tolist() == [3, -1, -1, -1]

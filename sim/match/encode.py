@@ -31,11 +31,19 @@ def as_strings(values) -> pa.Array:
 
 def shared_codes(left, right) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(codes of left, codes of right, the dictionary): equal strings get equal codes."""
+    codes_l, codes_r, dictionary = shared_dictionary(left, right)
+    return codes_l.astype(np.int64), codes_r.astype(np.int64), dictionary.to_pylist()
+
+
+def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
+    """:func:`shared_codes` with int32 codes and the dictionary left in Arrow: the comparisons
+    read only the few values they score, so the whole dictionary is never turned into Python
+    strings."""
     a, b = as_strings(left), as_strings(right)
     both = pc.dictionary_encode(pa.concat_arrays([a, b]))
-    values = both.dictionary.to_pylist()
-    codes = pc.fill_null(both.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    empty = [i for i, v in enumerate(values) if v == ""]
-    if empty:
-        codes[np.isin(codes, empty)] = -1
-    return codes[: len(a)], codes[len(a):], values
+    dictionary = both.dictionary
+    codes = pc.fill_null(both.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    empty = pc.index(dictionary, "").as_py()        # at most one: dictionary values are distinct
+    if empty >= 0:
+        codes = np.where(codes == empty, np.int32(-1), codes)
+    return codes[: len(a)], codes[len(a):], dictionary
