@@ -1,0 +1,195 @@
+"""Engines: who computes candidate pairs and comparison levels, behind one small interface.
+
+A policy (:mod:`sim.match.policy`) says *what* to compare; an engine says *how*. Every engine
+takes the two sides as Arrow tables with the same column names and returns
+
+* ``pairs(rules, left, right)``: the candidate pairs of the union of the blocking rules, as two
+  int64 index arrays sorted by (left, right), each pair once;
+* ``levels(comparisons, left, right, left_idx, right_idx)``: the ``(n_pairs, n_comparisons)``
+  int8 matrix of comparison levels (see :mod:`sim.match.compare` for what a level means).
+
+``vectorized`` (the default, and the reference) does this with numpy and rapidfuzz, each
+distinct value pair scored once. ``recordlinkage`` runs the same blocking and comparisons
+through recordlinkage's ``Index`` and ``Compare``; a test proves the two give identical pairs
+and levels on the same data (tests/test_match_engines.py). Engines are picked by name with
+:func:`get_engine`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.match.blocking import BlockingRule, union_pairs
+from sim.match.compare import MISSING, Comparison, _grade, comparison_matrix
+from sim.match.encode import as_strings
+
+EngineName = Literal["vectorized", "recordlinkage"]
+ENGINES: tuple[str, ...] = ("vectorized", "recordlinkage")
+
+
+class Engine(Protocol):
+    name: str
+
+    def pairs(self, rules: Sequence[BlockingRule], left: pa.Table, right: pa.Table) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def levels(self, comparisons: Sequence[Comparison], left: pa.Table, right: pa.Table,
+               left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray: ...
+
+
+class VectorizedEngine:
+    """The reference engine: integer index arrays, columnar comparisons, no per-pair Python."""
+
+    name = "vectorized"
+
+    def pairs(self, rules, left, right):
+        cols_l = {c: left.column(c) for rule in rules for c in rule.columns}
+        cols_r = {c: right.column(c) for rule in rules for c in rule.columns}
+        return union_pairs(*(rule.pairs(cols_l, cols_r) for rule in rules))
+
+    def levels(self, comparisons, left, right, left_idx, right_idx):
+        cols_l = {c.column: left.column(c.column) for c in comparisons}
+        cols_r = {c.column: right.column(c.column) for c in comparisons}
+        return comparison_matrix(list(comparisons), cols_l, cols_r, left_idx, right_idx)
+
+
+class RecordLinkageEngine:
+    """The same blocking and comparisons through recordlinkage's ``Index`` and ``Compare``.
+
+    It is the cross-check of the vectorized engine (and the baseline its speed is measured
+    against), not a second definition of the levels: recordlinkage's raw scores are graded with
+    the thresholds of :mod:`sim.match.compare`, and the data is prepared so that recordlinkage
+    sees what the vectorized engine sees:
+
+    * strings as plain text, an empty string as missing (recordlinkage would compare it as a
+      value), every column compared as its string form as :func:`sim.match.encode.as_strings`
+      gives it;
+    * the exact level of every comparison from ``Compare.exact``, which also marks the missing;
+    * Jaro-Winkler from ``Compare.string(method="jarowinkler")`` (jellyfish: bit for bit the
+      float64 score of rapidfuzz, on text in NFC form; on decomposed text jellyfish counts an
+      accent as part of its letter and rapidfuzz as a character of its own, so the two differ,
+      for Levenshtein too; the normalized names and addresses of :mod:`sim.normalize` are ASCII);
+    * Levenshtein from ``Compare.string(method="levenshtein")``, whose similarity
+      ``1 - d / max(len)`` is turned back into the whole distance ``d``;
+    * dates as day numbers, one ``Compare.numeric(method="step", offset=t)`` per threshold.
+
+    recordlinkage is imported only when the engine is used: it takes about a second to import.
+    """
+
+    name = "recordlinkage"
+
+    def pairs(self, rules, left, right):
+        rl, pd = _recordlinkage()
+        columns = sorted({c for rule in rules for c in rule.columns})
+        frame_l = pd.DataFrame({c: _text(left.column(c)) for c in columns}, index=pd.RangeIndex(left.num_rows))
+        frame_r = pd.DataFrame({c: _text(right.column(c)) for c in columns}, index=pd.RangeIndex(right.num_rows))
+        found = None
+        for rule in rules:
+            indexer = rl.Index()
+            indexer.block(left_on=list(rule.columns), right_on=list(rule.columns))
+            pairs = indexer.index(frame_l, frame_r)
+            found = pairs if found is None else found.union(pairs)
+        if found is None or len(found) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        left_idx = found.get_level_values(0).to_numpy().astype(np.int64)
+        right_idx = found.get_level_values(1).to_numpy().astype(np.int64)
+        order = np.lexsort((right_idx, left_idx))
+        return left_idx[order], right_idx[order]
+
+    def levels(self, comparisons, left, right, left_idx, right_idx):
+        rl, pd = _recordlinkage()
+        left_idx, right_idx = np.asarray(left_idx, np.int64), np.asarray(right_idx, np.int64)
+        if len(left_idx) != len(right_idx):
+            raise ValueError(f"pair index arrays differ in length: {len(left_idx)} and {len(right_idx)}")
+        comparisons = list(comparisons)
+        if not comparisons:
+            return np.zeros((len(left_idx), 0), np.int8)
+        # one frame column per compared column and form: day numbers for date comparisons, the
+        # string form for the others (an exact comparison of dates compares their text, as the
+        # vectorized engine does)
+        def form(c: Comparison) -> str:
+            return f"{c.column}:days" if c.kind == "date" else f"{c.column}:text"
+
+        source = {form(c): (c.column, _days if c.kind == "date" else _text) for c in comparisons}
+        frame_l = pd.DataFrame({k: f(left.column(col)) for k, (col, f) in source.items()}, index=pd.RangeIndex(left.num_rows))
+        frame_r = pd.DataFrame({k: f(right.column(col)) for k, (col, f) in source.items()}, index=pd.RangeIndex(right.num_rows))
+
+        compare = rl.Compare()
+        for i, c in enumerate(comparisons):
+            col = form(c)
+            compare.exact(col, col, agree_value=1, disagree_value=0, missing_value=-1, label=f"{i}:exact")
+            if c.kind in ("jaro_winkler", "levenshtein"):
+                method = "jarowinkler" if c.kind == "jaro_winkler" else "levenshtein"
+                compare.string(col, col, method=method, missing_value=-1.0, label=f"{i}:score")
+            elif c.kind == "date":
+                for j, t in enumerate(c.thresholds):
+                    compare.numeric(col, col, method="step", offset=float(t), missing_value=0.0, label=f"{i}:within{j}")
+        pairs = pd.MultiIndex.from_arrays([left_idx, right_idx])
+        features = compare.compute(pairs, frame_l, frame_r)
+
+        out = np.empty((len(left_idx), len(comparisons)), np.int8)
+        for i, c in enumerate(comparisons):
+            same = features[f"{i}:exact"].to_numpy()
+            if c.kind == "jaro_winkler":
+                level = _grade(features[f"{i}:score"].to_numpy(np.float64), c.thresholds, higher_is_closer=True)
+            elif c.kind == "levenshtein":
+                similarity = features[f"{i}:score"].to_numpy(np.float64)
+                lengths_l = frame_l[form(c)].str.len().fillna(0).to_numpy(np.int64)
+                lengths_r = frame_r[form(c)].str.len().fillna(0).to_numpy(np.int64)
+                longest = np.maximum(lengths_l[left_idx], lengths_r[right_idx])
+                distance = np.rint((1.0 - similarity) * longest).astype(np.int64)
+                level = _grade(distance, c.thresholds, higher_is_closer=False)
+            elif c.kind == "date":
+                level = np.zeros(len(left_idx), np.int8)
+                for j in range(len(c.thresholds)):       # loosest first, as the thresholds are
+                    level[features[f"{i}:within{j}"].to_numpy() == 1] = j + 1
+            else:
+                level = np.zeros(len(left_idx), np.int8)
+            level[same == 1] = c.n_levels
+            level[same == -1] = MISSING
+            out[:, i] = level
+        return out
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name`` (one of :data:`ENGINES`)."""
+    if name == "vectorized":
+        return VectorizedEngine()
+    if name == "recordlinkage":
+        return RecordLinkageEngine()
+    raise ValueError(f"The 'engine' parameter must be one of {', '.join(ENGINES)}. Got {name!r} instead.")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _recordlinkage():
+    """(recordlinkage, pandas), imported on first use, with an error that says what to install."""
+    try:
+        import pandas as pd
+        import recordlinkage
+    except ImportError as error:  # pragma: no cover - both are dependencies of matchsim
+        raise ImportError(
+            f"the 'recordlinkage' engine needs the recordlinkage package ({error}); install it with "
+            "`pip install recordlinkage`, or use the 'vectorized' engine"
+        ) from error
+    return recordlinkage, pd
+
+
+def _text(column) -> np.ndarray:
+    """A column as an object array of Python strings, ``None`` where null or empty: the missing
+    values of the vectorized engine, which recordlinkage drops from blocks and scores as missing."""
+    arr = as_strings(column)
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def _days(column) -> np.ndarray:
+    """A date column as float64 day numbers, NaN where null (recordlinkage's missing)."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_date32(arr.type):
+        arr = arr.cast(pa.date32())
+    return pc.cast(arr.cast(pa.int32()), pa.float64()).to_numpy(zero_copy_only=False)
