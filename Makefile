@@ -23,7 +23,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/matchsim generate configs/august-2025.toml -o out/august-2025 --force
+	$(BIN)/matchsim run configs/august-2025.toml -o out/august-2025 --force
 
 # Benchmarks are collected too, run once each with timing disabled, so they cannot rot.
 # Pass options through, e.g. `make test PYTEST_ARGS=--runslow`.
