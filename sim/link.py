@@ -1,0 +1,517 @@
+"""``matchsim link``: the matcher on two files of one's own.
+
+The policies that match ICE's requests to the IRS master file run on any two tables: a *left*
+file whose records look for a match (the requests) and a *right* file that is searched (the
+master file). A link config (``configs/link/example.toml``) names the policy and maps each file's
+columns onto the match columns (:data:`sim.config.MATCH_COLUMNS`); the rest is the simulation's
+own code path: :func:`sim.match.prepare.prepare` on each side, then :func:`sim.match.policy.match`.
+
+The data flows top to bottom:
+
+1. :func:`read_input` - read a CSV (every column as text, in the side's encoding) or Parquet
+   file and check it: it exists, has a header and rows, holds every mapped column, its dates of
+   birth are dates and its ids are unique. Every failure is an :class:`~sim.errors.InputError`
+   that says what was wrong, what was received, and how to fix it (rows are numbered from 1,
+   the header not counted).
+2. :func:`link_inputs` - pure: prepare both sides, run the policy, and build two tables:
+   ``pairs`` (every scored candidate pair with its comparison levels, ``gamma_<column>``) and
+   ``decisions`` (one row per left record: its outcome and the right record's address as
+   disclosed).
+3. :func:`write_link` - ``pairs.parquet``, ``decisions.parquet`` and ``summary.json``, all or
+   nothing; the same inputs, config and seed give byte-identical files.
+
+>>> from sim.config import load_link_config                                              # doctest: +SKIP
+>>> config = load_link_config("configs/link/example.toml")                               # doctest: +SKIP
+>>> result = link(config, "tests/data/link/people.csv", "tests/data/link/records.parquet")  # doctest: +SKIP
+>>> result.summary["outcomes"]["disclosed"]                                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+import sim
+from sim.config import LinkConfig, LinkSideConfig
+from sim.errors import InputError
+from sim.io import atomic_write_text, output_dir
+from sim.match import policy as policy_mod
+from sim.match.prepare import prepare
+from sim.rng import stream
+
+#: The file formats read, by suffix (case-insensitive).
+FORMATS = {".csv": "csv", ".parquet": "parquet"}
+PAIRS_FILE = "pairs.parquet"
+DECISIONS_FILE = "decisions.parquet"
+SUMMARY_FILE = "summary.json"
+#: Columns of ``decisions`` holding the right record's address as disclosed (in the USPS forms
+#: :func:`sim.match.prepare.prepare` gives it), named as the simulation's own decisions name them.
+DISCLOSED_COLUMNS = {
+    "disclosed_street_address": "street_line",
+    "disclosed_city": "city",
+    "disclosed_state": "state",
+    "disclosed_zip5": "zip5",
+    "disclosed_zip4": "zip4",
+}
+#: Text columns that a Parquet file may hold as integers, losing leading zeros: the width they
+#: are padded back to.
+_DIGIT_WIDTHS = {"zip5": 5, "zip4": 4, "tin": 9}
+_DATE_FORM = "YYYY-MM-DD"
+_ADDRESS = "__address_text"     # the address column inside the table handed to prepare()
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Reading and checking an input
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    """One input file, read and checked: ``table`` holds the mapped columns as prepare() takes
+    them (dates of birth as dates, digit columns as text), ``ids`` one id per row."""
+
+    side: str                   # "left" or "right"
+    path: Path
+    format: str                 # "csv" or "parquet"
+    sha256: str
+    table: pa.Table
+    ids: pa.Array
+    columns: Mapping[str, str]  # match column -> column of ``table``
+    address: str | None         # column of ``table`` holding the free-text address
+
+    @property
+    def n_rows(self) -> int:
+        return self.table.num_rows
+
+    def provenance(self) -> dict:
+        return {"file": self.path.name, "format": self.format, "sha256": self.sha256, "rows": self.n_rows}
+
+
+def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str) -> LinkInput:
+    """Read and check the ``side`` ("left" or "right") input file at ``path``.
+
+    Raises :class:`InputError` for a missing or unreadable file, a suffix other than .csv or
+    .parquet, a file without a header or rows, a CSV that is not valid in ``encoding``, a mapped
+    column the file lacks, a date of birth that is not a date, and blank or duplicate ids.
+    """
+    path = Path(path)
+    shown = f"{side} input '{path}'"
+    if not path.exists():
+        raise InputError(f"{shown} does not exist; check the path (LEFT and RIGHT are the first two arguments of matchsim link)")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        got = f"suffix '{path.suffix}'" if path.suffix else "no suffix"
+        raise InputError(f"{shown} has {got}; matchsim link reads {' and '.join(FORMATS)} files: "
+                         f"save it as CSV with a header line, or as Parquet, with one of those suffixes")
+    if not path.is_file():
+        raise InputError(f"{shown} is not a file; give the path of a {fmt.upper()} file")
+    table = _read_csv(path, side_config.encoding, shown, side) if fmt == "csv" else _read_parquet(path, shown)
+    if table.num_rows == 0:
+        raise InputError(f"{shown} has no rows (columns: {_list(table.column_names)}); "
+                         f"give a file with at least one record")
+    _check_columns(table, side_config, side=side, shown=shown)
+    columns, address = {}, None
+    converted = {}
+    for match_column, source in side_config.columns.items():
+        name = f"__{match_column}"
+        values = _plain(table.column(source))
+        if match_column == "date_of_birth":
+            values = _dates(values, source=source, shown=shown)
+        elif pa.types.is_integer(values.type) and match_column in _DIGIT_WIDTHS:
+            values = pc.utf8_lpad(values.cast(pa.string()), _DIGIT_WIDTHS[match_column], "0")
+        converted[name] = values
+        columns[match_column] = name
+    if side_config.address is not None:
+        converted[_ADDRESS] = _plain(table.column(side_config.address))
+        address = _ADDRESS
+    ids = _ids(table, side_config.id, shown=shown, side=side)
+    return LinkInput(side, path, fmt, _file_sha256(path), pa.table(converted) if converted else pa.table({"__row": ids}),
+                     ids, columns, address)
+
+
+def _read_csv(path: Path, encoding: str, shown: str, side: str) -> pa.Table:
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"{shown}: unknown encoding {encoding!r} (set by {side}.encoding); use one Python knows, "
+                         f"e.g. \"utf-8\", \"latin-1\" or \"cp1252\"") from None
+    try:
+        # The header is read here so every column can be typed as text: inferred types would
+        # drop the leading zeros of ZIP codes and TINs.
+        with open(path, encoding="utf-8-sig" if codec == "utf-8" else encoding, newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding, shown, side) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {shown}: {exc.strerror or exc}; check that the file is readable") from None
+    except csv.Error as exc:
+        raise InputError(f"cannot read {shown} as CSV: {exc}; check the header line") from None
+    if not header or all(not name.strip() for name in header):
+        raise InputError(f"{shown} is empty: it has no header line; a CSV needs a first line naming its "
+                         f"columns, then one line per record")
+    dupes = sorted({name for name in header if header.count(name) > 1})
+    if dupes:
+        raise InputError(f"{shown}: the header names {_list(dupes)} more than once; give every column a distinct name")
+    try:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding),
+            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                                 strings_can_be_null=True, null_values=[""]),
+        )
+    except (pa.ArrowInvalid, UnicodeError) as exc:
+        bad = _first_undecodable(path, encoding)
+        if bad is not None:
+            raise _encoding_error(path, encoding, shown, side, bad) from None
+        raise InputError(f"cannot read {shown} as CSV: {exc}; check that every line has as many "
+                         f"fields as the header ({len(header)}) and that quotes are closed") from None
+
+
+def _encoding_error(path: Path, encoding: str, shown: str, side: str, bad: tuple[int, bytes] | None = None) -> InputError:
+    line, byte = bad if bad is not None else _first_undecodable(path, encoding) or (1, b"")
+    got = f"byte 0x{byte.hex().upper()} on line {line}" if byte else f"line {line}"
+    return InputError(f"{shown} is not valid {encoding} text: {got} cannot be decoded; if the file was saved "
+                      f"in Latin-1, set encoding = \"latin-1\" under [{side}] in the link config (or --set "
+                      f"{side}.encoding=latin-1; \"cp1252\" for files from Windows), or save it as UTF-8")
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, bytes] | None:
+    """(line number, first bad byte) of the first text ``encoding`` cannot decode, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    line = 1
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                # exc.object is this chunk after any bytes held over from the last one, which
+                # are part of a character and never a newline
+                return line + exc.object.count(b"\n", 0, exc.start), exc.object[exc.start:exc.start + 1]
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return line, b""
+    return None
+
+
+def _read_parquet(path: Path, shown: str) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read {shown} as Parquet ({exc}); check that it is a Parquet file, "
+                         f"or give a CSV file the suffix .csv") from None
+
+
+def _check_columns(table: pa.Table, side_config: LinkSideConfig, *, side: str, shown: str) -> None:
+    mapped = [(f"{side}.columns.{k}", v) for k, v in side_config.columns.items()]
+    mapped += [(f"{side}.{k}", getattr(side_config, k)) for k in ("address", "id") if getattr(side_config, k) is not None]
+    names = table.column_names
+    missing = []
+    for key, column in mapped:
+        if column in names:
+            continue
+        guess = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
+        if not guess:   # a difference of case only ("Surname" for "SURNAME")
+            guess = [n for n in names if n.lower() == column.lower()][:1]
+        missing.append(f"'{column}' (mapped by {key}" + (f"; did you mean '{guess[0]}'?)" if guess else ")"))
+    if missing:
+        what = "no column" if len(missing) == 1 else f"none of the {len(missing)} columns"
+        raise InputError(f"{shown} has {what} {', '.join(missing)}; its columns are: {_list(names)}; "
+                         f"fix the names under [{side}] in the link config")
+
+
+def _dates(values: pa.Array, *, source: str, shown: str) -> pa.Array:
+    """Dates of birth as an Arrow date column: date and timestamp columns as they are, text in
+    the form YYYY-MM-DD (blank is missing). Anything else is refused with an example."""
+    if pa.types.is_date32(values.type):
+        return values
+    if pa.types.is_date64(values.type) or pa.types.is_timestamp(values.type):
+        return values.cast(pa.date32())
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        raise InputError(f"{shown}: column '{source}' (date_of_birth) holds {values.type} values, not dates; "
+                         f"give dates, or text in the form {_DATE_FORM} (e.g. 1984-07-21)")
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 1984-02-30 over to March 1 and takes 1984-7-1: only the exact form passes
+    ok = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text)
+    bad = np.flatnonzero(pc.and_(pc.is_valid(text), pc.invert(pc.fill_null(ok, False))).to_numpy(zero_copy_only=False))
+    if len(bad):
+        example = values[int(bad[0])].as_py()
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise InputError(f"{shown}: column '{source}' (date_of_birth) cannot be read as dates: {example!r} "
+                         f"on row {bad[0] + 1}{more}; write dates as {_DATE_FORM} (e.g. 1984-07-21), "
+                         f"leave unknown dates blank, or map another column")
+    return parsed.cast(pa.date32())
+
+
+def _ids(table: pa.Table, column: str | None, *, shown: str, side: str) -> pa.Array:
+    """The id of each row: the ``id`` column (unique, never blank), else the row number from 1."""
+    if column is None:
+        return pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+    ids = _plain(table.column(column))
+    blank = pc.is_null(ids)
+    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+        blank = pc.or_(blank, pc.equal(pc.utf8_trim_whitespace(ids), ""))
+    blank_rows = np.flatnonzero(pc.fill_null(blank, True).to_numpy(zero_copy_only=False))
+    fix = f"give every record a distinct id, or remove id from [{side}] to number the rows"
+    if len(blank_rows):
+        raise InputError(f"{shown}: id column '{column}' is blank on {len(blank_rows)} row"
+                         f"{'s' if len(blank_rows) > 1 else ''} (first: row {blank_rows[0] + 1}); {fix}")
+    encoded = pc.dictionary_encode(ids)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    counts = np.bincount(codes, minlength=len(encoded.dictionary))
+    if (counts > 1).any():
+        first_dupe = int(codes[np.flatnonzero(counts[codes] > 1)[0]])
+        rows = np.flatnonzero(codes == first_dupe)[:3] + 1
+        n_dupes = int((counts > 1).sum())
+        others = f"; {n_dupes} ids occur more than once" if n_dupes > 1 else ""
+        raise InputError(f"{shown}: id column '{column}' has duplicate ids: {encoded.dictionary[first_dupe].as_py()!r} "
+                         f"on rows {', '.join(str(r) for r in rows)}{others}; {fix}")
+    return ids
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Linking: pure, no file I/O
+
+
+@dataclass
+class LinkResult:
+    """What :func:`link` produced: the scored pairs, one decision per left record, the summary."""
+
+    config: LinkConfig
+    pairs: pa.Table
+    decisions: pa.Table
+    summary: dict
+    models: dict = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        s = self.summary
+        left, right = s["inputs"]["left"], s["inputs"]["right"]
+        lines = [f"linked {left['file']} ({left['rows']:,} records) to {right['file']} ({right['rows']:,} records) "
+                 f"under policy '{s['policy']}' (seed {s['seed']}, config {s['config_sha256'][:12]})",
+                 f"  {s['n_pairs']:,} candidate pairs, {s['n_matched_pairs']:,} matched"]
+        width = max(len(k) for k in s["outcomes"])
+        lines += [f"  {k:<{width}}  {v:>10,}" for k, v in s["outcomes"].items()]
+        return lines
+
+
+def link(config: LinkConfig, left_path: str | Path, right_path: str | Path, *, seed: int = 0,
+         engine: str | None = None) -> LinkResult:
+    """Read and check both files, then link them under ``config`` (see :func:`link_inputs`).
+
+    ``seed`` feeds the only random draw, the record pairs a Fellegi-Sunter path estimates its u
+    probabilities from (stream ``match.u_sample``), so a run is reproducible.
+    """
+    _check_policy_fits(config)
+    left = read_input(left_path, config.left, side="left")
+    right = read_input(right_path, config.right, side="right")
+    return link_inputs(config, left, right, rng=stream(seed, "match.u_sample", 0), seed=seed, engine=engine)
+
+
+def link_inputs(config: LinkConfig, left: LinkInput, right: LinkInput, *, rng: np.random.Generator,
+                seed: int | None = None, engine: str | None = None) -> LinkResult:
+    """Prepare both sides, run ``config.policy`` on them, and tabulate pairs and decisions."""
+    policy = config.policy
+    left_p = prepare(left.table, columns=left.columns, address=left.address)
+    right_p = prepare(right.table, columns=right.columns, address=right.address)
+    try:
+        decided, cands, models = policy_mod.match(policy, left_p, right_p, engine=engine, rng=rng)
+    except ValueError as exc:   # the policy's own messages: no pairs to fit, a gate with no text
+        raise InputError(f"policy '{policy.name}' cannot run on {left.path.name} and {right.path.name}: {exc}") from None
+    pairs = pairs_table(policy, cands, models, left.ids, right.ids)
+    decisions = decisions_table(policy, decided, left.ids, right.ids, right_p)
+    summary = summarize(config, left, right, pairs, decided, models, seed=seed)
+    return LinkResult(config, pairs, decisions, summary, models)
+
+
+def pairs_table(policy, cands: list[policy_mod.PathCandidates], models: dict, left_ids: pa.Array,
+                right_ids: pa.Array) -> pa.Table:
+    """Every scored candidate pair, ordered by left then right row: ids, path, one int8
+    ``gamma_<column>`` per comparison of any path (-1 missing, 0 different, up to the exact
+    level; null when the pair's path does not compare that column), ``score`` (the match weight
+    of a Fellegi-Sunter path; under rules the sum of the levels, which only ranks), ``matched``."""
+    columns = list(dict.fromkeys(c.column for p in policy.paths for c in p.comparisons))
+    parts: dict[str, list] = {k: [] for k in ("left", "right", "path", "score", "matched")}
+    gammas: dict[str, list] = {c: [] for c in columns}
+    for i, c in enumerate(cands):
+        n = len(c.left_idx)
+        matched, score = policy_mod.pair_scores(c, models) if n else (np.zeros(0, bool), np.zeros(0))
+        parts["left"].append(c.left_idx.astype(np.int64))
+        parts["right"].append(c.right_idx.astype(np.int64))
+        parts["path"].append(np.full(n, i, dtype=np.int64))
+        parts["score"].append(np.asarray(score, dtype=np.float64))
+        parts["matched"].append(np.asarray(matched, dtype=bool))
+        compared = [comp.column for comp in c.path.comparisons]
+        for column in columns:
+            if column in compared:
+                gammas[column].append(pa.array(c.levels[:, compared.index(column)].astype(np.int8)))
+            else:
+                gammas[column].append(pa.nulls(n, pa.int8()))
+    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    order = np.lexsort((cat["right"], cat["left"]))
+    take = pa.array(order, pa.int64())
+    names = pa.array([p.name for p in policy.paths], pa.string())
+    out = {
+        "left_id": left_ids.take(pa.array(cat["left"][order].astype(np.int64))),
+        "right_id": right_ids.take(pa.array(cat["right"][order].astype(np.int64))),
+        "path": names.take(pa.array(cat["path"][order].astype(np.int64))),
+    }
+    for column in columns:
+        chunks = gammas[column]
+        out[f"gamma_{column}"] = (pa.concat_arrays(chunks) if chunks else pa.array([], pa.int8())).take(take)
+    out["score"] = pa.array(cat["score"][order].astype(np.float64))
+    out["matched"] = pa.array(cat["matched"][order].astype(bool))
+    return pa.table(out)
+
+
+def decisions_table(policy, decided: Mapping[str, np.ndarray], left_ids: pa.Array, right_ids: pa.Array,
+                    right: pa.Table) -> pa.Table:
+    """One row per left record, in file order: the path that took it, whether its address passed
+    the path's gate, the outcome (:data:`sim.match.policy.OUTCOMES`), the number of candidates
+    and of matches, the best score, and for a disclosed record its right id and address."""
+    path = decided["path"].astype(np.int64)
+    routed = path >= 0
+    right_row = decided["right_row"].astype(np.int64)
+    disclosed = right_row >= 0
+    rows = pa.array(np.where(disclosed, right_row, 0))
+    mask = pa.array(disclosed)
+
+    def disclosed_values(values) -> pa.Array:
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        return pc.if_else(mask, values.take(rows), pa.scalar(None, values.type))
+
+    names = pa.array([p.name for p in policy.paths], pa.string())
+    score = decided["score"]
+    out = {
+        "left_id": left_ids,
+        "path": pc.if_else(pa.array(routed), names.take(pa.array(np.where(routed, path, 0))), pa.scalar(None, pa.string())),
+        "address_gate_passed": pa.array(decided["gate_passed"].astype(bool), mask=~routed),
+        "outcome": pa.array(policy_mod.OUTCOMES, pa.string()).take(pa.array(decided["outcome"].astype(np.int64))),
+        "n_candidates": pa.array(decided["n_candidates"].astype(np.int32)),
+        "n_matches": pa.array(decided["n_matches"].astype(np.int32)),
+        "score": pa.array(score.astype(np.float64), mask=np.isnan(score)),
+        "right_id": disclosed_values(right_ids),
+    }
+    for name, column in DISCLOSED_COLUMNS.items():
+        out[name] = disclosed_values(right.column(column))
+    return pa.table(out)
+
+
+def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.Table,
+              decided: Mapping[str, np.ndarray], models: dict, *, seed: int | None) -> dict:
+    """``summary.json``: provenance (version, config hash, inputs with their sha256 and row
+    counts), counts by outcome overall and by path, and the Fellegi-Sunter parameters used."""
+    from sim.world.generate import library_versions
+
+    n_out = len(policy_mod.OUTCOMES)
+    names = [p.name for p in config.policy.paths]
+    # path -1 (no path took the record) is counted last
+    path = np.where(decided["path"] < 0, len(names), decided["path"]).astype(np.int64)
+    table = np.bincount(path * n_out + decided["outcome"].astype(np.int64),
+                        minlength=(len(names) + 1) * n_out).reshape(-1, n_out)
+    by_path = {name: {o: int(k) for o, k in zip(policy_mod.OUTCOMES, row) if k}
+               for name, row in zip([*names, "(none)"], table) if row.any()}
+    return {
+        "command": "link",
+        "version": sim.__version__,
+        "policy": config.policy.name,
+        "seed": seed,
+        "config_sha256": config_sha256(config),
+        "inputs": {"left": left.provenance(), "right": right.provenance()},
+        "n_pairs": pairs.num_rows,
+        "n_matched_pairs": int(pc.sum(pairs.column("matched")).as_py() or 0),
+        "outcomes": {o: int(k) for o, k in zip(policy_mod.OUTCOMES, table.sum(axis=0))},
+        "by_path": by_path,
+        "fellegi_sunter": {name: _model_dict(m) for name, m in models.items()},
+        "libraries": library_versions(),
+        "config": config.model_dump(mode="json"),
+    }
+
+
+def config_sha256(config: LinkConfig) -> str:
+    """Hash of the validated link config's canonical JSON, as :meth:`sim.config.Config.sha256`."""
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_policy_fits(config: LinkConfig) -> None:
+    """A path that gates on the address text needs a left ``address`` column: say so before
+    reading anything, rather than fail halfway through."""
+    if config.left.address is not None:
+        return
+    for i, path in enumerate(config.policy.paths):
+        if path.address_gate == "none" or (path.requests == "with_tin" and "tin" not in config.left.columns):
+            continue
+        raise InputError(f"policy path '{path.name}' gates on the left file's free-text address "
+                         f"(address_gate = {path.address_gate!r}), and [left] maps no address column; set "
+                         f"left.address to the column holding it, or --set policy.paths.{i}.address_gate=none")
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Writing
+
+
+def write_link(result: LinkResult, out_dir: str | Path, *, force: bool = False) -> Path:
+    """Write ``pairs.parquet``, ``decisions.parquet`` and ``summary.json`` into ``out_dir``, all or
+    nothing (:func:`sim.io.output_dir`); an existing ``out_dir`` is replaced only with ``force``."""
+    out_dir = Path(out_dir)
+    s = result.summary
+    meta = {
+        "matchsim.command": "link", "matchsim.version": s["version"], "matchsim.policy": s["policy"],
+        "matchsim.seed": str(s["seed"]), "matchsim.config_sha256": s["config_sha256"],
+        "matchsim.left_sha256": s["inputs"]["left"]["sha256"], "matchsim.right_sha256": s["inputs"]["right"]["sha256"],
+    }
+    with output_dir(out_dir, force=force) as tmp:
+        for name, table in ((PAIRS_FILE, result.pairs), (DECISIONS_FILE, result.decisions)):
+            pq.write_table(table.replace_schema_metadata(meta), tmp / name, compression="zstd", compression_level=3)
+        atomic_write_text(tmp / SUMMARY_FILE, json.dumps(s, indent=2) + "\n")
+    return out_dir
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain(column) -> pa.Array:
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return arr.cast(arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
+
+
+def _list(names) -> str:
+    names = list(names)
+    shown = ", ".join(f"'{n}'" for n in names[:30])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+
+
+def _model_dict(model) -> dict:
+    return {
+        "prior_match": model.prior_match_,
+        "m": [np.round(p, 8).tolist() for p in model.m_],
+        "u": [np.round(p, 8).tolist() for p in model.u_],
+        "iterations": model.n_iter_,
+        "converged": bool(model.converged_),
+    }
+
+
+__all__ = ["link", "link_inputs", "read_input", "write_link", "config_sha256", "LinkInput", "LinkResult",
+           "pairs_table", "decisions_table", "summarize", "FORMATS", "DISCLOSED_COLUMNS"]
