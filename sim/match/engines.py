@@ -51,8 +51,11 @@ class VectorizedEngine:
         return union_pairs(*(rule.pairs(cols_l, cols_r) for rule in rules))
 
     def levels(self, comparisons, left, right, left_idx, right_idx):
-        cols_l = {c.column: left.column(c.column) for c in comparisons}
-        cols_r = {c.column: right.column(c.column) for c in comparisons}
+        columns = list(dict.fromkeys(c.column for c in comparisons))
+        left, left_idx = _referenced(left, columns, left_idx)
+        right, right_idx = _referenced(right, columns, right_idx)
+        cols_l = {c: left.column(c) for c in columns}
+        cols_r = {c: right.column(c) for c in columns}
         return comparison_matrix(list(comparisons), cols_l, cols_r, left_idx, right_idx)
 
 
@@ -107,6 +110,9 @@ class RecordLinkageEngine:
         comparisons = list(comparisons)
         if not comparisons:
             return np.zeros((len(left_idx), 0), np.int8)
+        columns = list(dict.fromkeys(c.column for c in comparisons))
+        left, left_idx = _referenced(left, columns, left_idx)
+        right, right_idx = _referenced(right, columns, right_idx)
         # one frame column per compared column and form: day numbers for date comparisons, the
         # string form for the others (an exact comparison of dates compares their text, as the
         # vectorized engine does)
@@ -164,6 +170,22 @@ def get_engine(name: str) -> Engine:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _referenced(table: pa.Table, columns: list[str], idx) -> tuple[pa.Table, np.ndarray]:
+    """``table``'s ``columns``, cut down to the rows ``idx`` refers to when those are under half
+    of them, and ``idx`` renumbered to match: the work of both engines then grows with the
+    pairs, not with the table (a tight rule pairs 280,000 requests x records of a master file
+    of 800,000 rows, of which it touches 79,000)."""
+    idx = np.asarray(idx, np.int64)
+    table = table.select(columns)
+    n = table.num_rows
+    referenced = np.zeros(n, bool)
+    referenced[idx] = True
+    rows = np.flatnonzero(referenced)
+    if len(rows) > n // 2:
+        return table, idx
+    return table.take(rows), (np.cumsum(referenced) - 1)[idx]
 
 
 def _recordlinkage():
