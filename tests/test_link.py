@@ -1,0 +1,509 @@
+"""``matchsim link``: the matcher on two files of one's own (sim/link.py and its command)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import sim
+from sim.cli import cli
+from sim.config import LinkSideConfig, load_link_config, load_policy
+from sim.link import DISCLOSED_COLUMNS, config_sha256, read_input
+from sim.match import policy as policy_mod
+from sim.match.prepare import prepare_master_file, prepare_requests
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data" / "link"
+EXAMPLE = REPO / "configs" / "link" / "example.toml"
+PEOPLE, PEOPLE_LATIN1, RECORDS = DATA / "people.csv", DATA / "people-latin1.csv", DATA / "records.parquet"
+OUTPUTS = ["decisions.parquet", "pairs.parquet", "summary.json"]
+PEOPLE_COLUMNS = "'case_id', 'given_name', 'family_name', 'birth_date', 'ssn', 'home_address'"
+
+
+def run(*args):
+    # catch_exceptions=False: a bug surfaces as its own traceback, not as exit code 1.
+    return CliRunner().invoke(cli, [str(a) for a in args], prog_name="matchsim", catch_exceptions=False)
+
+
+def link(left, right, out, *extra, config=EXAMPLE):
+    return run("link", left, right, "--config", config, "-o", out, *extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# The example config and data
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "link").glob("*.toml")), ids=lambda p: p.name)
+def test_every_link_config_validates(path):
+    config = load_link_config(path)
+    assert config.policy.paths
+
+
+def test_example_config_reads_irs_2025_and_maps_columns_the_example_files_have():
+    config = load_link_config(EXAMPLE)
+    assert config.policy == load_policy(REPO / "configs" / "irs-2025.toml")
+    people = pacsv.read_csv(PEOPLE).column_names
+    records = pq.read_schema(RECORDS).names
+    for side, names in ((config.left, people), (config.right, records)):
+        mapped = [*side.columns.values(), *(c for c in (side.address, side.id) if c is not None)]
+        assert set(mapped) <= set(names)
+
+
+def test_example_files_are_what_their_script_writes(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_examples", DATA / "make_examples.py")
+    make_examples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_examples)
+    make_examples.write(tmp_path)
+    for name in ("people.csv", "people-latin1.csv"):
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+    assert pq.read_table(tmp_path / "records.parquet").equals(pq.read_table(RECORDS))
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end on the example files
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("link") / "example"
+    result = link(PEOPLE, RECORDS, out)
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_link_writes_pairs_decisions_and_a_summary_and_prints_the_counts(example_run):
+    out, result = example_run
+    assert sorted(p.name for p in out.iterdir()) == OUTPUTS
+    summary = json.loads((out / "summary.json").read_text())
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [
+        f"linked people.csv (30 records) to records.parquet (48 records) under policy 'irs-2025' "
+        f"(seed 0, config {summary['config_sha256'][:12]})",
+        "  28 candidate pairs, 26 matched",
+        "  no_path             0",
+        "  gated               3",
+        "  unmatched           6",
+        "  ambiguous           1",
+        "  disclosed          20",
+        f"written to {out}",
+    ]
+
+
+def test_decisions_follow_the_left_file_and_agree_with_the_pairs(example_run):
+    out, _ = example_run
+    decisions = pq.read_table(out / "decisions.parquet").to_pandas()
+    pairs = pq.read_table(out / "pairs.parquet").to_pandas()
+    assert decisions["left_id"].tolist() == pacsv.read_csv(PEOPLE).column("case_id").to_pylist()
+    by_left = pairs.groupby("left_id")
+    n_pairs = by_left.size().reindex(decisions["left_id"], fill_value=0).to_numpy()
+    n_matched = by_left["matched"].sum().reindex(decisions["left_id"], fill_value=0).to_numpy()
+    assert (decisions["n_candidates"].to_numpy() == n_pairs).all()
+    assert (decisions["n_matches"].to_numpy() == n_matched).all()
+    matched = set(zip(pairs.loc[pairs["matched"], "left_id"], pairs.loc[pairs["matched"], "right_id"]))
+    linked = decisions[decisions["outcome"] == "disclosed"]
+    assert len(linked) == 20
+    for row in linked.itertuples():
+        # the linked record is a matched pair of that left record, and its best
+        assert (row.left_id, row.right_id) in matched
+        best = pairs[(pairs["left_id"] == row.left_id) & pairs["matched"]]["score"].max()
+        assert row.score == best
+    others = decisions[decisions["outcome"] != "disclosed"]
+    assert others["right_id"].isna().all()
+    assert others[[*DISCLOSED_COLUMNS]].isna().all().all()
+    assert (decisions.loc[decisions["outcome"] == "gated", "n_candidates"] == 0).all()
+    assert (decisions.loc[decisions["outcome"] == "unmatched", "n_matches"] == 0).all()
+    assert (decisions.loc[decisions["outcome"] == "ambiguous", "n_matches"] >= 2).all()
+    # every pair's path is its left record's path
+    assert (pairs["path"].to_numpy() == decisions.set_index("left_id").loc[pairs["left_id"], "path"].to_numpy()).all()
+
+
+def test_pairs_carry_one_gamma_column_per_comparison(example_run):
+    out, _ = example_run
+    pairs = pq.read_table(out / "pairs.parquet")
+    assert pairs.column_names == ["left_id", "right_id", "path", "gamma_name_control", "gamma_street6", "gamma_zip5",
+                                  "gamma_first_name", "gamma_date_of_birth", "score", "matched"]
+    assert all(pairs.schema.field(n).type == pa.int8() for n in pairs.column_names if n.startswith("gamma_"))
+    assert pairs.schema.field("left_id").type == pa.string()      # a CSV's ids are text
+    assert pairs.schema.field("right_id").type == pa.int64()      # a Parquet id keeps its type
+    tin = pairs.filter(pc.equal(pairs["path"], "tin"))
+    # the TIN path compares only the name control; the address path's columns are null there
+    assert tin["gamma_street6"].null_count == tin.num_rows
+    assert tin["gamma_name_control"].null_count == 0
+
+
+def test_example_outcomes_are_the_ones_the_data_was_made_for(example_run):
+    out, _ = example_run
+    d = pq.read_table(out / "decisions.parquet").to_pandas().set_index("left_id")
+    expected = {
+        "C001": ("tin", "disclosed", 1001),        # TIN and name control agree
+        "C002": ("tin", "disclosed", 1002),        # "Muñoz" is MUNOZ
+        "C005": ("tin", "disclosed", 1005),        # "FAILED TO PROVIDE 89509" passes the ZIP filter
+        "C007": ("tin", "gated", None),            # blank address
+        "C008": ("tin", "gated", None),            # "UNKNOWN"
+        "C011": ("tin", "unmatched", None),        # another person's number: name control differs
+        "C012": ("tin", "unmatched", None),        # a number not on file
+        "C013": ("tin", "disclosed", 1011),        # an address that is only a city and ZIP
+        "C015": ("address", "disclosed", 1016),    # MARIA, not MARIO, LOPEZ at the same address
+        "C016": ("address", "ambiguous", None),    # JOHN SMITH father and son, no date of birth
+        "C020": ("address", "gated", None),        # blank address, no TIN
+        "C021": ("address", "unmatched", None),    # the wrong ZIP
+        "C022": ("address", "unmatched", None),    # no street
+    }
+    for case, (path, outcome, right_id) in expected.items():
+        got = d.loc[case]
+        assert (got["path"], got["outcome"]) == (path, outcome), case
+        assert (None if np.isnan(got["right_id"]) else int(got["right_id"])) == right_id, case
+    assert d.loc["C015", ["disclosed_street_address", "disclosed_city", "disclosed_state", "disclosed_zip5", "disclosed_zip4"]].tolist() == [
+        "1010 LAKE ST", "RENO", "NV", "89501", "2301"]
+    assert d.loc["C006", "disclosed_zip5"] == "02134"
+    assert bool(d.loc["C007", "address_gate_passed"]) is False
+
+
+def test_summary_holds_the_provenance_and_the_counts(example_run):
+    out, _ = example_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["command"] == "link"
+    assert summary["version"] == sim.__version__
+    assert summary["policy"] == "irs-2025"
+    assert summary["seed"] == 0
+    assert summary["config_sha256"] == config_sha256(load_link_config(EXAMPLE))
+    assert summary["inputs"] == {
+        "left": {"file": "people.csv", "format": "csv", "sha256": hashlib.sha256(PEOPLE.read_bytes()).hexdigest(), "rows": 30},
+        "right": {"file": "records.parquet", "format": "parquet", "sha256": hashlib.sha256(RECORDS.read_bytes()).hexdigest(), "rows": 48},
+    }
+    assert summary["outcomes"] == {"no_path": 0, "gated": 3, "unmatched": 6, "ambiguous": 1, "disclosed": 20}
+    assert summary["by_path"] == {"tin": {"gated": 2, "unmatched": 3, "disclosed": 13},
+                                  "address": {"gated": 1, "unmatched": 3, "ambiguous": 1, "disclosed": 7}}
+    assert summary["n_pairs"] == 28 and summary["n_matched_pairs"] == 26
+    assert summary["config"]["left"]["id"] == "case_id"
+    meta = pq.read_schema(out / "decisions.parquet").metadata
+    assert meta[b"matchsim.config_sha256"].decode() == summary["config_sha256"]
+    assert meta[b"matchsim.left_sha256"].decode() == summary["inputs"]["left"]["sha256"]
+
+
+def test_the_config_hash_changes_with_the_config_not_with_the_run():
+    base = config_sha256(load_link_config(EXAMPLE))
+    assert config_sha256(load_link_config(EXAMPLE)) == base
+    assert config_sha256(load_link_config(EXAMPLE, ["left.encoding=latin-1"])) != base
+
+
+def test_a_second_run_gives_byte_identical_outputs(example_run, tmp_path):
+    out, _ = example_run
+    again = link(PEOPLE, RECORDS, tmp_path / "again")
+    assert again.exit_code == 0, again.output
+    for name in OUTPUTS:
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_a_latin1_file_read_in_its_encoding_links_as_the_utf8_one(example_run, tmp_path):
+    out, _ = example_run
+    result = link(PEOPLE_LATIN1, RECORDS, tmp_path / "latin1", "--set", "left.encoding=latin-1")
+    assert result.exit_code == 0, result.output
+    for name in ("decisions.parquet", "pairs.parquet"):
+        assert pq.read_table(tmp_path / "latin1" / name).equals(pq.read_table(out / name))
+
+
+def test_a_fellegi_sunter_policy_draws_its_u_pairs_from_the_seed(tmp_path):
+    args = ("--set", "policy=../probabilistic.toml")
+    runs = {name: link(PEOPLE, RECORDS, tmp_path / name, *args, *seed)
+            for name, seed in (("a", ()), ("b", ("--seed", "0")), ("c", ("--seed", "7")))}
+    assert all(r.exit_code == 0 for r in runs.values()), [r.output for r in runs.values()]
+    for name in OUTPUTS:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    a, c = (json.loads((tmp_path / n / "summary.json").read_text()) for n in "ac")
+    assert (a["seed"], c["seed"]) == (0, 7)
+    assert set(a["fellegi_sunter"]) == {"all"}
+    assert a["fellegi_sunter"]["all"]["u"] != c["fellegi_sunter"]["all"]["u"]
+
+
+def test_an_existing_output_directory_is_kept_unless_forced(example_run, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    refused = link(PEOPLE, RECORDS, out)
+    assert refused.exit_code == 2
+    assert refused.stderr == f"error: output directory exists: '{out}'; pass --force to replace it, or choose another -o\n"
+    assert (out / "keep.txt").read_text() == "mine"
+    forced = link(PEOPLE, RECORDS, out, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert sorted(p.name for p in out.iterdir()) == OUTPUTS
+
+
+def test_integer_zip_and_tin_columns_get_their_leading_zeros_back(tmp_path):
+    path = tmp_path / "roster.parquet"
+    pq.write_table(pa.table({"zip": pa.array([2134, 89501]), "tin": pa.array([12345678, 531224817])}), path)
+    got = read_input(path, LinkSideConfig(columns={"zip5": "zip", "tin": "tin"}), side="right")
+    assert got.table.column("__zip5").to_pylist() == ["02134", "89501"]
+    assert got.table.column("__tin").to_pylist() == ["012345678", "531224817"]
+    assert got.ids.to_pylist() == [1, 2]
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulated world, through files with other column names: the same outcomes as the matcher
+
+
+@pytest.mark.parametrize("policy_name", ["irs-2025", "statute-6103"])
+def test_link_on_the_worlds_own_files_gives_the_matchers_outcomes(world_dir, tmp_path, policy_name):
+    from sim.world.generate import dense, read_dataset
+
+    requests = dense(read_dataset(world_dir, "requests")).slice(0, 800)
+    master = dense(read_dataset(world_dir, "master_file"))
+    # the master-file rows of the ZIP areas those requests live in, and of every TIN they carry
+    tins = pc.replace_substring_regex(requests["ssn"].drop_null(), r"\D", "")
+    keep = pc.or_(pc.is_in(master["zip5"], value_set=pc.unique(requests["truth_zip"])),
+                  pc.is_in(master["tin"], value_set=tins))
+    master = master.filter(keep)
+    assert 5_000 < master.num_rows < 200_000
+
+    left_names = {"request_id": "Request No", "first_name": "GIVEN", "last_name": "FAMILY", "date_of_birth": "Born",
+                  "earm_address": "EARM Address", "ssn": "SSN"}
+    right_names = {"tin": "TaxId", "first_name": "First", "last_name": "Last", "name_control": "NC",
+                   "date_of_birth": "DOB", "street_address": "Line1", "street_number": "HouseNo",
+                   "street_name": "StreetName", "unit": "Unit", "city": "City", "state": "St", "zip5": "ZIP",
+                   "zip4": "Plus4"}
+    left_file, right_file = tmp_path / "requests.csv", tmp_path / "master.parquet"
+    pacsv.write_csv(requests.select(list(left_names)).rename_columns(list(left_names.values())), left_file)
+    pq.write_table(master.select(list(right_names)).rename_columns(list(right_names.values())), right_file)
+    config_file = tmp_path / "link.toml"
+    config_file.write_text(
+        f'policy = "{REPO / "configs" / f"{policy_name}.toml"}"\n'
+        '[left]\nid = "Request No"\naddress = "EARM Address"\n'
+        '[left.columns]\ntin = "SSN"\nfirst_name = "GIVEN"\nlast_name = "FAMILY"\ndate_of_birth = "Born"\n'
+        '[right]\nid = "TaxId"\n'
+        '[right.columns]\n' + "".join(f'{ours} = "{theirs}"\n' for ours, theirs in right_names.items()
+                                      if ours not in ("street_address", "tin")) +
+        'tin = "TaxId"\nstreet_line = "Line1"\n'
+    )
+    result = link(left_file, right_file, tmp_path / "out", config=config_file)
+    assert result.exit_code == 0, result.output
+    got = pq.read_table(tmp_path / "out" / "decisions.parquet")
+
+    policy = load_policy(REPO / "configs" / f"{policy_name}.toml")
+    decided, _, _ = policy_mod.match(policy, prepare_requests(requests), prepare_master_file(master))
+    outcomes = [policy_mod.OUTCOMES[i] for i in decided["outcome"]]
+    assert got["left_id"].to_pylist() == requests["request_id"].to_pylist()
+    assert got["outcome"].to_pylist() == outcomes
+    disclosed_tin = [master["tin"][int(r)].as_py() if r >= 0 else None for r in decided["right_row"]]
+    assert got["right_id"].to_pylist() == disclosed_tin
+    assert got["n_candidates"].to_pylist() == decided["n_candidates"].tolist()
+    assert got["path"].to_pylist() == [policy.paths[p].name if p >= 0 else None for p in decided["path"]]
+    # every outcome a policy can reach on a world is reached, so the comparison means something
+    assert {"gated", "unmatched", "disclosed"} <= set(outcomes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: what was wrong, what was received, how to fix it; exit code 2; nothing written
+
+
+def assert_refused(result, out: Path, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"error: {message}\n"
+    assert not out.exists()
+    assert not list(out.parent.glob(f"{out.name}.tmp-*"))
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Copies of the example files in a fresh folder, to be broken one way or another."""
+    shutil.copy(PEOPLE, tmp_path / "people.csv")
+    shutil.copy(RECORDS, tmp_path / "records.parquet")
+    return tmp_path
+
+
+def test_a_missing_input_file(files):
+    missing = files / "nobody.csv"
+    result = link(missing, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"left input '{missing}' does not exist; check the path "
+                                          f"(LEFT and RIGHT are the first two arguments of matchsim link)")
+
+
+def test_a_file_of_another_format(files):
+    sheet = files / "records.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    result = link(files / "people.csv", sheet, files / "out")
+    assert_refused(result, files / "out", f"right input '{sheet}' has suffix '.xlsx'; matchsim link reads .csv and "
+                                          f".parquet files: save it as CSV with a header line, or as Parquet, with "
+                                          f"one of those suffixes")
+
+
+def test_a_file_without_a_suffix(files):
+    bare = files / "records"
+    bare.write_bytes(b"x")
+    result = link(files / "people.csv", bare, files / "out")
+    assert_refused(result, files / "out", f"right input '{bare}' has no suffix; matchsim link reads .csv and "
+                                          f".parquet files: save it as CSV with a header line, or as Parquet, with "
+                                          f"one of those suffixes")
+
+
+def test_an_unreadable_parquet_file(files):
+    fake = files / "records.parquet"
+    fake.write_bytes(PEOPLE.read_bytes())       # a CSV under a Parquet name
+    with pytest.raises(pa.ArrowInvalid) as arrow:
+        pq.read_table(fake)
+    result = link(files / "people.csv", fake, files / "out")
+    assert_refused(result, files / "out", f"cannot read right input '{fake}' as Parquet ({arrow.value}); check that "
+                                          f"it is a Parquet file, or give a CSV file the suffix .csv")
+
+
+def test_a_csv_that_is_malformed(files):
+    ragged = files / "people.csv"
+    ragged.write_text("case_id,given_name\nC001,Ana,extra\n")
+    result = link(ragged, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"cannot read left input '{ragged}' as CSV: CSV parse error: Expected 2 "
+                                          f"columns, got 3: C001,Ana,extra; check that every line has as many fields "
+                                          f"as the header (2) and that quotes are closed")
+
+
+def test_an_empty_csv_without_a_header(files):
+    empty = files / "people.csv"
+    empty.write_bytes(b"")
+    result = link(empty, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"left input '{empty}' is empty: it has no header line; a CSV needs a first "
+                                          f"line naming its columns, then one line per record")
+
+
+def test_a_csv_with_a_header_and_no_rows(files):
+    header_only = files / "people.csv"
+    header_only.write_text(PEOPLE.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    result = link(header_only, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"left input '{header_only}' has no rows (columns: {PEOPLE_COLUMNS}); "
+                                          f"give a file with at least one record")
+
+
+def test_a_parquet_file_with_no_rows(files):
+    empty = files / "records.parquet"
+    pq.write_table(pq.read_table(RECORDS).slice(0, 0), empty)
+    result = link(files / "people.csv", empty, files / "out")
+    assert_refused(result, files / "out", f"right input '{empty}' has no rows (columns: 'record_id', 'tin', 'first', "
+                                          f"'last', 'dob', 'address_line', 'city', 'state', 'zip', 'zip4'); give a "
+                                          f"file with at least one record")
+
+
+def test_a_mapped_column_missing_from_the_file(files):
+    result = link(files / "people.csv", files / "records.parquet", files / "out",
+                  "--set", "left.columns.last_name=family_nme", "--set", "left.id=Case_ID")
+    assert_refused(result, files / "out", f"left input '{files / 'people.csv'}' has none of the 2 columns 'family_nme' "
+                                          f"(mapped by left.columns.last_name; did you mean 'family_name'?), 'Case_ID' "
+                                          f"(mapped by left.id; did you mean 'case_id'?); its columns are: "
+                                          f"{PEOPLE_COLUMNS}; fix the names under [left] in the link config")
+
+
+def test_a_mapped_column_with_nothing_like_it(files):
+    result = link(files / "people.csv", files / "records.parquet", files / "out", "--set", "right.columns.zip5=POSTCODE")
+    assert_refused(result, files / "out", f"right input '{files / 'records.parquet'}' has no column 'POSTCODE' (mapped by "
+                                          f"right.columns.zip5); its columns are: 'record_id', 'tin', 'first', 'last', "
+                                          f"'dob', 'address_line', 'city', 'state', 'zip', 'zip4'; fix the names under "
+                                          f"[right] in the link config")
+
+
+def test_a_csv_not_in_the_declared_encoding(files):
+    latin1 = files / "people-latin1.csv"
+    shutil.copy(PEOPLE_LATIN1, latin1)
+    result = link(latin1, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"left input '{latin1}' is not valid utf-8 text: byte 0xE9 on line 3 cannot "
+                                          f"be decoded; if the file was saved in Latin-1, set encoding = \"latin-1\" "
+                                          f"under [left] in the link config (or --set left.encoding=latin-1; \"cp1252\" "
+                                          f"for files from Windows), or save it as UTF-8")
+
+
+def test_a_bad_byte_in_the_header_is_an_encoding_error_too(files):
+    latin1 = files / "people.csv"
+    latin1.write_bytes("pr\u00e9nom,nom\nAna,Ruiz\n".encode("latin-1"))
+    result = link(latin1, files / "records.parquet", files / "out")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: left input '{latin1}' is not valid utf-8 text: byte 0xE9 on line 1 cannot be decoded;")
+
+
+def test_an_unknown_encoding(files):
+    result = link(files / "people.csv", files / "records.parquet", files / "out", "--set", "left.encoding=latin-9x")
+    assert_refused(result, files / "out", f"left input '{files / 'people.csv'}': unknown encoding 'latin-9x' (set by "
+                                          f"left.encoding); use one Python knows, e.g. \"utf-8\", \"latin-1\" or \"cp1252\"")
+
+
+@pytest.mark.parametrize("bad", ["03/14/1979", "1979-3-14", "1979-02-30", "unknown"])
+def test_dates_of_birth_that_are_not_dates(files, bad):
+    people = files / "people.csv"
+    people.write_text(PEOPLE.read_text(encoding="utf-8").replace("1985-11-02", bad), encoding="utf-8")
+    result = link(people, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"left input '{people}': column 'birth_date' (date_of_birth) cannot be read "
+                                          f"as dates: '{bad}' on row 2; write dates as YYYY-MM-DD (e.g. 1984-07-21), "
+                                          f"leave unknown dates blank, or map another column")
+
+
+def test_a_date_of_birth_column_of_numbers(files):
+    records = files / "records.parquet"
+    pq.write_table(pq.read_table(RECORDS).set_column(4, "dob", pa.array(np.arange(48, dtype=np.int64))), records)
+    result = link(files / "people.csv", records, files / "out")
+    assert_refused(result, files / "out", f"right input '{records}': column 'dob' (date_of_birth) holds int64 values, "
+                                          f"not dates; give dates, or text in the form YYYY-MM-DD (e.g. 1984-07-21)")
+
+
+def test_duplicate_ids(files):
+    people = files / "people.csv"
+    people.write_text(PEOPLE.read_text(encoding="utf-8").replace("C002,", "C001,").replace("C009,", "C008,"), encoding="utf-8")
+    result = link(people, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"left input '{people}': id column 'case_id' has duplicate ids: 'C001' on "
+                                          f"rows 1, 2; 2 ids occur more than once; give every record a distinct id, "
+                                          f"or remove id from [left] to number the rows")
+
+
+def test_duplicate_integer_ids(files):
+    records = files / "records.parquet"
+    table = pq.read_table(RECORDS)
+    pq.write_table(table.set_column(0, "record_id", pa.array([7] * table.num_rows, pa.int64())), records)
+    result = link(files / "people.csv", records, files / "out")
+    assert_refused(result, files / "out", f"right input '{records}': id column 'record_id' has duplicate ids: 7 on "
+                                          f"rows 1, 2, 3; give every record a distinct id, or remove id from [right] "
+                                          f"to number the rows")
+
+
+def test_blank_ids(files):
+    people = files / "people.csv"
+    people.write_text(PEOPLE.read_text(encoding="utf-8").replace("C003,", ",").replace("C004,", " ,"), encoding="utf-8")
+    result = link(people, files / "records.parquet", files / "out")
+    assert_refused(result, files / "out", f"left input '{people}': id column 'case_id' is blank on 2 rows (first: "
+                                          f"row 3); give every record a distinct id, or remove id from [left] to "
+                                          f"number the rows")
+
+
+def test_an_address_gate_without_an_address_column(files, tmp_path):
+    config = tmp_path / "no-address.toml"
+    config.write_text(EXAMPLE.read_text().replace('address = "home_address"\n', "").replace(
+        'policy = "../irs-2025.toml"', f'policy = "{REPO / "configs" / "irs-2025.toml"}"'))
+    result = link(files / "people.csv", files / "records.parquet", files / "out", config=config)
+    assert_refused(result, files / "out", "policy path 'tin' gates on the left file's free-text address "
+                                          "(address_gate = 'zip_regex'), and [left] maps no address column; set "
+                                          "left.address to the column holding it, or --set "
+                                          "policy.paths.0.address_gate=none")
+
+
+def test_a_bad_link_config_is_a_config_error(files):
+    result = link(files / "people.csv", files / "records.parquet", files / "out", "--set", "left.columns.surname=x")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {EXAMPLE}: 1 problem in the configuration\n  - left.columns: maps unknown match columns ['surname']")
+    assert not (files / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_link_has_help_with_an_example():
+    result = run("link", "--help")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Usage: matchsim link [OPTIONS] LEFT RIGHT\n")
+    assert "Example:\n    matchsim link tests/data/link/people.csv tests/data/link/records.parquet" in result.output
+    for option in ("--config", "--out", "--set", "--seed", "--force"):
+        assert option in result.output
+    assert "link" in run("--help").output
