@@ -530,8 +530,8 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
 
 def policy_path(name: str, scenario_path: Path) -> Path:
     """The file a scenario's ``policy = NAME`` refers to: ``NAME.toml`` beside the scenario, or
-    a path (with a ``/`` or ending in ``.toml``) relative to the scenario's folder."""
-    relative = Path(name if ("/" in name or name.endswith(".toml")) else f"{name}.toml")
+    a path relative to the scenario's folder (``../irs-2025``; ``.toml`` is added if absent)."""
+    relative = Path(name if name.endswith(".toml") else f"{name}.toml")
     return relative if relative.is_absolute() else scenario_path.parent / relative
 
 
@@ -644,7 +644,10 @@ def _describe(err: Mapping[str, Any], raw: Mapping[str, Any], root: type[BaseMod
         hint = f"did you mean '{'.'.join([*loc[:-1], guess[0]])}'?" if guess else f"allowed keys here: {', '.join(allowed)}"
         return f"{path}: unknown key (got {_show(err.get('input'))}); {hint}"
     if kind == "missing":
-        return f"{path}: required key is missing; add it (see configs/august-2025.toml for its meaning and a value)"
+        example = {LinkConfig: "configs/link/example.toml", PolicyConfig: "configs/irs-2025.toml"}.get(root, "configs/august-2025.toml")
+        if root in (None, Config) and loc and loc[0] == "policy":
+            example = "configs/irs-2025.toml"
+        return f"{path}: required key is missing; add it (see {example} for its meaning and a value)"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"{path}: must be a table ([{path}] or {path.rsplit('.', 1)[-1]} = {{ ... }}); got {_show(err.get('input'))}"
     msg = err["msg"]

@@ -443,7 +443,7 @@ def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.T
         "n_matched_pairs": int(pc.sum(pairs.column("matched")).as_py() or 0),
         "outcomes": {o: int(k) for o, k in zip(policy_mod.OUTCOMES, table.sum(axis=0))},
         "by_path": by_path,
-        "fellegi_sunter": {name: _model_dict(m) for name, m in models.items()},
+        "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
         "libraries": library_versions(),
         "config": config.model_dump(mode="json"),
     }
@@ -501,16 +501,6 @@ def _list(names) -> str:
     names = list(names)
     shown = ", ".join(f"'{n}'" for n in names[:30])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
-
-
-def _model_dict(model) -> dict:
-    return {
-        "prior_match": model.prior_match_,
-        "m": [np.round(p, 8).tolist() for p in model.m_],
-        "u": [np.round(p, 8).tolist() for p in model.u_],
-        "iterations": model.n_iter_,
-        "converged": bool(model.converged_),
-    }
 
 
 __all__ = ["link", "link_inputs", "read_input", "write_link", "config_sha256", "LinkInput", "LinkResult",

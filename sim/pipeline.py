@@ -96,7 +96,9 @@ def run(config: Config, *, engine: str | None = None, progress: bool = False) ->
     for b in blocks:
         decided = policy_mod.decide(policy, b.left.num_rows, b.cands, models)
         rows.append(evaluate.evaluate(b.requests, b.left, b.right, decided, b.cands, names, name_ranks=ranks))
-    decisions = pa.concat_tables(rows) if rows else evaluate_empty()
+    if not rows:  # pragma: no cover - geography.plan refuses a world without areas
+        raise ValueError("the world has no blocks; raise world.scale")
+    decisions = pa.concat_tables(rows)
     summary = summarize(config, decisions, models)
     return RunResult(config, decisions, summary, models)
 
@@ -133,7 +135,7 @@ def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
         "estimates": estimates,
         "rates": evaluate.rates(simulated),
         "breakdowns": evaluate.breakdowns(decisions),
-        "fellegi_sunter": {name: _model_dict(m) for name, m in models.items()},
+        "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
         "config": config.to_dict(without=EXECUTION_SETTINGS),
     }
 
@@ -147,20 +149,6 @@ def write_run(result: RunResult, out_dir: str | Path, *, force: bool = False) ->
                        compression="zstd", compression_level=3)
         atomic_write_text(tmp / SUMMARY_FILE, json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
     return out_dir
-
-
-def evaluate_empty() -> pa.Table:  # pragma: no cover - a plan always has a block
-    raise ValueError("the world has no blocks; raise world.scale")
-
-
-def _model_dict(model) -> dict:
-    return {
-        "prior_match": model.prior_match_,
-        "m": [np.round(p, 8).tolist() for p in model.m_],
-        "u": [np.round(p, 8).tolist() for p in model.u_],
-        "iterations": model.n_iter_,
-        "converged": bool(model.converged_),
-    }
 
 
 def _pct(x) -> str:

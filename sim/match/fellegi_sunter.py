@@ -132,6 +132,16 @@ class FellegiSunter:
     def match_probability(self, levels: np.ndarray, tf: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
         return 1.0 / (1.0 + np.exp2(-self.match_weight(levels, tf)))
 
+    def parameters(self) -> dict:
+        """The fitted parameters as plain data, for a run's summary."""
+        return {
+            "prior_match": self.prior_match_,
+            "m": [np.round(p, 8).tolist() for p in self.m_],
+            "u": [np.round(p, 8).tolist() for p in self.u_],
+            "iterations": self.n_iter_,
+            "converged": bool(self.converged_),
+        }
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _start(self, given, name: str) -> list[np.ndarray]:
