@@ -46,6 +46,7 @@ from sim.match.encode import shared_dictionary
 
 ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date"]
 MISSING, DISAGREE = -1, 0
+_CHUNK = 1 << 16     # pairs compared at a time: ~0.5 MB per temporary array, within L2 cache
 #: A similarity this close below a threshold meets it: float rounding, not a real difference.
 #: The Jaro-Winkler similarity of strings of lengths a, b with m matching characters is a ratio
 #: with denominator dividing 30*a*b*m, so two different values (or a value and a two-decimal
@@ -85,18 +86,25 @@ class Comparison:
         return self._levels_of_codes(_Encoded(left, right), left_idx, right_idx)
 
     def _levels_of_codes(self, enc: "_Encoded", left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:
-        a, b = enc.codes_l[left_idx], enc.codes_r[right_idx]
-        out = np.full(len(a), DISAGREE, dtype=np.int8)
-        out[a == b] = self.n_levels
-        out[(a < 0) | (b < 0)] = MISSING            # after "same": two missing values are equal codes
-        if self.kind == "exact":
+        out = np.empty(len(left_idx), dtype=np.int8)
+        found = []       # (pair, code left, code right) of the pairs to score, chunk by chunk
+        # In chunks of pairs: the temporaries stay in the CPU cache and their memory is reused;
+        # whole-array temporaries of a million pairs cost more in page faults than in arithmetic.
+        for start in range(0, len(left_idx), _CHUNK):
+            a, b = enc.codes_l[left_idx[start: start + _CHUNK]], enc.codes_r[right_idx[start: start + _CHUNK]]
+            chunk = out[start: start + _CHUNK]
+            chunk.fill(DISAGREE)
+            chunk[a == b] = self.n_levels
+            chunk[(a < 0) | (b < 0)] = MISSING       # after "same": two missing values are equal codes
+            if self.kind == "exact":
+                continue
+            rest = np.flatnonzero(chunk == DISAGREE)
+            a, b = a[rest], b[rest]
+            maybe = _may_agree(self.kind, self.thresholds, enc.summary(), a, b)
+            found.append((rest[maybe] + start, a[maybe], b[maybe]))
+        if not found or not sum(len(f[0]) for f in found):
             return out
-        rest = np.flatnonzero(out == DISAGREE)
-        a, b = a[rest], b[rest]
-        maybe = _may_agree(self.kind, self.thresholds, enc.summary(), a, b)
-        rest, a, b = rest[maybe], a[maybe], b[maybe]
-        if len(rest) == 0:
-            return out
+        rest, a, b = (np.concatenate(parts) for parts in zip(*found))
         # each distinct pair of values is scored once
         n = np.int64(len(enc.dictionary))
         unique_keys, inverse = _distinct(a.astype(np.int64) * n + b)
@@ -188,28 +196,35 @@ class _Summary:
 
     def __init__(self, dictionary: pa.StringArray):
         n = len(dictionary)
-        self.length = pc.utf8_length(dictionary).to_numpy(zero_copy_only=False).astype(np.int32)
-        with np.errstate(divide="ignore"):
-            self.inverse_length = 1.0 / self.length
-        ascii = pc.fill_null(pc.string_is_ascii(dictionary), False).to_numpy(zero_copy_only=False)
         offsets = np.frombuffer(dictionary.buffers()[1], np.int32, n + 1, dictionary.offset * 4).astype(np.int64)
         data = dictionary.buffers()[2]
         data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
         data = data[offsets[0]: offsets[-1]]
         starts, n_bytes = offsets[:-1] - offsets[0], np.diff(offsets)
-        bits = np.left_shift(np.uint64(1), (data & 63).astype(np.uint64))
-        if n and starts[-1] >= len(bits):     # reduceat needs every start inside the array
-            bits = np.append(bits, np.uint64(0))
-        mask = np.bitwise_or.reduceat(bits, starts) if n else np.zeros(0, np.uint64)
-        mask = np.where(n_bytes > 0, mask, np.uint64(0))
+        mask, top = np.zeros(n, np.uint64), np.zeros(n, np.uint8)
+        step = _CHUNK // 16                                # values at a time: ~1 MB of temporaries
+        for first in range(0, n, step):
+            last = min(first + step, n)
+            lo, hi = starts[first], starts[last - 1] + n_bytes[last - 1]
+            at = starts[first:last] - lo
+            chunk = np.append(data[lo:hi], np.uint8(0))    # reduceat needs every start inside
+            mask[first:last] = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), chunk & 63, dtype=np.uint64), at)
+            top[first:last] = np.maximum.reduceat(chunk, at)
+        empty = n_bytes == 0
+        mask[empty] = 0
+        ascii = (top < 128) | empty
+        self.length = n_bytes.astype(np.int32)
+        if not ascii.all():
+            self.length = pc.utf8_length(dictionary).to_numpy(zero_copy_only=False).astype(np.int32)
+        with np.errstate(divide="ignore"):
+            self.inverse_length = 1.0 / self.length
         self.mask = np.where(ascii, mask, ~np.uint64(0))
         self.distinct = np.where(ascii, np.bitwise_count(mask), 0).astype(np.int16)
         self.repeats = (self.length - self.distinct).astype(np.int16)    # characters beyond the first of each
-        padded = np.append(data, np.zeros(4, np.uint8))
         self.prefix = np.zeros(n, np.uint32)
-        for j in range(4):
-            byte = np.where(n_bytes > j, padded[starts + j], 0).astype(np.uint32)
-            self.prefix |= byte << np.uint32(8 * (3 - j))
+        for j in range(4 if len(data) else 0):
+            byte = data[np.minimum(starts + j, len(data) - 1)]
+            self.prefix |= np.where(n_bytes > j, byte, 0).astype(np.uint32) << np.uint32(8 * (3 - j))
 
 
 def _may_agree(kind: str, thresholds: tuple[float, ...], s: _Summary, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -226,6 +241,8 @@ def _may_agree(kind: str, thresholds: tuple[float, ...], s: _Summary, a: np.ndar
     """
     loosest = thresholds[0]
     keep = np.zeros(len(a), bool)
+    # numpy turns other index arrays into intp on every gather: once here, not six times
+    a, b = a.astype(np.intp), b.astype(np.intp)
     if kind == "levenshtein":
         rows = np.flatnonzero(np.abs(s.length[a] - s.length[b]) <= loosest)
         a, b = a[rows], b[rows]
@@ -234,16 +251,19 @@ def _may_agree(kind: str, thresholds: tuple[float, ...], s: _Summary, a: np.ndar
         return keep
     # Jaro-Winkler: first with the largest boost (a 4-character common prefix) ...
     margin = 1e-9                                     # far above float error, far below any real gap
-    shared = np.bitwise_count(s.mask[a] & s.mask[b]).astype(np.int16)
-    matches = shared + np.minimum(s.repeats[a], s.repeats[b])
-    ratio_sum = matches * (s.inverse_length[a] + s.inverse_length[b])          # 3 J - 1
-    rows = np.flatnonzero(ratio_sum >= 3 * (loosest - 0.4) / 0.6 - 1 - margin)
-    # ... then with the real common prefix, up to 4: the leading zero bytes of the xor
-    a, b, ratio_sum = a[rows], b[rows], ratio_sum[rows]
-    diff = s.prefix[a] ^ s.prefix[b]
-    prefix = (diff < 1 << 24).astype(np.int8) + (diff < 1 << 16) + (diff < 1 << 8) + (diff == 0)
-    jaro = (ratio_sum + 1.0) / 3.0
-    keep[rows[jaro + 0.1 * prefix * (1.0 - jaro) >= loosest - margin]] = True
+    matches = np.minimum(s.repeats[a], s.repeats[b])
+    matches += np.bitwise_count(s.mask[a] & s.mask[b])
+    ratio_sum = s.inverse_length[a]                   # becomes m/len_a + m/len_b = 3 J - 1
+    ratio_sum += s.inverse_length[b]
+    ratio_sum *= matches
+    # JW = J + p/10 (1 - J) reaches the threshold t when 3 J - 1 >= 3 (t - p/10) / (1 - p/10) - 1
+    needed = np.array([3 * (loosest - p / 10) / (1 - p / 10) - 1 - margin for p in range(4, -1, -1)])
+    rows = np.flatnonzero(ratio_sum >= needed[0])
+    # ... then with the real common prefix, up to 4 bytes: the leading zero bytes of the xor,
+    # 4 - (how many of 1, 2**8, 2**16, 2**24 are <= it)
+    diff = s.prefix[a[rows]] ^ s.prefix[b[rows]]
+    fewer = np.searchsorted(np.array([1, 1 << 8, 1 << 16, 1 << 24], np.uint32), diff, side="right")
+    keep[rows[ratio_sum[rows] >= needed[fewer]]] = True
     return keep
 
 
@@ -295,12 +315,18 @@ def _date_levels(left, right, left_idx, right_idx, thresholds) -> np.ndarray:
         arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
         if not pa.types.is_date32(arr.type):
             arr = arr.cast(pa.date32())
-        return pc.fill_null(arr.cast(pa.int32()), np.iinfo(np.int32).min).to_numpy(zero_copy_only=False).astype(np.int64)
+        return pc.fill_null(arr.cast(pa.int32()), _NO_DATE).to_numpy(zero_copy_only=False).astype(np.int64)
 
-    a, b = days(left)[left_idx], days(right)[right_idx]
-    missing = (a == np.iinfo(np.int32).min) | (b == np.iinfo(np.int32).min)
-    gap = np.abs(a - b)
-    out = _grade(gap, thresholds, higher_is_closer=False)
-    out[gap == 0] = len(thresholds) + 1
-    out[missing] = MISSING
+    days_l, days_r = days(left), days(right)
+    out = np.empty(len(left_idx), np.int8)
+    for start in range(0, len(left_idx), _CHUNK):            # in cache, as _levels_of_codes
+        a, b = days_l[left_idx[start: start + _CHUNK]], days_r[right_idx[start: start + _CHUNK]]
+        gap = np.abs(a - b)
+        chunk = out[start: start + _CHUNK]
+        chunk[:] = _grade(gap, thresholds, higher_is_closer=False)
+        chunk[gap == 0] = len(thresholds) + 1
+        chunk[(a == _NO_DATE) | (b == _NO_DATE)] = MISSING
     return out
+
+
+_NO_DATE = np.iinfo(np.int32).min

@@ -15,6 +15,11 @@ import pyarrow.compute as pc
 
 def as_strings(values) -> pa.Array:
     """Any column (list, numpy, pandas, Arrow, dictionary-encoded) as an Arrow string array."""
+    return _arrow(values).cast(pa.string())
+
+
+def _arrow(values) -> pa.Array:
+    """Any column as one Arrow array of its value type (dictionary columns decoded)."""
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         arr = values
     elif isinstance(values, np.ndarray):
@@ -26,7 +31,7 @@ def as_strings(values) -> pa.Array:
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if pa.types.is_dictionary(arr.type):
         arr = arr.cast(arr.type.value_type)
-    return arr.cast(pa.string())
+    return arr
 
 
 def shared_codes(left, right) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -39,9 +44,15 @@ def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArr
     """:func:`shared_codes` with int32 codes and the dictionary left in Arrow: the comparisons
     read only the few values they score, so the whole dictionary is never turned into Python
     strings."""
-    a, b = as_strings(left), as_strings(right)
-    both = pc.dictionary_encode(pa.concat_arrays([a, b]))
-    dictionary = both.dictionary
+    a, b = _arrow(left), _arrow(right)
+    if a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type)):
+        # equal as values exactly when equal as text: encode the values, cast only the dictionary
+        both = pc.dictionary_encode(pa.concat_arrays([a, b]))
+        dictionary = both.dictionary.cast(pa.string())
+    else:
+        a, b = as_strings(a), as_strings(b)
+        both = pc.dictionary_encode(pa.concat_arrays([a, b]))
+        dictionary = both.dictionary
     codes = pc.fill_null(both.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     empty = pc.index(dictionary, "").as_py()        # at most one: dictionary values are distinct
     if empty >= 0:
