@@ -143,8 +143,7 @@ class RecordLinkageEngine:
                 level = _grade(features[f"{i}:score"].to_numpy(np.float64), c.thresholds, higher_is_closer=True)
             elif c.kind == "levenshtein":
                 similarity = features[f"{i}:score"].to_numpy(np.float64)
-                lengths_l = frame_l[form(c)].str.len().fillna(0).to_numpy(np.int64)
-                lengths_r = frame_r[form(c)].str.len().fillna(0).to_numpy(np.int64)
+                lengths_l, lengths_r = _lengths(left.column(c.column)), _lengths(right.column(c.column))
                 longest = np.maximum(lengths_l[left_idx], lengths_r[right_idx])
                 distance = np.rint((1.0 - similarity) * longest).astype(np.int64)
                 level = _grade(distance, c.thresholds, higher_is_closer=False)
@@ -207,6 +206,11 @@ def _text(column) -> np.ndarray:
     arr = as_strings(column)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return arr.to_numpy(zero_copy_only=False)
+
+
+def _lengths(column) -> np.ndarray:
+    """Characters in each value (code points, as Python's len counts them), 0 where null."""
+    return pc.fill_null(pc.utf8_length(as_strings(column)), 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _days(column) -> np.ndarray:
