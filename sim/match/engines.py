@@ -93,7 +93,9 @@ class RecordLinkageEngine:
         for rule in rules:
             indexer = rl.Index()
             indexer.block(left_on=list(rule.columns), right_on=list(rule.columns))
-            pairs = indexer.index(frame_l, frame_r)
+            # recordlinkage logs a reduction ratio, 0/0 on an empty side: not our problem to warn of
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pairs = indexer.index(frame_l, frame_r)
             found = pairs if found is None else found.union(pairs)
         if found is None or len(found) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
