@@ -3,7 +3,7 @@
 :func:`evaluate` turns the matcher's decisions on one set of requests into the rows of
 ``decisions.parquet``: what was decided (path, gate, outcome, what was disclosed) beside what
 was true (whose record it was, and if it was someone else's, whose: the owner of a borrowed or
-mistyped SSN, a household member, a same-name neighbour, or another person). :func:`summarize`
+mistyped SSN, a household member, a same-name neighbour, or another person). :func:`counts`
 counts those rows; every figure of ``summary.json`` is a count of rows of ``decisions.parquet``
 under a condition stated here, so it can be recomputed from the file.
 
