@@ -48,6 +48,7 @@ from sim.config import LinkConfig, LinkSideConfig
 from sim.errors import InputError
 from sim.io import atomic_write_text, output_dir
 from sim.match import policy as policy_mod
+from sim.match.encode import as_array
 from sim.match.prepare import prepare
 from sim.rng import stream
 
@@ -125,7 +126,7 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str) -> L
     converted = {}
     for match_column, source in side_config.columns.items():
         name = f"__{match_column}"
-        values = _plain(table.column(source))
+        values = as_array(table.column(source))
         if match_column == "date_of_birth":
             values = _dates(values, source=source, shown=shown)
         elif pa.types.is_integer(values.type) and match_column in _DIGIT_WIDTHS:
@@ -133,7 +134,7 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str) -> L
         converted[name] = values
         columns[match_column] = name
     if side_config.address is not None:
-        converted[_ADDRESS] = _plain(table.column(side_config.address))
+        converted[_ADDRESS] = as_array(table.column(side_config.address))
         address = _ADDRESS
     ids = _ids(table, side_config.id, shown=shown, side=side)
     return LinkInput(side, path, fmt, _file_sha256(path), pa.table(converted) if converted else pa.table({"__row": ids}),
@@ -261,7 +262,7 @@ def _ids(table: pa.Table, column: str | None, *, shown: str, side: str) -> pa.Ar
     """The id of each row: the ``id`` column (unique, never blank), else the row number from 1."""
     if column is None:
         return pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
-    ids = _plain(table.column(column))
+    ids = as_array(table.column(column))
     blank = pc.is_null(ids)
     if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
         blank = pc.or_(blank, pc.equal(pc.utf8_trim_whitespace(ids), ""))
@@ -491,10 +492,6 @@ def write_link(result: LinkResult, out_dir: str | Path, *, force: bool = False) 
 
 # ---------------------------------------------------------------------------------------------
 
-
-def _plain(column) -> pa.Array:
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return arr.cast(arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
 
 
 def _list(names) -> str:

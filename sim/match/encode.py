@@ -15,11 +15,12 @@ import pyarrow.compute as pc
 
 def as_strings(values) -> pa.Array:
     """Any column (list, numpy, pandas, Arrow, dictionary-encoded) as an Arrow string array."""
-    return _arrow(values).cast(pa.string())
+    return as_array(values).cast(pa.string())
 
 
-def _arrow(values) -> pa.Array:
-    """Any column as one Arrow array of its value type (dictionary columns decoded)."""
+def as_array(values) -> pa.Array:
+    """Any column as one Arrow array of its value type (chunks combined, dictionary columns
+    decoded): the plain form every stage of the matcher reads."""
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         arr = values
     elif isinstance(values, np.ndarray):
@@ -44,7 +45,7 @@ def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArr
     """:func:`shared_codes` with int32 codes and the dictionary left in Arrow: the comparisons
     read only the few values they score, so the whole dictionary is never turned into Python
     strings."""
-    a, b = _arrow(left), _arrow(right)
+    a, b = as_array(left), as_array(right)
     if a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type)):
         # equal as values exactly when equal as text: encode the values, cast only the dictionary
         both = pc.dictionary_encode(pa.concat_arrays([a, b]))

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.config import MATCH_COLUMNS
+from sim.match.encode import as_array
 from sim.normalize import address_words, clean_name, name_controls, parse_addresses
 
 #: Columns kept beside the match columns: ICE's address text and what the sufficiency classifier
@@ -63,7 +65,7 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
     n = table.num_rows
     out: dict[str, pa.Array] = {}
     for name, src in columns.items():
-        values = _plain(table.column(src))
+        values = as_array(table.column(src))
         if not standardized:
             out[name] = _normalized(name, values)
         elif name == "date_of_birth":
@@ -71,7 +73,7 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
         else:
             out[name] = _empty_to_null(values.cast(pa.string()))
     if address is not None:
-        text = pc.fill_null(_plain(table.column(address)).cast(pa.string()), "")
+        text = pc.fill_null(as_array(table.column(address)).cast(pa.string()), "")
         parsed = parse_addresses(text)
         derived = {
             "street_line": parsed.column("street_line"),
@@ -86,7 +88,7 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
     if "name_control" not in out and "last_name" in out:
         out["name_control"] = _empty_to_null(pa.array(name_controls(out["last_name"]), pa.string()))
     if "street" not in out and "street_line" in out:
-        out["street"] = _empty_to_null(pc.replace_substring_regex(out["street_line"], _UNIT_TAIL, ""))
+        out["street"] = _empty_to_null(pc.replace_substring_regex(out["street_line"], _unit_tail(), ""))
     if "street6" not in out and "street_line" in out:
         out["street6"] = pc.utf8_slice_codeunits(out["street_line"], 0, 6)
     names = (*MATCH_COLUMNS, *EXTRA_COLUMNS)
@@ -116,19 +118,14 @@ def prepare_master_file(master: pa.Table) -> pa.Table:
 # ---------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
 def _unit_tail() -> str:
+    """A unit designator and its number at the end of a delivery line (`` APT 4``, `` # 4``)."""
     from scourgify import address_constants as c
 
     types = sorted({v for v in c.OCCUPANCY_TYPE_ABBREVIATIONS.values() if v != "#"}, key=len, reverse=True)
     return r" (?:" + "|".join(types) + r"|#) ?\S+$"
 
-
-_UNIT_TAIL = _unit_tail()
-
-
-def _plain(column) -> pa.Array:
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return arr.cast(arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
 
 
 def _normalized(name: str, values: pa.Array) -> pa.Array:
