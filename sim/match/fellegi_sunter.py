@@ -189,12 +189,28 @@ class FellegiSunter:
             return levels.astype(np.int16), np.asarray(counts, np.float64)
         if len(levels) == 0:
             raise ValueError("cannot fit Fellegi-Sunter on zero candidate pairs; check the blocking rules")
-        # one int64 per vector (mixed radix over level + 1), then its distinct values and counts
+        patterns, counts = pattern_counts([levels], self.n_levels)
+        return patterns, counts.astype(np.float64)
+
+
+def pattern_counts(matrices: Sequence[np.ndarray], n_levels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct level vectors of several (n_pairs, n_comparisons) matrices together, in a
+    fixed order, and how often each occurs: what EM needs, a few thousand rows however many
+    pairs. Each vector is one int64 (mixed radix over level + 1) while counting."""
+    keys = []
+    for levels in matrices:
         key = np.zeros(len(levels), dtype=np.int64)
-        for k, n in enumerate(self.n_levels):
+        for k, n in enumerate(n_levels):
             key = key * (n + 1) + (levels[:, k].astype(np.int64) + 1)
-        unique, first, counts = np.unique(key, return_index=True, return_counts=True)
-        return levels[first].astype(np.int16), counts.astype(np.float64)
+        keys.append(key)
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    unique, counts = np.unique(key, return_counts=True)
+    patterns = np.zeros((len(unique), len(n_levels)), dtype=np.int16)
+    rest = unique.copy()
+    for k in range(len(n_levels) - 1, -1, -1):
+        rest, digit = np.divmod(rest, n_levels[k] + 1)
+        patterns[:, k] = digit - 1
+    return patterns, counts
 
 
-__all__ = ["FellegiSunter"]
+__all__ = ["FellegiSunter", "pattern_counts"]

@@ -35,7 +35,7 @@ from sim.config import PathConfig, PolicyConfig
 from sim.match import compare
 from sim.match.blocking import block_on
 from sim.match.engines import get_engine
-from sim.match.fellegi_sunter import FellegiSunter
+from sim.match.fellegi_sunter import FellegiSunter, pattern_counts
 
 #: What became of a request, in the order a request meets them.
 OUTCOMES = ("no_path", "gated", "unmatched", "ambiguous", "disclosed")
@@ -221,7 +221,7 @@ def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandid
     estimated together by one EM over all the candidate pairs."""
     fs = path.fellegi_sunter
     name = path.name
-    patterns, counts = _pattern_counts([c.levels for c in cands], n_levels)
+    patterns, counts = pattern_counts([c.levels for c in cands], n_levels)
     if len(patterns) == 0:
         raise ValueError(f"path '{name}': no candidate pairs to estimate m and u from; "
                          f"check its blocking rules or give fixed m and u (estimate = \"fixed\")")
@@ -230,7 +230,7 @@ def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandid
     randoms = [c.random_levels for c in cands if c.random_levels is not None]
     if not randoms:
         raise ValueError(f"path '{name}': no random pairs to estimate u from (no request passed its address gate)")
-    random_patterns, random_counts = _pattern_counts(randoms, n_levels)
+    random_patterns, random_counts = pattern_counts(randoms, n_levels)
     u = FellegiSunter.u_from_random_pairs(random_patterns, n_levels, random_counts)
     # one session per training rule
     columns = [c.column for c in path.comparisons]
@@ -246,7 +246,7 @@ def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandid
             continue
         chosen = [c.levels[(c.rule_hits & (1 << r)) != 0][:, keep] for c in cands if c.rule_hits is not None]
         sub_n = [n_levels[k] for k in keep]
-        sub_patterns, sub_counts = _pattern_counts(chosen, sub_n)
+        sub_patterns, sub_counts = pattern_counts(chosen, sub_n)
         if len(sub_patterns) == 0:
             continue
         session = FellegiSunter(sub_n, u=[u[k] for k in keep], prior_match=fs.prior_match,
@@ -263,21 +263,6 @@ def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandid
     return final.fit(patterns, counts, fix_u=True, fix_m=True)
 
 
-def _pattern_counts(matrices: Sequence[np.ndarray], n_levels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    keys = []
-    for levels in matrices:
-        key = np.zeros(len(levels), dtype=np.int64)
-        for k, n in enumerate(n_levels):
-            key = key * (n + 1) + (levels[:, k].astype(np.int64) + 1)
-        keys.append(key)
-    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-    unique, counts = np.unique(key, return_counts=True)
-    patterns = np.zeros((len(unique), len(n_levels)), dtype=np.int16)
-    rest = unique.copy()
-    for k in range(len(n_levels) - 1, -1, -1):
-        rest, digit = np.divmod(rest, n_levels[k] + 1)
-        patterns[:, k] = digit - 1
-    return patterns, counts
 
 
 # ---------------------------------------------------------------------------------------------
