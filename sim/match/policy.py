@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from sim.config import PathConfig, PolicyConfig
 from sim.match import compare
-from sim.match.blocking import block_on
+from sim.match.blocking import block_on, union_pairs
 from sim.match.engines import get_engine
 from sim.match.fellegi_sunter import FellegiSunter, pattern_counts
 
@@ -133,9 +133,11 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
         gate = address_gate(path.address_gate, left.take(routed)) if len(routed) else np.zeros(0, bool)
         active = routed[gate]
         sub = left.take(active)
-        rules = [block_on(*cols) for cols in path.blocking]
-        li, ri = runner.pairs(rules, sub, right)
-        hits = _rule_hits(runner, rules, sub, right, li, ri) if path.decide == "fellegi_sunter" else None
+        # each rule blocked once: the union is the candidates, and which rules paired a pair is
+        # what Fellegi-Sunter's EM sessions train on
+        per_rule = [runner.pairs([block_on(*cols)], sub, right) for cols in path.blocking]
+        li, ri = union_pairs(*per_rule)
+        hits = _rule_hits(per_rule, li, ri, right.num_rows) if path.decide == "fellegi_sunter" else None
         comps = comparisons_of(path)
         levels = runner.levels(comps, sub, right, li, ri)
         tf = {}
@@ -155,15 +157,12 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
     return out
 
 
-def _rule_hits(runner, rules, left, right, li, ri) -> np.ndarray:
-    """Bit i of each pair is set when rule i alone pairs it (EM trains one session per rule)."""
+def _rule_hits(per_rule, li, ri, n_right: int) -> np.ndarray:
+    """Bit i of each pair (li, ri) is set when rule i's pairs ``per_rule[i]`` include it."""
     hits = np.zeros(len(li), dtype=np.int64)
-    if len(rules) == 1:
-        return hits | 1
-    span = int(right.num_rows) + 1
+    span = int(n_right) + 1
     key = li * span + ri
-    for i, rule in enumerate(rules):
-        a, b = runner.pairs([rule], left, right)
+    for i, (a, b) in enumerate(per_rule):
         hits[np.isin(key, a * span + b)] |= 1 << i
     return hits
 
@@ -261,8 +260,6 @@ def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandid
          for k, n in enumerate(n_levels)]
     final = FellegiSunter(n_levels, m=m, u=u, prior_match=fs.prior_match, max_iterations=fs.max_iterations, tolerance=fs.tolerance)
     return final.fit(patterns, counts, fix_u=True, fix_m=True)
-
-
 
 
 # ---------------------------------------------------------------------------------------------
