@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.match.policy import OUTCOMES, PathCandidates
+from sim.match.policy import DISCLOSED_COLUMNS, OUTCOMES, PathCandidates, decision_columns, disclosed_values
 
 #: Buckets of how common a request's (first) surname is, by its rank in the Census 2010 table.
 NAME_COMMONNESS = ("top_10", "rank_11_100", "rank_101_1000", "rank_1001_10000", "rarer")
@@ -66,16 +66,14 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
     :func:`sim.match.policy.decide`; ``name_ranks`` maps a surname to its Census rank.
     """
     n = requests.num_rows
-    right_row = decisions["right_row"]
-    disclosed = right_row >= 0
-    rows = np.where(disclosed, right_row, 0)
-
-    def disclosed_values(column: str) -> pa.Array:
-        values = right.column(column).take(pa.array(rows)) if right.num_rows else pa.nulls(n, right.schema.field(column).type)
-        return pc.if_else(pa.array(disclosed), values, pa.scalar(None, values.type))
+    disclosed = decisions["right_row"] >= 0
+    rows = np.where(disclosed, decisions["right_row"], 0)
 
     def truth(column: str) -> np.ndarray:
         return requests.column(column).to_numpy(zero_copy_only=False)
+
+    def disclosed_np(column: str) -> np.ndarray:
+        return disclosed_values(decisions, right.column(column)).to_numpy(zero_copy_only=False)
 
     person = truth("truth_person_id")
     got_person = np.where(disclosed, _np(right, "truth_person_id", rows), -1)
@@ -85,12 +83,10 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
 
     ssn_source = truth("truth_ssn_source").astype(str)
     name_control = left.column("name_control").to_numpy(zero_copy_only=False)
-    got_name_control = disclosed_values("name_control").to_numpy(zero_copy_only=False)
-    got_zip = disclosed_values("zip5").to_numpy(zero_copy_only=False)
     kinds = np.select(
         [wrong & np.isin(ssn_source, _SSN_OWNER_SOURCES) & (got_person == truth("truth_ssn_owner_id")),
          wrong & (got_household == truth("truth_household_id")),
-         wrong & (got_name_control == name_control) & (got_zip == truth("truth_zip"))],
+         wrong & (disclosed_np("name_control") == name_control) & (disclosed_np("zip5") == truth("truth_zip"))],
         WRONG_PERSON_KINDS[:3], default=WRONG_PERSON_KINDS[3])
     wrong_kind = pa.array(np.where(wrong, kinds, None), pa.string())
 
@@ -101,29 +97,23 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
     in_candidates = _true_record_candidate(n, cands, person, right)
 
     sufficiency = left.column("address_sufficiency")
-    ice_line, ice_zip = left.column("street_line"), left.column("zip5")
-    same_address = pc.and_(pc.fill_null(pc.equal(disclosed_values("street_line"), ice_line), False),
-                           pc.fill_null(pc.equal(disclosed_values("zip5"), ice_zip), False))
+    columns = decision_columns(path_names, decisions, right)
+    same_address = pc.and_(pc.fill_null(pc.equal(columns["disclosed_street_address"], left.column("street_line")), False),
+                           pc.fill_null(pc.equal(columns["disclosed_zip5"], left.column("zip5")), False))
     updated = disclosed & ~same_address.to_numpy(zero_copy_only=False)
-    path_index = decisions["path"]
-    path = pa.array(np.where(path_index >= 0, np.asarray(list(path_names) + [""], dtype=object)[path_index], None), pa.string())
 
     return pa.table({
         "request_id": requests.column("request_id"),
-        "path": path,
+        "path": columns["path"],
         "has_tin": pc.is_valid(left.column("tin")),
-        "address_gate_passed": pa.array(np.where(path_index >= 0, decisions["gate_passed"], None), pa.bool_()),
-        "outcome": pa.array(outcome, pa.string()),
-        "n_candidates": pa.array(decisions["n_candidates"], pa.int32()),
-        "n_matches": pa.array(decisions["n_matches"], pa.int32()),
+        "address_gate_passed": columns["address_gate_passed"],
+        "outcome": columns["outcome"],
+        "n_candidates": columns["n_candidates"],
+        "n_matches": columns["n_matches"],
         "score": pa.array(decisions["score"], pa.float64()),
         "disclosed": pa.array(disclosed),
-        "disclosed_tin": disclosed_values("tin"),
-        "disclosed_street_address": disclosed_values("street_line"),
-        "disclosed_city": disclosed_values("city"),
-        "disclosed_state": disclosed_values("state"),
-        "disclosed_zip5": disclosed_values("zip5"),
-        "disclosed_zip4": disclosed_values("zip4"),
+        "disclosed_tin": disclosed_values(decisions, right.column("tin")),
+        **{name: columns[name] for name in DISCLOSED_COLUMNS},
         "address_sufficiency": sufficiency,
         "address_deficient": pc.not_equal(pc.fill_null(sufficiency, "blank"), "complete"),
         "updated_address": pa.array(updated),

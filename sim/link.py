@@ -57,15 +57,6 @@ FORMATS = {".csv": "csv", ".parquet": "parquet"}
 PAIRS_FILE = "pairs.parquet"
 DECISIONS_FILE = "decisions.parquet"
 SUMMARY_FILE = "summary.json"
-#: Columns of ``decisions`` holding the right record's address as disclosed (in the USPS forms
-#: :func:`sim.match.prepare.prepare` gives it), named as the simulation's own decisions name them.
-DISCLOSED_COLUMNS = {
-    "disclosed_street_address": "street_line",
-    "disclosed_city": "city",
-    "disclosed_state": "state",
-    "disclosed_zip5": "zip5",
-    "disclosed_zip4": "zip4",
-}
 #: Text columns that a Parquet file may hold as integers, losing leading zeros: the width they
 #: are padded back to.
 _DIGIT_WIDTHS = {"zip5": 5, "zip4": 4, "tin": 9}
@@ -391,31 +382,15 @@ def decisions_table(policy, decided: Mapping[str, np.ndarray], left_ids: pa.Arra
     """One row per left record, in file order: the path that took it, whether its address passed
     the path's gate, the outcome (:data:`sim.match.policy.OUTCOMES`), the number of candidates
     and of matches, the best score, and for a disclosed record its right id and address."""
-    path = decided["path"].astype(np.int64)
-    routed = path >= 0
-    right_row = decided["right_row"].astype(np.int64)
-    disclosed = right_row >= 0
-    rows = pa.array(np.where(disclosed, right_row, 0))
-    mask = pa.array(disclosed)
-
-    def disclosed_values(values) -> pa.Array:
-        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        return pc.if_else(mask, values.take(rows), pa.scalar(None, values.type))
-
-    names = pa.array([p.name for p in policy.paths], pa.string())
+    columns = policy_mod.decision_columns([p.name for p in policy.paths], decided, right)
     score = decided["score"]
     out = {
         "left_id": left_ids,
-        "path": pc.if_else(pa.array(routed), names.take(pa.array(np.where(routed, path, 0))), pa.scalar(None, pa.string())),
-        "address_gate_passed": pa.array(decided["gate_passed"].astype(bool), mask=~routed),
-        "outcome": pa.array(policy_mod.OUTCOMES, pa.string()).take(pa.array(decided["outcome"].astype(np.int64))),
-        "n_candidates": pa.array(decided["n_candidates"].astype(np.int32)),
-        "n_matches": pa.array(decided["n_matches"].astype(np.int32)),
+        **{name: columns[name] for name in ("path", "address_gate_passed", "outcome", "n_candidates", "n_matches")},
         "score": pa.array(score.astype(np.float64), mask=np.isnan(score)),
-        "right_id": disclosed_values(right_ids),
+        "right_id": policy_mod.disclosed_values(decided, right_ids),
+        **{name: columns[name] for name in policy_mod.DISCLOSED_COLUMNS},
     }
-    for name, column in DISCLOSED_COLUMNS.items():
-        out[name] = disclosed_values(right.column(column))
     return pa.table(out)
 
 
@@ -501,4 +476,4 @@ def _list(names) -> str:
 
 
 __all__ = ["link", "link_inputs", "read_input", "write_link", "config_sha256", "LinkInput", "LinkResult",
-           "pairs_table", "decisions_table", "summarize", "FORMATS", "DISCLOSED_COLUMNS"]
+           "pairs_table", "decisions_table", "summarize", "FORMATS"]

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 import sim
 from sim.cli import cli
 from sim.config import LinkSideConfig, load_link_config, load_policy
-from sim.link import DISCLOSED_COLUMNS, config_sha256, read_input
+from sim.link import config_sha256, read_input
+from sim.match.policy import DISCLOSED_COLUMNS
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
 

@@ -327,6 +327,47 @@ def decide(policy: PolicyConfig, n_left: int, cands: Sequence[PathCandidates], m
             "outcome": outcome, "right_row": right_row, "score": score}
 
 
+#: What a disclosure releases, as decision columns: the disclosed record's last known address,
+#: in the USPS forms of the match schema.
+DISCLOSED_COLUMNS = {
+    "disclosed_street_address": "street_line",
+    "disclosed_city": "city",
+    "disclosed_state": "state",
+    "disclosed_zip5": "zip5",
+    "disclosed_zip4": "zip4",
+}
+
+
+def disclosed_values(decisions: dict[str, np.ndarray], values) -> pa.Array:
+    """``values`` (a column of the right side) at each left row's disclosed record; null where
+    nothing was disclosed."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    disclosed = decisions["right_row"] >= 0
+    if len(values) == 0:
+        return pa.nulls(len(disclosed), values.type)
+    taken = values.take(pa.array(np.where(disclosed, decisions["right_row"], 0)))
+    return pc.if_else(pa.array(disclosed), taken, pa.scalar(None, values.type))
+
+
+def decision_columns(path_names: Sequence[str], decisions: dict[str, np.ndarray], right: pa.Table) -> dict[str, pa.Array]:
+    """The columns every table of decisions shares (``matchsim run``'s and ``matchsim link``'s):
+    the path that took the row, whether its address passed the gate (null: no path), the
+    outcome, candidate and match counts, and :data:`DISCLOSED_COLUMNS`."""
+    path = decisions["path"].astype(np.int64)
+    routed = path >= 0
+    names = pa.array(list(path_names), pa.string())
+    out = {
+        "path": pc.if_else(pa.array(routed), names.take(pa.array(np.where(routed, path, 0))), pa.scalar(None, pa.string())),
+        "address_gate_passed": pa.array(decisions["gate_passed"].astype(bool), mask=~routed),
+        "outcome": pa.array(OUTCOMES, pa.string()).take(pa.array(decisions["outcome"].astype(np.int64))),
+        "n_candidates": pa.array(decisions["n_candidates"].astype(np.int32)),
+        "n_matches": pa.array(decisions["n_matches"].astype(np.int32)),
+    }
+    for name, column in DISCLOSED_COLUMNS.items():
+        out[name] = disclosed_values(decisions, right.column(column))
+    return out
+
+
 def match(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str | None = None,
           rng: np.random.Generator | None = None) -> tuple[dict[str, np.ndarray], list[PathCandidates], dict[str, FellegiSunter]]:
     """Steps 1-5 on two prepared tables: (decisions, candidates, models). ``rng`` draws the
@@ -336,4 +377,4 @@ def match(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str 
     return decide(policy, left.num_rows, cands, models), cands, models
 
 
-__all__ = ["OUTCOMES", "route", "address_gate", "candidates", "fit", "decide", "match", "PathCandidates", "pair_scores"]
+__all__ = ["OUTCOMES", "DISCLOSED_COLUMNS", "disclosed_values", "decision_columns", "route", "address_gate", "candidates", "fit", "decide", "match", "PathCandidates", "pair_scores"]
