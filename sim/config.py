@@ -41,6 +41,27 @@ SHARE_TOLERANCE = 1e-6
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
+    def to_dict(self, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The config as plain data; ``without`` drops dotted keys (``"policy.engine"``)."""
+        data = self.model_dump(mode="json")
+        for key in without:
+            *parents, last = key.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node.pop(last)
+        return data
+
+    def sha256(self, *, without: tuple[str, ...] = ()) -> str:
+        """Hash of the validated config, canonical JSON; the provenance key of every output.
+
+        ``without`` drops dotted keys first: ``sha256(without=("world.requests",))`` identifies
+        the settings the population and the master file depend on, which request-error
+        settings do not change.
+        """
+        canonical = json.dumps(self.to_dict(without=without), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 class _Shares(_Model):
     """A closed set of shares that must sum to 1."""
@@ -444,27 +465,6 @@ class Config(_Model):
     seed: Annotated[Int, Field(ge=0, lt=2**63)]
     world: WorldConfig
     policy: PolicyConfig
-
-    def to_dict(self, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
-        """The config as plain data; ``without`` drops dotted keys (``"policy.engine"``)."""
-        data = self.model_dump(mode="json")
-        for key in without:
-            *parents, last = key.split(".")
-            node = data
-            for part in parents:
-                node = node[part]
-            node.pop(last)
-        return data
-
-    def sha256(self, *, without: tuple[str, ...] = ()) -> str:
-        """Hash of the validated config, canonical JSON; the provenance key of every output.
-
-        ``without`` drops dotted keys first: ``sha256(without=("world.requests",))`` identifies
-        the settings the population and the master file depend on, which request-error
-        settings do not change.
-        """
-        canonical = json.dumps(self.to_dict(without=without), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------

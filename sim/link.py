@@ -413,7 +413,7 @@ def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.T
         "version": sim.__version__,
         "policy": config.policy.name,
         "seed": seed,
-        "config_sha256": config_sha256(config),
+        "config_sha256": config.sha256(),
         "inputs": {"left": left.provenance(), "right": right.provenance()},
         "n_pairs": pairs.num_rows,
         "n_matched_pairs": int(pc.sum(pairs.column("matched")).as_py() or 0),
@@ -421,14 +421,8 @@ def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.T
         "by_path": by_path,
         "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
         "libraries": library_versions(),
-        "config": config.model_dump(mode="json"),
+        "config": config.to_dict(),
     }
-
-
-def config_sha256(config: LinkConfig) -> str:
-    """Hash of the validated link config's canonical JSON, as :meth:`sim.config.Config.sha256`."""
-    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _check_policy_fits(config: LinkConfig) -> None:
@@ -475,5 +469,5 @@ def _list(names) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
 
 
-__all__ = ["link", "link_inputs", "read_input", "write_link", "config_sha256", "LinkInput", "LinkResult",
+__all__ = ["link", "link_inputs", "read_input", "write_link", "LinkInput", "LinkResult",
            "pairs_table", "decisions_table", "summarize", "FORMATS"]

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import sim
 from sim.cli import cli
 from sim.config import LinkSideConfig, load_link_config, load_policy
-from sim.link import config_sha256, read_input
+from sim.link import read_input
 from sim.match.policy import DISCLOSED_COLUMNS
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
@@ -178,7 +178,7 @@ def test_summary_holds_the_provenance_and_the_counts(example_run):
     assert summary["version"] == sim.__version__
     assert summary["policy"] == "irs-2025"
     assert summary["seed"] == 0
-    assert summary["config_sha256"] == config_sha256(load_link_config(EXAMPLE))
+    assert summary["config_sha256"] == load_link_config(EXAMPLE).sha256()
     assert summary["inputs"] == {
         "left": {"file": "people.csv", "format": "csv", "sha256": hashlib.sha256(PEOPLE.read_bytes()).hexdigest(), "rows": 30},
         "right": {"file": "records.parquet", "format": "parquet", "sha256": hashlib.sha256(RECORDS.read_bytes()).hexdigest(), "rows": 48},
@@ -194,9 +194,9 @@ def test_summary_holds_the_provenance_and_the_counts(example_run):
 
 
 def test_the_config_hash_changes_with_the_config_not_with_the_run():
-    base = config_sha256(load_link_config(EXAMPLE))
-    assert config_sha256(load_link_config(EXAMPLE)) == base
-    assert config_sha256(load_link_config(EXAMPLE, ["left.encoding=latin-1"])) != base
+    base = load_link_config(EXAMPLE).sha256()
+    assert load_link_config(EXAMPLE).sha256() == base
+    assert load_link_config(EXAMPLE, ["left.encoding=latin-1"]).sha256() != base
 
 
 def test_a_second_run_gives_byte_identical_outputs(example_run, tmp_path):
