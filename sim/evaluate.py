@@ -137,10 +137,10 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
 def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
     """The :data:`NAME_COMMONNESS` bucket of each last name's first surname (particles kept with
     it: DE LA TORRE MUNOZ -> DELATORRE, as the Census table writes it)."""
-    from sim.normalize import PARTICLES, clean_name
+    from sim.normalize import PARTICLES, clean_name, map_distinct
 
-    def bucket(name: str | None) -> str:
-        words = clean_name(name or "").replace("-", " ").split(" ")
+    def bucket(name: str) -> str:
+        words = clean_name(name).replace("-", " ").split(" ")
         first = []
         for w in words:
             first.append(w)
@@ -151,10 +151,7 @@ def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
             return NAME_COMMONNESS[-1]
         return NAME_COMMONNESS[int(np.searchsorted(_COMMONNESS_EDGES, rank))]
 
-    col = last_names.combine_chunks() if isinstance(last_names, pa.ChunkedArray) else pa.array(last_names)
-    encoded = pc.dictionary_encode(col.cast(pa.string()) if not pa.types.is_dictionary(col.type) else col.cast(col.type.value_type))
-    labels = np.array([bucket(v) for v in encoded.dictionary.to_pylist()], dtype=object)
-    return labels[pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)] if len(labels) else np.array([], dtype=object)
+    return map_distinct(last_names, bucket)
 
 
 def census_ranks() -> dict[str, int]:

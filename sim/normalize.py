@@ -90,15 +90,28 @@ def name_controls(last_names) -> np.ndarray:
     >>> name_controls(["GARCIA LOPEZ", "GARCIA", "DE LEON"]).tolist()
     ['GARC', 'GARC', 'DELE']
     """
+    return map_distinct(last_names, name_control)
+
+
+def map_distinct(values, fn) -> np.ndarray:
+    """``fn`` applied once to each distinct string of a column (list, numpy or Arrow; a null is
+    taken as ""), as an object array of one result per row. Names repeat a lot: a world's
+    millions of last names have a few hundred thousand distinct values.
+
+    >>> map_distinct(["ab", None, "ab"], len).tolist()
+    [2, 0, 2]
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = last_names if isinstance(last_names, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(last_names, dtype=object), pa.string())
-    encoded = pc.dictionary_encode(pc.fill_null(column, ""))
+    column = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(values, dtype=object), pa.string())
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    encoded = pc.dictionary_encode(pc.fill_null(column.cast(pa.string()), ""))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    controls = np.array([name_control(u) for u in encoded.dictionary.to_pylist()], dtype=object)
-    return controls[encoded.indices.to_numpy(zero_copy_only=False)]
+    results = np.array([fn(u) for u in encoded.dictionary.to_pylist()] + [None], dtype=object)[:-1]
+    return results[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 # ---------------------------------------------------------------------------------------------
