@@ -479,13 +479,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     change the policy read in. Raises :class:`ConfigError` listing every problem found.
     """
     path = Path(path)
-    raw = _read_toml(path, "a TOML config such as configs/august-2025.toml")
-    overrides = list(overrides)
-    picks = [o for o in overrides if o.partition("=")[0].strip() == "policy"]
-    rest = [o for o in overrides if o not in picks]
-    raw = apply_overrides(raw, picks, source=str(path))
-    raw = resolve_policy(raw, path)
-    raw = apply_overrides(raw, rest, source=str(path))
+    raw = _read_with_policy(path, overrides, "a TOML config such as configs/august-2025.toml")
     return validate_config(raw, source=str(path))
 
 
@@ -493,16 +487,23 @@ def load_link_config(path: str | Path, overrides: Iterable[str] = ()) -> LinkCon
     """Read and validate a ``matchsim link`` config; its ``policy = NAME`` is resolved as a
     scenario's is (a file beside it, or a path relative to it)."""
     path = Path(path)
-    raw = _read_toml(path, "a link config such as configs/link/example.toml")
-    overrides = list(overrides)
-    picks = [o for o in overrides if o.partition("=")[0].strip() == "policy"]
-    raw = apply_overrides(raw, picks, source=str(path))
-    raw = resolve_policy(raw, path)
-    raw = apply_overrides(raw, [o for o in overrides if o not in picks], source=str(path))
+    raw = _read_with_policy(path, overrides, "a link config such as configs/link/example.toml")
     try:
         return LinkConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(str(path), [_describe(err, raw, LinkConfig) for err in exc.errors()]) from None
+
+
+def _read_with_policy(path: Path, overrides: Iterable[str], what: str) -> dict[str, Any]:
+    """A config file's data with its ``policy = NAME`` read in and the overrides applied: a
+    ``policy=...`` override first (it picks the file), the others after (they may change keys of
+    the policy read in)."""
+    raw = _read_toml(path, what)
+    overrides = list(overrides)
+    picks = [o for o in overrides if o.partition("=")[0].strip() == "policy"]
+    raw = apply_overrides(raw, picks, source=str(path))
+    raw = resolve_policy(raw, path)
+    return apply_overrides(raw, [o for o in overrides if o not in picks], source=str(path))
 
 
 def load_policy(path: str | Path, overrides: Iterable[str] = ()) -> PolicyConfig:
