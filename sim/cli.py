@@ -87,37 +87,75 @@ def generate(config_path: Path, out_dir: Path, overrides: tuple[str, ...], force
 @cli.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out_dir", required=True, metavar="DIR", type=click.Path(path_type=Path),
-              help="Output directory for decisions.parquet and summary.json. Must not exist unless --force.")
+              help="Output directory for summary.json, runs/ and the report. Must not exist unless --force.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
 @click.option("--engine", type=click.Choice(["vectorized", "recordlinkage"]), default=None,
-              help="Run the policy on this engine instead of the policy's own (results are identical; recordlinkage is slower).")
+              help="Run every policy on this engine instead of its own (results are identical; recordlinkage is slower).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+              help="Replicates run side by side in this many processes [default: one per core]; outputs do not depend on it.")
+@click.option("--no-report", is_flag=True, help="Write summary.json and runs/ only, no report (re-render later with `matchsim report DIR`).")
+@click.option("--no-pdf", is_flag=True, help="Write report.html and report.md, not report.pdf (which needs Chromium).")
 @click.option("--force", is_flag=True, help="Replace an existing output directory (only once the new one is complete).")
-@click.option("--quiet", is_flag=True, help="No progress bar on stderr (it is shown only on a terminal anyway).")
-def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], engine: str | None, force: bool, quiet: bool) -> None:
-    """Generate the world of CONFIG, match it under the scenario's policy, and evaluate every
-    decision against the ground truth. Writes DIR/decisions.parquet (one row per request: what
-    was decided and what was true) and DIR/summary.json (provenance, counts as simulated and as
-    national estimates, rates, breakdowns), and prints the counts. Pick another policy with
-    --set policy=statute-6103 (a file beside CONFIG) and change any of its keys with --set.
+@click.option("--quiet", is_flag=True, help="No progress bars on stderr (they are shown only on a terminal anyway).")
+def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], engine: str | None, jobs: int | None,
+        no_report: bool, no_pdf: bool, force: bool, quiet: bool) -> None:
+    """The main job: generate the worlds of CONFIG, match each under the scenario's policy and
+    every study alternative, evaluate every decision against the ground truth, and write the
+    audit report. The study's replicates (study.replicates seeds: seed, seed+1, ...) give every
+    figure a 95% interval. Writes DIR/summary.json (provenance, each policy's figures with
+    intervals, published vs simulated), DIR/runs/POLICY/seed-S/ (decisions.parquet, one row per
+    request, and that run's summary.json) and DIR/report.html, report.md and report.pdf.
 
     \b
+    One replicate, one policy (a single run, as `matchsim run` reproduces any unit of a study):
+      matchsim run configs/august-2025.toml -o out/one --set study.replicates=1 --set study.alternatives=[]
+    \b
     Example:
-      matchsim run configs/august-2025.toml -o out/run --set world.scale=0.001
-      matchsim run configs/august-2025.toml -o out/statute --set policy=statute-6103
+      matchsim run configs/august-2025.toml -o out/august-2025
+      matchsim run configs/august-2025.toml -o out/statute --set policy=statute-6103 --set world.scale=0.001
     """
     from sim.config import load_config
     from sim.io import check_output_dir
 
+    from sim.config import parameter_notes
+
     config = load_config(config_path, overrides)
     check_output_dir(out_dir, force=force)
+    if not no_report and not no_pdf:
+        from sim.report import find_chromium
 
-    from sim.pipeline import run as run_pipeline, write_run
+        find_chromium()   # fail before the long run, not after it
 
-    result = run_pipeline(config, engine=engine, progress=not quiet and sys.stderr.isatty())
-    write_run(result, out_dir, force=force)
+    from sim.study import run_study, write_study
+
+    result = run_study(config, engine=engine, jobs=jobs, progress=not quiet and sys.stderr.isatty(),
+                       notes=parameter_notes(config_path, overrides))
+    write_study(result, out_dir, force=force, report=not no_report, pdf=not no_pdf)
     for line in result.summary_lines():
         click.echo(line)
     click.echo(f"written to {out_dir}")
+
+
+@cli.command()
+@click.argument("study_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--no-pdf", is_flag=True, help="Write report.html and report.md, not report.pdf (which needs Chromium).")
+@click.option("--force", is_flag=True, help="Replace the report files already in DIR.")
+def report(study_dir: Path, no_pdf: bool, force: bool) -> None:
+    """Render the audit report of a finished `matchsim run` again, from DIR/summary.json alone:
+    DIR/report.html (one self-contained file), DIR/report.md and DIR/report.pdf (printed from
+    the HTML by headless Chromium; install Debian's chromium, or set MATCHSIM_CHROMIUM to a
+    Chromium or Chrome binary). Existing report files are kept unless --force is given.
+
+    \b
+    Example:
+      matchsim report out/august-2025 --force
+    """
+    from sim.report import write_report
+    from sim.study import read_study
+
+    written = write_report(read_study(study_dir), study_dir, pdf=not no_pdf, force=force)
+    for path in written:
+        click.echo(f"written {path}")
 
 
 @cli.command()

@@ -458,13 +458,146 @@ class LinkConfig(_Model):
     left: LinkSideConfig
     right: LinkSideConfig
 
+# --------------------------------------------------------------------------------------------
+# Published figures (targets) and the calibration that fits free parameters to them.
+
+#: What a target or a sweep can measure: a key of a run's summary.json, ``estimates.<count>``
+#: (scaled to the national request file), ``simulated.<count>`` or ``rates.<rate>``.
+METRIC_GROUPS = ("estimates", "simulated", "rates")
+
+
+class TargetConfig(_Model):
+    """A published figure and how close a simulation must come to it.
+
+    ``tolerance`` is relative (0.015 = within 1.5%); ``range`` is an interval the figure must fall
+    in (for "nearly 5%": [0.04, 0.05]). A target with neither is shown beside the simulation but
+    not tested (a derived figure, say).
+    """
+
+    name: Annotated[str, Strict(), Field(min_length=1)]
+    metric: Annotated[str, Strict(), Field(pattern=r"^(estimates|simulated|rates)\.[a-z_]+$")]
+    value: Float
+    tolerance: Annotated[Float, Field(gt=0.0, le=1.0)] | None = None
+    range: tuple[Float, Float] | None = None
+    source: Annotated[str, Strict(), Field(min_length=1)]
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        from sim.evaluate import COUNT_KEYS, RATE_KEYS  # late: evaluate imports the matcher
+
+        group, _, key = value.partition(".")
+        allowed = RATE_KEYS if group == "rates" else COUNT_KEYS
+        if key not in allowed:
+            raise ValueError(f"unknown metric {value!r}; {group}.* has: {', '.join(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _range_ordered(self):
+        if self.range is not None and not self.range[0] <= self.value <= self.range[1]:
+            raise ValueError(f"range must be [low, high] around value {self.value:g}, got {list(self.range)}")
+        if self.range is not None and self.tolerance is not None:
+            raise ValueError("give a tolerance or a range, not both")
+        return self
+
+    def bounds(self) -> tuple[float, float] | None:
+        """The interval the simulated figure must fall in, or None for a figure only shown."""
+        if self.range is not None:
+            return self.range
+        if self.tolerance is not None:
+            return (self.value * (1 - self.tolerance), self.value * (1 + self.tolerance))
+        return None
+
+
+class FreeParameter(_Model):
+    """A scenario key the calibration may move, within ``range``.
+
+    A share in a set that must sum to 1 names the share that gives way (``balance``): raising
+    ``world.requests.address.classes.zip_only`` by 0.01 lowers ``...classes.complete`` by 0.01.
+    """
+
+    key: Annotated[str, Strict(), Field(pattern=r"^world\.[a-z0-9_.]+$")]
+    range: tuple[Float, Float]
+    balance: Annotated[str, Strict(), Field(pattern=r"^world\.[a-z0-9_.]+$")] | None = None
+    reason: Annotated[str, Strict(), Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _range_ordered(self):
+        if not self.range[0] < self.range[1]:
+            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        return self
+
+
+class CalibrationSettings(_Model):
+    """How ``matchsim calibrate`` searches: runs at ``scale`` over ``replicates`` seeds per
+    point, at most ``max_iterations`` Newton steps, then a confirming run at ``confirm_scale``
+    over ``confirm_replicates`` seeds."""
+
+    scale: Annotated[Float, Field(gt=0.0, le=1.0)]
+    replicates: Annotated[Int, Field(ge=1, le=100)]
+    max_iterations: Annotated[Int, Field(ge=1, le=50)]
+    confirm_scale: Annotated[Float, Field(gt=0.0, le=1.0)]
+    confirm_replicates: Annotated[Int, Field(ge=1, le=100)]
+
+
+class TargetsConfig(_Model):
+    """A targets file: the published figures, and optionally what ``matchsim calibrate`` fits to them."""
+
+    targets: tuple[TargetConfig, ...] = Field(min_length=1)
+    parameters: tuple[FreeParameter, ...] = ()
+    calibration: CalibrationSettings | None = None
+
+    @model_validator(mode="after")
+    def _unique(self):
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"target names must be unique, got {names}")
+        keys = [p.key for p in self.parameters]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"parameter keys must be unique, got {keys}")
+        return self
+
+
+class PublishedConfig(_Model):
+    """The targets file a scenario compares itself with (``study.published``), read in."""
+
+    file: Annotated[str, Strict(), Field(min_length=1)]
+    targets: tuple[TargetConfig, ...]
+
+
+class StudyConfig(_Model):
+    """What ``matchsim run`` does with a scenario beyond one run: ``replicates`` seeds (``seed``,
+    ``seed + 1``, ...) for intervals, the same worlds matched under each alternative policy, and
+    the published figures the report compares with."""
+
+    replicates: Annotated[Int, Field(ge=1, le=1000)]
+    alternatives: tuple[PolicyConfig, ...] = ()
+    published: PublishedConfig | None = None
+
+
 class Config(_Model):
-    """A validated scenario: a seed, the world it generates, and the policy that matches it."""
+    """A validated scenario: a seed, the world it generates, the policy that matches it, the
+    study around it, and (for a calibrated scenario) where its fitted values came from."""
 
     scenario: Annotated[str, Strict(), Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     seed: Annotated[Int, Field(ge=0, lt=2**63)]
     world: WorldConfig
     policy: PolicyConfig
+    study: StudyConfig = StudyConfig(replicates=1)
+    # Written by ``matchsim calibrate``: the record of a fit, not a setting, so free-form.
+    calibration: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _policy_names_unique(self):
+        names = [self.policy.name, *(p.name for p in self.study.alternatives)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"the policy and study.alternatives must have distinct names, got {names}; "
+                             "give each alternative its own name = \"...\"")
+        return self
+
+    def policies(self) -> tuple[PolicyConfig, ...]:
+        """The scenario's policy first, then the study's alternatives."""
+        return (self.policy, *self.study.alternatives)
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,9 +633,10 @@ def _read_with_policy(path: Path, overrides: Iterable[str], what: str) -> dict[s
     the policy read in)."""
     raw = _read_toml(path, what)
     overrides = list(overrides)
-    picks = [o for o in overrides if o.partition("=")[0].strip() == "policy"]
+    picks = [o for o in overrides if o.partition("=")[0].strip() in ("policy", "study.published")]
     raw = apply_overrides(raw, picks, source=str(path))
     raw = resolve_policy(raw, path)
+    raw = resolve_study(raw, path)
     return apply_overrides(raw, [o for o in overrides if o not in picks], source=str(path))
 
 
@@ -551,6 +685,119 @@ def resolve_policy(raw: dict[str, Any], scenario_path: Path) -> dict[str, Any]:
     if "world" in policy or "scenario" in policy:
         raise ConfigError(str(scenario_path), [f"policy: {str(target)!r} is a scenario, not a policy (it has [world]); name a policy file such as irs-2025"])
     return {**raw, "policy": policy}
+
+
+def resolve_study(raw: dict[str, Any], scenario_path: Path) -> dict[str, Any]:
+    """``raw`` with each ``[[study.alternatives]]`` entry (``name``, ``policy = FILE``, optional
+    ``description`` and ``set = { "dotted.key" = value }``) replaced by that policy file's table, renamed and changed,
+    and ``study.published = FILE`` replaced by the targets it lists. Files are found as the
+    scenario's policy is (beside the scenario, or a path relative to it)."""
+    study = raw.get("study")
+    if not isinstance(study, dict):
+        return raw
+    study = dict(study)
+    problems = []
+    alternatives = study.get("alternatives")
+    if isinstance(alternatives, list):
+        resolved = []
+        for i, entry in enumerate(alternatives):
+            where = f"study.alternatives.{i}"
+            if not isinstance(entry, dict) or not isinstance(entry.get("policy"), str) or not isinstance(entry.get("name"), str):
+                problems.append(f"{where}: must be a table with name = \"...\" and policy = \"FILE\" "
+                                f"(and optionally set = {{ \"paths.0.address_gate\" = \"sufficient\" }}); got {_show(entry)}")
+                continue
+            unknown = sorted(set(entry) - {"name", "description", "policy", "set"})
+            if unknown:
+                problems.append(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: name, description, policy, set")
+            policy = resolve_policy({"policy": entry["policy"]}, scenario_path)["policy"]
+            for key, value in (entry.get("set") or {}).items():
+                if (problem := set_dotted(policy, key, value)):
+                    problems.append(f"{where}.set: {problem}")
+            resolved.append({**policy, "name": entry["name"], **({"description": entry["description"]} if "description" in entry else {})})
+        study["alternatives"] = resolved
+    published = study.get("published")
+    if isinstance(published, str):
+        targets = load_targets(policy_path(published, scenario_path))
+        study["published"] = {"file": published, "targets": [t.to_dict() for t in targets.targets]}
+    if problems:
+        raise ConfigError(str(scenario_path), problems)
+    return {**raw, "study": study}
+
+
+def load_targets(path: str | Path) -> TargetsConfig:
+    """Read and validate a targets file (``[[targets]]``, and for ``matchsim calibrate``
+    ``[[parameters]]`` and ``[calibration]``)."""
+    path = Path(path)
+    raw = _read_toml(path, "a targets file such as configs/published-2025.toml")
+    try:
+        return TargetsConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(path), [_describe(err, raw, TargetsConfig) for err in exc.errors()]) from None
+
+
+def parameter_notes(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, str]:
+    """What a scenario file (and the policy file it names) says about each key, from its
+    comments: ``{"world.scale": "(0, 1]: share of the country simulated, ...", ...}``.
+
+    A key's note is its trailing comment with the indented comment lines that continue it; a key
+    without one takes the comment block above it (which also becomes its table's note). This is
+    how the report lists every parameter with its range and source without a second copy of the
+    documentation.
+    """
+    import tomlkit  # only the report needs the comments
+    from tomlkit.container import Container
+
+    path = Path(path)
+    notes: dict[str, str] = {}
+
+    def walk(container, prefix: str) -> None:
+        block: list[str] = []
+        last_key: str | None = None
+        body = container.body if isinstance(container, Container) else container.value.body
+        for key, item in body:
+            kind = type(item).__name__
+            if kind == "Whitespace":
+                continue
+            if kind == "Comment":
+                text = item.as_string()
+                line = text.strip().lstrip("#").strip()
+                if text.startswith((" ", "\t")) and last_key is not None:
+                    notes[last_key] = f"{notes.get(last_key, '')} {line}".strip()
+                else:
+                    if last_key is not None:
+                        block, last_key = [], None
+                    block.append(line)
+                continue
+            name = f"{prefix}{str(key).strip()}"
+            if kind == "Table":
+                if block:
+                    notes.setdefault(name, " ".join(block))
+                walk(item, f"{name}.")
+                block, last_key = [], None
+            elif kind == "AoT":
+                for i, table in enumerate(item.body):
+                    walk(table, f"{name}.{i}.")
+            else:
+                own = item.trivia.comment.strip().lstrip("#").strip() if getattr(item, "trivia", None) else ""
+                notes[name] = own or " ".join(block)
+                last_key = name if own else None
+
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except Exception:   # the file was validated already; notes are a courtesy
+        return {}
+    walk(doc, "")
+    policy = doc.get("policy")
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.strip() == "policy":
+            policy = value.strip().strip("\"'")
+    if isinstance(policy, str) and policy_path(policy, path).is_file():
+        try:
+            walk(tomlkit.parse(policy_path(policy, path).read_text(encoding="utf-8")), "policy.")
+        except Exception:
+            pass
+    return {k: v for k, v in notes.items() if v}
 
 
 def _is_policy_file(path: Path) -> bool:

@@ -47,3 +47,9 @@ class DataError(SimError):
     """Shipped reference data is missing or inconsistent (a packaging bug, or a broken install)."""
 
     exit_code = 3
+
+
+class MissingToolError(SimError):
+    """A program matchsim drives (Chromium, for report.pdf) is not installed."""
+
+    exit_code = 3

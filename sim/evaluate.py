@@ -191,6 +191,13 @@ def counts(decisions: pa.Table) -> dict[str, int]:
     }
 
 
+#: Rate keys of ``summary.json`` (``rates``).
+RATE_KEYS = (
+    "precision", "recall", "disclosure_rate", "wrong_person_rate", "deficient_address_rate",
+    "updated_address_rate", "tin_path_share",
+)
+
+
 def rates(c: Mapping[str, int]) -> dict[str, float | None]:
     """Precision, recall and the shares an audit quotes, from :func:`counts` (None when undefined)."""
     def share(a: str, b: str):

@@ -17,6 +17,7 @@ then estimated once on every block's candidates, and the decisions taken.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,19 +27,24 @@ import pyarrow.parquet as pq
 
 import sim
 from sim import evaluate
-from sim.config import Config
+from sim.config import Config, PolicyConfig
 from sim.io import atomic_write_text, output_dir
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.rng import stream
 from sim.world import geography
-from sim.world.generate import dense, generate_block, library_versions, data_sha256
+from sim.world.generate import NOT_WORLD, dense, generate_block, library_versions, data_sha256
 
 #: Master-file columns kept beside the match schema for the evaluation.
 TRUTH_COLUMNS = ("truth_person_id", "truth_household_id")
 #: Settings that say how a run is executed, not what it computes: engines give identical
 #: results, so outputs (and their config hash) are the same whichever ran them.
 EXECUTION_SETTINGS = ("policy.engine",)
+#: What one run's outputs do not depend on: how it is executed, the study around it (other
+#: seeds, other policies) and the record of how the scenario was calibrated. A run's
+#: config_sha256 leaves them out, so ``--set seed=...`` reproduces one replicate of a study
+#: with the hash the study reported for it.
+NOT_RUN = (*EXECUTION_SETTINGS, "study", "calibration")
 DECISIONS_FILE = "decisions.parquet"
 SUMMARY_FILE = "summary.json"
 
@@ -77,20 +83,50 @@ class RunResult:
 
 def run(config: Config, *, engine: str | None = None, progress: bool = False) -> RunResult:
     """Generate, match and evaluate the scenario ``config`` (``engine`` overrides the policy's)."""
-    policy = config.policy
+    return run_policies(config, (config.policy,), engine=engine, progress=progress)[0]
+
+
+def run_policies(config: Config, policies: Sequence[PolicyConfig], *, engine: str | None = None,
+                 progress: bool = False) -> list[RunResult]:
+    """Generate the world of ``config`` once and match it under each of ``policies``.
+
+    Result ``i`` is exactly what :func:`run` gives for ``config`` with ``policies[i]`` as its
+    policy: each policy draws its random pairs from the same per-block stream, as it would alone.
+    """
     plan = geography.plan(config)
-    blocks: list[_Block] = []
+    blocks: list[list[_Block]] = [[] for _ in policies]
     bar = _progress(len(plan.blocks), progress)
     for block in plan.blocks:
         result = generate_block(config, plan, block)
-        rng = stream(config.seed, "match.u_sample", *block.key)
-        blocks.append(_match_block(policy, dense(result.requests), dense(result.master_file), engine, rng))
+        requests, master = dense(result.requests), dense(result.master_file)
+        left = prepare_requests(requests)
+        right = prepare_master_file(master)
+        for name in TRUTH_COLUMNS:
+            right = right.append_column(name, master.column(name))
+        for i, policy in enumerate(policies):
+            rng = stream(config.seed, "match.u_sample", *block.key)
+            blocks[i].append(_match_block(policy, requests, left, right, engine, rng))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    models = policy_mod.fit(policy, [b.cands for b in blocks])
     ranks = evaluate.census_ranks()
+    return [_decide(config.model_copy(update={"policy": policy}), policy_blocks, ranks)
+            for policy, policy_blocks in zip(policies, blocks)]
+
+
+def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,
+                 engine: str | None, rng) -> _Block:
+    cands = policy_mod.candidates(policy, left, right, engine=engine, rng=rng)
+    # keep only the master-file rows a candidate points at
+    needed = np.unique(np.concatenate([c.right_idx for c in cands])) if cands else np.zeros(0, np.int64)
+    return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])
+
+
+def _decide(config: Config, blocks: list[_Block], ranks) -> RunResult:
+    """Fit the policy's models on every block's candidates, decide, and evaluate."""
+    policy = config.policy
+    models = policy_mod.fit(policy, [b.cands for b in blocks])
     names = [p.name for p in policy.paths]
     rows = []
     for b in blocks:
@@ -99,19 +135,7 @@ def run(config: Config, *, engine: str | None = None, progress: bool = False) ->
     if not rows:  # pragma: no cover - geography.plan refuses a world without areas
         raise ValueError("the world has no blocks; raise world.scale")
     decisions = pa.concat_tables(rows)
-    summary = summarize(config, decisions, models)
-    return RunResult(config, decisions, summary, models)
-
-
-def _match_block(policy, requests: pa.Table, master: pa.Table, engine: str | None, rng) -> _Block:
-    left = prepare_requests(requests)
-    right = prepare_master_file(master)
-    for name in TRUTH_COLUMNS:
-        right = right.append_column(name, master.column(name))
-    cands = policy_mod.candidates(policy, left, right, engine=engine, rng=rng)
-    # keep only the master-file rows a candidate points at
-    needed = np.unique(np.concatenate([c.right_idx for c in cands])) if cands else np.zeros(0, np.int64)
-    return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])
+    return RunResult(config, decisions, summarize(config, decisions, models), models)
 
 
 def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
@@ -125,8 +149,8 @@ def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
         "policy": config.policy.name,
         "seed": config.seed,
         "scale": config.world.scale,
-        "config_sha256": config.sha256(without=EXECUTION_SETTINGS),
-        "world_sha256": config.sha256(without=("policy",)),
+        "config_sha256": config.sha256(without=NOT_RUN),
+        "world_sha256": config.sha256(without=NOT_WORLD),
         "version": sim.__version__,
         "data_sha256": data_sha256(),
         "libraries": library_versions(),
@@ -136,7 +160,7 @@ def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
         "rates": evaluate.rates(simulated),
         "breakdowns": evaluate.breakdowns(decisions),
         "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
-        "config": config.to_dict(without=EXECUTION_SETTINGS),
+        "config": config.to_dict(without=NOT_RUN),
     }
 
 
@@ -163,4 +187,4 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit=" blocks", desc="matching", dynamic_ncols=True)
 
 
-__all__ = ["run", "write_run", "summarize", "RunResult"]
+__all__ = ["run", "run_policies", "write_run", "summarize", "RunResult"]

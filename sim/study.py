@@ -1,0 +1,367 @@
+"""The main job: a scenario over several seeds, matched under its policy and the alternatives.
+
+One run (:func:`sim.pipeline.run`) is one world under one policy. An audit needs more: the
+same world under the rules the IRS could have used instead, and figures with an interval rather
+than a single draw. :func:`run_study` generates ``study.replicates`` worlds (seeds ``seed``,
+``seed + 1``, ...: each draws its own sample of ZIP areas at scale < 1, and its own people), and
+matches each under the scenario's policy and every ``study.alternatives`` policy. Every
+(policy, seed) is a *unit*, identical to ``matchsim run CONFIG --set seed=S --set policy=...``
+and written as such under ``runs/<policy>/seed-<S>/``. The study summary aggregates the units:
+for each figure the mean over seeds with a 95% Student-t interval (the uncertainty of the mean
+from seed-to-seed variation: sampling of areas, people and errors; not the uncertainty of the
+assumptions, which the sweeps explore), and the published figures beside the simulated ones.
+
+Replicates are independent and each is deterministic, so running them in parallel (``jobs``)
+changes nothing in the outputs.
+
+>>> from sim.config import load_config                                           # doctest: +SKIP
+>>> study = run_study(load_config("configs/august-2025.toml", ["world.scale=0.001"]))  # doctest: +SKIP
+>>> study.summary["policies"][0]["aggregate"]["estimates"]["disclosed"]["mean"]   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+import sim
+from sim import evaluate
+from sim.config import Config, TargetConfig
+from sim.io import atomic_write_text, output_dir
+from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
+from sim.world.generate import NOT_WORLD, data_sha256, library_versions
+
+#: The interval every figure of a study is reported with.
+INTERVAL_LEVEL = 0.95
+INTERVAL_METHOD = "mean over replicate seeds, 95% Student-t interval of the mean"
+#: What a study summary leaves out of its config hash: only how it was executed, and the record
+#: of the calibration (its fitted values are in the config itself).
+NOT_STUDY = ("policy.engine", "calibration")
+SUMMARY_FILE = "summary.json"
+RUNS_DIR = "runs"
+
+
+@dataclass
+class StudyResult:
+    """What :func:`run_study` produced: every unit's result, and the study summary."""
+
+    config: Config
+    units: list[RunResult]
+    summary: dict
+
+    def summary_lines(self) -> list[str]:
+        return summary_lines(self.summary)
+
+
+def replicate_seeds(config: Config) -> list[int]:
+    """The seeds of a study's replicates: ``seed``, ``seed + 1``, ..."""
+    return [config.seed + i for i in range(config.study.replicates)]
+
+
+def run_study(config: Config, *, engine: str | None = None, jobs: int | None = None,
+              progress: bool = False, notes: Mapping[str, str] | None = None) -> StudyResult:
+    """Run every (policy, seed) unit of ``config``'s study and aggregate them.
+
+    ``jobs`` processes run replicates side by side (default: one per core, at most one per
+    replicate); the outputs do not depend on it. ``notes`` (:func:`sim.config.parameter_notes`)
+    document each parameter in the summary.
+    """
+    seeds = replicate_seeds(config)
+    if seeds[-1] >= 2**63:
+        raise ValueError(f"seed {config.seed} + {config.study.replicates} replicates overflows; lower seed")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
+    by_seed: list[list[RunResult]]
+    if jobs == 1:
+        by_seed = []
+        bar = _bar(len(seeds), progress, "replicates")
+        for seed in seeds:
+            by_seed.append(_replicate(config, seed, engine, progress and len(seeds) == 1))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+    else:
+        # spawn, not fork: the parent may hold Arrow and OpenMP thread pools
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            futures = [pool.submit(_replicate, config, seed, engine, False) for seed in seeds]
+            bar = _bar(len(seeds), progress, "replicates")
+            by_seed = []
+            for future in futures:   # in seed order, so results never depend on timing
+                by_seed.append(future.result())
+                if bar is not None:
+                    bar.update(1)
+            if bar is not None:
+                bar.close()
+    units = [unit for replicate in by_seed for unit in replicate]
+    return StudyResult(config, units, summarize_study(config, units, notes=notes))
+
+
+def _replicate(config: Config, seed: int, engine: str | None, progress: bool) -> list[RunResult]:
+    """One seed's world under every policy of the study (runs in a worker process)."""
+    replicate = config.model_copy(update={"seed": seed})
+    return run_policies(replicate, config.policies(), engine=engine, progress=progress)
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation
+
+
+def interval(values: Sequence[float | None], *, digits: int = 6) -> dict:
+    """Mean, 95% Student-t interval of the mean, standard deviation, min and max of ``values``
+    (None values, an undefined rate in one seed, are left out and counted in ``n``).
+
+    >>> interval([10, 12, 14])["mean"], interval([10, 12, 14])["lo"] < 10
+    (12.0, True)
+    >>> interval([5])["lo"] is None
+    True
+    """
+    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
+    n = int(v.size)
+    if n == 0:
+        return {"n": 0, "mean": None, "lo": None, "hi": None, "sd": None, "min": None, "max": None}
+    mean = float(v.mean())
+    sd = float(v.std(ddof=1)) if n > 1 else None
+    lo = hi = None
+    if sd is not None:
+        half = float(stats.t.ppf(0.5 + INTERVAL_LEVEL / 2, n - 1)) * sd / math.sqrt(n)
+        lo, hi = mean - half, mean + half
+
+    def r(x):
+        return None if x is None else round(x, digits)
+
+    return {"n": n, "mean": r(mean), "lo": r(lo), "hi": r(hi), "sd": r(sd), "min": r(float(v.min())), "max": r(float(v.max()))}
+
+
+def metric(summary: Mapping, key: str):
+    """The value of a dotted metric (``estimates.disclosed``, ``rates.precision``) in a run summary."""
+    group, _, name = key.partition(".")
+    return summary[group][name]
+
+
+def aggregate(units: Sequence[Mapping]) -> dict:
+    """Every count, estimate and rate of a policy's unit summaries, as :func:`interval` s; the
+    breakdowns as intervals of the national estimates of each count."""
+    out: dict = {"estimates": {}, "simulated": {}, "rates": {}, "breakdowns": {}}
+    for key in evaluate.COUNT_KEYS:
+        out["estimates"][key] = interval([u["estimates"][key] for u in units], digits=1)
+        out["simulated"][key] = interval([u["simulated"][key] for u in units], digits=3)
+    for key in evaluate.RATE_KEYS:
+        out["rates"][key] = interval([u["rates"][key] for u in units])
+    for name in evaluate.BREAKDOWNS:
+        categories = sorted({c for u in units for c in u["breakdowns"][name]})
+        out["breakdowns"][name] = {
+            category: {
+                key: _short(interval([_scaled(u, name, category, key) for u in units], digits=1))
+                for key in evaluate.COUNT_KEYS
+            }
+            for category in categories
+        }
+    return out
+
+
+def _scaled(unit: Mapping, name: str, category: str, key: str) -> float:
+    counts = unit["breakdowns"][name].get(category)
+    return (counts[key] if counts else 0) * unit["estimate_factor"]
+
+
+def _short(iv: dict) -> dict:
+    return {k: iv[k] for k in ("mean", "lo", "hi")}
+
+
+def compare_published(targets: Sequence[TargetConfig], baseline_units: Sequence[Mapping]) -> list[dict]:
+    """Each published figure beside the baseline policy's simulated one: the interval, the
+    difference and whether the mean falls within the target's tolerance or range."""
+    rows = []
+    for target in targets:
+        iv = interval([metric(u, target.metric) for u in baseline_units])
+        mean = iv["mean"]
+        bounds = target.bounds()
+        diff = None if mean is None else mean - target.value
+        rows.append({
+            "name": target.name,
+            "metric": target.metric,
+            "published": target.value,
+            "tolerance": target.tolerance,
+            "range": list(target.range) if target.range else None,
+            "bounds": list(bounds) if bounds else None,
+            "source": target.source,
+            "simulated": iv,
+            "difference": None if diff is None else round(diff, 6),
+            "relative_difference": None if diff is None or target.value == 0 else round(diff / target.value, 6),
+            "within": None if bounds is None or mean is None else bool(bounds[0] <= mean <= bounds[1]),
+        })
+    return rows
+
+
+def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mapping[str, str] | None = None) -> dict:
+    """The study's ``summary.json``: provenance, each policy's units and aggregate, the
+    comparison with the published figures, and every parameter with its documentation.
+    Everything the report shows is in here."""
+    seeds = replicate_seeds(config)
+    policies = []
+    for i, policy in enumerate(config.policies()):
+        mine = [u.summary for u in units if u.summary["policy"] == policy.name]
+        policies.append({
+            "name": policy.name,
+            "description": policy.description,
+            "role": "baseline" if i == 0 else "alternative",
+            "policy_sha256": policy.sha256(without=("engine",)),
+            "units": [{"seed": u["seed"], "config_sha256": u["config_sha256"], "dir": unit_dir(policy.name, u["seed"]).as_posix()}
+                      for u in mine],
+            "aggregate": aggregate(mine),
+            "fellegi_sunter": {str(u["seed"]): u["fellegi_sunter"] for u in mine if u["fellegi_sunter"]},
+        })
+    baseline = [u.summary for u in units if u.summary["policy"] == config.policy.name]
+    published = config.study.published
+    return {
+        "scenario": config.scenario,
+        "baseline_policy": config.policy.name,
+        "seed": config.seed,
+        "seeds": seeds,
+        "replicates": len(seeds),
+        "scale": config.world.scale,
+        "n_requests": config.world.n_requests,
+        "interval": {"level": INTERVAL_LEVEL, "method": INTERVAL_METHOD},
+        "config_sha256": config.sha256(without=NOT_STUDY),
+        "world_sha256": {str(u["seed"]): u["world_sha256"] for u in baseline},
+        "version": sim.__version__,
+        "data_sha256": data_sha256(),
+        "libraries": library_versions(),
+        "policies": policies,
+        "published_file": published.file if published else None,
+        "published": compare_published(published.targets, baseline) if published else [],
+        "calibration": config.calibration,
+        "parameters": parameters(config, notes or {}),
+        "config": config.to_dict(without=NOT_STUDY),
+    }
+
+
+def parameters(config: Config, notes: Mapping[str, str]) -> list[dict]:
+    """Every setting of the world and the baseline policy as ``{key, value, note}``; a key
+    without a note of its own takes its nearest table's (the shares of one set share one)."""
+    rows = []
+
+    def walk(node, key: str) -> None:
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                walk(v, f"{key}.{k}" if key else k)
+        elif isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+            for i, v in enumerate(node):
+                walk(v, f"{key}.{i}")
+        else:
+            rows.append({"key": key, "value": node, "note": _note(key, notes)})
+
+    data = config.to_dict(without=NOT_STUDY)
+    walk({"seed": data["seed"], "world": data["world"], "policy": data["policy"]}, "")
+    return rows
+
+
+def _note(key: str, notes: Mapping[str, str]) -> str:
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        note = notes.get(".".join(parts[:n]))
+        if note:
+            return note
+    return ""
+
+
+def unit_dir(policy: str, seed: int) -> Path:
+    """Where a unit's decisions.parquet and summary.json live inside a study's directory."""
+    return Path(RUNS_DIR) / policy / f"seed-{seed}"
+
+
+def write_study(result: StudyResult, out_dir: str | Path, *, force: bool = False, report: bool = True,
+                pdf: bool = True) -> Path:
+    """Write every unit, the study summary and (``report``) the audit report into ``out_dir``,
+    all or nothing."""
+    out_dir = Path(out_dir)
+    with output_dir(out_dir, force=force) as tmp:
+        for unit in result.units:
+            write_run(unit, tmp / unit_dir(unit.summary["policy"], unit.summary["seed"]))
+        atomic_write_text(tmp / SUMMARY_FILE, json.dumps(result.summary, indent=2) + "\n")
+        if report:
+            from sim.report import write_report
+
+            write_report(result.summary, tmp, pdf=pdf)
+    return out_dir
+
+
+def read_study(study_dir: str | Path) -> dict:
+    """A finished study's summary.json (for ``matchsim report``)."""
+    from sim.errors import InputError
+
+    path = Path(study_dir) / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no {SUMMARY_FILE} in '{study_dir}'; pass the directory `matchsim run` wrote (-o DIR)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read '{path}': {exc}; run `matchsim run` again to rewrite it") from None
+    if not isinstance(summary, dict) or "policies" not in summary or "baseline_policy" not in summary:
+        raise InputError(f"'{path}' is not a study summary (no 'policies'); pass the directory `matchsim run` wrote, "
+                         f"not a run directory under runs/")
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# What the command line prints
+
+
+def summary_lines(summary: Mapping) -> list[str]:
+    """A few lines for the terminal: each policy's headline figures with intervals, and the
+    published figures beside the baseline's."""
+    n = summary["replicates"]
+    lines = [f"scenario '{summary['scenario']}' at scale {summary['scale']:g}, {n} replicate{'s' if n != 1 else ''} "
+             f"(seeds {summary['seeds'][0]}..{summary['seeds'][-1]}), config {summary['config_sha256'][:12]}",
+             "  national estimates, mean [95% interval over seeds]:"]
+    header = f"  {'policy':<22} {'disclosed':>26} {'wrong person':>26} {'precision':>9} {'recall':>7}"
+    lines.append(header)
+    for p in summary["policies"]:
+        e, r = p["aggregate"]["estimates"], p["aggregate"]["rates"]
+        lines.append(f"  {p['name']:<22} {format_interval(e['disclosed']):>26} {format_interval(e['wrong_person_disclosures']):>26} "
+                     f"{format_rate(r['precision']['mean']):>9} {format_rate(r['recall']['mean']):>7}")
+    if summary["published"]:
+        lines.append(f"  published vs simulated ({summary['baseline_policy']}):")
+        for t in summary["published"]:
+            rate = t["metric"].startswith("rates.")
+            shown = format_rate if rate else (lambda x: f"{x:,.0f}")
+            verdict = {True: "within target", False: "OUTSIDE target", None: "shown only"}[t["within"]]
+            lines.append(f"    {t['name']:<34} published {shown(t['published']):>8}  simulated "
+                         f"{format_interval(t['simulated'], rate=rate):>26}  {verdict}")
+    return lines
+
+
+def format_interval(iv: Mapping, *, rate: bool = False) -> str:
+    """``47,289 [46,800-47,700]`` (or percentages for a rate); the interval is left out for one seed."""
+    if iv.get("mean") is None:
+        return "n/a"
+    f = format_rate if rate else (lambda x: f"{x:,.0f}")
+    if iv.get("lo") is None:
+        return f(iv["mean"])
+    return f"{f(iv['mean'])} [{f(iv['lo'])}-{f(iv['hi'])}]"
+
+
+def format_rate(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _bar(total: int, enabled: bool, unit: str):
+    if not enabled or total <= 1:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=f" {unit}", desc="study", dynamic_ncols=True)
+
+
+__all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval",
+           "compare_published", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]
