@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -98,7 +99,7 @@ class ChildRun:
     returncode: int
     seconds: float        # wall time, start to reaped
     cpu_seconds: float    # user + system
-    peak_rss_kib: int     # ru_maxrss of this child (KiB on Linux)
+    peak_rss_kib: int     # the larger of ru_maxrss of this child and the sampled peak of its process tree (KiB)
     stdout: str
     stderr: str
 
@@ -107,11 +108,59 @@ class ChildRun:
         return self.peak_rss_kib / 1024
 
 
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants now, from /proc (0 where there is none)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", encoding="ascii", errors="replace") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields.get("PPid", "0").strip() or 0)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the process tree's resident memory: a child that runs worker processes (the main
+    job's replicates) uses the sum of them, which ``ru_maxrss`` (one process) does not see."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        if not os.path.isdir("/proc"):   # pragma: no cover - not Linux: ru_maxrss only
+            return
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, _tree_rss_kib(self.pid))
+            self._stop.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.join()
+        return self.peak_kib
+
+
 def run_child(argv: Sequence[str | os.PathLike], *, log_dir: Path, env: dict[str, str] | None = None) -> ChildRun:
     """Run ``argv`` to completion and return its own resource usage.
 
     ``os.wait4`` reports the child's own ``ru_maxrss``; ``getrusage(RUSAGE_CHILDREN)`` would give
-    the largest of all children reaped so far, so a second, smaller run would be invisible.
+    the largest of all children reaped so far, so a second, smaller run would be invisible. A
+    sampler adds up the child's process tree every 0.25 s, for children that start workers.
     Output goes to files in ``log_dir`` (no pipe to fill and block on).
     """
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -119,14 +168,17 @@ def run_child(argv: Sequence[str | os.PathLike], *, log_dir: Path, env: dict[str
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen([os.fspath(a) for a in argv], stdout=out, stderr=err, env=env)
+        sampler = _TreeSampler(proc.pid)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
+        tree_peak = sampler.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
     return ChildRun(
         returncode=proc.returncode,
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_kib=usage.ru_maxrss,
+        peak_rss_kib=max(usage.ru_maxrss, tree_peak),
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
     )

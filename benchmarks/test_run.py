@@ -1,10 +1,15 @@
-"""Benchmark of the whole ``matchsim run`` (the "matcher" issue): generate the world, match it
-under a policy, evaluate every decision, write decisions.parquet and summary.json; wall time,
-CPU time and peak memory of the command as a user runs it, in a child process.
+"""Benchmarks of ``matchsim run``, as a user runs it, in a child process: wall time, CPU time
+and peak memory (of the process tree).
 
-``make bench`` runs FULL (``world.scale=0.1``: about 128,000 requests against 23 million
-master-file records) for each policy in ``POLICIES``; ``make test`` runs the SMOKE size once,
-untimed. Assertions check only that the work was done.
+* ``test_run_scale_01``: one world under one policy (one replicate, no alternatives, no report):
+  generate, match, evaluate, write. ``make bench`` runs it at ``world.scale=0.1`` (about 128,000
+  requests against 23 million master-file records) for each policy in ``POLICIES``.
+* ``test_main_job``: the main job, ``make run``'s command: every replicate under every policy of
+  the study, the summary and the report (HTML, Markdown, PDF), at the scale the baseline ships
+  with and at ``world.scale=0.1``.
+
+``make test`` runs each once at the SMOKE size, untimed. Assertions check only that the work
+was done.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ MATCHSIM = Path(sys.executable).parent / "matchsim"   # the installed console sc
 FULL_SCALE = 0.1
 SMOKE_SCALE = 0.0005
 POLICIES = ("irs-2025", "statute-6103", "probabilistic")
+MAIN_JOB_SCALES = (None, 0.1)          # None: the scale configs/august-2025.toml ships with
+SMOKE_MAIN_JOB = ("world.scale=0.0005", "study.replicates=2")
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -34,14 +41,16 @@ def test_run_scale_01(benchmark, tmp_path, policy):
 
     def run():
         return run_child([MATCHSIM, "run", BASELINE, "-o", out_dir, "--set", f"world.scale={scale}",
-                          "--set", f"policy={policy}", "--quiet"], log_dir=tmp_path / "logs")
+                          "--set", f"policy={policy}", "--set", "study.replicates=1", "--set", "study.alternatives=[]",
+                          "--no-report", "--quiet"], log_dir=tmp_path / "logs")
 
     child = benchmark.pedantic(run, rounds=1, iterations=1)
 
     assert child.returncode == 0, child.stderr
-    summary = json.loads((out_dir / "summary.json").read_text())
+    unit = out_dir / "runs" / policy / "seed-20250627"
+    summary = json.loads((unit / "summary.json").read_text())
     simulated = summary["simulated"]
-    assert simulated["requests"] > 0 and (out_dir / "decisions.parquet").stat().st_size > 0
+    assert simulated["requests"] > 0 and (unit / "decisions.parquet").stat().st_size > 0
     benchmark.extra_info.update(
         scale=scale,
         policy=policy,
@@ -52,4 +61,34 @@ def test_run_scale_01(benchmark, tmp_path, policy):
         cpu_s=round(child.cpu_seconds, 2),
         peak_rss_mib=round(child.peak_rss_mib),
         requests_per_s=round(simulated["requests"] / child.seconds) if child.seconds else None,
+    )
+
+
+@pytest.mark.parametrize("scale", MAIN_JOB_SCALES, ids=lambda s: "default" if s is None else f"scale-{s:g}")
+def test_main_job(benchmark, tmp_path, scale):
+    out_dir = tmp_path / "main"
+    sets = [f"world.scale={scale}"] if scale is not None else []
+    if not benchmark.enabled:
+        sets = list(SMOKE_MAIN_JOB)
+
+    def run():
+        args = [MATCHSIM, "run", BASELINE, "-o", out_dir, "--quiet"]
+        for item in sets:
+            args += ["--set", item]
+        return run_child(args, log_dir=tmp_path / "logs")
+
+    child = benchmark.pedantic(run, rounds=1, iterations=1)
+
+    assert child.returncode == 0, child.stderr
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert (out_dir / "report.html").stat().st_size > 0 and (out_dir / "report.pdf").stat().st_size > 0
+    baseline = summary["policies"][0]["aggregate"]["simulated"]
+    benchmark.extra_info.update(
+        scale=summary["scale"],
+        replicates=summary["replicates"],
+        policies=len(summary["policies"]),
+        requests_per_replicate=round(baseline["requests"]["mean"]),
+        wall_s=round(child.seconds, 2),
+        cpu_s=round(child.cpu_seconds, 2),
+        peak_rss_mib=round(child.peak_rss_mib),
     )

@@ -587,6 +587,15 @@ class Config(_Model):
     # Written by ``matchsim calibrate``: the record of a fit, not a setting, so free-form.
     calibration: dict[str, Any] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _baseline_not_twice(cls, data):
+        """``--set policy=statute-6103`` makes an alternative the baseline: it is not run twice."""
+        if isinstance(data, dict) and isinstance(data.get("study"), dict) and isinstance(data["study"].get("alternatives"), list):
+            alternatives = [a for a in data["study"]["alternatives"] if a != data.get("policy")]
+            data = {**data, "study": {**data["study"], "alternatives": alternatives}}
+        return data
+
     @model_validator(mode="after")
     def _policy_names_unique(self):
         names = [self.policy.name, *(p.name for p in self.study.alternatives)]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from sim.config import Config, apply_overrides, config_with, load_config, load_policy, resolve_policy, validate_config
+from sim.config import (Config, apply_overrides, config_with, load_config, load_policy, load_targets, resolve_policy,
+                        resolve_study, validate_config)
 from sim.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ def problems(path, overrides=()) -> list[str]:
 def baseline_raw(path) -> dict:
     """A config file's data, its policy read in (as load_config does before validating)."""
     with open(path, "rb") as fh:
-        return resolve_policy(tomllib.load(fh), Path(path))
+        return resolve_study(resolve_policy(tomllib.load(fh), Path(path)), Path(path))
 
 
 def test_baseline_loads(baseline_config_path):
@@ -46,7 +47,12 @@ def test_the_glob_finds_the_baseline(baseline_config_path):
 
 def is_policy(path) -> bool:
     with open(path, "rb") as fh:
-        return "world" not in tomllib.load(fh)
+        return "paths" in tomllib.load(fh)
+
+
+def is_targets(path) -> bool:
+    with open(path, "rb") as fh:
+        return "targets" in tomllib.load(fh)
 
 
 @pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
@@ -55,6 +61,8 @@ def test_every_shipped_config_validates(path, baseline_config_path):
         # a policy on its own, and as the policy of the baseline scenario
         assert load_policy(path).name == path.stem
         assert load_config(baseline_config_path, [f"policy={path.stem}"]).policy == load_policy(path)
+    elif is_targets(path):
+        assert load_targets(path).targets
     else:
         load_config(path)
 
@@ -230,10 +238,11 @@ def test_a_date_typed_by_set_is_taken_as_text(baseline_config_path):
 
 
 def test_a_toml_date_in_the_file_is_a_clear_problem_not_a_crash(tmp_path, baseline_config_path):
-    text = "run_date = 2025-08-07\n" + Path(baseline_config_path).read_text(encoding="utf-8").replace(
-        'policy = "irs-2025"', f'policy = "{Path(baseline_config_path).parent / "irs-2025.toml"}"')
+    for shipped in Path(baseline_config_path).parent.glob("*.toml"):   # the policies and targets it names
+        (tmp_path / shipped.name).write_bytes(shipped.read_bytes())
     path = tmp_path / "dated.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text("run_date = 2025-08-07\n" + Path(baseline_config_path).read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path, ["world.scale=0.02"])
-    assert info.value.problems == ["run_date: unknown key (got datetime.date(2025, 8, 7)); allowed keys here: policy, scenario, seed, world"]
+    assert info.value.problems == ["run_date: unknown key (got datetime.date(2025, 8, 7)); "
+                                   "allowed keys here: calibration, policy, scenario, seed, study, world"]

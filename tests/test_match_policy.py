@@ -82,14 +82,19 @@ def test_tin_path_discloses_on_tin_and_name_control_whatever_the_address_says(ir
 
 def test_address_path_household_members_sharing_a_surname_are_ranked_or_rejected(irs, baseline_config_path):
     right = side(MASTER)
-    # no TIN: name control GARC, street6 "12 OAK", ZIP 30301 match both GARCIAs of the household
     left = side([{"first": "MARIA", "last": "GARCIA", "dob": "1982-05-06", "addr": "12 Oak Street, Atlanta GA 30301"},
                  {"first": "ROSA", "last": "GARCIA", "dob": "1999-01-01", "addr": "12 Oak Street, Atlanta GA 30301"}])
-    best, cands, _ = match(irs, left, right)
+    # the shipped rule compares the first name too: MARIA finds her own record, ROSA (no record
+    # of her own) finds none rather than a relative's
+    shipped, _, _ = match(irs, left, right)
+    assert outcomes(shipped) == ["disclosed", "unmatched"] and shipped["right_row"].tolist() == [1, -1]
+    # the bare entity check: name control GARC, street6 "12 OAK", ZIP 30301 match both GARCIAs
+    entity = ['policy.paths.1.rules=[{name_control="exact", street6="exact", zip5="exact"}]']
+    best, _, _ = match(load_config(baseline_config_path, entity).policy, left, right)
     assert best["n_matches"].tolist() == [2, 2]
     # best: MARIA's own record wins on first name and date of birth; ROSA's two are tied
     assert outcomes(best) == ["disclosed", "ambiguous"] and best["right_row"].tolist() == [1, -1]
-    reject = load_config(baseline_config_path, ["policy.paths.1.on_multiple=reject"]).policy
+    reject = load_config(baseline_config_path, [*entity, "policy.paths.1.on_multiple=reject"]).policy
     rejected, _, _ = match(reject, left, right)
     assert outcomes(rejected) == ["ambiguous", "ambiguous"]
 

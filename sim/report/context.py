@@ -1,0 +1,856 @@
+"""Everything the audit report shows, computed from a study's ``summary.json`` alone.
+
+:func:`context` turns the study summary (:func:`sim.study.summarize_study`) into one plain dict
+of formatted figures, tables and sentences. Both templates (HTML and Markdown) and the figures
+read only this dict, so the two formats say the same thing, and what the report claims can be
+tested against the summary without parsing a document. It is pure: the same summary and date
+give the same dict.
+
+Numbers are formatted here, once: counts as ``47,289``, rates as ``4.7%``, intervals compact in
+tables (``52,348 [39,139-65,558]``) and in words in the text (``52,348 (95% interval 39,139 to
+65,558)``). A figure from a single replicate has no interval and is shown alone.
+
+>>> import json                                                                  # doctest: +SKIP
+>>> ctx = context(json.load(open("out/august-2025/summary.json")))                # doctest: +SKIP
+>>> ctx["funnel"]["stages"][-3]["total"]["text"]                                  # doctest: +SKIP
+'52,348'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sim.errors import InputError
+
+TITLE = "Address Disclosures to ICE: A Simulation of the August 2025 IRS Address Match"
+SUBTITLE = ("How many of the disclosed addresses went to the wrong person, "
+            "and what other matching rules would have done")
+KICKER = "Simulation study, not an audit of IRS records"
+
+# The public record the study reproduces (../shared/FACTS.md). The simulated figures and the
+# published ones the study compares with come from the summary; these only tell the story.
+FACTS_REQUESTS = "1.28 million"
+FACTS_DISCLOSED = "47,289"
+FACTS_TIN_PATH = "42,695"
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+
+# Readable names of the summary's category codes; a code not listed is shown with its
+# underscores as spaces, so a new category never breaks the report.
+PATH_LABELS = {"tin": "TIN path", "address": "Address path", "all": "Single path", "(none)": "No path"}
+ADDRESS_CLASS_LABELS = {
+    "complete": "Complete",
+    "missing_unit": "Apartment, no unit number",
+    "out_of_date": "Out of date (person moved)",
+    "shared": "Shared (shelter, office)",
+    "no_street_number": "No street number",
+    "city_state_only": "City and state only",
+    "zip_only": "ZIP code only",
+    "placeholder": "Placeholder text",
+    "blank": "Blank",
+}
+SSN_SOURCE_LABELS = {
+    "correct": "Correct number",
+    "mistyped": "Mistyped number",
+    "borrowed_relative": "Borrowed from a household member",
+    "borrowed_stranger": "Borrowed from a stranger",
+    "never_issued": "Number never issued",
+    "none": "No number",
+}
+WRONG_PERSON_LABELS = {
+    "ssn_owner": "Owner of a borrowed or mistyped SSN",
+    "household_member": "Household member",
+    "same_name_neighbour": "Same-name neighbour",
+    "other": "Other person",
+}
+WRONG_PERSON_PHRASES = {
+    "ssn_owner": "the owners of borrowed or mistyped SSNs",
+    "household_member": "household members",
+    "same_name_neighbour": "same-name neighbours",
+    "other": "other people",
+}
+CORRUPTION_LABELS = {
+    "none": "None",
+    "particles_dropped": "Name: surname particles dropped",
+    "one_surname": "Name: first surname only",
+    "given_truncated": "Name: compound given name truncated",
+    "transliterated": "Name: other romanization",
+    "name_order_swapped": "Name: given name and surname swapped",
+    "first_name_typo": "Name: first-name typo",
+    "last_name_typo": "Name: last-name typo",
+    "dob_error": "Date of birth wrong",
+    "ssn_mistyped": "SSN: mistyped",
+    "ssn_borrowed_relative": "SSN: borrowed from a household member",
+    "ssn_borrowed_stranger": "SSN: borrowed from a stranger",
+    "ssn_never_issued": "SSN: never issued",
+    "address_missing_unit": "Address: apartment, no unit number",
+    "address_out_of_date": "Address: out of date",
+    "address_shared": "Address: shared",
+    "address_no_street_number": "Address: no street number",
+    "address_city_state_only": "Address: city and state only",
+    "address_zip_only": "Address: ZIP code only",
+    "address_placeholder": "Address: placeholder text",
+    "address_blank": "Address: blank",
+    "address_typo": "Address: street-name typo",
+    "address_zip_typo": "Address: ZIP typo",
+}
+NAME_COMMONNESS_LABELS = {
+    "top_10": "Top 10 surnames",
+    "rank_11_100": "Surname rank 11-100",
+    "rank_101_1000": "Surname rank 101-1,000",
+    "rank_1001_10000": "Surname rank 1,001-10,000",
+    "rarer": "Rarer surnames",
+}
+ORIGIN_LABELS = {"el_salvador": "El Salvador", "other": "Other countries"}
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers
+
+
+def report_date() -> _dt.date:
+    """The report's date: ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) if set, so that a
+    re-render is byte-identical (reproducible-builds.org convention), else today's UTC date."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return _dt.datetime.now(_dt.timezone.utc).date()
+    try:
+        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).date()
+    except (ValueError, OverflowError, OSError):
+        raise InputError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970-01-01 UTC, got {epoch!r}; "
+                         f"fix it (e.g. SOURCE_DATE_EPOCH=$(date +%s)) or unset it to date the report today") from None
+
+
+def format_date(day: _dt.date) -> str:
+    """``November 21, 2026`` (English month names whatever the locale)."""
+    return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
+
+
+def fmt_count(x: float | None) -> str:
+    """``47,289``; ``n/a`` for a missing figure."""
+    if x is None:
+        return "n/a"
+    text = f"{x:,.0f}"
+    return "0" if text == "-0" else text
+
+
+def fmt_rate(x: float | None) -> str:
+    """``4.7%`` for 0.047; ``n/a`` for an undefined rate."""
+    if x is None:
+        return "n/a"
+    text = f"{100 * x:.1f}%"
+    return "0.0%" if text == "-0.0%" else text
+
+
+def fmt_number(x: Any) -> str:
+    """A number as given in the config (``0.003``, ``1280000``), without float noise."""
+    if isinstance(x, bool) or x is None:
+        return fmt_value(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.6g}" if abs(x) < 1e6 else f"{x:,.0f}"
+    return str(x)
+
+
+def fmt_value(value: Any) -> str:
+    """A parameter value: lists and tables as compact JSON, None as ``none``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return fmt_number(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+
+
+def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
+    """A figure with its interval, formatted every way the report shows it.
+
+    ``iv`` is an interval of the summary (``{"mean", "lo", "hi", ...}``). A lower bound below 0
+    (a count, or a rate) and an upper bound above 1 (a rate) are shown at that limit: the
+    Student-t interval is symmetric and knows nothing of the bounds.
+
+    >>> c = cell({"mean": 52348.3, "lo": 39138.8, "hi": 65557.9})
+    >>> c["compact"], c["long"]
+    ('52,348 [39,139-65,558]', '52,348 (95% interval 39,139 to 65,558)')
+    >>> cell({"mean": 0.0792, "lo": None, "hi": None}, rate=True)["compact"]
+    '7.9%'
+    """
+    iv = iv or {}
+    fmt = fmt_rate if rate else fmt_count
+    mean, lo, hi = iv.get("mean"), iv.get("lo"), iv.get("hi")
+    if lo is not None:
+        lo = max(lo, 0.0)
+    if hi is not None and rate:
+        hi = min(hi, 1.0)
+    if hi is not None:
+        hi = max(hi, 0.0)
+    text = fmt(mean)
+    has_interval = mean is not None and lo is not None and hi is not None
+    span = f"{fmt(lo)}-{fmt(hi)}" if has_interval else ""
+    return {
+        "mean": mean, "lo": lo if has_interval else None, "hi": hi if has_interval else None,
+        "text": text,
+        "range": span,
+        "compact": f"{text} [{span}]" if has_interval else text,
+        "long": f"{text} ({level} interval {fmt(lo)} to {fmt(hi)})" if has_interval else text,
+    }
+
+
+def share_cell(num: float | None, den: float | None) -> dict:
+    """A share computed from two means (no interval of its own): ``9.1%``, or ``n/a`` when the
+    denominator is 0."""
+    value = None if num is None or not den else num / den
+    return cell({"mean": value}, rate=True)
+
+
+def _label(code: str, labels: Mapping[str, str]) -> str:
+    return labels.get(code) or code.replace("_", " ").capitalize()
+
+
+def _ordered(categories: Sequence[str], order: Sequence[str]) -> list[str]:
+    """``categories`` in the report's fixed order, unknown ones after it, alphabetically."""
+    known = [c for c in order if c in categories]
+    return known + sorted(c for c in categories if c not in order)
+
+
+# --------------------------------------------------------------------------------------------
+# The context
+
+
+def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
+    """Everything the report shows, from the study summary alone (see the module docstring).
+
+    ``date`` defaults to :func:`report_date`. The result holds only strings, numbers, lists and
+    dicts; the figures' data is in ``funnel``, ``address_class_figure`` and ``tradeoff``.
+    """
+    date = date or report_date()
+    level = f"{round(100 * (summary.get('interval') or {}).get('level', 0.95)):d}%"
+    policies = list(summary.get("policies") or [])
+    if not policies:
+        raise InputError("the study summary has no policies; re-run `matchsim run` to rewrite summary.json")
+    baseline = next((p for p in policies if p.get("name") == summary.get("baseline_policy")), policies[0])
+    seeds = list(summary.get("seeds") or [])
+    config_sha = summary.get("config_sha256") or ""
+    seeds_text = (f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])) if seeds else "n/a"
+    source = f"Source: matchsim study, config {config_sha[:12]}..., seed{'s' if len(seeds) != 1 else ''} {seeds_text}."
+
+    tables = _Numbering("Table")
+    figures = _Numbering("Figure")
+    c = _Cells(level)
+
+    # Built in the order the report shows them, so tables and figures are numbered in that order.
+    study = _study(summary, baseline, level, seeds_text)
+    published = _published(summary, c)
+    policy_rows = [_policy_row(p, c) for p in policies]
+    ctx: dict = {
+        "title": TITLE,
+        "subtitle": SUBTITLE,
+        "kicker": KICKER,
+        "date": format_date(date),
+        "date_iso": date.isoformat(),
+        "level": level,
+        "source": source,
+        "study": study,
+        "baseline": {"name": baseline.get("name", "n/a"), "description": baseline.get("description", "")},
+    }
+    ctx["published"] = {"table": tables.next("published"), "rows": published, "file": summary.get("published_file")}
+    ctx["funnel"] = {**_funnel(baseline, c), "table": tables.next("funnel"), "figure": figures.next("funnel")}
+    ctx["wrong_person"] = _wrong_person(baseline, c, tables)
+    ctx["wrong_person"]["by_ssn_source"] = _breakdown_table(baseline, "ssn_source", c, tables)
+    ctx["breakdowns"] = [t for name in ("address_class", "path", "corruption", "origin_group", "name_commonness")
+                         if (t := _breakdown_table(baseline, name, c, tables))]
+    ctx["address_class_figure"] = {**_address_class_figure(baseline), "figure": figures.next("address-class")}
+    ctx["policies"] = {"table": tables.next("policies"), "paths_table": tables.next("policy-paths"), "rows": policy_rows}
+    ctx["tradeoff"] = {**_tradeoff(policy_rows, published), "figure": figures.next("tradeoff")}
+    ctx["highlights"] = _highlights(ctx, policy_rows, baseline, c)
+    ctx["methodology"] = _methodology(summary, ctx, policies)
+    fs = _fellegi_sunter(policies)
+    ctx["fellegi_sunter"] = {"rows": fs, "table": tables.next("fellegi-sunter") if fs else None}
+    ctx["parameters"] = {"table": tables.next("parameters"), "groups": _parameter_groups(summary.get("parameters") or [])}
+    ctx["calibration"] = _calibration(summary.get("calibration"), c, tables)
+    ctx["limitations"] = _limitations(summary, baseline)
+    ctx["provenance"] = _provenance(summary, policies, ctx["date"], tables)
+    return ctx
+
+
+class _Numbering:
+    """Tables and figures numbered in the order the report shows them, so both formats agree."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.n = 0
+
+    def next(self, slug: str) -> dict:
+        self.n += 1
+        return {"number": self.n, "label": f"{self.kind} {self.n}", "id": f"{self.kind.lower()}-{slug}"}
+
+
+class _Cells:
+    """:func:`cell` with the study's interval level."""
+
+    def __init__(self, level: str):
+        self.level = level
+
+    def __call__(self, iv: Mapping | None, *, rate: bool = False) -> dict:
+        return cell(iv, rate=rate, level=self.level)
+
+
+def _est(policy: Mapping, key: str) -> Mapping:
+    return ((policy.get("aggregate") or {}).get("estimates") or {}).get(key) or {}
+
+
+def _rate(policy: Mapping, key: str) -> Mapping:
+    return ((policy.get("aggregate") or {}).get("rates") or {}).get(key) or {}
+
+
+def _breakdown(policy: Mapping, name: str) -> Mapping:
+    return ((policy.get("aggregate") or {}).get("breakdowns") or {}).get(name) or {}
+
+
+def _mean(iv: Mapping | None) -> float | None:
+    return (iv or {}).get("mean")
+
+
+def _study(summary: Mapping, baseline: Mapping, level: str, seeds_text: str) -> dict:
+    scale = summary.get("scale")
+    simulated = _mean(((baseline.get("aggregate") or {}).get("simulated") or {}).get("requests"))
+    n_requests = summary.get("n_requests")
+    replicates = summary.get("replicates") or len(summary.get("seeds") or [])
+    factor = n_requests / simulated if n_requests and simulated else None
+    return {
+        "scenario": summary.get("scenario", "n/a"),
+        "config_sha256": summary.get("config_sha256", "n/a"),
+        "config_short": (summary.get("config_sha256") or "n/a")[:12],
+        "scale": scale,
+        "scale_text": fmt_number(scale) if scale is not None else "n/a",
+        "scale_percent": f"{100 * scale:.3g}%" if scale is not None else "n/a",
+        "national": scale == 1,
+        "replicates": replicates,
+        "replicates_text": f"{replicates} replicate{'s' if replicates != 1 else ''}",
+        "seeds": list(summary.get("seeds") or []),
+        "seeds_text": seeds_text,
+        "n_requests": fmt_count(n_requests),
+        "simulated_requests": fmt_count(simulated),
+        "estimate_factor": f"{factor:,.1f}" if factor else "n/a",
+        "has_interval": replicates > 1,
+        "interval_method": (summary.get("interval") or {}).get("method", "n/a"),
+        "level": level,
+        "n_policies": len(summary.get("policies") or []),
+        "version": summary.get("version", "n/a"),
+    }
+
+
+def _published(summary: Mapping, c: _Cells) -> list[dict]:
+    """The published figures beside the simulated ones, with the verdict of each."""
+    rows = []
+    for t in summary.get("published") or []:
+        rate = str(t.get("metric", "")).startswith("rates.")
+        fmt = fmt_rate if rate else fmt_count
+        bounds = t.get("bounds")
+        if t.get("range"):
+            target = f"{fmt(bounds[0])} to {fmt(bounds[1])}" if bounds else "n/a"
+        elif t.get("tolerance") is not None:
+            target = f"within {100 * t['tolerance']:.3g}%" + (f" ({fmt(bounds[0])} to {fmt(bounds[1])})" if bounds else "")
+        else:
+            target = "none"
+        diff, rel = t.get("difference"), t.get("relative_difference")
+        if diff is None:
+            difference = "n/a"
+        elif rate:
+            difference = f"{100 * diff:+.1f} points"
+        else:
+            difference = f"{diff:+,.0f}" + (f" ({100 * rel:+.1f}%)" if rel is not None else "")
+        within = t.get("within")
+        name = str(t.get("name", "n/a"))
+        rows.append({
+            "name": name[:1].upper() + name[1:],
+            "metric": t.get("metric", "n/a"),
+            "rate": rate,
+            "published": fmt(t.get("published")),
+            "published_value": t.get("published"),
+            "simulated": c(t.get("simulated"), rate=rate),
+            "difference": difference,
+            "target": target,
+            "within": within,
+            "verdict": {True: "Within target", False: "Outside target", None: "Shown only"}.get(within, "Shown only"),
+            "verdict_class": {True: "within", False: "outside", None: "shown"}.get(within, "shown"),
+            "source": t.get("source", ""),
+        })
+    return rows
+
+
+# The funnel of the baseline policy: each stage from the summary's counts, total and per path.
+_FUNNEL = (
+    ("requests", "Requests in ICE's file"),
+    ("passed_gate", "Passed the address gate"),
+    ("matched", "Matched"),
+    ("disclosed", "Address disclosed"),
+    ("right_person_disclosures", "Right person"),
+    ("wrong_person_disclosures", "Wrong person"),
+)
+_DERIVED = {"passed_gate", "matched"}
+
+
+def _stage_value(counts: Mapping[str, Mapping], key: str) -> Mapping:
+    """A funnel stage's interval: a count of the summary, or (for the two stages the summary does
+    not count) the mean derived from the counts, without an interval."""
+    def m(k: str) -> float:
+        return _mean(counts.get(k)) or 0.0
+
+    if key == "passed_gate":
+        return {"mean": m("requests") - m("gated") - m("no_path")}
+    if key == "matched":
+        return {"mean": m("requests") - m("gated") - m("no_path") - m("unmatched") - m("ambiguous")}
+    return counts.get(key) or {}
+
+
+def _funnel(policy: Mapping, c: _Cells) -> dict:
+    estimates = (policy.get("aggregate") or {}).get("estimates") or {}
+    by_path = _breakdown(policy, "path")
+    paths = _ordered(list(by_path), ["tin", "address", "all", "(none)"])
+    requests = _mean(estimates.get("requests"))
+    stages = []
+    for key, label in _FUNNEL:
+        total = _stage_value(estimates, key)
+        stages.append({
+            "key": key,
+            "label": label,
+            "derived": key in _DERIVED,
+            "total": c(total),
+            "share_of_requests": share_cell(_mean(total), requests),
+            "by_path": [c(_stage_value(by_path[p], key)) for p in paths],
+        })
+    return {
+        "policy": policy.get("name", "n/a"),
+        "paths": [{"code": p, "label": _label(p, PATH_LABELS)} for p in paths],
+        "stages": stages,
+        "disclosed": _mean(estimates.get("disclosed")),
+    }
+
+
+# Columns of the breakdown tables: (header, what it shows).
+_COLUMNS = {
+    "requests": ("Requests", "requests"),
+    "disclosed": ("Disclosed", "disclosed"),
+    "right": ("Right person", "right_person_disclosures"),
+    "wrong": ("Wrong person", "wrong_person_disclosures"),
+    "wrong_share": ("Wrong-person share of disclosures", None),
+    "deficient": ("Disclosed on a deficient address", "deficient_address_disclosures"),
+    "missed": ("Missed matches", "missed_matches"),
+    "tin": ("Through the TIN path", "disclosed_tin_path"),
+    "address": ("Through the address path", "disclosed_address_path"),
+}
+
+
+def _row(label: str, counts: Mapping, columns: Sequence[str], c: _Cells) -> dict:
+    cells = []
+    for col in columns:
+        if col == "wrong_share":
+            cells.append(share_cell(_mean(counts.get("wrong_person_disclosures")), _mean(counts.get("disclosed"))))
+        else:
+            cells.append(c(counts.get(_COLUMNS[col][1])))
+    return {"label": label, "cells": cells}
+
+
+_BREAKDOWN_TABLES = {
+    # breakdown: (slug, title, first column, labels, order, note)
+    "address_class": (
+        "address-class", "Requests and disclosures by the quality of ICE's address", "Address class (as generated)",
+        ADDRESS_CLASS_LABELS, list(ADDRESS_CLASS_LABELS),
+        "Address class is the class the world gave ICE's address (the truth). \"Deficient\" is what the IRS "
+        "could see from the text: not a complete address by the sufficiency classifier, so an out-of-date or "
+        "shared address can read as complete."),
+    "path": (
+        "path", "Requests and disclosures by matching path", "Path", PATH_LABELS, ["tin", "address", "all", "(none)"],
+        "The TIN path takes the requests that carry an SSN or ITIN, the address path the others."),
+    "ssn_source": (
+        "ssn-source", "Requests and disclosures by the SSN in ICE's file", "SSN in ICE's file",
+        SSN_SOURCE_LABELS, list(SSN_SOURCE_LABELS),
+        "\"Correct\" is the person's own number. A borrowed or mistyped number may belong to someone else, whose "
+        "address TIN Matching discloses when the name control agrees."),
+    "corruption": (
+        "corruption", "Requests and disclosures by the error in ICE's record", "Error in ICE's record",
+        CORRUPTION_LABELS, list(CORRUPTION_LABELS),
+        "A request with several errors counts under each, so the rows add up to more than the total."),
+    "origin_group": (
+        "origin-group", "Requests and disclosures by origin group", "Origin group", ORIGIN_LABELS,
+        ["honduras", "guatemala", "mexico", "el_salvador", "cuba", "brazil", "china", "haiti", "ecuador", "colombia", "other"],
+        "Origin groups in proportion to ICE's non-detained final-order docket (November 2024)."),
+    "name_commonness": (
+        "name-commonness", "Requests and disclosures by how common the surname is", "Surname (Census 2010 rank)",
+        NAME_COMMONNESS_LABELS, list(NAME_COMMONNESS_LABELS),
+        "Common surnames are shared by more people at the same address or nearby."),
+}
+_BREAKDOWN_COLUMNS = ("requests", "disclosed", "wrong", "wrong_share", "deficient", "missed")
+_SSN_COLUMNS = ("requests", "disclosed", "right", "wrong", "wrong_share", "missed")
+
+
+def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: _Numbering) -> dict | None:
+    """One breakdown of the summary as a table (None if the summary lacks it); ``(none)``, the
+    requests a breakdown does not apply to, is left out."""
+    data = _breakdown(policy, name)
+    if not data:
+        return None
+    slug, title, first, labels, order, note = _BREAKDOWN_TABLES[name]
+    columns = _SSN_COLUMNS if name == "ssn_source" else _BREAKDOWN_COLUMNS
+    rows = [_row(_label(k, labels), data[k], columns, c) for k in _ordered([k for k in data if k != "(none)"], order)]
+    return {"name": name, "table": tables.next(slug), "title": title, "first": first,
+            "columns": [_COLUMNS[col][0] for col in columns], "rows": rows, "note": note}
+
+
+def _wrong_person(policy: Mapping, c: _Cells, tables: _Numbering) -> dict:
+    """Whose address the wrong-person disclosures gave out: each kind of wrong person, the path
+    it went through, and whether ICE's address was deficient."""
+    kinds = _breakdown(policy, "wrong_person_kind")
+    total = _mean(_est(policy, "wrong_person_disclosures"))
+    rows = []
+    for kind in _ordered([k for k in kinds if k != "(none)"] + [k for k in WRONG_PERSON_LABELS if k not in kinds],
+                         list(WRONG_PERSON_LABELS)):
+        counts = kinds.get(kind) or {"wrong_person_disclosures": {"mean": 0.0, "lo": 0.0, "hi": 0.0},
+                                     "disclosed_tin_path": {"mean": 0.0, "lo": 0.0, "hi": 0.0},
+                                     "disclosed_address_path": {"mean": 0.0, "lo": 0.0, "hi": 0.0},
+                                     "deficient_address_disclosures": {"mean": 0.0, "lo": 0.0, "hi": 0.0}}
+        wrong = counts.get("wrong_person_disclosures")
+        rows.append({
+            "code": kind,
+            "label": _label(kind, WRONG_PERSON_LABELS),
+            "mean": _mean(wrong) or 0.0,
+            "cells": [c(wrong), share_cell(_mean(wrong), total), c(counts.get("disclosed_tin_path")),
+                      c(counts.get("disclosed_address_path")), c(counts.get("deficient_address_disclosures"))],
+        })
+    est = (policy.get("aggregate") or {}).get("estimates") or {}
+    total_row = {
+        "label": "All wrong-person disclosures",
+        "cells": [c(est.get("wrong_person_disclosures")), share_cell(total, total), cell(None), cell(None), cell(None)],
+    }
+    return {
+        "table": tables.next("wrong-person"),
+        "columns": ["Wrong-person disclosures", "Share of wrong-person disclosures", "Through the TIN path",
+                    "Through the address path", "On a deficient address"],
+        "rows": rows,
+        "total": total_row,
+        "total_cell": c(est.get("wrong_person_disclosures")),
+        "rate": c(_rate(policy, "wrong_person_rate"), rate=True),
+    }
+
+
+def _address_class_figure(policy: Mapping) -> dict:
+    data = _breakdown(policy, "address_class")
+    classes = _ordered([k for k in data if k != "(none)"], list(ADDRESS_CLASS_LABELS))
+    return {
+        "policy": policy.get("name", "n/a"),
+        "labels": [_label(k, ADDRESS_CLASS_LABELS) for k in classes],
+        "disclosed": [_interval3(data[k].get("disclosed")) for k in classes],
+        "wrong": [_interval3(data[k].get("wrong_person_disclosures")) for k in classes],
+    }
+
+
+def _interval3(iv: Mapping | None) -> dict:
+    iv = iv or {}
+    return {"mean": iv.get("mean"), "lo": iv.get("lo"), "hi": iv.get("hi")}
+
+
+def _policy_row(policy: Mapping, c: _Cells) -> dict:
+    return {
+        "name": policy.get("name", "n/a"),
+        "description": policy.get("description", ""),
+        "role": policy.get("role", "n/a"),
+        "role_label": {"baseline": "Baseline", "alternative": "Alternative"}.get(policy.get("role"), str(policy.get("role", "n/a"))),
+        "disclosed": c(_est(policy, "disclosed")),
+        "right": c(_est(policy, "right_person_disclosures")),
+        "wrong": c(_est(policy, "wrong_person_disclosures")),
+        "precision": c(_rate(policy, "precision"), rate=True),
+        "recall": c(_rate(policy, "recall"), rate=True),
+        "deficient_rate": c(_rate(policy, "deficient_address_rate"), rate=True),
+        "tin": c(_est(policy, "disclosed_tin_path")),
+        "address": c(_est(policy, "disclosed_address_path")),
+        "updated_rate": c(_rate(policy, "updated_address_rate"), rate=True),
+        "missed": c(_est(policy, "missed_matches")),
+        "gated": c(_est(policy, "gated")),
+    }
+
+
+def _tradeoff(rows: Sequence[dict], published: Sequence[dict]) -> dict:
+    disclosed = next((r for r in published if r["metric"] == "estimates.disclosed"), None)
+    return {
+        "points": [{"name": r["name"], "role": r["role"],
+                    "x": _interval3(r["disclosed"]), "y": _interval3(r["wrong"])} for r in rows],
+        "published_disclosed": disclosed["published_value"] if disclosed else None,
+    }
+
+
+def _by_metric(published: Sequence[dict], metric: str) -> dict | None:
+    return next((r for r in published if r["metric"] == metric), None)
+
+
+def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells) -> dict:
+    """The first page: why, what was simulated, what it found and what the alternatives do."""
+    study, published = ctx["study"], ctx["published"]["rows"]
+    base = next(r for r in rows if r["name"] == ctx["baseline"]["name"])
+    interval_note = (f"Figures are national estimates: the mean over {study['replicates_text']} with a "
+                     f"{study['level']} interval." if study["has_interval"] else
+                     "Figures are national estimates from a single replicate, so they have no interval.")
+    n_alt = len(rows) - 1
+    why = [
+        f"On June 27, 2025, ICE asked the IRS for the last known addresses of {FACTS_REQUESTS} people with "
+        f"final removal orders. On August 7 the IRS disclosed {FACTS_DISCLOSED} addresses, about {FACTS_TIN_PATH} "
+        "of them through TIN matching without checking the address ICE supplied. A federal court later held "
+        "that disclosures made without a confirmed address violated IRC 6103(i)(2).",
+        "No one has published how many of the disclosed addresses belonged to someone other than the person "
+        "ICE asked about. That cannot be counted from the record; it can be estimated on a synthetic world "
+        "in which the truth about every record is known.",
+    ]
+    did = (f"We simulated ICE's request file and the IRS master file {study['replicates']} time"
+           f"{'s' if study['replicates'] != 1 else ''} (seeds {study['seeds_text']}) on {study['scale_percent']} of the "
+           f"country's ZIP areas, matched each world under the IRS's procedure as described in court filings "
+           f"(policy {base['name']}) and under {n_alt} alternative rule{'s' if n_alt != 1 else ''}, and judged every "
+           f"disclosure against the truth. {interval_note}")
+
+    def vs(metric: str) -> str:
+        row = _by_metric(published, metric)
+        return f"; the published figure is {row['published']}" if row else ""
+
+    wrong = ctx["wrong_person"]
+    by_kind = ", ".join(f"{r['cells'][0]['text']} to {WRONG_PERSON_PHRASES.get(r['code'], r['label'].lower())}"
+                        for r in sorted(wrong["rows"], key=lambda r: -r["mean"]) if r["mean"])
+    found = [
+        f"The simulated procedure disclosed {base['disclosed']['long']} addresses{vs('estimates.disclosed')}.",
+        f"Through the TIN path: {base['tin']['long']}{vs('estimates.disclosed_tin_path')}. "
+        f"Through the address path: {base['address']['long']}{vs('estimates.disclosed_address_path')}.",
+        f"An estimated {base['wrong']['long']} disclosures went to the wrong person, "
+        f"{wrong['rate']['long']} of all disclosures" + (f": {by_kind}." if by_kind else "."),
+        f"{base['deficient_rate']['long']} of the disclosures were made on an address ICE supplied that was not "
+        f"complete{vs('rates.deficient_address_rate')}.",
+    ]
+    alternatives = []
+    for r in rows:
+        if r["name"] == base["name"]:
+            continue
+        alternatives.append({
+            "name": r["name"],
+            "description": r["description"],
+            "text": (f"{r['disclosed']['compact']} disclosures, {r['wrong']['compact']} to the wrong person "
+                     f"(precision {r['precision']['text']}, recall {r['recall']['text']}; "
+                     f"{_change(base['wrong']['mean'], r['wrong']['mean'], 'wrong-person disclosures')}, "
+                     f"{_change(base['right']['mean'], r['right']['mean'], 'right-person disclosures')} "
+                     f"than {base['name']})."),
+        })
+    return {"why": why, "did": did, "found": found, "alternatives": alternatives}
+
+
+def _change(base: float | None, other: float | None, what: str) -> str:
+    if base is None or other is None:
+        return f"{what}: n/a"
+    d = other - base
+    return f"{fmt_count(abs(d))} {'more' if d > 0 else 'fewer'} {what}"
+
+
+def _methodology(summary: Mapping, ctx: Mapping, policies: Sequence[Mapping]) -> dict:
+    """The appendix's scope and methodology, in paragraphs."""
+    study = ctx["study"]
+    world = [
+        "The world is synthetic. ZIP code areas are drawn from the Census 2010 ZIP Code Tabulation Areas, "
+        "scaled to the 2025 population, and filled with households whose sizes, tenure, buildings and moves "
+        "follow ACS figures. The IRS master file holds the adults who file (and some teenagers), each with a "
+        "TIN, a name as the IRS keys it and a last known address: the address of the last processed return, "
+        "updated from the USPS change-of-address file for a share of moves.",
+        "ICE's request file holds people with final removal orders in proportion to ICE's docket by country of "
+        "origin. Each record carries what ICE had: names recorded by immigration conventions (particles dropped, "
+        "one surname, other romanizations, given name and surname swapped, typos), a date of birth, an SSN or "
+        "ITIN where ICE had one (sometimes mistyped, borrowed from a relative or a stranger, or never issued) and "
+        "a free-text address whose quality classes are anchored on DHS OIG-23-47 (blank, apartments without a "
+        "unit number, shelters and offices, placeholders, out of date). The truth about every record is kept: "
+        "whose record each request is, and whose record each disclosure was.",
+        "The matcher runs each policy as the IRS ran its processes: every request is routed to one path, passes "
+        "or fails the path's address gate, is blocked against the master file, compared field by field and "
+        "decided by rules or by a Fellegi-Sunter match weight; a match discloses the master file's last known "
+        "address. Every decision is then judged against the truth: a disclosure is to the right person when the "
+        "record disclosed belongs to the person ICE asked about. Precision is right-person disclosures over "
+        "disclosures; recall is right-person disclosures over requests whose person has a record of their own. "
+        "A deficient address is one the classifier does not read as complete from ICE's text.",
+    ]
+    estimates = [
+        f"National estimate: each replicate simulates {study['scale_percent']} of the country's ZIP areas "
+        f"(about {study['simulated_requests']} requests), and every count is multiplied by the number of requests "
+        f"in ICE's file ({study['n_requests']}) over that replicate's simulated requests (about "
+        f"{study['estimate_factor']} here). At scale 1 the estimate is the simulated count.",
+        (f"Intervals: {study['interval_method']} ({study['replicates_text']}, seeds {study['seeds_text']}). They "
+         "describe how much the figures vary from one simulated world to another (the sampling of areas, people "
+         "and errors), not how uncertain the assumptions are. A lower bound below zero, or a rate above 100%, is "
+         "shown at that limit. Shares computed from two figures (the wrong-person share of a table row) are "
+         "ratios of the means and carry no interval." if study["has_interval"] else
+         "Intervals: this study has a single replicate, so no figure has an interval; run more replicates "
+         "(study.replicates) for one."),
+        "The funnel's \"passed the address gate\" and \"matched\" stages are derived from the counts the summary "
+        "keeps (requests less gated and unrouted ones; less unmatched and ambiguous ones), as means without "
+        "an interval.",
+    ]
+    policy_list = [{"name": p.get("name", "n/a"), "role": p.get("role", "n/a"), "description": p.get("description", "")}
+                   for p in policies]
+    return {"world": world, "estimates": estimates, "policies": policy_list}
+
+
+def _fellegi_sunter(policies: Sequence[Mapping]) -> list[dict]:
+    """Each probabilistic policy's EM fit per seed: the prior match probability and convergence."""
+    rows = []
+    for p in policies:
+        for seed, paths in sorted((p.get("fellegi_sunter") or {}).items()):
+            for path, fit in sorted((paths or {}).items()):
+                fit = fit or {}
+                prior = fit.get("prior_match")
+                rows.append({
+                    "policy": p.get("name", "n/a"), "seed": seed, "path": path,
+                    "prior": f"{prior:.4f}" if isinstance(prior, (int, float)) else "n/a",
+                    "iterations": fit.get("iterations", "n/a"),
+                    "converged": {True: "yes", False: "no"}.get(fit.get("converged"), "n/a"),
+                })
+    return rows
+
+
+def _parameter_groups(parameters: Sequence[Mapping]) -> list[dict]:
+    """The parameters grouped by their table (``world.households``, ``policy.paths.1``). A note
+    is printed once: the row just below says ``(as above)``, a later one names the key it is with."""
+    groups: dict[str, list[dict]] = {}
+    first_with: dict[str, str] = {}
+    previous = None
+    for p in parameters:
+        key = str(p.get("key", ""))
+        parts = key.split(".")
+        index = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+        cut = index + 1 if index is not None and index < len(parts) - 1 else len(parts) - 1
+        group, leaf = ".".join(parts[:cut]) or "(top level)", ".".join(parts[cut:])
+        note = str(p.get("note") or "")
+        if note and note == previous:
+            shown = "(as above)"
+        elif note in first_with:
+            shown = f"(as for {first_with[note]})"
+        else:
+            shown = note
+            if note:
+                first_with[note] = key
+        previous = note
+        groups.setdefault(group, []).append({"key": key, "leaf": leaf, "value": fmt_value(p.get("value")),
+                                             "full_note": note, "note": shown})
+    return [{"name": name, "rows": rows} for name, rows in groups.items()]
+
+
+def _calibration(cal: Any, c: _Cells, tables: _Numbering) -> dict:
+    """The record of the calibration, rendered defensively: a missing key is shown as n/a."""
+    if not cal:
+        return {"present": False}
+    if not isinstance(cal, Mapping):
+        return {"present": True, "facts": [("Record", fmt_value(cal))], "parameters": [], "targets": [], "confirm": None}
+
+    def get(d: Any, k: str) -> Any:
+        return d.get(k) if isinstance(d, Mapping) else None
+
+    def show(v: Any) -> str:
+        return "n/a" if v is None else fmt_value(v)
+
+    def metric_fmt(metric: Any, v: Any) -> str:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return show(v)
+        return fmt_rate(v) if str(metric).startswith("rates.") else fmt_count(v)
+
+    facts = [("Date", show(get(cal, "date"))), ("matchsim version", show(get(cal, "version"))),
+             ("Targets file", show(get(cal, "targets_file"))), ("Scale", show(get(cal, "scale"))),
+             ("Replicates per point", show(get(cal, "replicates"))),
+             ("Seeds", ", ".join(str(s) for s in get(cal, "seeds") or []) or "n/a"),
+             ("Iterations", show(get(cal, "iterations"))), ("Runs", show(get(cal, "runs"))),
+             ("Converged", {True: "yes", False: "no"}.get(get(cal, "converged"), "n/a"))]
+    parameters = []
+    for p in get(cal, "parameters") or []:
+        rng = get(p, "range")
+        parameters.append({"key": show(get(p, "key")), "start": show(get(p, "start")), "fitted": show(get(p, "fitted")),
+                           "range": f"{fmt_value(rng[0])} to {fmt_value(rng[1])}" if isinstance(rng, Sequence) and len(rng) == 2 else "n/a",
+                           "balance": show(get(p, "balance")) if get(p, "balance") else "none"})
+    targets = []
+    for t in get(cal, "targets") or []:
+        m = get(t, "metric")
+        rel = get(t, "relative_residual")
+        targets.append({"name": show(get(t, "name")), "metric": show(m), "published": metric_fmt(m, get(t, "published")),
+                        "simulated": metric_fmt(m, get(t, "simulated")), "residual": metric_fmt(m, get(t, "residual")),
+                        "relative": f"{100 * rel:+.1f}%" if isinstance(rel, (int, float)) else "n/a",
+                        "within": {True: "within", False: "outside", None: "shown only"}.get(get(t, "within"), "n/a")})
+    parameters_table, targets_table = tables.next("calibration-parameters"), tables.next("calibration-targets")
+    confirm = get(cal, "confirm")
+    confirm_ctx = None
+    if isinstance(confirm, Mapping):
+        rows = []
+        for t in get(confirm, "targets") or []:
+            m = get(t, "metric")
+            rate = str(m).startswith("rates.")
+            sim = get(t, "simulated")
+            rows.append({"name": show(get(t, "name")), "metric": show(m), "published": metric_fmt(m, get(t, "published")),
+                         "simulated": c(sim if isinstance(sim, Mapping) else {"mean": sim}, rate=rate)["compact"],
+                         "within": {True: "within", False: "outside", None: "shown only"}.get(get(t, "within"), "n/a")})
+        confirm_ctx = {"scale": show(get(confirm, "scale")), "replicates": show(get(confirm, "replicates")),
+                       "seeds": ", ".join(str(s) for s in get(confirm, "seeds") or []) or "n/a", "targets": rows,
+                       "table": tables.next("calibration-confirm")}
+    return {"present": True, "facts": facts, "parameters": parameters, "targets": targets, "confirm": confirm_ctx,
+            "parameters_table": parameters_table, "targets_table": targets_table}
+
+
+def _limitations(summary: Mapping, baseline: Mapping) -> list[str]:
+    scale = summary.get("scale")
+    out = [
+        "The world is synthetic, built under the assumptions listed in Appendix B. The figures are what "
+        "those assumptions imply, not counts of what happened to real people.",
+        "The IRS did not publish its address-matching rule; the baseline's address path is an assumption. "
+        f"Its description: \"{baseline.get('description', 'n/a')}\".",
+        "Intervals cover the variation from one simulated world to another, not the uncertainty of the "
+        "assumptions themselves; the sweeps explore those.",
+        "National estimates scale simulated counts by the number of requests in ICE's file; a category that is "
+        "rare in the sample is estimated from a handful of simulated records.",
+        "The Fellegi-Sunter policies' match weights, and so the effect of a given threshold, depend on the "
+        "scale of the world (term frequencies and the share of true matches among candidate pairs).",
+    ]
+    if scale is not None and scale < 1:
+        out.insert(3, f"At scale {fmt_number(scale)} the ZIP areas are a sample of the country: a borrowed or "
+                      "mistyped SSN can only hit a TIN in the simulated areas, and accidental hits on other people's "
+                      "numbers are understated accordingly.")
+    if summary.get("calibration") is None:
+        out.append("The scenario was not calibrated: its free parameters are the documented values, not fitted to "
+                   "the published figures, so differences from them are expected.")
+    return out
+
+
+def _provenance(summary: Mapping, policies: Sequence[Mapping], date: str, tables: _Numbering) -> dict:
+    libraries = summary.get("libraries") or {}
+    facts = [
+        ("Scenario", str(summary.get("scenario", "n/a"))),
+        ("Config sha256", str(summary.get("config_sha256", "n/a"))),
+        ("matchsim version", str(summary.get("version", "n/a"))),
+        ("Seeds", ", ".join(str(s) for s in summary.get("seeds") or []) or "n/a"),
+        ("Scale", fmt_number(summary.get("scale"))),
+        ("Requests in ICE's file (n_requests)", fmt_count(summary.get("n_requests"))),
+        ("Reference data sha256", str(summary.get("data_sha256", "n/a"))),
+        ("Libraries", ", ".join(f"{k} {v}" for k, v in sorted(libraries.items())) or "n/a"),
+        ("Published figures file", str(summary.get("published_file") or "none")),
+        ("Interval", str((summary.get("interval") or {}).get("method", "n/a"))),
+        ("Report date", date),
+    ]
+    worlds = [{"seed": s, "sha256": h} for s, h in sorted((summary.get("world_sha256") or {}).items())]
+    units = [{"policy": p.get("name", "n/a"), "seed": u.get("seed", "n/a"), "dir": u.get("dir", "n/a"),
+              "config_sha256": u.get("config_sha256", "n/a")} for p in policies for u in p.get("units") or []]
+    return {
+        "facts": facts,
+        "worlds": worlds,
+        "policies": [{"name": p.get("name", "n/a"), "sha256": p.get("policy_sha256", "n/a")} for p in policies],
+        "units": units,
+        "worlds_table": tables.next("provenance-worlds"),
+        "policies_table": tables.next("provenance-policies"),
+        "units_table": tables.next("provenance-units"),
+    }
+
+
+__all__ = ["context", "report_date", "format_date", "cell", "share_cell", "fmt_count", "fmt_rate", "fmt_value", "TITLE"]

@@ -1,0 +1,234 @@
+"""The report's three figures, drawn with matplotlib from the report context as SVG text.
+
+Each function takes the figure's part of :func:`sim.report.context.context` and returns an SVG
+document. The SVGs are deterministic (a fixed ``svg.hashsalt`` for the element ids, no date in
+the metadata, text drawn as paths so no font is needed), so a re-render is byte-identical. They
+are drawn on a :class:`~matplotlib.figure.Figure` of their own, never through pyplot, so no
+global backend or figure registry is touched.
+
+Labels come from the summary (policy names): ``$`` is escaped so that matplotlib never reads
+them as mathtext.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+# Sober colours, as a printed audit report uses: navy for disclosures, brick for the wrong person.
+NAVY = "#1f3a5f"
+SKY = "#7f9cc0"
+BRICK = "#a33a2a"
+GREY = "#6b6b6b"
+INK = "#1a1a1a"
+
+_RC = {
+    "svg.hashsalt": "matchsim-report",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "axes.titlesize": 9.5,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 8.5,
+    "axes.edgecolor": GREY,
+    "axes.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "text.usetex": False,
+}
+
+
+def _text(s: str) -> str:
+    """A label as plain text: matplotlib would read ``$...$`` as mathtext."""
+    return str(s).replace("$", r"\$")
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.05)
+    return buf.getvalue().decode("utf-8")
+
+
+def _counts(ax, axis: str = "x") -> None:
+    fmt = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+
+
+def _err(ivs: Sequence[Mapping]) -> list[list[float]] | None:
+    """Error-bar lengths below and above each mean (the interval clipped at 0); None if no
+    figure has an interval."""
+    if not any(iv.get("lo") is not None for iv in ivs):
+        return None
+    below, above = [], []
+    for iv in ivs:
+        mean = iv.get("mean") or 0.0
+        lo, hi = iv.get("lo"), iv.get("hi")
+        below.append(0.0 if lo is None else max(0.0, mean - max(lo, 0.0)))
+        above.append(0.0 if hi is None else max(0.0, hi - mean))
+    return [below, above]
+
+
+def funnel_svg(funnel: Mapping) -> str:
+    """Figure 1: from requests to disclosures, stacked by path. Left, the whole file (the
+    address gate and the match); right, the disclosures at their own scale, by right and wrong
+    person, since at the file's scale they are slivers."""
+    stages = {s["key"]: s for s in funnel["stages"]}
+    paths = [p["label"] for p in funnel["paths"]]
+    colours = [NAVY, SKY, "#b8c7d9", "#d9d9d9"]
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(7.0, 3.0))
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1.0], "wspace": 0.62})
+        for ax, keys, title in ((left, ["requests", "passed_gate", "matched"], "All requests"),
+                                (right, ["disclosed", "right_person_disclosures", "wrong_person_disclosures"],
+                                 "Disclosures")):
+            keys = [k for k in keys if k in stages]
+            ys = list(range(len(keys)))[::-1]
+            starts = [0.0] * len(keys)
+            for i, label in enumerate(paths):
+                widths = [stages[k]["by_path"][i]["mean"] or 0.0 for k in keys]
+                ax.barh(ys, widths, left=starts, height=0.62, color=colours[i % len(colours)], label=label,
+                        edgecolor="white", linewidth=0.5)
+                starts = [s + w for s, w in zip(starts, widths)]
+            totals = [stages[k]["total"] for k in keys]
+            err = _err(totals)
+            if err is not None:
+                ax.errorbar([t["mean"] or 0.0 for t in totals], ys, xerr=err, fmt="none", ecolor=INK,
+                            elinewidth=0.8, capsize=2.5)
+            top = max((t["hi"] if t["hi"] is not None else t["mean"] or 0.0) for t in totals) or 1.0
+            for y, t in zip(ys, totals):
+                edge = t["hi"] if t["hi"] is not None else (t["mean"] or 0.0)
+                ax.text(edge + top * 0.03, y, t["text"], va="center", ha="left", fontsize=8, color=INK)
+            ax.set_yticks(ys, [_text(stages[k]["label"]) for k in keys])
+            ax.set_xlim(0, top * 1.35)
+            _counts(ax)
+            ax.tick_params(axis="x", labelrotation=0)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+            ax.set_title(title)
+            ax.tick_params(axis="y", length=0)
+        left.legend(loc="upper center", bbox_to_anchor=(1.0, -0.16), ncol=len(paths))
+        return _svg(fig)
+
+
+def address_class_svg(data: Mapping) -> str:
+    """Figure 2: disclosures and wrong-person disclosures by the class of ICE's address, with
+    their intervals."""
+    labels = data["labels"]
+    n = len(labels)
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(7.0, 0.32 * n + 0.9))
+        ax = fig.subplots()
+        ys = [n - 1 - i for i in range(n)]
+        h = 0.38
+        for offset, key, colour, name in ((h / 2, "disclosed", NAVY, "Disclosed"),
+                                          (-h / 2, "wrong", BRICK, "Wrong person")):
+            ivs = data[key]
+            ax.barh([y + offset for y in ys], [iv.get("mean") or 0.0 for iv in ivs], height=h, color=colour, label=name)
+            err = _err(ivs)
+            if err is not None:
+                ax.errorbar([iv.get("mean") or 0.0 for iv in ivs], [y + offset for y in ys], xerr=err, fmt="none",
+                            ecolor=INK, elinewidth=0.7, capsize=2)
+        ax.set_yticks(ys, [_text(s) for s in labels])
+        ax.tick_params(axis="y", length=0)
+        _counts(ax)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("National estimate")
+        ax.legend(loc="lower right")
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        return _svg(fig)
+
+
+def tradeoff_svg(data: Mapping) -> str:
+    """Figure 3: each policy's disclosures (x) against its wrong-person disclosures (y), with
+    intervals both ways; the published number of disclosures as a dashed line. Axes become
+    logarithmic when the policies span more than a factor of 20, so that no policy hides the
+    others."""
+    points = data["points"]
+    xs = [p["x"].get("mean") or 0.0 for p in points]
+    ys = [p["y"].get("mean") or 0.0 for p in points]
+    published = data.get("published_disclosed")
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(7.0, 3.9))
+        ax = fig.subplots()
+        xerr, yerr = _err([p["x"] for p in points]), _err([p["y"] for p in points])
+        log_x, log_y = _log_scale(xs + ([published] if published else [])), _log_scale(ys)
+        for i, p in enumerate(points):
+            baseline = p["role"] == "baseline"
+            ax.errorbar([xs[i]], [ys[i]],
+                        xerr=None if xerr is None else [[xerr[0][i]], [xerr[1][i]]],
+                        yerr=None if yerr is None else [[yerr[0][i]], [yerr[1][i]]],
+                        fmt="s" if baseline else "o", color=BRICK if baseline else NAVY, ecolor=GREY,
+                        elinewidth=0.8, capsize=2.5, markersize=6 if baseline else 5, zorder=3)
+        for i, (dx, dy, ha) in enumerate(_label_offsets(xs, ys, log_x, log_y)):
+            ax.annotate(_text(points[i]["name"]), (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                        ha=ha, va="center", fontsize=8, color=INK, zorder=4)
+        if published:
+            ax.axvline(published, color=GREY, linestyle="--", linewidth=0.9, zorder=1)
+            ax.annotate(f"published: {published:,.0f} disclosures", (published, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(4, -4), textcoords="offset points", ha="left", va="top", fontsize=7.5, color=GREY)
+        if log_x:
+            ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        for axis in ("x", "y"):
+            _counts(ax, axis)
+        if log_x:
+            ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        if log_y:
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        if not log_x:
+            ax.set_xlim(left=0)
+        if not log_y:
+            ax.set_ylim(bottom=0)
+        ax.margins(x=0.12, y=0.15)
+        ax.set_xlabel("Disclosures (national estimate)" + (", log scale" if log_x else ""))
+        ax.set_ylabel("Wrong-person disclosures" + (", log scale" if log_y else ""))
+        ax.grid(color="#e3e3e3", linewidth=0.6)
+        ax.set_axisbelow(True)
+        return _svg(fig)
+
+
+def _log_scale(values: Sequence[float]) -> bool:
+    positive = [v for v in values if v and v > 0]
+    return len(positive) == len(values) and len(values) > 1 and max(positive) / min(positive) > 20
+
+
+def _label_offsets(xs: Sequence[float], ys: Sequence[float], log_x: bool, log_y: bool) -> list[tuple[int, int, str]]:
+    """Where each point's label goes (points of offset, alignment): to the right, moved up or
+    down when a neighbour's label would sit on it. Greedy and deterministic."""
+    import math
+
+    def pos(v: float, log: bool) -> float:
+        return math.log10(v) if log and v > 0 else v
+
+    px, py = [pos(x, log_x) for x in xs], [pos(y, log_y) for y in ys]
+    span_x = (max(px) - min(px)) or 1.0
+    span_y = (max(py) - min(py)) or 1.0
+    placed: list[tuple[float, float]] = []
+    out = []
+    for i in sorted(range(len(xs)), key=lambda i: (px[i], py[i])):
+        nx, ny = (px[i] - min(px)) / span_x, (py[i] - min(py)) / span_y
+        dy = 0
+        for step in (0, 1, -1, 2, -2, 3, -3):
+            candidate = ny + step * 0.07
+            if all(abs(candidate - qy) > 0.06 or abs(nx - qx) > 0.25 for qx, qy in placed):
+                dy = step * 9
+                ny = candidate
+                break
+        placed.append((nx, ny))
+        out.append((i, (7, dy, "left")))
+    return [offset for _, offset in sorted(out)]
+
+
+__all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg"]
