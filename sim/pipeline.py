@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +94,13 @@ def run_policies(config: Config, policies: Sequence[PolicyConfig], *, engine: st
     policy: each policy draws its random pairs from the same per-block stream, as it would alone.
     """
     plan = geography.plan(config)
-    blocks: list[list[_Block]] = [[] for _ in policies]
+    # policies that block, compare and fit alike (Fellegi-Sunter at several thresholds) share
+    # their candidates and their fitted models; only the decisions differ
+    keys = [_matching_key(p) for p in policies]
+    distinct: dict[str, PolicyConfig] = {}
+    for key, policy in zip(keys, policies):
+        distinct.setdefault(key, policy)
+    blocks: dict[str, list[_Block]] = {key: [] for key in distinct}
     bar = _progress(len(plan.blocks), progress)
     for block in plan.blocks:
         result = generate_block(config, plan, block)
@@ -103,16 +109,28 @@ def run_policies(config: Config, policies: Sequence[PolicyConfig], *, engine: st
         right = prepare_master_file(master)
         for name in TRUTH_COLUMNS:
             right = right.append_column(name, master.column(name))
-        for i, policy in enumerate(policies):
+        for key, policy in distinct.items():
             rng = stream(config.seed, "match.u_sample", *block.key)
-            blocks[i].append(_match_block(policy, requests, left, right, engine, rng))
+            blocks[key].append(_match_block(policy, requests, left, right, engine, rng))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     ranks = evaluate.census_ranks()
-    return [_decide(config.model_copy(update={"policy": policy}), policy_blocks, ranks)
-            for policy, policy_blocks in zip(policies, blocks)]
+    models = {key: policy_mod.fit(policy, [b.cands for b in blocks[key]]) for key, policy in distinct.items()}
+    return [_decide(config.model_copy(update={"policy": policy}), blocks[key], models[key], ranks)
+            for key, policy in zip(keys, policies)]
+
+
+def _matching_key(policy: PolicyConfig) -> str:
+    """What a policy's candidates and fitted models depend on: all of it but its name, its
+    description, its engine (engines give identical results) and its match-weight thresholds
+    (which only the decision reads)."""
+    data = policy.to_dict(without=("name", "description", "engine"))
+    for path in data["paths"]:
+        if path.get("fellegi_sunter"):
+            path["fellegi_sunter"].pop("match_weight_threshold")
+    return json.dumps(data, sort_keys=True)
 
 
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,
@@ -123,15 +141,17 @@ def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right
     return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])
 
 
-def _decide(config: Config, blocks: list[_Block], ranks) -> RunResult:
-    """Fit the policy's models on every block's candidates, decide, and evaluate."""
+def _decide(config: Config, blocks: list[_Block], models: dict, ranks) -> RunResult:
+    """Decide every block's requests under ``config.policy`` with its fitted models, and evaluate."""
     policy = config.policy
-    models = policy_mod.fit(policy, [b.cands for b in blocks])
     names = [p.name for p in policy.paths]
     rows = []
     for b in blocks:
-        decided = policy_mod.decide(policy, b.left.num_rows, b.cands, models)
-        rows.append(evaluate.evaluate(b.requests, b.left, b.right, decided, b.cands, names, name_ranks=ranks))
+        # candidates shared with a policy that differs only in its thresholds carry that
+        # policy's paths: decide under this one's
+        cands = [replace(c, path=path) for c, path in zip(b.cands, policy.paths)]
+        decided = policy_mod.decide(policy, b.left.num_rows, cands, models)
+        rows.append(evaluate.evaluate(b.requests, b.left, b.right, decided, cands, names, name_ranks=ranks))
     if not rows:  # pragma: no cover - geography.plan refuses a world without areas
         raise ValueError("the world has no blocks; raise world.scale")
     decisions = pa.concat_tables(rows)

@@ -195,3 +195,16 @@ def test_a_unit_reproduced_alone_has_the_hash_the_study_reported(baseline_config
     alone = load_config(baseline_config_path, [*SCALE, "seed=20250628", "study.replicates=1"])
     assert run(study_cfg.model_copy(update={"seed": 20250628})).summary["config_sha256"] == alone.sha256(
         without=("policy.engine", "study", "calibration"))
+
+
+def test_thresholds_of_one_model_share_its_fit_and_decide_as_alone(baseline_config_path):
+    from sim.pipeline import _matching_key, run_policies
+
+    config = load_config(baseline_config_path, SCALE)
+    w30, w35, w40 = [p for p in config.study.alternatives if p.name.startswith("probabilistic-")]
+    assert _matching_key(w30) == _matching_key(w40) != _matching_key(config.policy)
+    together = run_policies(config, [w30, w40])
+    alone = run(config.model_copy(update={"policy": w40}))
+    assert json.dumps(together[1].summary) == json.dumps(alone.summary)
+    assert together[0].summary["simulated"]["disclosed"] >= together[1].summary["simulated"]["disclosed"]
+    assert together[0].summary["fellegi_sunter"] == together[1].summary["fellegi_sunter"]
