@@ -137,6 +137,65 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], engine: st
 
 
 @cli.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@click.option("--targets", "targets_path", required=True, metavar="TARGETS.toml", type=click.Path(path_type=Path),
+              help="The published figures ([[targets]]), the parameters to fit ([[parameters]]) and how ([calibration]); "
+                   "see configs/published-2025.toml.")
+@click.option("-o", "--out", "out_path", required=True, metavar="CALIBRATED.toml", type=click.Path(path_type=Path),
+              help="Where to write CONFIG with the fitted values and a [calibration] record. Must not exist unless --force.")
+@click.option("--scale", type=click.FloatRange(0, 1, min_open=True), default=None, help="Override calibration.scale of TARGETS.")
+@click.option("--replicates", type=click.IntRange(1, 100), default=None, help="Override calibration.replicates of TARGETS.")
+@click.option("--max-iterations", type=click.IntRange(1, 50), default=None, help="Override calibration.max_iterations of TARGETS.")
+@click.option("--confirm-scale", type=click.FloatRange(0, 1, min_open=True), default=None, help="Override calibration.confirm_scale.")
+@click.option("--confirm-replicates", type=click.IntRange(1, 100), default=None, help="Override calibration.confirm_replicates.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
+              help="Runs side by side in this many processes [default: one per core]; the result does not depend on it.")
+@click.option("--force", is_flag=True, help="Replace CALIBRATED.toml if it exists (it may be CONFIG itself).")
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr (it is shown only on a terminal anyway).")
+def calibrate(config_path: Path, targets_path: Path, out_path: Path, scale, replicates, max_iterations, confirm_scale,
+              confirm_replicates, jobs, force: bool, quiet: bool) -> None:
+    """Fit the free parameters of CONFIG to the published figures of TARGETS. Each point is run
+    at a reduced scale over several seeds (the same seeds at every point); Gauss-Newton steps
+    move the parameters within their ranges until every fitted target is met; a confirming run
+    at a larger scale over other seeds checks the result. Writes CONFIG, comments and all, with
+    the fitted values and a [calibration] table (targets, fitted values, residuals, seeds) to
+    CALIBRATED.toml, and prints the fit.
+
+    \b
+    Example (how the shipped baseline was made):
+      matchsim calibrate configs/august-2025.toml --targets configs/published-2025.toml \\
+          -o configs/august-2025.toml --force
+    """
+    import os
+
+    from sim.config import load_config, load_targets
+    from sim.errors import OutputExistsError
+
+    config = load_config(config_path)
+    plan = load_targets(targets_path)
+    if out_path.exists() and not force:
+        raise OutputExistsError(f"output file exists: '{out_path}'; pass --force to replace it, or choose another -o")
+    if plan.calibration is None and None in (scale, replicates, max_iterations, confirm_scale, confirm_replicates):
+        raise click.UsageError(f"{targets_path} has no [calibration] table; give --scale, --replicates, --max-iterations, "
+                               "--confirm-scale and --confirm-replicates")
+    from sim.config import CalibrationSettings
+
+    given = {"scale": scale, "replicates": replicates, "max_iterations": max_iterations,
+             "confirm_scale": confirm_scale, "confirm_replicates": confirm_replicates}
+    base = plan.calibration.to_dict() if plan.calibration else {}
+    settings = CalibrationSettings.model_validate({**base, **{k: v for k, v in given.items() if v is not None}})
+
+    from sim.calibrate import calibrate as fit, calibrated_text, write_calibrated
+
+    result = fit(config, plan, settings=settings, jobs=jobs, progress=not quiet and sys.stderr.isatty())
+    targets_file = os.path.relpath(targets_path.resolve(), out_path.resolve().parent)
+    write_calibrated(calibrated_text(config_path, result, targets_file=Path(targets_file).as_posix()), out_path, force=force)
+    for line in result.summary_lines():
+        click.echo(line)
+    click.echo(f"written to {out_path}")
+
+
+@cli.command()
 @click.argument("study_dir", metavar="DIR", type=click.Path(path_type=Path))
 @click.option("--no-pdf", is_flag=True, help="Write report.html and report.md, not report.pdf (which needs Chromium).")
 @click.option("--force", is_flag=True, help="Replace the report files already in DIR.")

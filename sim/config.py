@@ -5,8 +5,12 @@ key, wrong type, value out of range, shares that do not sum to 1) is collected a
 once with its dotted key path, the value received and what is allowed; unknown keys get a
 "did you mean". Any key can be overridden with ``KEY=VALUE`` strings (the CLI's ``--set``).
 
-The shipped ``configs/august-2025.toml`` is the complete, documented reference: every field is
-required, so a value lives in exactly one place and nothing silently falls back to a default.
+The shipped ``configs/august-2025.toml`` is the complete, documented reference: every field of
+the world and the policy is required, so a value lives in exactly one place and nothing silently
+falls back to a default. Only ``[study]`` (one replicate, no alternatives, when absent) and
+``[calibration]`` (the record ``matchsim calibrate`` writes) are optional. A scenario also names
+the files it reads in: its policy, the policies of ``[[study.alternatives]]``, and the targets
+file of ``study.published`` (:func:`load_targets`, also read by ``matchsim calibrate``).
 
 >>> cfg = load_config("configs/august-2025.toml", ["world.scale=0.001"])  # doctest: +SKIP
 >>> cfg.world.scale  # doctest: +SKIP

@@ -1,0 +1,139 @@
+"""sim.calibrate: the fit recovers a parameter whose effect is known, writes the scenario back
+with every comment and a record of the fit, and refuses what it cannot do."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sim.calibrate import calibrate, calibrated_text
+from sim.cli import cli
+from sim.config import CalibrationSettings, TargetsConfig, load_config
+from sim.errors import ConfigError
+from sim.pipeline import run
+
+TINY = CalibrationSettings(scale=0.001, replicates=2, max_iterations=6, confirm_scale=0.001, confirm_replicates=2)
+SHARE = "world.requested.in_master_file_share"
+
+
+@pytest.fixture(scope="module")
+def config(baseline_config_path):
+    return load_config(baseline_config_path)
+
+
+def _plan(targets: list[dict], parameters: list[dict]) -> TargetsConfig:
+    return TargetsConfig.model_validate({"targets": targets, "parameters": parameters})
+
+
+def test_the_fit_recovers_a_known_share(config):
+    # the TIN-path disclosures the world gives at a known share, on the calibration's own seeds
+    # and scale, are the target; starting elsewhere, the fit must find that share again
+    truth = 0.08
+    from sim.config import config_with
+
+    at_truth = config_with(config, **{SHARE: truth, "world.scale": TINY.scale})
+    values = [run(at_truth.model_copy(update={"seed": config.seed + i})).summary["estimates"]["disclosed_tin_path"]
+              for i in range(TINY.replicates)]
+    target = sum(values) / len(values)
+    plan = _plan([{"name": "tin", "metric": "estimates.disclosed_tin_path", "value": target, "tolerance": 0.02, "source": "test"}],
+                 [{"key": SHARE, "range": [0.02, 0.15], "reason": "test"}])
+    result = calibrate(config, plan, settings=TINY, jobs=1)
+    fitted = result.parameters[0]["fitted"]
+    assert result.parameters[0]["start"] == config.world.requested.in_master_file_share
+    assert fitted == pytest.approx(truth, rel=0.05)
+    assert result.converged and abs(result.targets[0]["relative_residual"]) <= 0.25 * 0.02
+    assert result.runs >= 2 * TINY.replicates + TINY.confirm_replicates
+    # the confirming run used other seeds
+    assert not set(result.confirm["seeds"]) & set(result.seeds)
+
+
+def test_the_calibrated_file_keeps_comments_sets_values_and_records_the_fit(config, baseline_config_path, tmp_path):
+    plan = _plan(
+        [{"name": "deficient", "metric": "rates.deficient_address_rate", "value": 0.047, "range": [0.04, 0.05], "source": "FACTS"}],
+        [{"key": "world.requests.address.classes.zip_only", "range": [0.0, 0.08],
+          "balance": "world.requests.address.classes.complete", "reason": "test"}])
+    result = calibrate(config, plan, settings=TINY.model_copy(update={"max_iterations": 1}), jobs=1)
+    text = calibrated_text(baseline_config_path, result, targets_file="published-2025.toml", date="2026-01-02")
+    original = baseline_config_path.read_text()
+    # every comment line of the scenario survives
+    assert [line for line in original.splitlines() if line.lstrip().startswith("#")] == \
+           [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    data = tomllib.loads(text)
+    classes = data["world"]["requests"]["address"]["classes"]
+    fitted = result.parameters[0]["fitted"]
+    assert classes["zip_only"] == fitted
+    assert sum(classes.values()) == pytest.approx(1.0, abs=1e-9)         # the balance gave way
+    record = data["calibration"]
+    assert record["date"] == "2026-01-02" and record["targets_file"] == "published-2025.toml"
+    assert record["seeds"] == [config.seed, config.seed + 1] and record["scale"] == TINY.scale
+    assert record["parameters"][0]["key"] == "world.requests.address.classes.zip_only"
+    assert record["targets"][0]["name"] == "deficient" and "relative_residual" in record["targets"][0]
+    assert record["confirm"]["targets"][0]["published"] == 0.047
+    path = tmp_path / "august-2025.toml"      # the fitted file validates, beside its policies
+    for shipped in baseline_config_path.parent.glob("*.toml"):
+        if shipped.name != path.name:
+            (tmp_path / shipped.name).write_bytes(shipped.read_bytes())
+    path.write_text(text)
+    fitted_config = load_config(path)
+    assert fitted_config.world.requests.address.classes.zip_only == fitted
+    assert fitted_config.calibration["converged"] == result.converged
+    # the record does not change what the scenario computes
+    assert fitted_config.sha256(without=("calibration",)) == load_config(path, []).sha256(without=("calibration",))
+
+
+def test_a_plan_it_cannot_fit_is_refused_with_every_problem(config):
+    target = [{"name": "t", "metric": "estimates.disclosed", "value": 47289, "tolerance": 0.015, "source": "FACTS"}]
+    with pytest.raises(ConfigError) as info:
+        calibrate(config, _plan(target, []), settings=TINY)
+    assert info.value.problems == ["parameters: the targets file lists no [[parameters]] to fit; add at least one"]
+    with pytest.raises(ConfigError) as info:
+        calibrate(config, _plan(target, [{"key": "world.requests.address.record_age_years", "range": [0, 1], "reason": "x"},
+                                         {"key": SHARE, "range": [0.1, 0.2], "reason": "x"}]), settings=TINY)
+    assert info.value.problems == [
+        "parameters.0: 'world.requests.address.record_age_years' is not a number in the scenario (got [0.5, 10.0]); "
+        "name a numeric key such as world.requested.in_master_file_share",
+        f"parameters.1: the scenario's {SHARE} = {config.world.requested.in_master_file_share:g} is outside the range [0.1, 0.2]; widen the range",
+    ]
+    shown_only = [{"name": "t", "metric": "estimates.disclosed", "value": 47289, "source": "FACTS"}]
+    with pytest.raises(ConfigError) as info:
+        calibrate(config, _plan(shown_only, [{"key": SHARE, "range": [0.01, 0.2], "reason": "x"}]), settings=TINY)
+    assert "nothing to fit to" in info.value.problems[0]
+
+
+def test_a_targets_file_with_an_unknown_metric_is_a_clear_problem(tmp_path):
+    from sim.config import load_targets
+
+    path = tmp_path / "t.toml"
+    path.write_text('[[targets]]\nname = "x"\nmetric = "estimates.disclosures"\nvalue = 1\nsource = "s"\n')
+    with pytest.raises(ConfigError) as info:
+        load_targets(path)
+    assert info.value.problems[0].startswith("targets.0.metric: unknown metric 'estimates.disclosures'; estimates.* has: requests, ")
+
+
+def test_calibrate_command_refuses_to_overwrite_and_writes_nothing(baseline_config_path, repo_root, tmp_path):
+    out = tmp_path / "fitted.toml"
+    out.write_text("keep me")
+    result = CliRunner().invoke(cli, ["calibrate", str(baseline_config_path), "--targets",
+                                      str(repo_root / "configs" / "published-2025.toml"), "-o", str(out)])
+    assert result.exit_code == 2 and "output file exists" in result.output and "--force" in result.output
+    assert out.read_text() == "keep me"
+    result = CliRunner().invoke(cli, ["calibrate", "--help"])
+    assert result.exit_code == 0 and "--targets" in result.output
+
+
+def test_the_shipped_baseline_is_the_calibration_s_output(config, repo_root):
+    """The baseline records its fit, and the values it records are the values it holds."""
+    record = config.calibration
+    assert record is not None, "configs/august-2025.toml has no [calibration] table: run matchsim calibrate"
+    assert record["targets_file"] == "published-2025.toml"
+    for p in record["parameters"]:
+        node = config.to_dict()
+        for part in p["key"].split("."):
+            node = node[part]
+        assert node == p["fitted"], p["key"]
+    published = {t.name: t for t in load_config(repo_root / "configs" / "august-2025.toml").study.published.targets}
+    for t in record["confirm"]["targets"]:
+        assert t["published"] == published[t["name"]].value
