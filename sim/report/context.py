@@ -184,9 +184,9 @@ def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
     >>> cell({"mean": 0.0792, "lo": None, "hi": None}, rate=True)["compact"]
     '7.9%'
     """
-    iv = iv or {}
+    iv = iv if isinstance(iv, Mapping) else {}
     fmt = fmt_rate if rate else fmt_count
-    mean, lo, hi = iv.get("mean"), iv.get("lo"), iv.get("hi")
+    mean, lo, hi = (_number(iv.get(k)) for k in ("mean", "lo", "hi"))
     if lo is not None:
         lo = max(lo, 0.0)
     if hi is not None and rate:
@@ -203,6 +203,11 @@ def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
         "compact": f"{text} [{span}]" if has_interval else text,
         "long": f"{text} ({level} interval {fmt(lo)} to {fmt(hi)})" if has_interval else text,
     }
+
+
+def _number(x: Any) -> float | None:
+    """``x`` if it is a number (not a bool), else None: a malformed summary shows n/a, not a crash."""
+    return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
 def share_cell(num: float | None, den: float | None) -> dict:
@@ -268,7 +273,9 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     ctx["wrong_person"]["by_ssn_source"] = _breakdown_table(baseline, "ssn_source", c, tables)
     ctx["breakdowns"] = [t for name in ("address_class", "path", "corruption", "origin_group", "name_commonness")
                          if (t := _breakdown_table(baseline, name, c, tables))]
-    ctx["address_class_figure"] = {**_address_class_figure(baseline), "figure": figures.next("address-class")}
+    has_classes = any(t["name"] == "address_class" for t in ctx["breakdowns"])
+    ctx["address_class_figure"] = ({**_address_class_figure(baseline), "figure": figures.next("address-class")}
+                                   if has_classes else None)
     ctx["policies"] = {"table": tables.next("policies"), "paths_table": tables.next("policy-paths"), "rows": policy_rows}
     ctx["tradeoff"] = {**_tradeoff(policy_rows, published), "figure": figures.next("tradeoff")}
     ctx["highlights"] = _highlights(ctx, policy_rows, baseline, c)
@@ -507,6 +514,9 @@ def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: _Numbering) 
             "columns": [_COLUMNS[col][0] for col in columns], "rows": rows, "note": note}
 
 
+_ZERO = {"mean": 0.0, "lo": 0.0, "hi": 0.0}
+
+
 def _wrong_person(policy: Mapping, c: _Cells, tables: _Numbering) -> dict:
     """Whose address the wrong-person disclosures gave out: each kind of wrong person, the path
     it went through, and whether ICE's address was deficient."""
@@ -515,15 +525,16 @@ def _wrong_person(policy: Mapping, c: _Cells, tables: _Numbering) -> dict:
     rows = []
     for kind in _ordered([k for k in kinds if k != "(none)"] + [k for k in WRONG_PERSON_LABELS if k not in kinds],
                          list(WRONG_PERSON_LABELS)):
-        counts = kinds.get(kind) or {"wrong_person_disclosures": {"mean": 0.0, "lo": 0.0, "hi": 0.0},
-                                     "disclosed_tin_path": {"mean": 0.0, "lo": 0.0, "hi": 0.0},
-                                     "disclosed_address_path": {"mean": 0.0, "lo": 0.0, "hi": 0.0},
-                                     "deficient_address_disclosures": {"mean": 0.0, "lo": 0.0, "hi": 0.0}}
+        # a kind no seed produced is absent from the breakdown: none of those disclosures (but
+        # without the breakdown at all, nothing is known: n/a)
+        zero = _ZERO if kinds else {}
+        counts = kinds.get(kind) or {key: zero for key in ("wrong_person_disclosures", "disclosed_tin_path",
+                                                           "disclosed_address_path", "deficient_address_disclosures")}
         wrong = counts.get("wrong_person_disclosures")
         rows.append({
             "code": kind,
             "label": _label(kind, WRONG_PERSON_LABELS),
-            "mean": _mean(wrong) or 0.0,
+            "mean": _number(_mean(wrong)) or 0.0,
             "cells": [c(wrong), share_cell(_mean(wrong), total), c(counts.get("disclosed_tin_path")),
                       c(counts.get("disclosed_address_path")), c(counts.get("deficient_address_disclosures"))],
         })
@@ -639,10 +650,10 @@ def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells
             "name": r["name"],
             "description": r["description"],
             "text": (f"{r['disclosed']['compact']} disclosures, {r['wrong']['compact']} to the wrong person "
-                     f"(precision {r['precision']['text']}, recall {r['recall']['text']}; "
-                     f"{_change(base['wrong']['mean'], r['wrong']['mean'], 'wrong-person disclosures')}, "
+                     f"(precision {r['precision']['text']}, recall {r['recall']['text']}): "
+                     f"{_change(base['wrong']['mean'], r['wrong']['mean'], 'wrong-person')} and "
                      f"{_change(base['right']['mean'], r['right']['mean'], 'right-person disclosures')} "
-                     f"than {base['name']})."),
+                     f"than {base['name']}."),
         })
     return {"why": why, "did": did, "found": found, "alternatives": alternatives}
 
@@ -731,7 +742,7 @@ def _parameter_groups(parameters: Sequence[Mapping]) -> list[dict]:
         note = str(p.get("note") or "")
         if note and note == previous:
             shown = "(as above)"
-        elif note in first_with:
+        elif note in first_with and len(note) > 60:
             shown = f"(as for {first_with[note]})"
         else:
             shown = note
@@ -743,12 +754,12 @@ def _parameter_groups(parameters: Sequence[Mapping]) -> list[dict]:
     return [{"name": name, "rows": rows} for name, rows in groups.items()]
 
 
-def _calibration(cal: Any, c: _Cells, tables: _Numbering) -> dict:
-    """The record of the calibration, rendered defensively: a missing key is shown as n/a."""
-    if not cal:
+def _calibration(raw: Any, c: _Cells, tables: _Numbering) -> dict:
+    """The record of the calibration (``matchsim calibrate`` writes it into the config),
+    rendered defensively: a missing or malformed entry is shown as n/a."""
+    if not raw:
         return {"present": False}
-    if not isinstance(cal, Mapping):
-        return {"present": True, "facts": [("Record", fmt_value(cal))], "parameters": [], "targets": [], "confirm": None}
+    cal = raw if isinstance(raw, Mapping) else {}
 
     def get(d: Any, k: str) -> Any:
         return d.get(k) if isinstance(d, Mapping) else None
@@ -756,48 +767,65 @@ def _calibration(cal: Any, c: _Cells, tables: _Numbering) -> dict:
     def show(v: Any) -> str:
         return "n/a" if v is None else fmt_value(v)
 
-    def metric_fmt(metric: Any, v: Any) -> str:
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
+    def metric_fmt(metric: Any, v: Any, *, difference: bool = False) -> str:
+        if _number(v) is None:
             return show(v)
-        return fmt_rate(v) if str(metric).startswith("rates.") else fmt_count(v)
+        if str(metric).startswith("rates."):
+            return f"{100 * v:+.1f} points" if difference else fmt_rate(v)
+        return f"{v:+,.0f}" if difference else fmt_count(v)
+
+    def verdict(t: Any) -> str:
+        if not isinstance(t, Mapping) or "within" not in t:
+            return "n/a"
+        return {True: "within", False: "outside", None: "shown only"}.get(t["within"], "n/a")
+
+    def seeds(d: Any) -> str:
+        value = get(d, "seeds")
+        return ", ".join(str(x) for x in _list(value)) or "n/a"
 
     facts = [("Date", show(get(cal, "date"))), ("matchsim version", show(get(cal, "version"))),
              ("Targets file", show(get(cal, "targets_file"))), ("Scale", show(get(cal, "scale"))),
              ("Replicates per point", show(get(cal, "replicates"))),
-             ("Seeds", ", ".join(str(s) for s in get(cal, "seeds") or []) or "n/a"),
+             ("Seeds", seeds(cal)),
              ("Iterations", show(get(cal, "iterations"))), ("Runs", show(get(cal, "runs"))),
              ("Converged", {True: "yes", False: "no"}.get(get(cal, "converged"), "n/a"))]
     parameters = []
-    for p in get(cal, "parameters") or []:
+    for p in _list(get(cal, "parameters")):
         rng = get(p, "range")
         parameters.append({"key": show(get(p, "key")), "start": show(get(p, "start")), "fitted": show(get(p, "fitted")),
-                           "range": f"{fmt_value(rng[0])} to {fmt_value(rng[1])}" if isinstance(rng, Sequence) and len(rng) == 2 else "n/a",
+                           "range": f"{fmt_value(rng[0])} to {fmt_value(rng[1])}" if isinstance(rng, (list, tuple)) and len(rng) == 2 else "n/a",
                            "balance": show(get(p, "balance")) if get(p, "balance") else "none"})
     targets = []
-    for t in get(cal, "targets") or []:
+    for t in _list(get(cal, "targets")):
         m = get(t, "metric")
-        rel = get(t, "relative_residual")
+        rel = _number(get(t, "relative_residual"))
         targets.append({"name": show(get(t, "name")), "metric": show(m), "published": metric_fmt(m, get(t, "published")),
-                        "simulated": metric_fmt(m, get(t, "simulated")), "residual": metric_fmt(m, get(t, "residual")),
-                        "relative": f"{100 * rel:+.1f}%" if isinstance(rel, (int, float)) else "n/a",
-                        "within": {True: "within", False: "outside", None: "shown only"}.get(get(t, "within"), "n/a")})
+                        "simulated": metric_fmt(m, get(t, "simulated")), "residual": metric_fmt(m, get(t, "residual"), difference=True),
+                        "relative": f"{100 * rel:+.1f}%" if rel is not None else "n/a",
+                        "within": verdict(t)})
     parameters_table, targets_table = tables.next("calibration-parameters"), tables.next("calibration-targets")
     confirm = get(cal, "confirm")
     confirm_ctx = None
     if isinstance(confirm, Mapping):
         rows = []
-        for t in get(confirm, "targets") or []:
+        for t in _list(get(confirm, "targets")):
             m = get(t, "metric")
             rate = str(m).startswith("rates.")
             sim = get(t, "simulated")
             rows.append({"name": show(get(t, "name")), "metric": show(m), "published": metric_fmt(m, get(t, "published")),
                          "simulated": c(sim if isinstance(sim, Mapping) else {"mean": sim}, rate=rate)["compact"],
-                         "within": {True: "within", False: "outside", None: "shown only"}.get(get(t, "within"), "n/a")})
+                         "within": verdict(t)})
         confirm_ctx = {"scale": show(get(confirm, "scale")), "replicates": show(get(confirm, "replicates")),
-                       "seeds": ", ".join(str(s) for s in get(confirm, "seeds") or []) or "n/a", "targets": rows,
+                       "seeds": seeds(confirm), "targets": rows,
                        "table": tables.next("calibration-confirm")}
+    if not isinstance(raw, Mapping):
+        facts.append(("Record as written", fmt_value(raw)))
     return {"present": True, "facts": facts, "parameters": parameters, "targets": targets, "confirm": confirm_ctx,
             "parameters_table": parameters_table, "targets_table": targets_table}
+
+
+def _list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else []
 
 
 def _limitations(summary: Mapping, baseline: Mapping) -> list[str]:
@@ -805,8 +833,8 @@ def _limitations(summary: Mapping, baseline: Mapping) -> list[str]:
     out = [
         "The world is synthetic, built under the assumptions listed in Appendix B. The figures are what "
         "those assumptions imply, not counts of what happened to real people.",
-        "The IRS did not publish its address-matching rule; the baseline's address path is an assumption. "
-        f"Its description: \"{baseline.get('description', 'n/a')}\".",
+        "The IRS did not publish its address-matching rule, so the baseline's address path is an assumption. "
+        f"The baseline ({baseline.get('name', 'n/a')}) is described as: \"{baseline.get('description', 'n/a')}\".",
         "Intervals cover the variation from one simulated world to another, not the uncertainty of the "
         "assumptions themselves; the sweeps explore those.",
         "National estimates scale simulated counts by the number of requests in ICE's file; a category that is "

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 # Sober colours, as a printed audit report uses: navy for disclosures, brick for the wrong person.
 NAVY = "#1f3a5f"
@@ -101,6 +101,8 @@ def funnel_svg(funnel: Mapping) -> str:
                         edgecolor="white", linewidth=0.5)
                 starts = [s + w for s, w in zip(starts, widths)]
             totals = [stages[k]["total"] for k in keys]
+            if not paths:       # no breakdown by path: the totals alone
+                ax.barh(ys, [t["mean"] or 0.0 for t in totals], height=0.62, color=NAVY)
             err = _err(totals)
             if err is not None:
                 ax.errorbar([t["mean"] or 0.0 for t in totals], ys, xerr=err, fmt="none", ecolor=INK,
@@ -112,11 +114,11 @@ def funnel_svg(funnel: Mapping) -> str:
             ax.set_yticks(ys, [_text(stages[k]["label"]) for k in keys])
             ax.set_xlim(0, top * 1.35)
             _counts(ax)
-            ax.tick_params(axis="x", labelrotation=0)
-            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+            ax.xaxis.set_major_locator(MaxNLocator(3))
             ax.set_title(title)
             ax.tick_params(axis="y", length=0)
-        left.legend(loc="upper center", bbox_to_anchor=(1.0, -0.16), ncol=len(paths))
+        if paths:
+            left.legend(loc="upper center", bbox_to_anchor=(1.0, -0.16), ncol=len(paths))
         return _svg(fig)
 
 
@@ -170,28 +172,32 @@ def tradeoff_svg(data: Mapping) -> str:
                         yerr=None if yerr is None else [[yerr[0][i]], [yerr[1][i]]],
                         fmt="s" if baseline else "o", color=BRICK if baseline else NAVY, ecolor=GREY,
                         elinewidth=0.8, capsize=2.5, markersize=6 if baseline else 5, zorder=3)
-        for i, (dx, dy, ha) in enumerate(_label_offsets(xs, ys, log_x, log_y)):
-            ax.annotate(_text(points[i]["name"]), (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
-                        ha=ha, va="center", fontsize=8, color=INK, zorder=4)
         if published:
             ax.axvline(published, color=GREY, linestyle="--", linewidth=0.9, zorder=1)
-            ax.annotate(f"published: {published:,.0f} disclosures", (published, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(4, -4), textcoords="offset points", ha="left", va="top", fontsize=7.5, color=GREY)
         if log_x:
             ax.set_xscale("log")
         if log_y:
             ax.set_yscale("log")
+        ax.margins(x=0.12, y=0.15)
+        ax.autoscale_view()
+        if not log_x:
+            ax.set_xlim(left=0)
+        if not log_y:
+            ax.set_ylim(bottom=0)
+        names = [_text(p["name"]) for p in points]
+        for i, (dx, dy, ha, va) in enumerate(_label_offsets(ax, xs, ys, names)):
+            ax.annotate(names[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                        ha=ha, va=va, fontsize=8, color=INK, zorder=4,
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        if published:
+            ax.annotate(f"published: {published:,.0f} disclosures", (published, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(4, -4), textcoords="offset points", ha="left", va="top", fontsize=7.5, color=GREY)
         for axis in ("x", "y"):
             _counts(ax, axis)
         if log_x:
             ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         if log_y:
             ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-        if not log_x:
-            ax.set_xlim(left=0)
-        if not log_y:
-            ax.set_ylim(bottom=0)
-        ax.margins(x=0.12, y=0.15)
         ax.set_xlabel("Disclosures (national estimate)" + (", log scale" if log_x else ""))
         ax.set_ylabel("Wrong-person disclosures" + (", log scale" if log_y else ""))
         ax.grid(color="#e3e3e3", linewidth=0.6)
@@ -204,31 +210,45 @@ def _log_scale(values: Sequence[float]) -> bool:
     return len(positive) == len(values) and len(values) > 1 and max(positive) / min(positive) > 20
 
 
-def _label_offsets(xs: Sequence[float], ys: Sequence[float], log_x: bool, log_y: bool) -> list[tuple[int, int, str]]:
-    """Where each point's label goes (points of offset, alignment): to the right, moved up or
-    down when a neighbour's label would sit on it. Greedy and deterministic."""
-    import math
+def _label_offsets(ax, xs: Sequence[float], ys: Sequence[float], names: Sequence[str]) -> list[tuple[int, int, str, str]]:
+    """Where each point's label goes: (x and y offset in points, alignments). Greedy and
+    deterministic: the first of eight places around the point whose box clears every marker and
+    every label already placed, right of the point first (left of it near the right edge)."""
+    to_axes = ax.transAxes.inverted()
+    points = [tuple(to_axes.transform(ax.transData.transform((x, y)))) for x, y in zip(xs, ys)]
+    width_pt = ax.bbox.width * 72 / ax.figure.dpi
+    height_pt = ax.bbox.height * 72 / ax.figure.dpi
+    char_w, text_h, gap = 4.9 / width_pt, 11.0 / height_pt, 6.0
+    placed: list[tuple[float, float, float, float]] = []
+    marker = [(px - 5 / width_pt, py - 5 / height_pt, px + 5 / width_pt, py + 5 / height_pt) for px, py in points]
 
-    def pos(v: float, log: bool) -> float:
-        return math.log10(v) if log and v > 0 else v
+    def box(px, py, dx, dy, ha, va, n):
+        w = n * char_w
+        x0 = px + dx / width_pt - (w if ha == "right" else 0)
+        y0 = py + dy / height_pt - (text_h if va == "top" else 0)
+        return (x0, y0, x0 + w, y0 + text_h)
 
-    px, py = [pos(x, log_x) for x in xs], [pos(y, log_y) for y in ys]
-    span_x = (max(px) - min(px)) or 1.0
-    span_y = (max(py) - min(py)) or 1.0
-    placed: list[tuple[float, float]] = []
-    out = []
-    for i in sorted(range(len(xs)), key=lambda i: (px[i], py[i])):
-        nx, ny = (px[i] - min(px)) / span_x, (py[i] - min(py)) / span_y
-        dy = 0
-        for step in (0, 1, -1, 2, -2, 3, -3):
-            candidate = ny + step * 0.07
-            if all(abs(candidate - qy) > 0.06 or abs(nx - qx) > 0.25 for qx, qy in placed):
-                dy = step * 9
-                ny = candidate
+    def clear(b, own):
+        others = placed + [m for j, m in enumerate(marker) if j != own]
+        inside = 0 <= b[0] and b[2] <= 1.02 and 0 <= b[1] and b[3] <= 1.0
+        return inside and all(b[2] <= o[0] or o[2] <= b[0] or b[3] <= o[1] or o[3] <= b[1] for o in others)
+
+    out: list[tuple[int, int, str, str]] = []
+    for i, (px, py) in enumerate(points):
+        right = [(gap, gap, "left", "bottom"), (gap, -gap, "left", "top"), (gap, 0, "left", "center")]
+        left = [(-gap, gap, "right", "bottom"), (-gap, -gap, "right", "top"), (-gap, 0, "right", "center")]
+        more = [(0, gap + 4, "center", "bottom"), (0, -gap - 4, "center", "top")]
+        candidates = (left + right if px > 0.72 else right + left) + more
+        chosen = candidates[0]
+        for dx, dy, ha, va in candidates:
+            b = box(px, py, dx, dy, ha if ha != "center" else "left", va if va != "center" else "bottom", len(names[i]))
+            if clear(b, i):
+                chosen = (dx, dy, ha, va)
                 break
-        placed.append((nx, ny))
-        out.append((i, (7, dy, "left")))
-    return [offset for _, offset in sorted(out)]
+        dx, dy, ha, va = chosen
+        placed.append(box(px, py, dx, dy, ha if ha != "center" else "left", va if va != "center" else "bottom", len(names[i])))
+        out.append(chosen)
+    return out
 
 
 __all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg"]

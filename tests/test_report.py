@@ -1,0 +1,356 @@
+"""The audit report (sim.report): what it says is the summary's, it is escaped, deterministic,
+self-contained, and it opens and prints in a real Chromium.
+
+The study is a real tiny run (scale 0.001, two replicates, the scenario's alternatives), built
+once for the module. The browser tests drive the Chromium the report itself uses
+(:func:`sim.report.find_chromium`); if it is missing they fail, with the fix, rather than skip:
+CI installs Chromium, and a report that cannot be printed is a broken product.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from sim.errors import MissingToolError, OutputExistsError
+from sim.report import context, find_chromium, render_html, render_markdown, write_report
+from sim.report.context import TITLE, cell
+
+HOSTILE_SCRIPT = "<script>alert(1)</script>"
+HOSTILE_MARKUP = '"quotes" & <b>tags</b>'
+EPOCH = "1767225600"          # 2026-01-01 00:00:00 UTC
+EPOCH_DATE = "January 1, 2026"
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures: one real study, one written report, one browser
+
+
+@pytest.fixture(scope="module")
+def summary(baseline_config_path: Path) -> dict:
+    """The summary of a real tiny study: scale 0.001, 2 replicates, every alternative."""
+    from sim.config import load_config, parameter_notes
+    from sim.study import run_study
+
+    overrides = ["world.scale=0.001", "study.replicates=2"]
+    config = load_config(baseline_config_path, overrides)
+    assert len(config.study.alternatives) >= 2, "the scenario's alternatives are part of the report"
+    return run_study(config, jobs=1, notes=parameter_notes(baseline_config_path, overrides)).summary
+
+
+@pytest.fixture(scope="module")
+def hostile(summary: dict) -> dict:
+    """The summary with user text that would run or render if it were not escaped."""
+    bad = copy.deepcopy(summary)
+    bad["policies"][1]["description"] = f"{HOSTILE_SCRIPT} {HOSTILE_MARKUP}"
+    bad["parameters"][0]["note"] = f"{HOSTILE_MARKUP} {HOSTILE_SCRIPT} | *bold* # not a heading"
+    return bad
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    try:
+        return find_chromium()
+    except MissingToolError as exc:
+        pytest.fail(f"the report's browser tests need Chromium: {exc}")
+
+
+@pytest.fixture(scope="module")
+def written(summary: dict, chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """report.html, report.md and report.pdf of the tiny study."""
+    out = tmp_path_factory.mktemp("report")
+    paths = write_report(summary, out, pdf=True)
+    assert [p.name for p in paths] == ["report.html", "report.md", "report.pdf"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium)
+        yield b
+        b.close()
+
+
+def _open(browser, url: str | None = None, html: str | None = None):
+    """A page with every console error, page error, dialog and request recorded."""
+    page = browser.new_page(viewport={"width": 1000, "height": 1300})
+    seen = {"errors": [], "requests": [], "dialogs": []}
+    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    if url:
+        page.goto(url, wait_until="load")
+    else:
+        page.set_content(html, wait_until="load")
+    return page, seen
+
+
+# --------------------------------------------------------------------------------------------
+# What the report says is the summary's
+
+
+def test_context_figures_are_the_summary_numbers(summary):
+    ctx = context(summary)
+    base = next(p for p in summary["policies"] if p["name"] == summary["baseline_policy"])
+    est = base["aggregate"]["estimates"]
+
+    stages = {s["key"]: s for s in ctx["funnel"]["stages"]}
+    assert ctx["funnel"]["disclosed"] == est["disclosed"]["mean"]
+    assert stages["disclosed"]["total"]["mean"] == est["disclosed"]["mean"]
+    assert stages["requests"]["total"]["mean"] == est["requests"]["mean"] == summary["n_requests"]
+    assert stages["wrong_person_disclosures"]["total"]["text"] == f"{est['wrong_person_disclosures']['mean']:,.0f}"
+    # the per-path stages add up to the total (breakdown means are means of scaled counts)
+    for s in ctx["funnel"]["stages"]:
+        assert sum(c["mean"] for c in s["by_path"]) == pytest.approx(s["total"]["mean"], abs=0.5)
+    passed = est["requests"]["mean"] - est["gated"]["mean"] - est["no_path"]["mean"]
+    assert stages["passed_gate"]["total"]["mean"] == pytest.approx(passed) and stages["passed_gate"]["derived"]
+
+    rows = {r["name"]: r for r in ctx["policies"]["rows"]}
+    assert list(rows) == [p["name"] for p in summary["policies"]]
+    for p in summary["policies"]:
+        agg = p["aggregate"]
+        assert rows[p["name"]]["disclosed"]["mean"] == agg["estimates"]["disclosed"]["mean"]
+        assert rows[p["name"]]["wrong"]["mean"] == agg["estimates"]["wrong_person_disclosures"]["mean"]
+        assert rows[p["name"]]["precision"]["mean"] == agg["rates"]["precision"]["mean"]
+    points = {p["name"]: p for p in ctx["tradeoff"]["points"]}
+    assert points[base["name"]]["y"]["mean"] == est["wrong_person_disclosures"]["mean"]
+
+    # whose address the wrong-person disclosures gave out: the kinds add up to the total
+    kinds = ctx["wrong_person"]["rows"]
+    assert [k["code"] for k in kinds][:4] == ["ssn_owner", "household_member", "same_name_neighbour", "other"]
+    assert sum(k["mean"] for k in kinds) == pytest.approx(est["wrong_person_disclosures"]["mean"], abs=0.5)
+
+    published = {r["metric"]: r for r in ctx["published"]["rows"]}
+    for row in summary["published"]:
+        shown = published[row["metric"]]
+        assert shown["simulated"]["mean"] == row["simulated"]["mean"]
+        assert shown["verdict"] == {True: "Within target", False: "Outside target", None: "Shown only"}[row["within"]]
+
+    # every parameter is listed once, with its value
+    listed = [r for g in ctx["parameters"]["groups"] for r in g["rows"]]
+    assert [r["key"] for r in listed] == [p["key"] for p in summary["parameters"]]
+    assert ctx["study"]["replicates"] == 2 and ctx["study"]["has_interval"]
+    assert ctx["calibration"]["present"] == (summary["calibration"] is not None)
+
+
+def test_cell_formats_counts_rates_and_intervals():
+    c = cell({"mean": 47289.4, "lo": 46800.2, "hi": 47700.0})
+    assert c["compact"] == "47,289 [46,800-47,700]"
+    assert c["long"] == "47,289 (95% interval 46,800 to 47,700)"
+    assert cell({"mean": 0.047, "lo": 0.04, "hi": 0.055}, rate=True)["compact"] == "4.7% [4.0%-5.5%]"
+    # a count's interval is shown from 0, a rate's up to 100%
+    assert cell({"mean": 12.0, "lo": -8.0, "hi": 32.0})["compact"] == "12 [0-32]"
+    assert cell({"mean": 0.99, "lo": 0.97, "hi": 1.01}, rate=True)["range"] == "97.0%-100.0%"
+    # one replicate: the value alone
+    one = cell({"mean": 52348.3, "lo": None, "hi": None})
+    assert one["compact"] == one["long"] == "52,348" and one["range"] == ""
+    assert cell(None)["text"] == "n/a"
+
+
+def test_single_replicate_and_missing_keys_render(summary):
+    """One replicate (no interval anywhere), a calibration record with keys missing and a
+    policy without breakdowns still render, saying what is not there."""
+    one = copy.deepcopy(summary)
+
+    def drop_intervals(node):
+        if isinstance(node, dict):
+            if "lo" in node and "hi" in node:
+                node["lo"] = node["hi"] = None
+            for v in node.values():
+                drop_intervals(v)
+        elif isinstance(node, list):
+            for v in node:
+                drop_intervals(v)
+
+    drop_intervals(one)
+    one["replicates"], one["seeds"] = 1, one["seeds"][:1]
+    one["calibration"] = {"date": "2026-03-01", "parameters": [{"key": "world.requested.in_master_file_share", "fitted": 0.05}],
+                          "targets": [{"name": "disclosures", "metric": "estimates.disclosed", "published": 47289}],
+                          "confirm": {"targets": [{"name": "disclosures", "metric": "estimates.disclosed",
+                                                   "simulated": {"mean": 47000.0, "lo": None, "hi": None}}]}}
+    del one["policies"][0]["aggregate"]["breakdowns"]        # the baseline's: no breakdown tables, n/a
+    md = render_markdown(one)
+    assert "single replicate, so no figure has an interval" in md
+    disclosures = next(line for line in md.splitlines() if line.startswith("| Disclosures |"))
+    assert "[" not in disclosures and "(95% interval" not in md
+    assert "| world.requested.in\\_master\\_file\\_share | n/a | 0.05 | n/a | none |" in md
+    assert "| Household member | n/a | n/a |" in md and "Table 4. Requests and disclosures by the SSN" not in md
+    html = render_html(one)
+    assert "Fitted parameters" in html and "Confirming run" in html and html.count('src="data:image/svg+xml;base64,') == 2
+    assert "Figure 2. The trade-off" in html
+
+
+def test_markdown_has_the_published_table_and_no_raw_markup(summary, hostile):
+    md = render_markdown(summary)
+    table = md.split("Published and simulated figures")[1].split("\n\n")[1]
+    for row in summary["published"]:
+        rate = row["metric"].startswith("rates.")
+        fmt = (lambda x: f"{100 * x:.1f}%") if rate else (lambda x: f"{x:,.0f}")
+        sim = row["simulated"]
+        expected = f"{fmt(sim['mean'])} [{fmt(max(sim['lo'], 0))}-{fmt(min(sim['hi'], 1) if rate else sim['hi'])}]"
+        line = next(l for l in table.splitlines() if l.startswith(f"| {row['name'][:1].upper()}{row['name'][1:]} |"))
+        assert f"| {fmt(row['published'])} | {expected} |" in line, line
+    assert "<" not in md and TITLE in md
+    # the GitHub-flavoured tables are well formed: every row of a table has its header's cells
+    for block in re.findall(r"(?:^\|.*\|$\n?)+", md, flags=re.M):
+        lines = block.strip().splitlines()
+        widths = {len(re.split(r"(?<!\\)\|", line)) for line in lines}
+        assert len(widths) == 1, lines[:3]
+
+    bad = render_markdown(hostile)
+    assert "<script" not in bad and "<b>" not in bad
+    assert "&lt;script>alert(1)&lt;/script>" in bad
+    assert "\\| \\*bold\\* # not a heading" in bad          # the note stays inside its cell
+
+
+def test_html_escapes_user_text(hostile):
+    html = render_html(hostile)
+    assert HOSTILE_SCRIPT not in html and "<b>tags</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&#34;quotes&#34; &amp; &lt;b&gt;tags&lt;/b&gt;" in html
+    assert "<script" not in html.lower()
+    # self-contained: nothing is fetched from anywhere
+    refs = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert refs and all(r.startswith(("data:", "#")) for r in refs), [r[:40] for r in refs if not r.startswith(("data:", "#"))]
+    assert "@import" not in html and "url(" not in html
+
+
+def test_render_is_deterministic_with_source_date_epoch(summary, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    html, md = render_html(summary), render_markdown(summary)
+    assert render_html(summary) == html
+    assert render_markdown(summary) == md
+    assert EPOCH_DATE in html and EPOCH_DATE in md
+    # `matchsim report DIR` re-renders from summary.json: the same bytes as from the run's dict
+    reread = json.loads(json.dumps(summary))
+    assert render_markdown(reread) == md and render_html(reread) == html
+    assert context(summary)["date_iso"] == "2026-01-01"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "not-a-number")
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
+        render_markdown(summary)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    before = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    shown = context(summary)["date_iso"]
+    assert shown in (before, dt.datetime.now(dt.timezone.utc).date().isoformat())   # today, UTC
+
+
+# --------------------------------------------------------------------------------------------
+# Writing: never over existing files, and Chromium found or clearly missing
+
+
+def test_write_report_refuses_existing_files_unless_forced(summary, tmp_path):
+    (tmp_path / "report.html").write_text("old report\n")
+    with pytest.raises(OutputExistsError, match=r"report\.html.*--force") as excinfo:
+        write_report(summary, tmp_path, pdf=False)
+    assert "report.md" not in str(excinfo.value)
+    assert (tmp_path / "report.html").read_text() == "old report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+    written = write_report(summary, tmp_path, pdf=False, force=True)
+    assert written == [tmp_path / "report.html", tmp_path / "report.md"]
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.md"]   # no temporary left
+
+
+def test_find_chromium_reports_a_missing_binary(monkeypatch, tmp_path):
+    missing = tmp_path / "no-such-chrome"
+    monkeypatch.setenv("MATCHSIM_CHROMIUM", str(missing))
+    with pytest.raises(MissingToolError) as excinfo:
+        find_chromium()
+    message = str(excinfo.value)
+    assert str(missing) in message and "does not exist" in message
+    assert "apt-get install chromium" in message and "MATCHSIM_CHROMIUM=/path/to/chrome" in message and "--no-pdf" in message
+    assert excinfo.value.exit_code == 3
+
+    monkeypatch.delenv("MATCHSIM_CHROMIUM")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingToolError) as excinfo:
+        find_chromium()
+    message = str(excinfo.value)
+    assert "chromium, chromium-browser, google-chrome" in message and "MATCHSIM_CHROMIUM is not set" in message
+    assert "apt-get install chromium" in message and "--no-pdf" in message
+
+
+def test_write_report_checks_chromium_before_writing(summary, monkeypatch, tmp_path):
+    monkeypatch.setenv("MATCHSIM_CHROMIUM", str(tmp_path / "no-such-chrome"))
+    out = tmp_path / "out"
+    with pytest.raises(MissingToolError):
+        write_report(summary, out)
+    assert not out.exists() or not any(out.iterdir())
+
+
+# --------------------------------------------------------------------------------------------
+# In a real browser, and on paper
+
+
+def test_report_opens_in_chromium_without_errors_or_requests(written, browser, tmp_path):
+    url = (written / "report.html").resolve().as_uri()
+    page, seen = _open(browser, url=url)
+    try:
+        shot = tmp_path / "report-screenshot.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"\nscreenshot of report.html: {shot}")
+        assert shot.stat().st_size > 50_000
+
+        assert seen["errors"] == []
+        assert seen["dialogs"] == []
+        assert seen["requests"] and seen["requests"][0] == url
+        assert all(u == url or u.startswith("data:") for u in seen["requests"]), seen["requests"]
+
+        for heading in ("Highlights", "1. Simulated and published figures", "2. From requests to disclosures",
+                        "3. Wrong-person disclosures and who received them", "5. What alternative rules would have done",
+                        "Appendix A. Scope and methodology", "Appendix E. Provenance"):
+            assert page.get_by_role("heading", name=heading, exact=True).is_visible(), heading
+        assert page.title() == TITLE
+
+        figures = page.eval_on_selector_all(
+            "figure img", "els => els.map(e => [e.complete, e.naturalWidth, e.getBoundingClientRect().width, e.getBoundingClientRect().height])")
+        assert len(figures) == 3
+        for complete, natural, width, height in figures:
+            assert complete and natural > 0 and width > 300 and height > 100
+        assert page.eval_on_selector_all("script", "els => els.length") == 0
+    finally:
+        page.close()
+
+
+def test_hostile_text_does_not_run_in_chromium(hostile, browser):
+    page, seen = _open(browser, html=render_html(hostile))
+    try:
+        assert seen["dialogs"] == [] and seen["errors"] == []
+        assert page.eval_on_selector_all("script", "els => els.length") == 0
+        assert page.eval_on_selector_all("b", "els => els.filter(e => e.textContent === 'tags').length") == 0
+        text = page.inner_text("body")
+        assert HOSTILE_SCRIPT in text and HOSTILE_MARKUP in text      # shown as the text it is
+    finally:
+        page.close()
+
+
+def test_pdf_has_the_report_on_letter_pages(written, summary):
+    from pypdf import PdfReader
+
+    path = written / "report.pdf"
+    assert path.read_bytes()[:5] == b"%PDF-"
+    reader = PdfReader(str(path))
+    n = len(reader.pages)
+    assert 10 < n < 35, n
+    width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
+    assert (round(width), round(height)) == (612, 792)          # US Letter, in points
+    texts = [" ".join(p.extract_text().split()) for p in reader.pages]
+    assert TITLE in texts[0] and "Highlights".upper() in texts[0].upper()
+    assert f"Page 1 of {n}" in texts[0]
+    provenance = next(i for i, t in enumerate(texts) if "Appendix E. Provenance" in t)
+    rest = "".join("".join(t.split()) for t in texts[provenance:])
+    assert summary["config_sha256"] in rest
+    appendix = next(i for i, t in enumerate(texts) if "Appendix A. Scope and methodology" in t)
+    assert appendix > 3 and texts[appendix].startswith("Appendix A. Scope and methodology")   # on a new page
