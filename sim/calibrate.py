@@ -14,9 +14,11 @@ module moves them until the simulated targets match the published ones:
    with a tolerance or a range; figures shown only are not fitted).
 2. Gauss-Newton with a finite-difference Jacobian: one run per parameter, each moved by a step
    towards the middle of its range; then Broyden updates of the Jacobian from each new point,
-   so later iterations cost one point each. Steps are clipped to the ranges. It stops when every
-   residual is within a quarter of its target's tolerance (the margin left for the seed-to-seed
-   noise of a confirming run) or after ``max_iterations``.
+   so later iterations cost one point each. Residuals are weighted by what each target allows;
+   each step is the bounded least-squares step within the ranges (``scipy.optimize.lsq_linear``),
+   halved up to three times while it makes the fit worse. It stops when every residual is within
+   a quarter of its target's tolerance (the margin left for the seed-to-seed noise of a
+   confirming run) or after ``max_iterations``.
 3. A confirming run of the fitted values at ``confirm_scale`` over ``confirm_replicates`` *other*
    seeds, reported beside the published figures with 95% intervals.
 
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import lsq_linear
 
 import sim
 from sim.config import CalibrationSettings, Config, FreeParameter, TargetConfig, TargetsConfig, config_with
@@ -89,6 +92,7 @@ class CalibrationResult:
             "parameters": [{k: v for k, v in p.items() if v is not None} for p in self.parameters],
             "targets": self.targets,
             "confirm": self.confirm,
+            "history": self.history,
         }
 
     def summary_lines(self) -> list[str]:
@@ -153,6 +157,9 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
                 out.append((means - aim) / aim)
             return out
 
+        # residuals are weighted by what each target allows, so one with a wide range does not
+        # pull as hard as one held to 1.5%
+        weights = np.array([1.0 / _allowed(t) for t in fitted_targets])
         steps = np.array([_step(v, a, b) for v, a, b in zip(x, lo, hi)])
         r, *moved = residuals([x, *(x + np.diag(steps))])
         jac = np.column_stack([(rm - r) / h for rm, h in zip(moved, steps)])
@@ -161,15 +168,21 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
         iteration = 0
         while not converged and iteration < settings.max_iterations:
             iteration += 1
-            delta, *_ = np.linalg.lstsq(jac, -r, rcond=None)
-            delta = np.clip(delta, -(hi - lo) / 2, (hi - lo) / 2)   # at most half a range per step
-            x_new = np.clip(x + delta, lo, hi)
-            (r_new,) = residuals([x_new])
+            # the Gauss-Newton step within the ranges (a clipped parameter cannot be made up for
+            # by the others), then halved while it makes the fit worse
+            delta = lsq_linear(jac * weights[:, None], -r * weights, bounds=(lo - x, hi - x + 1e-15)).x
+            for _ in range(3):
+                x_new = np.clip(x + delta, lo, hi)
+                (r_new,) = residuals([x_new])
+                if np.linalg.norm(r_new * weights) < np.linalg.norm(r * weights):
+                    break
+                delta = delta / 2
             dx = x_new - x
             if np.dot(dx, dx) > 0:   # Broyden's update: the secant through the last two points
                 jac = jac + np.outer((r_new - r) - jac @ dx, dx) / np.dot(dx, dx)
-            x, r = x_new, r_new
-            history.append(_history(iteration, params, x, fitted_targets, r))
+            if np.linalg.norm(r_new * weights) < np.linalg.norm(r * weights):
+                x, r = x_new, r_new
+            history.append(_history(iteration, params, x_new, fitted_targets, r_new))
             converged = _converged(r, fitted_targets)
 
         x = np.round(x, DECIMALS)
@@ -182,13 +195,13 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
     if bar is not None:
         bar.close()
 
+    final = _values(params, config, x)
     parameters = []
     for p, v0, v in zip(params, start, x):
         row = {"key": p.key, "start": float(v0), "fitted": float(v), "range": list(p.range), "balance": p.balance,
                "balance_start": None, "balance_fitted": None}
         if p.balance:
-            b0 = float(_get(config, p.balance))
-            row.update(balance_start=b0, balance_fitted=round(b0 - (float(v) - float(v0)), DECIMALS))
+            row.update(balance_start=float(_get(config, p.balance)), balance_fitted=round(final[p.balance], DECIMALS))
         parameters.append(row)
     targets = [{"name": t.name, "metric": t.metric, "published": t.value,
                 "simulated": round(float(t.value * (1 + res)), 6), "relative_residual": round(float(res), 6),
@@ -234,16 +247,25 @@ def _get(config: Config, key: str):
 
 
 def _with_values(base: Config, params: Sequence[FreeParameter], original: Config, x: np.ndarray) -> Config:
-    updates = {}
-    for p, v in zip(params, x):
-        updates[p.key] = float(v)
-        if p.balance:
-            updates[p.balance] = float(_get(original, p.balance)) - (float(v) - float(_get(original, p.key)))
+    updates = _values(params, original, x)
     try:
         return config_with(base, **updates)
     except ConfigError as exc:
         raise ConfigError("calibrate", [f"the point {updates} is not a valid scenario: {p}" for p in exc.problems]
                           + ["narrow the parameter ranges so every point is valid (a balancing share must stay in [0, 1])"]) from None
+
+
+def _values(params: Sequence[FreeParameter], original: Config, x: np.ndarray) -> dict[str, float]:
+    """Every key a point sets: the parameters, and each balancing share, which gives way by the
+    sum of the changes of the parameters it balances."""
+    updates: dict[str, float] = {}
+    for p, v in zip(params, x):
+        updates[p.key] = float(v)
+    for p, v in zip(params, x):
+        if p.balance:
+            current = updates.get(p.balance, float(_get(original, p.balance)))
+            updates[p.balance] = round(current - (float(v) - float(_get(original, p.key))), 12)
+    return updates
 
 
 def _step(value: float, lo: float, hi: float) -> float:
@@ -255,6 +277,13 @@ def _step(value: float, lo: float, hi: float) -> float:
 def _within(target: TargetConfig, value: float) -> bool:
     lo, hi = target.bounds()
     return lo <= value <= hi
+
+
+def _allowed(target: TargetConfig) -> float:
+    """How far a target lets the simulation be from it, relative to its value."""
+    if target.range is not None:
+        return (target.range[1] - target.range[0]) / 2 / abs(target.value)
+    return target.tolerance
 
 
 def _converged(r: np.ndarray, targets: Sequence[TargetConfig]) -> bool:
@@ -335,7 +364,12 @@ def calibrated_text(config_path: str | Path, result: CalibrationResult, *, targe
         *parents, last = key.split(".")
         for part in parents:
             node = node[part]
+        old = node.item(last)
+        width = len(old.as_string()) + len(old.trivia.comment_ws)
         node[last] = value
+        new = node.item(last)
+        new.trivia.comment = old.trivia.comment       # the comment keeps its column
+        new.trivia.comment_ws = " " * max(1, width - len(new.as_string()))
     if "calibration" in doc:
         del doc["calibration"]
     date = date or _today()

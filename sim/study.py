@@ -169,6 +169,19 @@ def aggregate(units: Sequence[Mapping]) -> dict:
     return out
 
 
+def paired_differences(units: Sequence[Mapping], baseline: Sequence[Mapping]) -> dict:
+    """Each national estimate of a policy minus the baseline's, seed by seed, as intervals.
+
+    Every policy is matched against the same worlds, so the difference within a seed carries
+    none of the seed-to-seed variation both share: its interval is much tighter than the two
+    policies' intervals side by side suggest.
+    """
+    by_seed = {u["seed"]: u for u in baseline}
+    pairs = [(u, by_seed[u["seed"]]) for u in units if u["seed"] in by_seed]
+    return {key: interval([u["estimates"][key] - b["estimates"][key] for u, b in pairs], digits=1)
+            for key in evaluate.COUNT_KEYS}
+
+
 def _scaled(unit: Mapping, name: str, category: str, key: str) -> float:
     counts = unit["breakdowns"][name].get(category)
     return (counts[key] if counts else 0) * unit["estimate_factor"]
@@ -208,6 +221,7 @@ def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mappin
     comparison with the published figures, and every parameter with its documentation.
     Everything the report shows is in here."""
     seeds = replicate_seeds(config)
+    baseline = [u.summary for u in units if u.summary["policy"] == config.policy.name]
     policies = []
     for i, policy in enumerate(config.policies()):
         mine = [u.summary for u in units if u.summary["policy"] == policy.name]
@@ -219,9 +233,9 @@ def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mappin
             "units": [{"seed": u["seed"], "config_sha256": u["config_sha256"], "dir": unit_dir(policy.name, u["seed"]).as_posix()}
                       for u in mine],
             "aggregate": aggregate(mine),
+            "vs_baseline": None if i == 0 else paired_differences(mine, baseline),
             "fellegi_sunter": {str(u["seed"]): u["fellegi_sunter"] for u in mine if u["fellegi_sunter"]},
         })
-    baseline = [u.summary for u in units if u.summary["policy"] == config.policy.name]
     published = config.study.published
     return {
         "scenario": config.scenario,
@@ -268,7 +282,9 @@ def parameters(config: Config, notes: Mapping[str, str]) -> list[dict]:
 
 def _note(key: str, notes: Mapping[str, str]) -> str:
     parts = key.split(".")
-    for n in range(len(parts), 0, -1):
+    # down to a key's table, not to the top level: the scenario's note on `policy` says which
+    # file it is, not what a key of the policy means
+    for n in range(len(parts), min(2, len(parts)) - 1, -1):
         note = notes.get(".".join(parts[:n]))
         if note:
             return note
@@ -363,5 +379,5 @@ def _bar(total: int, enabled: bool, unit: str):
     return tqdm(total=total, unit=f" {unit}", desc="study", dynamic_ncols=True)
 
 
-__all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval",
+__all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences",
            "compare_published", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]

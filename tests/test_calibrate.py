@@ -137,3 +137,23 @@ def test_the_shipped_baseline_is_the_calibration_s_output(config, repo_root):
     published = {t.name: t for t in load_config(repo_root / "configs" / "august-2025.toml").study.published.targets}
     for t in record["confirm"]["targets"]:
         assert t["published"] == published[t["name"]].value
+
+
+def test_shares_balanced_by_one_key_give_way_together(config, repo_root):
+    """zip_only and placeholder both give way to complete: a point moving both stays a valid
+    set of shares, and the record says where complete ended."""
+    import numpy as np
+
+    from sim.calibrate import _values
+    from sim.config import config_with, load_targets
+
+    plan = load_targets(repo_root / "configs" / "published-2025.toml")
+    keys = [p.key for p in plan.parameters]
+    x = np.array([config.to_dict()["world"]["requested"]["in_master_file_share"], 0.8, 0.02, 0.01])
+    updates = _values(plan.parameters, config, x)
+    classes = config.world.requests.address.classes
+    moved = (0.02 - classes.zip_only) + (0.01 - classes.placeholder)
+    assert updates["world.requests.address.classes.complete"] == pytest.approx(classes.complete - moved)
+    assert set(keys) < set(updates)
+    shares = config_with(config, **updates).world.requests.address.classes.as_dict()
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9)

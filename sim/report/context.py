@@ -278,7 +278,7 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
                                    if has_classes else None)
     ctx["policies"] = {"table": tables.next("policies"), "paths_table": tables.next("policy-paths"), "rows": policy_rows}
     ctx["tradeoff"] = {**_tradeoff(policy_rows, published), "figure": figures.next("tradeoff")}
-    ctx["highlights"] = _highlights(ctx, policy_rows, baseline, c)
+    ctx["highlights"] = _highlights(ctx, policy_rows, baseline, c, policies)
     ctx["methodology"] = _methodology(summary, ctx, policies)
     fs = _fellegi_sunter(policies)
     ctx["fellegi_sunter"] = {"rows": fs, "table": tables.next("fellegi-sunter") if fs else None}
@@ -603,7 +603,7 @@ def _by_metric(published: Sequence[dict], metric: str) -> dict | None:
     return next((r for r in published if r["metric"] == metric), None)
 
 
-def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells) -> dict:
+def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells, policies: Sequence[Mapping]) -> dict:
     """The first page: why, what was simulated, what it found and what the alternatives do."""
     study, published = ctx["study"], ctx["published"]["rows"]
     base = next(r for r in rows if r["name"] == ctx["baseline"]["name"])
@@ -643,26 +643,34 @@ def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells
         f"complete{vs('rates.deficient_address_rate')}.",
     ]
     alternatives = []
+    paired = {p.get("name"): p.get("vs_baseline") or {} for p in policies}
     for r in rows:
         if r["name"] == base["name"]:
             continue
+        diff = paired.get(r["name"], {})
         alternatives.append({
             "name": r["name"],
             "description": r["description"],
             "text": (f"{r['disclosed']['compact']} disclosures, {r['wrong']['compact']} to the wrong person "
                      f"(precision {r['precision']['text']}, recall {r['recall']['text']}): "
-                     f"{_change(base['wrong']['mean'], r['wrong']['mean'], 'wrong-person')} and "
-                     f"{_change(base['right']['mean'], r['right']['mean'], 'right-person disclosures')} "
-                     f"than {base['name']}."),
+                     f"{_change(diff.get('wrong_person_disclosures'), 'wrong-person')} and "
+                     f"{_change(diff.get('right_person_disclosures'), 'right-person disclosures')} "
+                     f"than {base['name']} on the same worlds."),
         })
     return {"why": why, "did": did, "found": found, "alternatives": alternatives}
 
 
-def _change(base: float | None, other: float | None, what: str) -> str:
-    if base is None or other is None:
+def _change(diff: Mapping | None, what: str) -> str:
+    """"1,950 [1,700-2,200] fewer wrong-person": the paired difference from the baseline, seed by
+    seed (summary ``vs_baseline``), with its interval."""
+    if not diff or diff.get("mean") is None:
         return f"{what}: n/a"
-    d = other - base
-    return f"{fmt_count(abs(d))} {'more' if d > 0 else 'fewer'} {what}"
+    d, lo, hi = diff["mean"], diff.get("lo"), diff.get("hi")
+    if lo is None or hi is None:
+        return f"{fmt_count(abs(d))} {'more' if d > 0 else 'fewer'} {what}"
+    if d < 0:                       # fewer: the interval of the magnitude, low to high
+        lo, hi = -hi, -lo
+    return f"{fmt_count(abs(d))} [{fmt_count(lo)} to {fmt_count(hi)}] {'more' if d > 0 else 'fewer'} {what}"
 
 
 def _methodology(summary: Mapping, ctx: Mapping, policies: Sequence[Mapping]) -> dict:
