@@ -140,17 +140,17 @@ class _TreeSampler(threading.Thread):
     def __init__(self, pid: int, interval: float = 0.25):
         super().__init__(daemon=True)
         self.pid, self.interval, self.peak_kib = pid, interval, 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         if not os.path.isdir("/proc"):   # pragma: no cover - not Linux: ru_maxrss only
             return
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.peak_kib = max(self.peak_kib, _tree_rss_kib(self.pid))
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.peak_kib
 

@@ -340,19 +340,20 @@ def summary_lines(summary: Mapping) -> list[str]:
     lines = [f"scenario '{summary['scenario']}' at scale {summary['scale']:g}, {n} replicate{'s' if n != 1 else ''} "
              f"(seeds {summary['seeds'][0]}..{summary['seeds'][-1]}), config {summary['config_sha256'][:12]}",
              "  national estimates, mean [95% interval over seeds]:"]
-    header = f"  {'policy':<22} {'disclosed':>26} {'wrong person':>26} {'precision':>9} {'recall':>7}"
-    lines.append(header)
+    width = max(len(p["name"]) for p in summary["policies"])
+    lines.append(f"  {'policy':<{width}} {'disclosed':>26} {'wrong person':>26} {'precision':>9} {'recall':>7}")
     for p in summary["policies"]:
         e, r = p["aggregate"]["estimates"], p["aggregate"]["rates"]
-        lines.append(f"  {p['name']:<22} {format_interval(e['disclosed']):>26} {format_interval(e['wrong_person_disclosures']):>26} "
+        lines.append(f"  {p['name']:<{width}} {format_interval(e['disclosed']):>26} {format_interval(e['wrong_person_disclosures']):>26} "
                      f"{format_rate(r['precision']['mean']):>9} {format_rate(r['recall']['mean']):>7}")
     if summary["published"]:
         lines.append(f"  published vs simulated ({summary['baseline_policy']}):")
+        width = max(len(t["name"]) for t in summary["published"])
         for t in summary["published"]:
             rate = t["metric"].startswith("rates.")
             shown = format_rate if rate else (lambda x: f"{x:,.0f}")
             verdict = {True: "within target", False: "OUTSIDE target", None: "shown only"}[t["within"]]
-            lines.append(f"    {t['name']:<34} published {shown(t['published']):>8}  simulated "
+            lines.append(f"    {t['name']:<{width}}  published {shown(t['published']):>9}  simulated "
                          f"{format_interval(t['simulated'], rate=rate):>26}  {verdict}")
     return lines
 

@@ -262,6 +262,11 @@ def test_write_report_refuses_existing_files_unless_forced(summary, tmp_path):
     assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.md"]   # no temporary left
 
+    # re-rendered without a PDF, a stale report.pdf from an earlier render goes
+    (tmp_path / "report.pdf").write_bytes(b"%PDF- stale")
+    write_report(summary, tmp_path, pdf=False, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.md"]
+
 
 def test_find_chromium_reports_a_missing_binary(monkeypatch, tmp_path):
     missing = tmp_path / "no-such-chrome"

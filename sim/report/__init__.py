@@ -162,7 +162,8 @@ def write_report(summary: Mapping, out_dir: str | Path, *, pdf: bool = True, for
     Existing report files are refused (:class:`OutputExistsError`, naming them) unless ``force``,
     before anything is written. With ``pdf``, Chromium is found first (:class:`MissingToolError`
     if absent) and the PDF is printed before the other files are replaced, so a failure leaves
-    the directory as it was. Each file is replaced atomically.
+    the directory as it was. Each file is replaced atomically. Re-rendered without a PDF, an
+    older report.pdf is removed (with ``force``), since it would no longer match.
     """
     out = Path(out_dir)
     paths = [out / HTML_FILE, out / MD_FILE] + ([out / PDF_FILE] if pdf else [])
@@ -185,6 +186,8 @@ def write_report(summary: Mapping, out_dir: str | Path, *, pdf: bool = True, for
         if pdf_tmp is not None:
             os.replace(pdf_tmp, out / PDF_FILE)
             pdf_tmp = None
+        elif force and (out / PDF_FILE).exists():
+            (out / PDF_FILE).unlink()   # an older PDF would no longer match the new HTML
     finally:
         if pdf_tmp is not None:
             with contextlib.suppress(FileNotFoundError):
