@@ -162,9 +162,9 @@ def calibrate(config_path: Path, targets_path: Path, out_path: Path, scale, repl
     CALIBRATED.toml, and prints the fit.
 
     \b
-    Example (how the shipped baseline was made):
+    Example:
       matchsim calibrate configs/august-2025.toml --targets configs/published-2025.toml \\
-          -o configs/august-2025.toml --force
+          -o configs/august-2025.toml --force      # how the shipped baseline was made
     """
     import os
 

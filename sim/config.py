@@ -606,6 +606,9 @@ class Config(_Model):
         if len(set(names)) != len(names):
             raise ValueError(f"the policy and study.alternatives must have distinct names, got {names}; "
                              "give each alternative its own name = \"...\"")
+        if self.seed + self.study.replicates > 2**63:
+            raise ValueError(f"seed {self.seed} with {self.study.replicates} replicates (seeds seed..seed+{self.study.replicates - 1}) "
+                             f"passes the largest seed, 2**63 - 1; lower the seed")
         return self
 
     def policies(self) -> tuple[PolicyConfig, ...]:

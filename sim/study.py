@@ -76,8 +76,6 @@ def run_study(config: Config, *, engine: str | None = None, jobs: int | None = N
     document each parameter in the summary.
     """
     seeds = replicate_seeds(config)
-    if seeds[-1] >= 2**63:
-        raise ValueError(f"seed {config.seed} + {config.study.replicates} replicates overflows; lower seed")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     by_seed: list[list[RunResult]]
     if jobs == 1:

@@ -208,3 +208,11 @@ def test_thresholds_of_one_model_share_its_fit_and_decide_as_alone(baseline_conf
     assert json.dumps(together[1].summary) == json.dumps(alone.summary)
     assert together[0].summary["simulated"]["disclosed"] >= together[1].summary["simulated"]["disclosed"]
     assert together[0].summary["fellegi_sunter"] == together[1].summary["fellegi_sunter"]
+
+
+def test_replicate_seeds_must_stay_seeds(baseline_config_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(baseline_config_path, [f"seed={2**63 - 3}", "study.replicates=5"])
+    assert info.value.problems == [f"(top level): seed {2**63 - 3} with 5 replicates (seeds seed..seed+4) passes the "
+                                   "largest seed, 2**63 - 1; lower the seed"]
+    assert load_config(baseline_config_path, [f"seed={2**63 - 3}", "study.replicates=3"]).study.replicates == 3
