@@ -155,6 +155,12 @@ def aggregate(units: Sequence[Mapping]) -> dict:
         out["simulated"][key] = interval([u["simulated"][key] for u in units], digits=3)
     for key in evaluate.RATE_KEYS:
         out["rates"][key] = interval([u["rates"][key] for u in units])
+    # the funnel's two stages that are not counted directly, per seed, so they get intervals too
+    paths = sorted({c for u in units for c in u["breakdowns"]["path"]})
+    out["funnel"] = {
+        where: {stage: interval([_funnel_stage(u, where, stage) for u in units], digits=1) for stage in FUNNEL_STAGES}
+        for where in ["all", *paths]
+    }
     for name in evaluate.BREAKDOWNS:
         categories = sorted({c for u in units for c in u["breakdowns"][name]})
         out["breakdowns"][name] = {
@@ -178,6 +184,23 @@ def paired_differences(units: Sequence[Mapping], baseline: Sequence[Mapping]) ->
     pairs = [(u, by_seed[u["seed"]]) for u in units if u["seed"] in by_seed]
     return {key: interval([u["estimates"][key] - b["estimates"][key] for u, b in pairs], digits=1)
             for key in evaluate.COUNT_KEYS}
+
+
+#: Funnel stages derived from the counts: requests the address gate let through (neither gated
+#: nor without a path), and requests with at least one candidate meeting the rule (disclosed, or
+#: ambiguous: several, none disclosed).
+FUNNEL_STAGES = ("passed_gate", "matched")
+
+
+def _funnel_stage(unit: Mapping, where: str, stage: str) -> float:
+    counts = unit["simulated"] if where == "all" else unit["breakdowns"]["path"].get(where)
+    if not counts:
+        return 0.0
+    if stage == "passed_gate":
+        value = counts["requests"] - counts["gated"] - counts["no_path"]
+    else:
+        value = counts["disclosed"] + counts["ambiguous"]
+    return value * unit["estimate_factor"]
 
 
 def _scaled(unit: Mapping, name: str, category: str, key: str) -> float:

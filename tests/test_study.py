@@ -216,3 +216,16 @@ def test_replicate_seeds_must_stay_seeds(baseline_config_path):
     assert info.value.problems == [f"(top level): seed {2**63 - 3} with 5 replicates (seeds seed..seed+4) passes the "
                                    "largest seed, 2**63 - 1; lower the seed"]
     assert load_config(baseline_config_path, [f"seed={2**63 - 3}", "study.replicates=3"]).study.replicates == 3
+
+
+def test_funnel_stages_get_intervals_from_each_seed(study):
+    agg = study.summary["policies"][0]["aggregate"]
+    e = agg["estimates"]
+    funnel = agg["funnel"]
+    assert set(funnel) == {"all", "address", "tin"}
+    passed = e["requests"]["mean"] - e["gated"]["mean"] - e["no_path"]["mean"]
+    assert funnel["all"]["passed_gate"]["mean"] == pytest.approx(passed, abs=2)   # estimates are rounded per seed
+    assert funnel["all"]["matched"]["mean"] == pytest.approx(e["disclosed"]["mean"] + e["ambiguous"]["mean"], abs=2)
+    assert funnel["all"]["matched"]["lo"] is not None
+    by_path = sum(funnel[p]["matched"]["mean"] for p in ("tin", "address"))
+    assert by_path == pytest.approx(funnel["all"]["matched"]["mean"], abs=0.5)

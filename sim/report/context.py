@@ -399,7 +399,7 @@ def _published(summary: Mapping, c: _Cells) -> list[dict]:
 _FUNNEL = (
     ("requests", "Requests in ICE's file"),
     ("passed_gate", "Passed the address gate"),
-    ("matched", "Matched"),
+    ("matched", "Matched (one candidate or more met the rule)"),
     ("disclosed", "Address disclosed"),
     ("right_person_disclosures", "Right person"),
     ("wrong_person_disclosures", "Wrong person"),
@@ -407,16 +407,20 @@ _FUNNEL = (
 _DERIVED = {"passed_gate", "matched"}
 
 
-def _stage_value(counts: Mapping[str, Mapping], key: str) -> Mapping:
-    """A funnel stage's interval: a count of the summary, or (for the two stages the summary does
-    not count) the mean derived from the counts, without an interval."""
+def _stage_value(counts: Mapping[str, Mapping], key: str, funnel: Mapping | None = None) -> Mapping:
+    """A funnel stage's interval: a count of the summary, or for the two stages derived from the
+    counts (passed the gate; matched, i.e. disclosed or ambiguous) the summary's per-seed
+    ``aggregate.funnel`` interval; an older summary without it gives the mean alone."""
+    if key in _DERIVED and funnel and funnel.get(key):
+        return funnel[key]
+
     def m(k: str) -> float:
         return _mean(counts.get(k)) or 0.0
 
     if key == "passed_gate":
         return {"mean": m("requests") - m("gated") - m("no_path")}
     if key == "matched":
-        return {"mean": m("requests") - m("gated") - m("no_path") - m("unmatched") - m("ambiguous")}
+        return {"mean": m("disclosed") + m("ambiguous")}
     return counts.get(key) or {}
 
 
@@ -425,16 +429,17 @@ def _funnel(policy: Mapping, c: _Cells) -> dict:
     by_path = _breakdown(policy, "path")
     paths = _ordered(list(by_path), ["tin", "address", "all", "(none)"])
     requests = _mean(estimates.get("requests"))
+    funnel = (policy.get("aggregate") or {}).get("funnel") or {}
     stages = []
     for key, label in _FUNNEL:
-        total = _stage_value(estimates, key)
+        total = _stage_value(estimates, key, funnel.get("all"))
         stages.append({
             "key": key,
             "label": label,
-            "derived": key in _DERIVED,
+            "derived": key in _DERIVED and not funnel,
             "total": c(total),
             "share_of_requests": share_cell(_mean(total), requests),
-            "by_path": [c(_stage_value(by_path[p], key)) for p in paths],
+            "by_path": [c(_stage_value(by_path[p], key, funnel.get(p))) for p in paths],
         })
     return {
         "policy": policy.get("name", "n/a"),
