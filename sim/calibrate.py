@@ -355,7 +355,8 @@ def _bar(enabled: bool):
 def calibrated_text(config_path: str | Path, result: CalibrationResult, *, targets_file: str,
                     date: str | None = None) -> str:
     """The scenario file at ``config_path`` with the fitted values set and a ``[calibration]``
-    table (replaced if there was one), every comment kept."""
+    table, every comment kept. A ``[calibration]`` already there moves into the new one's
+    ``previous`` list (oldest first)."""
     import tomlkit
 
     doc = tomlkit.parse(Path(config_path).read_text(encoding="utf-8"))
@@ -370,12 +371,20 @@ def calibrated_text(config_path: str | Path, result: CalibrationResult, *, targe
         new = node.item(last)
         new.trivia.comment = old.trivia.comment       # the comment keeps its column
         new.trivia.comment_ws = " " * max(1, width - len(new.as_string()))
+    # an earlier fit's record is kept, under previous, so a refit of some parameters (at another
+    # scale, say) does not erase how the others were fitted
+    previous = []
     if "calibration" in doc:
+        earlier = doc["calibration"].unwrap()
+        previous = [*earlier.pop("previous", []), earlier]
         del doc["calibration"]
     date = date or _today()
+    record = result.provenance(targets_file, date)
+    if previous:
+        record["previous"] = previous
     table = tomlkit.table()
     table.comment(f"written by `matchsim calibrate` on {date}; the record of the fit, not a setting")
-    for key, value in result.provenance(targets_file, date).items():
+    for key, value in record.items():
         table[key] = _toml_value(value)
     doc.add(tomlkit.nl())
     doc["calibration"] = table

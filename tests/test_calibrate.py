@@ -82,6 +82,14 @@ def test_the_calibrated_file_keeps_comments_sets_values_and_records_the_fit(conf
     assert fitted_config.calibration["converged"] == result.converged
     # the record does not change what the scenario computes
     assert fitted_config.sha256(without=("calibration",)) == load_config(path, []).sha256(without=("calibration",))
+    # each fit keeps the records of the earlier ones under previous, oldest first: the shipped
+    # baseline's own, then this one's
+    shipped = config.calibration
+    assert [r["date"] for r in record["previous"]] == [shipped["date"]]
+    again = tomllib.loads(calibrated_text(path, result, targets_file="published-2025.toml", date="2026-02-03"))["calibration"]
+    assert again["date"] == "2026-02-03"
+    assert [r["date"] for r in again["previous"]] == [shipped["date"], "2026-01-02"]
+    assert again["previous"][1]["parameters"] == record["parameters"] and "previous" not in again["previous"][1]
 
 
 def test_a_plan_it_cannot_fit_is_refused_with_every_problem(config):
