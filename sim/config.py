@@ -601,7 +601,7 @@ class Config(_Model):
         return data
 
     @model_validator(mode="after")
-    def _policy_names_unique(self):
+    def _study_consistent(self):
         names = [self.policy.name, *(p.name for p in self.study.alternatives)]
         if len(set(names)) != len(names):
             raise ValueError(f"the policy and study.alternatives must have distinct names, got {names}; "
