@@ -408,17 +408,24 @@ def _toml_value(value):
     return value
 
 
-def write_calibrated(text: str, out_path: str | Path, *, force: bool = False) -> Path:
-    """Write the fitted config atomically; an existing file is replaced only with ``force``."""
+def check_calibrated_path(out_path: str | Path, *, force: bool = False) -> None:
+    """Raise :class:`OutputExistsError` unless ``out_path`` may receive the fitted config: a
+    directory never, an existing file only with ``force``. Called before the fit, and again
+    before writing."""
     from sim.errors import OutputExistsError
 
     out_path = Path(out_path)
-    if out_path.exists() and not force:
-        raise OutputExistsError(f"output file exists: '{out_path}'; pass --force to replace it, or choose another -o")
     if out_path.is_dir():
         raise OutputExistsError(f"output path is a directory: '{out_path}'; -o names the fitted TOML file")
+    if out_path.exists() and not force:
+        raise OutputExistsError(f"output file exists: '{out_path}'; pass --force to replace it, or choose another -o")
+
+
+def write_calibrated(text: str, out_path: str | Path, *, force: bool = False) -> Path:
+    """Write the fitted config atomically; an existing file is replaced only with ``force``."""
+    check_calibrated_path(out_path, force=force)
     atomic_write_text(out_path, text)
-    return out_path
+    return Path(out_path)
 
 
 def _today() -> str:
@@ -427,4 +434,4 @@ def _today() -> str:
     return now.date().isoformat()
 
 
-__all__ = ["calibrate", "calibrated_text", "write_calibrated", "CalibrationResult"]
+__all__ = ["calibrate", "calibrated_text", "check_calibrated_path", "write_calibrated", "CalibrationResult"]

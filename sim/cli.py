@@ -168,13 +168,12 @@ def calibrate(config_path: Path, targets_path: Path, out_path: Path, scale, repl
     """
     import os
 
+    from sim.calibrate import check_calibrated_path
     from sim.config import load_config, load_targets
-    from sim.errors import OutputExistsError
 
     config = load_config(config_path)
     plan = load_targets(targets_path)
-    if out_path.exists() and not force:
-        raise OutputExistsError(f"output file exists: '{out_path}'; pass --force to replace it, or choose another -o")
+    check_calibrated_path(out_path, force=force)   # before the fit, which takes minutes
     if plan.calibration is None and None in (scale, replicates, max_iterations, confirm_scale, confirm_replicates):
         raise click.UsageError(f"{targets_path} has no [calibration] table; give --scale, --replicates, --max-iterations, "
                                "--confirm-scale and --confirm-replicates")

@@ -128,6 +128,9 @@ def test_calibrate_command_refuses_to_overwrite_and_writes_nothing(baseline_conf
                                       str(repo_root / "configs" / "published-2025.toml"), "-o", str(out)])
     assert result.exit_code == 2 and "output file exists" in result.output and "--force" in result.output
     assert out.read_text() == "keep me"
+    result = CliRunner().invoke(cli, ["calibrate", str(baseline_config_path), "--targets",
+                                      str(repo_root / "configs" / "published-2025.toml"), "-o", str(tmp_path), "--force"])
+    assert result.exit_code == 2 and "output path is a directory" in result.output
     result = CliRunner().invoke(cli, ["calibrate", "--help"])
     assert result.exit_code == 0 and "--targets" in result.output
 
