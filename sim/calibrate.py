@@ -30,10 +30,8 @@ tomlkit keeps every comment, so the documentation of each parameter survives.
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +42,7 @@ import sim
 from sim.config import CalibrationSettings, Config, FreeParameter, TargetConfig, TargetsConfig, config_with
 from sim.errors import ConfigError
 from sim.io import atomic_write_text
+from sim.parallel import worker_map
 from sim.study import compare_published, interval, metric
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
@@ -140,13 +139,13 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
     aim = np.array([t.value for t in fitted_targets], dtype=np.float64)
 
     bar = _bar(progress)
-    with _pool(jobs, settings.replicates * (len(params) + 1)) as pool:
+    with worker_map(jobs, settings.replicates * (len(params) + 1)) as run_map:
         runs = 0
 
         def residuals(points: Sequence[np.ndarray]) -> list[np.ndarray]:
             nonlocal runs
             configs = [_with_values(base, params, config, p) for p in points]
-            summaries = _run_all(pool, [c.model_copy(update={"seed": s}) for c in configs for s in seeds])
+            summaries = list(run_map(_run_one, [c.model_copy(update={"seed": s}) for c in configs for s in seeds]))
             runs += len(summaries)
             if bar is not None:
                 bar.update(len(summaries))
@@ -190,7 +189,7 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
         converged = _converged(r, fitted_targets)
         confirm_seeds = [config.seed + CONFIRM_SEED_OFFSET + i for i in range(settings.confirm_replicates)]
         confirm_cfg = config_with(_with_values(base, params, config, x), **{"world.scale": settings.confirm_scale})
-        confirm = _run_all(pool, [confirm_cfg.model_copy(update={"seed": s}) for s in confirm_seeds])
+        confirm = list(run_map(_run_one, [confirm_cfg.model_copy(update={"seed": s}) for s in confirm_seeds]))
         runs += len(confirm)
     if bar is not None:
         bar.close()
@@ -308,36 +307,13 @@ def _history(i: int, params, x, targets, r) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Running the points: one single-policy run per (point, seed), in worker processes
+# Running the points: one single-policy run per (point, seed), in worker processes (sim.parallel)
 
 
 def _run_one(config: Config) -> dict:
     from sim.pipeline import run
 
     return run(config).summary
-
-
-def _run_all(pool: Executor | None, configs: Sequence[Config]) -> list[dict]:
-    if pool is None:
-        return [_run_one(c) for c in configs]
-    return list(pool.map(_run_one, configs))   # results in submission order
-
-
-class _pool:
-    """A process pool when more than one job can run, else None (runs in this process)."""
-
-    def __init__(self, jobs: int | None, most: int):
-        self.jobs = max(1, min(jobs or os.cpu_count() or 1, most))
-        self.pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self):
-        if self.jobs > 1:
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
-        return self.pool
-
-    def __exit__(self, *exc):
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
 
 
 def _bar(enabled: bool):

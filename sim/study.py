@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +34,7 @@ import sim
 from sim import evaluate
 from sim.config import Config, TargetConfig
 from sim.io import atomic_write_text, output_dir
+from sim.parallel import worker_map
 from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
 from sim.world.generate import NOT_WORLD, data_sha256, library_versions
 
@@ -76,30 +74,17 @@ def run_study(config: Config, *, engine: str | None = None, jobs: int | None = N
     document each parameter in the summary.
     """
     seeds = replicate_seeds(config)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
-    by_seed: list[list[RunResult]]
-    if jobs == 1:
-        by_seed = []
-        bar = _bar(len(seeds), progress, "replicates")
-        for seed in seeds:
-            by_seed.append(_replicate(config, seed, engine, progress and len(seeds) == 1))
+    n = len(seeds)
+    by_seed: list[list[RunResult]] = []
+    with worker_map(jobs, n) as run_map:
+        bar = _bar(n, progress, "replicates")
+        # a single replicate shows its own per-block bar instead
+        for replicate in run_map(_replicate, [config] * n, seeds, [engine] * n, [progress and n == 1] * n):
+            by_seed.append(replicate)   # in seed order, so results never depend on timing
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
-    else:
-        # spawn, not fork: the parent may hold Arrow and OpenMP thread pools
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = [pool.submit(_replicate, config, seed, engine, False) for seed in seeds]
-            bar = _bar(len(seeds), progress, "replicates")
-            by_seed = []
-            for future in futures:   # in seed order, so results never depend on timing
-                by_seed.append(future.result())
-                if bar is not None:
-                    bar.update(1)
-            if bar is not None:
-                bar.close()
     units = [unit for replicate in by_seed for unit in replicate]
     return StudyResult(config, units, summarize_study(config, units, notes=notes))
 
