@@ -43,7 +43,7 @@ from sim.config import CalibrationSettings, Config, FreeParameter, TargetConfig,
 from sim.errors import ConfigError
 from sim.io import atomic_write_text
 from sim.parallel import worker_map
-from sim.study import compare_published, interval, metric
+from sim.study import compare_published, metric, published_lines
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
 DECIMALS = 4
@@ -103,15 +103,7 @@ class CalibrationResult:
             lines.append(f"  {p['key']:<48} {p['start']:>8g} -> {p['fitted']:<8g}{extra}")
         lines.append(f"  confirmed at scale {self.confirm['scale']:g} over seeds "
                      f"{self.confirm['seeds'][0]}..{self.confirm['seeds'][-1]}:")
-        for t in self.confirm["targets"]:
-            from sim.study import format_interval, format_rate
-
-            rate = t["metric"].startswith("rates.")
-            published = format_rate(t["published"]) if rate else f"{t['published']:,.0f}"
-            verdict = {True: "within target", False: "OUTSIDE target", None: "shown only"}[t["within"]]
-            lines.append(f"    {t['name']:<44} published {published:>10}  simulated "
-                         f"{format_interval(t['simulated'], rate=rate):>26}  {verdict}")
-        return lines
+        return lines + published_lines(self.confirm["targets"])
 
 
 # --------------------------------------------------------------------------------------------

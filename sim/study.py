@@ -354,13 +354,21 @@ def summary_lines(summary: Mapping) -> list[str]:
                      f"{format_rate(r['precision']['mean']):>9} {format_rate(r['recall']['mean']):>7}")
     if summary["published"]:
         lines.append(f"  published vs simulated ({summary['baseline_policy']}):")
-        width = max(len(t["name"]) for t in summary["published"])
-        for t in summary["published"]:
-            rate = t["metric"].startswith("rates.")
-            shown = format_rate if rate else (lambda x: f"{x:,.0f}")
-            verdict = {True: "within target", False: "OUTSIDE target", None: "shown only"}[t["within"]]
-            lines.append(f"    {t['name']:<{width}}  published {shown(t['published']):>9}  simulated "
-                         f"{format_interval(t['simulated'], rate=rate):>26}  {verdict}")
+        lines += published_lines(summary["published"])
+    return lines
+
+
+def published_lines(rows: Sequence[Mapping]) -> list[str]:
+    """One aligned line per row of :func:`compare_published`: the published figure, the
+    simulated one with its interval, and the verdict."""
+    width = max((len(t["name"]) for t in rows), default=0)
+    lines = []
+    for t in rows:
+        rate = t["metric"].startswith("rates.")
+        shown = format_rate if rate else (lambda x: f"{x:,.0f}")
+        verdict = {True: "within target", False: "OUTSIDE target", None: "shown only"}[t["within"]]
+        lines.append(f"    {t['name']:<{width}}  published {shown(t['published']):>9}  simulated "
+                     f"{format_interval(t['simulated'], rate=rate):>26}  {verdict}")
     return lines
 
 
@@ -387,4 +395,4 @@ def _bar(total: int, enabled: bool, unit: str):
 
 
 __all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences",
-           "compare_published", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]
+           "compare_published", "published_lines", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]
