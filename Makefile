@@ -25,8 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 # The main job. report.pdf needs Chromium (Debian's chromium, or MATCHSIM_CHROMIUM); without it
 # the HTML and Markdown reports are written and the PDF is skipped, with a note.
 run: $(STAMP)
-	@pdf=; if [ -z "$${MATCHSIM_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
-		&& ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then \
+	@pdf=; if ! $(BIN)/python -c 'from sim.report import find_chromium; find_chromium()' >/dev/null 2>&1; then \
 		echo "note: no Chromium found, so no report.pdf (apt-get install chromium, then make run again)" >&2; pdf=--no-pdf; fi; \
 	$(BIN)/matchsim run configs/august-2025.toml -o out/august-2025 --force $$pdf
 
