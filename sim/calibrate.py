@@ -165,13 +165,14 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
             for _ in range(3):
                 x_new = np.clip(x + delta, lo, hi)
                 (r_new,) = residuals([x_new])
-                if np.linalg.norm(r_new * weights) < np.linalg.norm(r * weights):
+                improved = np.linalg.norm(r_new * weights) < np.linalg.norm(r * weights)
+                if improved:
                     break
                 delta = delta / 2
             dx = x_new - x
             if np.dot(dx, dx) > 0:   # Broyden's update: the secant through the last two points
                 jac = jac + np.outer((r_new - r) - jac @ dx, dx) / np.dot(dx, dx)
-            if np.linalg.norm(r_new * weights) < np.linalg.norm(r * weights):
+            if improved:
                 x, r = x_new, r_new
             history.append(_history(iteration, params, x_new, fitted_targets, r_new))
             converged = _converged(r, fitted_targets)

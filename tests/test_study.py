@@ -127,32 +127,20 @@ def test_a_bad_alternative_is_a_clear_problem(tmp_path, baseline_config_path):
     for shipped in baseline_config_path.parent.glob("*.toml"):
         (tmp_path / shipped.name).write_bytes(shipped.read_bytes())
     scenario = tmp_path / "s.toml"
-    scenario.write_text((tmp_path / "august-2025.toml").read_text() + '''
-[[study.alternatives]]
-name = "typo"
-policy = "statute-6013"
-''')
-    with pytest.raises(ConfigError) as info:
-        load_config(scenario)
-    assert "policy: no policy file" in info.value.problems[0] and "statute-6103" in info.value.problems[0]
-    scenario.write_text((tmp_path / "august-2025.toml").read_text() + '''
-[[study.alternatives]]
-name = "probabilistic-w30"
-policy = "probabilistic"
-set = { "paths.7.address_gate" = "none" }
-''')
-    with pytest.raises(ConfigError) as info:
-        load_config(scenario)
-    assert info.value.problems == ["study.alternatives.5.set: 'paths.7' is not an item of the list 'paths' (it has 1, numbered from 0)"]
-    scenario.write_text((tmp_path / "august-2025.toml").read_text() + '''
-[[study.alternatives]]
-name = "statute-6103"
-policy = "statute-6103"
-set = { "paths.0.address_gate" = "none" }
-''')
-    with pytest.raises(ConfigError) as info:
-        load_config(scenario)
-    assert "must have distinct names" in info.value.problems[0] and "give each alternative its own name" in info.value.problems[0]
+
+    def problems_with(alternative: str) -> list[str]:
+        """The problems of the baseline with one more [[study.alternatives]] entry."""
+        scenario.write_text((tmp_path / "august-2025.toml").read_text() + "\n[[study.alternatives]]\n" + alternative)
+        with pytest.raises(ConfigError) as info:
+            load_config(scenario)
+        return info.value.problems
+
+    problems = problems_with('name = "typo"\npolicy = "statute-6013"\n')
+    assert "policy: no policy file" in problems[0] and "statute-6103" in problems[0]
+    problems = problems_with('name = "probabilistic-w30"\npolicy = "probabilistic"\nset = { "paths.7.address_gate" = "none" }\n')
+    assert problems == ["study.alternatives.5.set: 'paths.7' is not an item of the list 'paths' (it has 1, numbered from 0)"]
+    problems = problems_with('name = "statute-6103"\npolicy = "statute-6103"\nset = { "paths.0.address_gate" = "none" }\n')
+    assert "must have distinct names" in problems[0] and "give each alternative its own name" in problems[0]
 
 
 def test_every_parameter_carries_the_note_of_the_config_file(study, baseline_config_path):
