@@ -29,6 +29,7 @@ tomlkit keeps every comment, so the documentation of each parameter survives.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from collections.abc import Sequence
@@ -39,10 +40,11 @@ import numpy as np
 from scipy.optimize import lsq_linear
 
 import sim
-from sim.config import CalibrationSettings, Config, FreeParameter, TargetConfig, TargetsConfig, config_with
+from sim.config import (CalibrationSettings, Config, FreeParameter, TargetConfig, TargetsConfig, balanced_updates,
+                        config_with, get_dotted)
 from sim.errors import ConfigError
 from sim.io import atomic_write_text
-from sim.parallel import worker_map
+from sim.parallel import Engine, open_engine
 from sim.study import compare_published, metric, published_lines
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
@@ -110,8 +112,10 @@ class CalibrationResult:
 
 
 def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSettings | None = None,
-              jobs: int | None = None, progress: bool = False) -> CalibrationResult:
-    """Fit ``plan.parameters`` of ``config`` to the fitted targets of ``plan`` (see the module)."""
+              jobs: int | None = None, engine: Engine | None = None, progress: bool = False) -> CalibrationResult:
+    """Fit ``plan.parameters`` of ``config`` to the fitted targets of ``plan`` (see the module).
+    Runs go to ``engine`` (default: a local engine of ``jobs`` processes); the fit does not
+    depend on it."""
     settings = settings or plan.calibration
     if settings is None:
         raise ConfigError("calibrate", ["calibration: the targets file has no [calibration] table (scale, replicates, "
@@ -126,12 +130,15 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
     base = config_with(config, **{"world.scale": settings.scale, "study.alternatives": [], "study.replicates": 1})
     lo = np.array([p.range[0] for p in params])
     hi = np.array([p.range[1] for p in params])
-    start = np.array([float(_get(config, p.key)) for p in params])
+    start = np.array([float(get_dotted(config, p.key)) for p in params])
     x = np.clip(start, lo, hi)
     aim = np.array([t.value for t in fitted_targets], dtype=np.float64)
 
     bar = _bar(progress)
-    with worker_map(jobs, settings.replicates * (len(params) + 1)) as run_map:
+    with contextlib.ExitStack() as stack:
+        if engine is None:
+            engine = stack.enter_context(open_engine("local", jobs=jobs, most=settings.replicates * (len(params) + 1)))
+        run_map = engine.map
         runs = 0
 
         def residuals(points: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -193,7 +200,7 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
         row = {"key": p.key, "start": float(v0), "fitted": float(v), "range": list(p.range), "balance": p.balance,
                "balance_start": None, "balance_fitted": None}
         if p.balance:
-            row.update(balance_start=float(_get(config, p.balance)), balance_fitted=round(final[p.balance], DECIMALS))
+            row.update(balance_start=float(get_dotted(config, p.balance)), balance_fitted=round(final[p.balance], DECIMALS))
         parameters.append(row)
     targets = [{"name": t.name, "metric": t.metric, "published": t.value,
                 "simulated": round(float(t.value * (1 + res)), 6), "relative_residual": round(float(res), 6),
@@ -218,24 +225,14 @@ def _check_plan(config: Config, params: Sequence[FreeParameter], targets: Sequen
         for key in (p.key, p.balance):
             if key is None:
                 continue
-            value = _get(config, key)
+            value = get_dotted(config, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 problems.append(f"parameters.{i}: {key!r} is not a number in the scenario (got {value!r}); "
                                 "name a numeric key such as world.requested.in_master_file_share")
-        value = _get(config, p.key)
+        value = get_dotted(config, p.key)
         if isinstance(value, (int, float)) and not p.range[0] <= value <= p.range[1]:
             problems.append(f"parameters.{i}: the scenario's {p.key} = {value:g} is outside the range {list(p.range)}; widen the range")
     return problems
-
-
-def _get(config: Config, key: str):
-    node = config.to_dict()
-    for part in key.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
 
 
 def _with_values(base: Config, params: Sequence[FreeParameter], original: Config, x: np.ndarray) -> Config:
@@ -248,16 +245,8 @@ def _with_values(base: Config, params: Sequence[FreeParameter], original: Config
 
 
 def _values(params: Sequence[FreeParameter], original: Config, x: np.ndarray) -> dict[str, float]:
-    """Every key a point sets: the parameters, and each balancing share, which gives way by the
-    sum of the changes of the parameters it balances."""
-    updates: dict[str, float] = {}
-    for p, v in zip(params, x):
-        updates[p.key] = float(v)
-    for p, v in zip(params, x):
-        if p.balance:
-            current = updates.get(p.balance, float(_get(original, p.balance)))
-            updates[p.balance] = round(current - (float(v) - float(_get(original, p.key))), 12)
-    return updates
+    """Every key a point sets: the parameters, and each balancing share."""
+    return balanced_updates(original, {p.key: float(v) for p, v in zip(params, x)}, {p.key: p.balance for p in params})
 
 
 def _step(value: float, lo: float, hi: float) -> float:

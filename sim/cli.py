@@ -16,10 +16,40 @@ import click
 from sim import __version__
 from sim.errors import SimError
 
+
+class SweepFailures(SimError):
+    """Some units of a sweep failed (the others are recorded): exit code 1."""
+
 _SET_HELP = (
     "Override one config key, e.g. --set world.scale=0.001; VALUE is read as TOML "
     "(numbers, true/false, [lists]), otherwise as a string. Repeatable."
 )
+
+
+def _engine_options(fn):
+    """--engine, -j/--jobs/--workers and --scheduler: where a command's independent tasks run."""
+    fn = click.option("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                      help="With --engine dask: join the Dask cluster whose scheduler is here (started with "
+                           "`dask scheduler`, workers with `dask worker`) instead of starting one.")(fn)
+    fn = click.option("-j", "--jobs", "--workers", "jobs", type=click.IntRange(1, 1024), default=None,
+                      help="How many tasks run at once: processes of the local engine, or workers of the local Dask "
+                           "cluster --engine dask starts [default: one per core]. Outputs do not depend on it.")(fn)
+    fn = click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                      help="Where tasks run: processes on this machine, or Dask distributed (a local cluster, or "
+                           "--scheduler's). Outputs are identical on either.")(fn)
+    return fn
+
+
+def _open_engine(engine_name: str, jobs: int | None, scheduler: str | None, *, most: int | None = None):
+    """The engine the options ask for (a context manager), or a usage error for a bad pair."""
+    if scheduler and engine_name != "dask":
+        raise click.UsageError(f"--scheduler {scheduler} joins a Dask cluster; add --engine dask")
+    if scheduler and jobs:
+        raise click.UsageError("--jobs/--workers starts a local Dask cluster of that size; with --scheduler the "
+                               "cluster's own workers run the tasks, so leave out --jobs")
+    from sim.parallel import open_engine
+
+    return open_engine(engine_name, jobs=jobs, scheduler=scheduler, most=most if engine_name == "local" else None)
 
 
 class _Group(click.Group):
@@ -89,16 +119,16 @@ def generate(config_path: Path, out_dir: Path, overrides: tuple[str, ...], force
 @click.option("-o", "--out", "out_dir", required=True, metavar="DIR", type=click.Path(path_type=Path),
               help="Output directory for summary.json, runs/ and the report. Must not exist unless --force.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
-@click.option("--engine", type=click.Choice(["vectorized", "recordlinkage"]), default=None,
-              help="Run every policy on this engine instead of its own (results are identical; recordlinkage is slower).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
-              help="Replicates run side by side in this many processes [default: one per core]; outputs do not depend on it.")
+@click.option("--matcher", type=click.Choice(["vectorized", "recordlinkage"]), default=None,
+              help="Match every policy with this matching engine instead of its own policy.engine "
+                   "(results are identical; recordlinkage is slower).")
+@_engine_options
 @click.option("--no-report", is_flag=True, help="Write summary.json and runs/ only, no report (re-render later with `matchsim report DIR`).")
 @click.option("--no-pdf", is_flag=True, help="Write report.html and report.md, not report.pdf (which needs Chromium).")
 @click.option("--force", is_flag=True, help="Replace an existing output directory (only once the new one is complete).")
 @click.option("--quiet", is_flag=True, help="No progress bars on stderr (they are shown only on a terminal anyway).")
-def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], engine: str | None, jobs: int | None,
-        no_report: bool, no_pdf: bool, force: bool, quiet: bool) -> None:
+def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: str | None, engine_name: str,
+        jobs: int | None, scheduler: str | None, no_report: bool, no_pdf: bool, force: bool, quiet: bool) -> None:
     """The main job: generate the worlds of CONFIG, match each under the scenario's policy and
     every study alternative, evaluate every decision against the ground truth, and write the
     audit report. The study's replicates (study.replicates seeds: seed, seed+1, ...) give every
@@ -113,6 +143,10 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], engine: st
     Example:
       matchsim run configs/august-2025.toml -o out/august-2025
       matchsim run configs/august-2025.toml -o out/statute --set policy=statute-6103 --set world.scale=0.001
+    \b
+    A national world, its regions spread over a Dask cluster:
+      matchsim run configs/august-2025.toml -o out/national --set world.scale=1.0 --set study.replicates=1 \\
+          --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from sim.config import load_config
     from sim.io import check_output_dir
@@ -128,8 +162,10 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], engine: st
 
     from sim.study import run_study, write_study
 
-    result = run_study(config, engine=engine, jobs=jobs, progress=not quiet and sys.stderr.isatty(),
-                       notes=parameter_notes(config_path, overrides))
+    n = config.study.replicates
+    with _open_engine(engine_name, jobs, scheduler, most=n if n > 1 else None) as engine:
+        result = run_study(config, matcher=matcher, engine=engine, progress=not quiet and sys.stderr.isatty(),
+                           notes=parameter_notes(config_path, overrides))
     write_study(result, out_dir, force=force, report=not no_report, pdf=not no_pdf)
     for line in result.summary_lines():
         click.echo(line)
@@ -148,12 +184,11 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], engine: st
 @click.option("--max-iterations", type=click.IntRange(1, 50), default=None, help="Override calibration.max_iterations of TARGETS.")
 @click.option("--confirm-scale", type=click.FloatRange(0, 1, min_open=True), default=None, help="Override calibration.confirm_scale.")
 @click.option("--confirm-replicates", type=click.IntRange(1, 100), default=None, help="Override calibration.confirm_replicates.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None,
-              help="Runs side by side in this many processes [default: one per core]; the result does not depend on it.")
+@_engine_options
 @click.option("--force", is_flag=True, help="Replace CALIBRATED.toml if it exists (it may be CONFIG itself).")
 @click.option("--quiet", is_flag=True, help="No progress bar on stderr (it is shown only on a terminal anyway).")
 def calibrate(config_path: Path, targets_path: Path, out_path: Path, scale, replicates, max_iterations, confirm_scale,
-              confirm_replicates, jobs, force: bool, quiet: bool) -> None:
+              confirm_replicates, engine_name: str, jobs, scheduler, force: bool, quiet: bool) -> None:
     """Fit the free parameters of CONFIG to the published figures of TARGETS. Each point is run
     at a reduced scale over several seeds (the same seeds at every point); Gauss-Newton steps
     move the parameters within their ranges until every fitted target is met; a confirming run
@@ -186,12 +221,60 @@ def calibrate(config_path: Path, targets_path: Path, out_path: Path, scale, repl
 
     from sim.calibrate import calibrate as fit, calibrated_text, write_calibrated
 
-    result = fit(config, plan, settings=settings, jobs=jobs, progress=not quiet and sys.stderr.isatty())
+    with _open_engine(engine_name, jobs, scheduler, most=settings.replicates * (len(plan.parameters) + 1)) as engine:
+        result = fit(config, plan, settings=settings, engine=engine, progress=not quiet and sys.stderr.isatty())
     targets_file = os.path.relpath(targets_path.resolve(), out_path.resolve().parent)
     write_calibrated(calibrated_text(config_path, result, targets_file=Path(targets_file).as_posix()), out_path, force=force)
     for line in result.summary_lines():
         click.echo(line)
     click.echo(f"written to {out_path}")
+
+
+@cli.command()
+@click.argument("sweep_path", metavar="SWEEP.toml", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, metavar="DIR", type=click.Path(path_type=Path),
+              help="The sweep's directory. Started again with the same command, the sweep runs only the units "
+                   "(point, seed) not yet recorded there.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one key of the base scenario at every point (after the sweep file's set), e.g. "
+                   "--set world.scale=0.005; VALUE is read as TOML. Repeatable.")
+@_engine_options
+@click.option("--retry-failed", is_flag=True, help="Run the units recorded as failed again (a failure is otherwise final).")
+@click.option("--no-report", is_flag=True, help="Write results.parquet and summary.json, not report.html.")
+@click.option("--force", is_flag=True, help="Start the sweep over: delete DIR and every unit recorded in it first.")
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr (it is shown only on a terminal anyway).")
+def sweep(sweep_path: Path, out_dir: Path, overrides: tuple[str, ...], engine_name: str, jobs: int | None,
+          scheduler: str | None, retry_failed: bool, no_report: bool, force: bool, quiet: bool) -> None:
+    """Run the base scenario of SWEEP.toml at every point of its design (a grid, or random or
+    Latin-hypercube draws over the swept keys), each point over the same replicate seeds, and
+    write DIR/results.parquet (one row per point and seed: the swept values, the seed and every
+    metric of the run's summary.json), DIR/summary.json (each point's metrics with a 95%
+    interval over seeds) and DIR/report.html (figures of each metric against each parameter).
+
+    Each (point, seed) is recorded in DIR/units/ as soon as it finishes: a sweep that is
+    interrupted, even killed, finishes with the same command, running only what is missing. A
+    point that fails is recorded with its error and the others go on (exit code 1 at the end).
+    Results are identical on either engine and any number of workers.
+
+    \b
+    Example:
+      matchsim sweep configs/sweeps/address-gate.toml -o out/address-gate
+      matchsim sweep configs/sweeps/address-quality.toml -o out/aq --engine dask --workers 4
+      matchsim sweep configs/sweeps/threshold.toml -o out/t --engine dask --scheduler tcp://10.0.0.5:8786
+    """
+    from sim.sweep import plan_sweep, run_sweep
+
+    plan = plan_sweep(sweep_path, overrides)
+    with _open_engine(engine_name, jobs, scheduler, most=len(plan.units())) as engine:
+        result = run_sweep(plan, out_dir, engine=engine, force=force, retry_failed=retry_failed,
+                           progress=not quiet and sys.stderr.isatty(), report=not no_report)
+    for line in result.summary_lines():
+        click.echo(line)
+    click.echo(f"written to {out_dir}")
+    if result.summary["units"]["failed"]:
+        raise SweepFailures(f"{result.summary['units']['failed']} of {result.summary['units']['total']} units failed "
+                            f"(listed above and in {out_dir}/summary.json); the others are in the results. Fix the cause "
+                            "and run the same command with --retry-failed to run them again")
 
 
 @cli.command()

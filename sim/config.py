@@ -562,6 +562,96 @@ class TargetsConfig(_Model):
         return self
 
 
+class SweepParameter(_Model):
+    """One swept config key: its ``values`` (a grid's axis, or the choices a random design
+    draws from) or its ``range`` (drawn uniformly, or stratified by a Latin hypercube).
+
+    ``balance`` names a share that gives way, as for a calibrated parameter: sweeping
+    ``world.requests.address.classes.zip_only`` with ``balance = "...classes.complete"`` keeps
+    the address classes summing to 1.
+    """
+
+    key: Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")]
+    values: tuple[Annotated[str, Strict()] | Annotated[bool, Strict()] | Int | Float, ...] | None = Field(None, min_length=1)
+    range: tuple[Float, Float] | None = None
+    balance: Annotated[str, Strict(), Field(pattern=r"^world\.[a-z0-9_.]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _values_or_range(self):
+        if (self.values is None) == (self.range is None):
+            raise ValueError(f"{self.key}: give values = [...] or range = [low, high], one of the two")
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError(f"{self.key}: range must be [low, high] with low < high, got {list(self.range)}")
+        if self.values is not None:
+            kinds = {"number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__ for v in self.values}
+            if len(kinds) > 1:
+                raise ValueError(f"{self.key}: values must be all numbers, all strings or all booleans, got {list(self.values)}")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError(f"{self.key}: values must be distinct, got {list(self.values)}")
+        if self.balance is not None and self.values is not None and not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values):
+            raise ValueError(f"{self.key}: a balanced share takes numbers, got {list(self.values)}")
+        return self
+
+
+class SweepDesign(_Model):
+    """Which points a sweep runs: every combination of the parameters' values (``grid``), or
+    ``points`` draws (``random``: independent uniform draws; ``lhs``: a Latin hypercube, each
+    parameter's range cut into ``points`` strata, one draw in each), from the design's ``seed``."""
+
+    kind: Literal["grid", "random", "lhs"] = "grid"
+    points: Annotated[Int, Field(ge=1, le=100_000)] | None = None
+    seed: Annotated[Int, Field(ge=0, lt=2**63)] = 0
+    digits: Annotated[Int, Field(ge=1, le=12)] = 6
+
+    @model_validator(mode="after")
+    def _points_for_draws(self):
+        if self.kind != "grid" and self.points is None:
+            raise ValueError(f"a {self.kind} design needs points = N (how many points to draw)")
+        if self.kind == "grid" and self.points is not None:
+            raise ValueError(f"a grid runs every combination of the values; points = {self.points} is for random and lhs designs")
+        return self
+
+
+class SweepConfig(_Model):
+    """A sweep file (``matchsim sweep``): a base scenario, fixed overrides (``set``), the swept
+    ``parameters`` and the ``design`` that picks points from them, each point run on
+    ``replicates`` seeds (the base scenario's ``seed``, ``seed + 1``, ...: the same seeds at
+    every point, so differences between points are the parameters' effect)."""
+
+    description: Annotated[str, Strict(), Field(min_length=1)]
+    base: Annotated[str, Strict(), Field(min_length=1)]
+    replicates: Annotated[Int, Field(ge=1, le=1000)]
+    set: dict[str, Any] = {}
+    metrics: tuple[Annotated[str, Strict(), Field(pattern=r"^(estimates|simulated|rates)\.[a-z_]+$")], ...] = (
+        "estimates.disclosed", "estimates.wrong_person_disclosures", "estimates.right_person_disclosures",
+        "rates.precision", "rates.recall", "rates.wrong_person_rate", "rates.deficient_address_rate")
+    design: SweepDesign = SweepDesign()
+    parameters: tuple[SweepParameter, ...] = Field(min_length=1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for metric in value:
+            TargetConfig._known_metric(metric)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        keys = [p.key for p in self.parameters]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"parameters must sweep distinct keys, got {keys}")
+        fixed = sorted(set(keys) & set(self.set))
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} is both swept and fixed by set; remove it from one of the two")
+        if self.design.kind == "grid":
+            missing = [p.key for p in self.parameters if p.values is None]
+            if missing:
+                raise ValueError(f"a grid takes values = [...] for each parameter; {', '.join(missing)} has a range "
+                                 "(use design.kind = \"lhs\" or \"random\" to draw from ranges)")
+        return self
+
+
 class PublishedConfig(_Model):
     """The targets file a scenario compares itself with (``study.published``), read in."""
 
@@ -749,6 +839,56 @@ def load_targets(path: str | Path) -> TargetsConfig:
         return TargetsConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(str(path), [_describe(err, raw, TargetsConfig) for err in exc.errors()]) from None
+
+
+def load_sweep(path: str | Path) -> SweepConfig:
+    """Read and validate a sweep file; its ``set`` may be written with dotted keys quoted
+    (``"world.scale" = 0.01``) or as nested tables, and is flattened to dotted keys."""
+    path = Path(path)
+    raw = _read_toml(path, "a sweep file such as configs/sweeps/address-quality.toml")
+    if isinstance(raw.get("set"), dict):
+        raw = {**raw, "set": _flatten(raw["set"])}
+    try:
+        return SweepConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(path), [_describe(err, raw, SweepConfig) for err in exc.errors()]) from None
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def get_dotted(config: Config, key: str) -> Any:
+    """The value of a dotted key of ``config`` (``world.scale``), or None if it has none."""
+    node: Any = config.to_dict()
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def balanced_updates(config: Config, values: Mapping[str, float], balances: Mapping[str, str | None]) -> dict[str, Any]:
+    """Every key a set of new ``values`` changes: the keys themselves, and each balancing share
+    (``balances[key]``), which gives way by the sum of the changes of the keys it balances, so a
+    set of shares still sums to 1."""
+    updates: dict[str, Any] = dict(values)
+    for key, value in values.items():
+        balance = balances.get(key)
+        if balance:
+            current = updates.get(balance, get_dotted(config, balance))
+            updates[balance] = round(float(current) - (float(value) - float(get_dotted(config, key))), 12)
+    return updates
 
 
 def parameter_notes(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, str]:

@@ -53,3 +53,9 @@ class MissingToolError(SimError):
     """A program matchsim drives (Chromium, for report.pdf) is not installed."""
 
     exit_code = 3
+
+
+class EngineError(SimError):
+    """An execution engine could not be started or reached (a Dask scheduler that does not answer)."""
+
+    exit_code = 4

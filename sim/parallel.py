@@ -1,8 +1,23 @@
-"""Running independent pieces of work in worker processes, results in submission order.
+"""Where independent tasks run: worker processes on this machine, or a Dask cluster.
 
-Both the study (one replicate per task) and the calibration (one run per task) hand out
-deterministic, independent tasks; the order of the results never depends on which worker
-finished first, so outputs do not depend on the number of workers.
+Every parallel piece of matchsim hands out deterministic, independent tasks: the replicates of
+a study, the runs of a calibration, the blocks of one large world, the points of a sweep. An
+:class:`Engine` runs them and gives the results back either in submission order
+(:meth:`Engine.map`: the order of the results never depends on which worker finished first, so
+outputs do not depend on the engine or the number of workers) or as they complete
+(:meth:`Engine.outcomes`: a sweep records each point as soon as it is done, and a failing task
+is an outcome with its error, not the end of the others).
+
+* ``local`` (:class:`LocalEngine`): a pool of ``jobs`` spawned processes (not forked: the parent
+  may hold Arrow and OpenMP thread pools), or this process when one job is asked for. A worker
+  that dies (killed, out of memory) breaks a Python process pool; :meth:`LocalEngine.outcomes`
+  starts a new pool and runs the tasks that were in flight once more, and records a task that
+  was running when workers died twice as failed.
+* ``dask`` (:class:`DaskEngine`): Dask distributed, either a local cluster of ``workers``
+  processes started here or an existing cluster joined by its scheduler's address
+  (``tcp://HOST:PORT``). The scheduler reschedules the tasks of a lost worker on the others,
+  and reports a task that keeps killing workers as failed (``KilledWorker``). Workers need
+  matchsim importable, at the same version (``pip install`` it on every machine).
 """
 
 from __future__ import annotations
@@ -10,26 +25,247 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from sim.errors import EngineError
+
+ENGINES = ("local", "dask")
+#: How many times a local task runs while its worker process dies before it is recorded failed.
+LOCAL_ATTEMPTS = 2
+#: How long to wait for an existing Dask scheduler to answer.
+CONNECT_TIMEOUT = "20s"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of one task of :meth:`Engine.outcomes`: its value, or why it failed."""
+
+    index: int
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failed task: ``ValueError: what went wrong``."""
+    text = str(exc).strip().replace("\n", " ")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Engine:
+    """Runs independent tasks (module-level functions and picklable arguments)."""
+
+    name: str
+    #: How many tasks run at once.
+    slots: int
+
+    def map(self, fn: Callable, *iterables: Iterable) -> Iterator:
+        """``fn`` over the zipped ``iterables``, results in submission order; the first task to
+        fail raises its error here."""
+        raise NotImplementedError
+
+    def outcomes(self, fn: Callable, items: Iterable) -> Iterator[Outcome]:
+        """``fn(item)`` for each item, as each completes; a task that fails (or whose workers
+        die) is an :class:`Outcome` with its error, and the others go on."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.name} engine, {self.slots} at a time"
+
+    def close(self) -> None:
+        pass
+
+
+class LocalEngine(Engine):
+    """Spawned worker processes on this machine (``jobs``, default one per core), or this very
+    process when only one can run."""
+
+    name = "local"
+
+    def __init__(self, jobs: int | None = None, *, most: int | None = None):
+        jobs = jobs or os.cpu_count() or 1
+        self.slots = max(1, min(jobs, most) if most else jobs)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.slots, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def map(self, fn: Callable, *iterables: Iterable) -> Iterator:
+        if self.slots == 1:
+            return map(fn, *iterables)
+        return self._executor().map(fn, *iterables)
+
+    def outcomes(self, fn: Callable, items: Iterable) -> Iterator[Outcome]:
+        todo = list(enumerate(items))
+        todo.reverse()                       # pop() hands them out in order
+        if self.slots == 1:
+            while todo:
+                i, item = todo.pop()
+                try:
+                    yield Outcome(i, fn(item))
+                except Exception as exc:     # the task's own failure: recorded, the others go on
+                    yield Outcome(i, error=describe_error(exc))
+            return
+        attempts: dict[int, int] = {}
+        running: dict[Future, tuple[int, Any]] = {}
+        while todo or running:
+            # no more in flight than there are workers, so the tasks in flight when a worker dies
+            # are exactly the ones that were running
+            while todo and len(running) < self.slots:
+                i, item = todo.pop()
+                running[self._executor().submit(fn, item)] = (i, item)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                i, item = running.pop(future)
+                try:
+                    yield Outcome(i, future.result())
+                except BrokenProcessPool:
+                    broken = True
+                    attempts[i] = attempts.get(i, 0) + 1
+                    if attempts[i] >= LOCAL_ATTEMPTS:
+                        yield Outcome(i, error=f"WorkerDied: the worker process died {attempts[i]} times while running "
+                                               "this task (killed, or out of memory)")
+                    else:
+                        todo.append((i, item))
+                except Exception as exc:
+                    yield Outcome(i, error=describe_error(exc))
+            if broken:
+                # the pool is unusable: the other tasks in flight are lost with it; run them again
+                for future, (i, item) in running.items():
+                    attempts[i] = attempts.get(i, 0) + 1
+                    todo.append((i, item))
+                running.clear()
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+    def describe(self) -> str:
+        return f"local engine, {self.slots} process{'es' if self.slots > 1 else ''}"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+class DaskEngine(Engine):
+    """Dask distributed: a local cluster of ``workers`` processes (default one per core), or
+    the existing cluster whose scheduler is at ``scheduler``."""
+
+    name = "dask"
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None):
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        self._cluster = None
+        self.address = scheduler
+        try:
+            if scheduler:
+                self._client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            else:
+                n = workers or os.cpu_count() or 1
+                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, silence_logs=logging.CRITICAL)
+                self._client = Client(self._cluster, set_as_default=False)
+                self.address = self._cluster.scheduler_address
+        except (OSError, TimeoutError) as exc:
+            if self._cluster is not None:
+                self._cluster.close()
+            where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
+            hint = ("check the address, and that `dask scheduler` is running there and reachable"
+                    if scheduler else "check that this machine can open local TCP ports")
+            raise EngineError(f"cannot reach {where}: {describe_error(exc)}; {hint}") from None
+        self._check_workers()
+        self.slots = max(1, sum(self._client.nthreads().values()))
+
+    def _check_workers(self) -> None:
+        """Every worker runs this very matchsim: another version would compute other results."""
+        import sim
+
+        try:
+            versions = self._client.run(_matchsim_version)
+        except ModuleNotFoundError as exc:
+            self.close()
+            raise EngineError(f"the Dask workers at {self.address} cannot import matchsim ({describe_error(exc)}); "
+                              "install it where they run (pip install matchsim, or the checkout with pip install -e .)") from None
+        other = {w: v for w, v in versions.items() if v != sim.__version__}
+        if other:
+            self.close()
+            raise EngineError(f"Dask workers run another matchsim version than this one ({sim.__version__}): "
+                              f"{', '.join(f'{w} has {v}' for w, v in sorted(other.items()))}; install the same version everywhere")
+
+    def map(self, fn: Callable, *iterables: Iterable) -> Iterator:
+        futures = self._client.map(fn, *iterables, pure=False)
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            self._client.cancel(futures)
+
+    def outcomes(self, fn: Callable, items: Iterable) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        items = list(items)
+        futures = self._client.map(fn, items, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in as_completed(futures, loop=self._client.loop):
+                i = index[future.key]
+                if future.status == "finished":
+                    yield Outcome(i, future.result())
+                else:            # an error in the task, or KilledWorker: its workers kept dying
+                    yield Outcome(i, error=describe_error(future.exception()))
+                future.release()
+        finally:
+            self._client.cancel(futures)
+
+    def describe(self) -> str:
+        workers = len(self._client.scheduler_info(n_workers=-1)["workers"])
+        return f"dask engine at {self.address}, {workers} workers, {self.slots} threads"
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _matchsim_version() -> str:
+    import sim
+
+    return sim.__version__
 
 
 @contextlib.contextmanager
-def worker_map(jobs: int | None, most: int) -> Iterator[Callable]:
-    """Yield a ``map(fn, *iterables)`` that runs in ``jobs`` worker processes (default: one per
-    core, never more than ``most``, the number of tasks), or the builtin ``map`` in this process
-    when only one can run. Workers are spawned, not forked (the parent may hold Arrow and OpenMP
-    thread pools), and live for the whole block, so a caller mapping many times pays their
-    start-up once. Leaving the block early cancels the tasks not yet started."""
-    jobs = max(1, min(jobs or os.cpu_count() or 1, most))
-    if jobs == 1:
-        yield map
-        return
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+def open_engine(name: str = "local", *, jobs: int | None = None, scheduler: str | None = None,
+                most: int | None = None) -> Iterator[Engine]:
+    """The engine ``name`` for the duration of a ``with`` block: ``local`` with ``jobs``
+    processes (never more than ``most``, the number of tasks), or ``dask`` with a local cluster
+    of ``jobs`` workers or the cluster at ``scheduler``."""
+    if name == "local":
+        if scheduler:
+            raise EngineError(f"a scheduler address ({scheduler}) is for the dask engine; add --engine dask, "
+                              "or leave out --scheduler to run on this machine")
+        engine: Engine = LocalEngine(jobs, most=most)
+    elif name == "dask":
+        engine = DaskEngine(workers=jobs, scheduler=scheduler)
+    else:
+        raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
     try:
-        yield pool.map
+        yield engine
     finally:
-        pool.shutdown(cancel_futures=True)
+        engine.close()
 
 
-__all__ = ["worker_map"]
+__all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "DaskEngine", "Outcome", "open_engine",
+           "describe_error"]

@@ -30,6 +30,7 @@ from sim import evaluate
 from sim.config import Config, PolicyConfig
 from sim.io import atomic_write_text, output_dir
 from sim.match import policy as policy_mod
+from sim.parallel import Engine
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.rng import stream
 from sim.world import geography
@@ -81,17 +82,21 @@ class RunResult:
         return lines
 
 
-def run(config: Config, *, engine: str | None = None, progress: bool = False) -> RunResult:
-    """Generate, match and evaluate the scenario ``config`` (``engine`` overrides the policy's)."""
-    return run_policies(config, (config.policy,), engine=engine, progress=progress)[0]
+def run(config: Config, *, matcher: str | None = None, engine: Engine | None = None,
+        progress: bool = False) -> RunResult:
+    """Generate, match and evaluate the scenario ``config`` (``matcher`` overrides the policy's
+    matching engine; ``engine`` spreads the blocks over its workers)."""
+    return run_policies(config, (config.policy,), matcher=matcher, engine=engine, progress=progress)[0]
 
 
-def run_policies(config: Config, policies: Sequence[PolicyConfig], *, engine: str | None = None,
-                 progress: bool = False) -> list[RunResult]:
+def run_policies(config: Config, policies: Sequence[PolicyConfig], *, matcher: str | None = None,
+                 engine: Engine | None = None, progress: bool = False) -> list[RunResult]:
     """Generate the world of ``config`` once and match it under each of ``policies``.
 
     Result ``i`` is exactly what :func:`run` gives for ``config`` with ``policies[i]`` as its
     policy: each policy draws its random pairs from the same per-block stream, as it would alone.
+    With an ``engine`` of more than one worker, blocks are generated and matched on its workers,
+    and come back in the plan's order, so the result does not depend on it.
     """
     plan = geography.plan(config)
     # policies that block, compare and fit alike (Fellegi-Sunter at several thresholds) share
@@ -100,18 +105,17 @@ def run_policies(config: Config, policies: Sequence[PolicyConfig], *, engine: st
     distinct: dict[str, PolicyConfig] = {}
     for key, policy in zip(keys, policies):
         distinct.setdefault(key, policy)
+    n = len(plan.blocks)
+    if engine is not None and engine.slots > 1:
+        # workers make the plan themselves (it is deterministic): cheaper than shipping it
+        done = engine.map(_block_task, [config] * n, range(n), [distinct] * n, [matcher] * n)
+    else:
+        done = (_generate_and_match(config, plan, block, distinct, matcher) for block in plan.blocks)
     blocks: dict[str, list[_Block]] = {key: [] for key in distinct}
-    bar = _progress(len(plan.blocks), progress)
-    for block in plan.blocks:
-        result = generate_block(config, plan, block)
-        requests, master = dense(result.requests), dense(result.master_file)
-        left = prepare_requests(requests)
-        right = prepare_master_file(master)
-        for name in TRUTH_COLUMNS:
-            right = right.append_column(name, master.column(name))
-        for key, policy in distinct.items():
-            rng = stream(config.seed, "match.u_sample", *block.key)
-            blocks[key].append(_match_block(policy, requests, left, right, engine, rng))
+    bar = _progress(n, progress)
+    for matched in done:          # in the plan's order
+        for key, block in matched.items():
+            blocks[key].append(block)
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -133,9 +137,36 @@ def _matching_key(policy: PolicyConfig) -> str:
     return json.dumps(data, sort_keys=True)
 
 
+def _generate_and_match(config: Config, plan: geography.Plan, block: geography.Block,
+                        distinct: dict[str, PolicyConfig], matcher: str | None) -> dict[str, _Block]:
+    """One block of the world, generated and matched under each distinct policy."""
+    result = generate_block(config, plan, block)
+    requests, master = dense(result.requests), dense(result.master_file)
+    left = prepare_requests(requests)
+    right = prepare_master_file(master)
+    for name in TRUTH_COLUMNS:
+        right = right.append_column(name, master.column(name))
+    return {key: _match_block(policy, requests, left, right, matcher, stream(config.seed, "match.u_sample", *block.key))
+            for key, policy in distinct.items()}
+
+
+_PLANS: dict[str, geography.Plan] = {}
+
+
+def _block_task(config: Config, index: int, distinct: dict[str, PolicyConfig], matcher: str | None) -> dict[str, _Block]:
+    """:func:`_generate_and_match` of the plan's block ``index``, in a worker (which keeps the
+    plan of the world it last worked on)."""
+    world = config.sha256(without=NOT_WORLD)
+    if world not in _PLANS:
+        _PLANS.clear()
+        _PLANS[world] = geography.plan(config)
+    plan = _PLANS[world]
+    return _generate_and_match(config, plan, plan.blocks[index], distinct, matcher)
+
+
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,
-                 engine: str | None, rng) -> _Block:
-    cands = policy_mod.candidates(policy, left, right, engine=engine, rng=rng)
+                 matcher: str | None, rng) -> _Block:
+    cands = policy_mod.candidates(policy, left, right, engine=matcher, rng=rng)
     # keep only the master-file rows a candidate points at
     needed = np.unique(np.concatenate([c.right_idx for c in cands])) if cands else np.zeros(0, np.int64)
     return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])

@@ -21,6 +21,7 @@ changes nothing in the outputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -34,7 +35,7 @@ import sim
 from sim import evaluate
 from sim.config import Config, TargetConfig
 from sim.io import atomic_write_text, output_dir
-from sim.parallel import worker_map
+from sim.parallel import Engine, open_engine
 from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
 from sim.world.generate import NOT_WORLD, data_sha256, library_versions
 
@@ -65,34 +66,42 @@ def replicate_seeds(config: Config) -> list[int]:
     return [config.seed + i for i in range(config.study.replicates)]
 
 
-def run_study(config: Config, *, engine: str | None = None, jobs: int | None = None,
+def run_study(config: Config, *, matcher: str | None = None, engine: Engine | None = None, jobs: int | None = None,
               progress: bool = False, notes: Mapping[str, str] | None = None) -> StudyResult:
     """Run every (policy, seed) unit of ``config``'s study and aggregate them.
 
-    ``jobs`` processes run replicates side by side (default: one per core, at most one per
-    replicate); the outputs do not depend on it. ``notes`` (:func:`sim.config.parameter_notes`)
-    document each parameter in the summary.
+    Replicates run side by side on ``engine`` (default: a local engine of ``jobs`` processes,
+    one per core); a study of one replicate spreads its world's blocks over the engine instead.
+    The outputs do not depend on the engine or its number of workers. ``matcher`` overrides
+    every policy's matching engine. ``notes`` (:func:`sim.config.parameter_notes`) document
+    each parameter in the summary.
     """
     seeds = replicate_seeds(config)
     n = len(seeds)
-    by_seed: list[list[RunResult]] = []
-    with worker_map(jobs, n) as run_map:
-        bar = _bar(n, progress, "replicates")
-        # a single replicate shows its own per-block bar instead
-        for replicate in run_map(_replicate, [config] * n, seeds, [engine] * n, [progress and n == 1] * n):
-            by_seed.append(replicate)   # in seed order, so results never depend on timing
+    with contextlib.ExitStack() as stack:
+        if engine is None:
+            engine = stack.enter_context(open_engine("local", jobs=jobs, most=n if n > 1 else None))
+        if n == 1:   # one world: its blocks are the parallel work, with their own bar
+            by_seed = [_replicate(config, seeds[0], matcher, progress, engine)]
+        else:
+            by_seed = []
+            bar = _bar(n, progress, "replicates")
+            for replicate in engine.map(_replicate, [config] * n, seeds, [matcher] * n):
+                by_seed.append(replicate)   # in seed order, so results never depend on timing
+                if bar is not None:
+                    bar.update(1)
             if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+                bar.close()
     units = [unit for replicate in by_seed for unit in replicate]
     return StudyResult(config, units, summarize_study(config, units, notes=notes))
 
 
-def _replicate(config: Config, seed: int, engine: str | None, progress: bool) -> list[RunResult]:
-    """One seed's world under every policy of the study (runs in a worker process)."""
+def _replicate(config: Config, seed: int, matcher: str | None, progress: bool = False,
+               engine: Engine | None = None) -> list[RunResult]:
+    """One seed's world under every policy of the study (in a worker, or here with its blocks
+    spread over ``engine``)."""
     replicate = config.model_copy(update={"seed": seed})
-    return run_policies(replicate, config.policies(), engine=engine, progress=progress)
+    return run_policies(replicate, config.policies(), matcher=matcher, engine=engine, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------

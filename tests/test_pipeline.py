@@ -178,7 +178,7 @@ def test_both_engines_give_byte_identical_decisions_and_summaries(world_config, 
     config = config_with(world_config, **{"world.scale": 0.001, "policy": _policy(policy, world_config)})
     outputs = {}
     for engine in ("vectorized", "recordlinkage"):
-        out = write_run(run(config, engine=engine), tmp_path / engine)
+        out = write_run(run(config, matcher=engine), tmp_path / engine)
         outputs[engine] = [(out / name).read_bytes() for name in (DECISIONS_FILE, SUMMARY_FILE)]
     assert outputs["vectorized"] == outputs["recordlinkage"]
     assert json.loads(outputs["vectorized"][1])["simulated"]["disclosed"] > 0

@@ -1,0 +1,440 @@
+"""Parameter sweeps (``matchsim sweep``): a scenario run at many points of a design, each point
+over the same replicate seeds, every (point, seed) recorded as it finishes.
+
+A sweep file (:class:`sim.config.SweepConfig`, e.g. ``configs/sweeps/address-quality.toml``)
+names a base scenario, fixed overrides (``set``), the swept keys and a design: a grid of their
+values, or random or Latin-hypercube draws from their ranges. The flow:
+
+1. :func:`plan_sweep` turns the file into points. Each point is the base scenario with the
+   fixed overrides, the command line's ``--set`` and the point's values applied, exactly as
+   ``matchsim run --set`` would apply them, and validated; a point whose values make an invalid
+   scenario is kept as a failed point (with the problem), the others run. Every point runs on
+   the seeds ``seed, seed + 1, ...`` of the base scenario under its policy alone (the study's
+   alternatives and replicates are the sweep's business here).
+2. :func:`run_sweep` runs the (point, seed) *units* not yet recorded in the sweep directory on an
+   engine (:mod:`sim.parallel`: local processes or a Dask cluster). Points that share a world
+   (they differ only in their policy: an address gate, a threshold) are one task per seed: the
+   world is generated once and matched under each (:func:`sim.pipeline.run_policies`, which
+   gives each policy exactly what it would get alone). Each unit is written to
+   ``DIR/units/`` atomically the moment its task ends, so a sweep killed at any moment (even by
+   ``kill -9``) and started again with the same command runs only the missing units: none is lost
+   or run twice. A unit that fails is recorded with its error; the others go on.
+3. :func:`collect` reads the units back in (point, seed) order and writes ``results.parquet``
+   (one row per unit: the swept values, the seed, every metric of the run's summary.json),
+   ``summary.json`` (each point's metrics as a mean over seeds with a 95% interval, the
+   failures, provenance) and ``report.html``. Units are deterministic and read back in order,
+   so these files are byte-identical whatever the engine, the number of workers or the
+   interruptions.
+
+``DIR/sweep.json`` records what the directory is a sweep of (the points, their config hashes,
+the seeds, the version): starting a changed sweep in the same directory is refused rather than
+mixing results of two sweeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import sim
+from sim import evaluate
+from sim.config import Config, SweepConfig, SweepParameter, balanced_updates, load_config, load_sweep
+from sim.errors import ConfigError, OutputExistsError
+from sim.io import atomic_write_bytes, atomic_write_text
+from sim.parallel import Engine
+from sim.pipeline import NOT_RUN, run_policies
+from sim.study import INTERVAL_METHOD, interval
+from sim.world.generate import NOT_WORLD, data_sha256, library_versions
+
+MANIFEST_FILE = "sweep.json"
+UNITS_DIR = "units"
+RESULTS_FILE = "results.parquet"
+SUMMARY_FILE = "summary.json"
+#: What every point of a sweep runs: its own policy, one seed at a time.
+POINT_OVERRIDES = ("study.replicates=1", "study.alternatives=[]")
+#: The summary groups flattened into the results table, in this order, then the breakdowns.
+METRIC_GROUPS = ("simulated", "estimates", "rates")
+
+
+@dataclass
+class Point:
+    """One point of a design: the values it sets (the swept keys, then the balancing shares),
+    its validated scenario, or why its values make no valid scenario."""
+
+    index: int
+    values: dict[str, Any]
+    config: Config | None = None
+    error: str | None = None
+
+
+@dataclass
+class SweepPlan:
+    """A sweep file made concrete: every point and the seeds each runs on."""
+
+    sweep: SweepConfig
+    path: Path
+    base_path: Path
+    base: Config
+    overrides: tuple[str, ...]
+    points: list[Point]
+    seeds: list[int]
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def units(self) -> list[tuple[int, int]]:
+        """Every (point, seed), in the order the results list them."""
+        return [(p.index, s) for p in self.points for s in self.seeds]
+
+    def manifest(self) -> dict:
+        """``sweep.json``: what a sweep directory holds the units of."""
+        body = {
+            "format": 1,
+            "version": sim.__version__,
+            "sweep": self.name,
+            "seeds": self.seeds,
+            "columns": self.columns,
+            "points": [{"point": p.index, "values": p.values,
+                        "config_sha256": p.config.sha256(without=NOT_RUN) if p.config else None,
+                        "error": p.error} for p in self.points],
+        }
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return {"sweep_sha256": digest, **body}
+
+
+def plan_sweep(path: str | Path, overrides: Iterable[str] = ()) -> SweepPlan:
+    """Read the sweep file at ``path`` and make its points (see the module). ``overrides`` are
+    the command line's ``--set KEY=VALUE``, applied to the base scenario after the file's
+    ``set``. Raises :class:`ConfigError` when the sweep file or its base scenario is invalid, or
+    when no point makes a valid scenario."""
+    path = Path(path)
+    sweep = load_sweep(path)
+    base_path = path.parent / sweep.base
+    overrides = tuple(overrides)
+    fixed = [*(f"{k}={_toml(v)}" for k, v in sweep.set.items()), *overrides, *POINT_OVERRIDES]
+    base = load_config(base_path, fixed)
+    balances = {p.key: p.balance for p in sweep.parameters}
+    points = []
+    for i, drawn in enumerate(design_points(sweep)):
+        values = balanced_updates(base, drawn, balances) if any(balances.values()) else dict(drawn)
+        try:
+            config = load_config(base_path, [*fixed, *(f"{k}={_toml(v)}" for k, v in values.items())])
+            points.append(Point(i, values, config=config))
+        except ConfigError as exc:
+            points.append(Point(i, values, error="; ".join(exc.problems)))
+    if all(p.error for p in points):
+        raise ConfigError(str(path), [f"point {p.index} {_show_values(p.values)}: {p.error}" for p in points[:5]]
+                          + ["no point of the design makes a valid scenario; fix the values or ranges"])
+    columns = list(dict.fromkeys(k for p in points for k in p.values))
+    seeds = [base.seed + r for r in range(sweep.replicates)]
+    return SweepPlan(sweep, path, base_path, base, overrides, points, seeds, columns)
+
+
+def design_points(sweep: SweepConfig) -> list[dict[str, Any]]:
+    """The swept values of every point of the design, in order: a grid's combinations (the first
+    parameter varying slowest), or ``design.points`` draws, uniform (``random``) or one per
+    stratum of each parameter (``lhs``), from ``design.seed``."""
+    params = sweep.parameters
+    design = sweep.design
+    if design.kind == "grid":
+        return [dict(zip((p.key for p in params), combo)) for combo in itertools.product(*(p.values for p in params))]
+    if design.kind == "lhs":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(design.seed)).random(design.points)
+    else:
+        unit = np.random.default_rng(design.seed).random((design.points, len(params)))
+    return [{p.key: _from_unit(p, u, design.digits) for p, u in zip(params, row)} for row in unit]
+
+
+def _from_unit(param: SweepParameter, u: float, digits: int) -> Any:
+    """The value at ``u`` in [0, 1): a point of the range, or one of the values (equal strata)."""
+    if param.range is not None:
+        lo, hi = param.range
+        return round(lo + float(u) * (hi - lo), digits)
+    return param.values[min(int(u * len(param.values)), len(param.values) - 1)]
+
+
+def _toml(value: Any) -> str:
+    """``value`` as the TOML text ``--set KEY=VALUE`` reads back as the same value."""
+    import tomlkit
+
+    return tomlkit.item(value).as_string()
+
+
+def _show_values(values: Mapping[str, Any]) -> str:
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in values.items()) + ")"
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_sweep` did: how many units ran now, were already recorded, failed."""
+
+    plan: SweepPlan
+    out_dir: Path
+    ran: int
+    recorded_before: int
+    failed: int
+    summary: dict
+
+    def summary_lines(self) -> list[str]:
+        s = self.summary
+        n_points, n_seeds = len(s["points"]), len(s["seeds"])
+        lines = [f"sweep '{s['sweep']}': {n_points} points x {n_seeds} seeds = {s['units']['total']} units "
+                 f"({self.recorded_before} recorded before, {self.ran} run now); "
+                 f"{s['units']['ok']} ok, {s['units']['failed']} failed"]
+        for failure in s["failures"][:10]:
+            lines.append(f"  failed: point {failure['point']} seed {failure['seed']}: {failure['error']}")
+        if len(s["failures"]) > 10:
+            lines.append(f"  ... and {len(s['failures']) - 10} more (see {SUMMARY_FILE})")
+        return lines
+
+
+def run_sweep(plan: SweepPlan, out_dir: str | Path, *, engine: Engine, force: bool = False,
+              retry_failed: bool = False, progress: bool = False, report: bool = True) -> SweepResult:
+    """Run the units of ``plan`` not yet recorded in ``out_dir`` on ``engine``, then write the
+    results, the summary and (``report``) the report. ``force`` starts the sweep over (the
+    directory's earlier units are deleted); ``retry_failed`` runs the failed units again."""
+    out_dir = Path(out_dir)
+    manifest = plan.manifest()
+    _open_dir(out_dir, manifest, force=force)
+    units_dir = out_dir / UNITS_DIR
+    recorded = read_units(out_dir)
+    by_index = {p.index: p for p in plan.points}
+    for p in plan.points:            # a point with no valid scenario fails without running
+        if p.error:
+            for seed in plan.seeds:
+                if (p.index, seed) not in recorded:
+                    recorded[(p.index, seed)] = _write_unit(units_dir, p.index, seed, error=f"ConfigError: {p.error}")
+    todo = [(i, s) for i, s in plan.units()
+            if (i, s) not in recorded or (retry_failed and recorded[(i, s)]["status"] == "failed" and not by_index[i].error)]
+    before = len(plan.units()) - len(todo)
+    tasks = _tasks(todo, by_index)
+    bar = _bar(len(todo), progress)
+    failed = 0
+    for outcome in engine.outcomes(_run_task, tasks):
+        seed, points = tasks[outcome.index]
+        for k, (i, _) in enumerate(points):
+            if outcome.ok:
+                recorded[(i, seed)] = _write_unit(units_dir, i, seed, summary=outcome.value[k])
+            else:
+                failed += 1
+                recorded[(i, seed)] = _write_unit(units_dir, i, seed, error=outcome.error)
+        if bar is not None:
+            bar.update(len(points))
+            bar.set_postfix(failed=failed, refresh=False)
+    if bar is not None:
+        bar.close()
+    summary = collect(plan, out_dir, report=report)
+    return SweepResult(plan, out_dir, ran=len(todo), recorded_before=before, failed=failed, summary=summary)
+
+
+def _tasks(todo: Sequence[tuple[int, int]], points: Mapping[int, Point]) -> list[tuple[int, list[tuple[int, Config]]]]:
+    """The units to run as tasks: per seed, the points that share a world together (one world
+    generated, matched under each point's policy), in the order of their first point."""
+    groups: dict[tuple[int, str], list[tuple[int, Config]]] = {}
+    for i, seed in todo:
+        config = points[i].config
+        groups.setdefault((seed, config.sha256(without=NOT_WORLD)), []).append((i, config))
+    ordered = sorted(groups.items(), key=lambda item: (item[1][0][0], item[0][0]))
+    return [(seed, members) for (seed, _), members in ordered]
+
+
+def _run_task(task: tuple[int, list[tuple[int, Config]]]) -> list[dict]:
+    """The summaries of one seed's world matched under each point's policy (in a worker)."""
+    seed, points = task
+    world = points[0][1].model_copy(update={"seed": seed})
+    return [r.summary for r in run_policies(world, [config.policy for _, config in points])]
+
+
+def _unit_path(units_dir: Path, point: int, seed: int) -> Path:
+    return units_dir / f"point-{point:05d}-seed-{seed}.json"
+
+
+def _write_unit(units_dir: Path, point: int, seed: int, *, summary: dict | None = None, error: str | None = None) -> dict:
+    record = {"point": point, "seed": seed, "status": "failed" if error else "ok", "error": error, "summary": summary}
+    atomic_write_text(_unit_path(units_dir, point, seed), json.dumps(record, sort_keys=True) + "\n")
+    return record
+
+
+def read_units(out_dir: str | Path) -> dict[tuple[int, int], dict]:
+    """Every unit recorded in a sweep directory, by (point, seed)."""
+    units = {}
+    for path in sorted((Path(out_dir) / UNITS_DIR).glob("point-*-seed-*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        units[(record["point"], record["seed"])] = record
+    return units
+
+
+def _open_dir(out_dir: Path, manifest: dict, *, force: bool) -> None:
+    """Make ``out_dir`` a directory of this sweep: new, or holding this very sweep (resumed)."""
+    existing = out_dir / MANIFEST_FILE
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"output path exists and is not a directory: '{out_dir}'; choose another -o")
+    if out_dir.exists() and force:
+        if out_dir.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+            raise OutputExistsError(f"refusing to replace '{out_dir}': it contains the current working directory; choose another -o")
+        shutil.rmtree(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if not existing.is_file():
+            raise OutputExistsError(f"output directory exists and is not a sweep directory (no {MANIFEST_FILE}): '{out_dir}'; "
+                                    "choose another -o, or pass --force to replace it")
+        theirs = json.loads(existing.read_text(encoding="utf-8"))
+        if theirs.get("sweep_sha256") != manifest["sweep_sha256"]:
+            raise OutputExistsError(
+                f"'{out_dir}' holds another sweep (sweep_sha256 {str(theirs.get('sweep_sha256'))[:12]}, this one "
+                f"{manifest['sweep_sha256'][:12]}): the sweep file, its base scenario, --set or the matchsim version changed; "
+                "choose another -o, or pass --force to start this sweep over there")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(existing, json.dumps(manifest, indent=2) + "\n")
+    (out_dir / UNITS_DIR).mkdir(exist_ok=True)
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=" units", desc="sweep", dynamic_ncols=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+def collect(plan: SweepPlan, out_dir: str | Path, *, report: bool = True) -> dict:
+    """Write ``results.parquet``, ``summary.json`` and (``report``) ``report.html`` from the
+    units recorded in ``out_dir``; return the summary. Units not recorded yet are left out."""
+    out_dir = Path(out_dir)
+    units = read_units(out_dir)
+    rows = [units[key] for key in plan.units() if key in units]
+    table = results_table(plan, rows)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", compression_level=3)
+    atomic_write_bytes(out_dir / RESULTS_FILE, sink.getvalue().to_pybytes())
+    summary = summarize_sweep(plan, rows)
+    atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    if report:
+        from sim.report.sweep import write_sweep_report
+
+        write_sweep_report(summary, out_dir, force=True)
+    return summary
+
+
+def flat_metrics(summary: Mapping) -> dict[str, Any]:
+    """Every metric of a run's summary.json under a dotted name: ``simulated.disclosed``,
+    ``estimates.disclosed``, ``rates.precision``, ``breakdowns.address_class.zip_only.disclosed``."""
+    out = {f"{group}.{key}": value for group in METRIC_GROUPS for key, value in summary[group].items()}
+    for name, levels in summary["breakdowns"].items():
+        for level, counts in levels.items():
+            for key, value in counts.items():
+                out[f"breakdowns.{name}.{level}.{key}"] = value
+    return out
+
+
+def results_table(plan: SweepPlan, rows: Sequence[Mapping]) -> pa.Table:
+    """One row per unit: point, seed, status, error, the point's values, its hashes, then every
+    metric (the union over units, the summary groups first, breakdowns sorted by name)."""
+    values = {p.index: p.values for p in plan.points}
+    metrics = [flat_metrics(r["summary"]) if r["summary"] else {} for r in rows]
+    names = list(dict.fromkeys(k for m in metrics for k in m if not k.startswith("breakdowns.")))
+    names += sorted({k for m in metrics for k in m if k.startswith("breakdowns.")})
+    columns: dict[str, pa.Array] = {
+        "point": pa.array([r["point"] for r in rows], pa.int64()),
+        "seed": pa.array([r["seed"] for r in rows], pa.int64()),
+        "status": pa.array([r["status"] for r in rows], pa.string()),
+        "error": pa.array([r["error"] for r in rows], pa.string()),
+    }
+    for key in plan.columns:
+        columns[key] = _column([values[r["point"]].get(key) for r in rows])
+    for key in ("config_sha256", "world_sha256"):
+        columns[key] = pa.array([r["summary"][key] if r["summary"] else None for r in rows], pa.string())
+    for name in names:
+        rate = name.startswith("rates.")
+        columns[name] = pa.array([m.get(name) for m in metrics], pa.float64() if rate else pa.int64())
+    meta = {"matchsim.sweep": plan.name, "matchsim.sweep_sha256": plan.manifest()["sweep_sha256"],
+            "matchsim.version": sim.__version__}
+    return pa.table(columns).replace_schema_metadata(meta)
+
+
+def _column(values: list) -> pa.Array:
+    """A swept key's values: floats when any is a float, else ints, strings or booleans."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        if any(isinstance(v, float) for v in present):
+            return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        return pa.array(values, pa.int64())
+    return pa.array(values)
+
+
+def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
+    """``summary.json`` of a sweep: every point's metrics over its seeds, the failures, provenance."""
+    by_point: dict[int, list[Mapping]] = {}
+    for r in rows:
+        by_point.setdefault(r["point"], []).append(r)
+    points = []
+    for p in plan.points:
+        mine = by_point.get(p.index, [])
+        ok = [r["summary"] for r in mine if r["status"] == "ok"]
+        points.append({
+            "point": p.index,
+            "values": p.values,
+            "config_sha256": p.config.sha256(without=NOT_RUN) if p.config else None,
+            "ok": len(ok),
+            "failed": len(mine) - len(ok),
+            "metrics": {m: interval([_metric(s, m) for s in ok]) for m in plan.sweep.metrics} if ok else {},
+        })
+    sweep = plan.sweep
+    manifest = plan.manifest()
+    return {
+        "kind": "sweep",
+        "sweep": plan.name,
+        "description": sweep.description,
+        "sweep_file": str(plan.path),
+        "base": str(plan.base_path),
+        "scenario": plan.base.scenario,
+        "base_config_sha256": plan.base.sha256(without=NOT_RUN),
+        "sweep_sha256": manifest["sweep_sha256"],
+        "version": sim.__version__,
+        "design": sweep.design.to_dict(),
+        "set": dict(sweep.set),
+        "command_line_set": list(plan.overrides),
+        "parameters": [p.to_dict() for p in sweep.parameters],
+        "columns": plan.columns,
+        "seeds": plan.seeds,
+        "metrics": list(sweep.metrics),
+        "interval": INTERVAL_METHOD,
+        "units": {"total": len(plan.units()), "ok": sum(r["status"] == "ok" for r in rows),
+                  "failed": sum(r["status"] == "failed" for r in rows)},
+        "points": points,
+        "failures": [{"point": r["point"], "seed": r["seed"], "error": r["error"]} for r in rows if r["status"] == "failed"],
+        "provenance": {"version": sim.__version__, "data_sha256": data_sha256(), "libraries": library_versions()},
+    }
+
+
+def _metric(summary: Mapping, name: str):
+    group, _, key = name.partition(".")
+    value = summary[group][key]
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+__all__ = ["plan_sweep", "run_sweep", "collect", "design_points", "results_table", "summarize_sweep", "flat_metrics",
+           "read_units", "SweepPlan", "SweepResult", "Point", "MANIFEST_FILE", "RESULTS_FILE", "SUMMARY_FILE"]
