@@ -37,7 +37,7 @@ ENGINES = ("local", "dask")
 #: How many times a local task runs while its worker process dies before it is recorded failed.
 LOCAL_ATTEMPTS = 2
 #: How long to wait for an existing Dask scheduler to answer.
-CONNECT_TIMEOUT = "20s"
+CONNECT_TIMEOUT = "10s"
 
 
 @dataclass(frozen=True)

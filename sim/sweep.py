@@ -197,8 +197,8 @@ class SweepResult:
     def summary_lines(self) -> list[str]:
         s = self.summary
         n_points, n_seeds = len(s["points"]), len(s["seeds"])
-        lines = [f"sweep '{s['sweep']}': {n_points} points x {n_seeds} seeds = {s['units']['total']} units "
-                 f"({self.recorded_before} recorded before, {self.ran} run now); "
+        lines = [f"sweep '{s['sweep']}': {n_points} point{'s' * (n_points != 1)} x {n_seeds} seed{'s' * (n_seeds != 1)} = "
+                 f"{s['units']['total']} units ({self.recorded_before} recorded before, {self.ran} run now); "
                  f"{s['units']['ok']} ok, {s['units']['failed']} failed"]
         for failure in s["failures"][:10]:
             lines.append(f"  failed: point {failure['point']} seed {failure['seed']}: {failure['error']}")
@@ -217,6 +217,7 @@ def run_sweep(plan: SweepPlan, out_dir: str | Path, *, engine: Engine, force: bo
     _open_dir(out_dir, manifest, force=force)
     units_dir = out_dir / UNITS_DIR
     recorded = read_units(out_dir)
+    before = len(recorded)
     by_index = {p.index: p for p in plan.points}
     for p in plan.points:            # a point with no valid scenario fails without running
         if p.error:
@@ -225,7 +226,6 @@ def run_sweep(plan: SweepPlan, out_dir: str | Path, *, engine: Engine, force: bo
                     recorded[(p.index, seed)] = _write_unit(units_dir, p.index, seed, error=f"ConfigError: {p.error}")
     todo = [(i, s) for i, s in plan.units()
             if (i, s) not in recorded or (retry_failed and recorded[(i, s)]["status"] == "failed" and not by_index[i].error)]
-    before = len(plan.units()) - len(todo)
     tasks = _tasks(todo, by_index)
     bar = _bar(len(todo), progress)
     failed = 0
