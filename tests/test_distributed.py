@@ -158,3 +158,21 @@ def test_joining_a_scheduler_that_is_not_there_is_a_clear_error(tmp_path, sweep_
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--scheduler tcp://127.0.0.1:9 joins a Dask cluster; add --engine dask" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", [
+    "address-gate",
+    pytest.param("address-quality", marks=pytest.mark.slow),
+    pytest.param("ssn-errors", marks=pytest.mark.slow),
+    pytest.param("threshold", marks=pytest.mark.slow),
+])
+def test_a_shipped_sweep_gives_the_same_results_locally_and_on_dask(name, tmp_path):
+    """Scaled down to world.scale 0.001 (the full sweeps take minutes each: --runslow runs all four)."""
+    path = Path(__file__).parent.parent / "configs" / "sweeps" / f"{name}.toml"
+    plan = plan_sweep(path, ["world.scale=0.001"])
+    with open_engine("local", jobs=2) as engine:
+        local = run_sweep(plan, tmp_path / "local", engine=engine, report=False)
+    with open_engine("dask", jobs=2) as engine:
+        run_sweep(plan, tmp_path / "dask", engine=engine, report=False)
+    assert local.summary["units"]["failed"] == 0
+    same_results(tmp_path / "dask", tmp_path / "local")

@@ -280,3 +280,27 @@ def test_a_sweep_killed_mid_way_finishes_the_missing_units_only(tmp_path, baseli
     assert (out / RESULTS_FILE).read_bytes() == (reference / RESULTS_FILE).read_bytes()
     assert (out / SUMMARY_FILE).read_bytes() == (reference / SUMMARY_FILE).read_bytes()
     assert json.loads((out / MANIFEST_FILE).read_text())["sweep_sha256"] == json.loads((out / SUMMARY_FILE).read_text())["sweep_sha256"]
+
+
+SHIPPED = sorted((Path(__file__).parent.parent / "configs" / "sweeps").glob("*.toml"))
+
+
+def test_the_issue_s_sweeps_are_shipped():
+    assert {p.stem for p in SHIPPED} >= {"address-quality", "address-gate", "ssn-errors", "threshold"}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_point_of_a_shipped_sweep_is_a_valid_scenario(path):
+    plan = plan_sweep(path)
+    assert [p.error for p in plan.points if p.error] == []
+    assert len(plan.points) >= 3 and len(plan.seeds) >= 3
+    swept = [p.key for p in plan.sweep.parameters]
+    for point in plan.points:      # the values asked for are the values the scenario runs with
+        for key in swept:
+            assert _get(point.config.to_dict(), key) == point.values[key]
+
+
+def _get(data, key: str):
+    for part in key.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data

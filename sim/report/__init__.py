@@ -26,7 +26,6 @@ parameter notes) is user text and is escaped.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import html as _html
 import os
@@ -105,7 +104,7 @@ def render_html(summary: Mapping) -> str:
     svgs = {"funnel": figures.funnel_svg(ctx["funnel"]), "tradeoff": figures.tradeoff_svg(ctx["tradeoff"])}
     if ctx["address_class_figure"]:
         svgs["address_class"] = figures.address_class_svg(ctx["address_class_figure"])
-    uris = {k: "data:image/svg+xml;base64," + base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in svgs.items()}
+    uris = {k: figures.data_uri(v) for k, v in svgs.items()}
     return _environment("html").get_template("report.html.j2").render(ctx=ctx, figures=uris)
 
 

@@ -12,6 +12,7 @@ them as mathtext.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Mapping, Sequence
 
@@ -58,6 +59,11 @@ def _svg(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.05)
     return buf.getvalue().decode("utf-8")
+
+
+def data_uri(svg: str) -> str:
+    """An SVG document as a ``data:`` URI, for an ``<img>`` of a self-contained report."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 def _counts(ax, axis: str = "x") -> None:
@@ -251,4 +257,4 @@ def _label_offsets(ax, xs: Sequence[float], ys: Sequence[float], names: Sequence
     return out
 
 
-__all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg"]
+__all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg", "data_uri"]
