@@ -160,13 +160,13 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: s
 
         find_chromium()   # fail before the long run, not after it
 
-    from sim.study import run_study, write_study
+    from sim.study import run_and_write_study
 
     n = config.study.replicates
     with _open_engine(engine_name, jobs, scheduler, most=n if n > 1 else None) as engine:
-        result = run_study(config, matcher=matcher, engine=engine, progress=not quiet and sys.stderr.isatty(),
-                           notes=parameter_notes(config_path, overrides))
-    write_study(result, out_dir, force=force, report=not no_report, pdf=not no_pdf)
+        result = run_and_write_study(config, out_dir, force=force, report=not no_report, pdf=not no_pdf, matcher=matcher,
+                                     engine=engine, progress=not quiet and sys.stderr.isatty(),
+                                     notes=parameter_notes(config_path, overrides))
     for line in result.summary_lines():
         click.echo(line)
     click.echo(f"written to {out_dir}")

@@ -60,10 +60,11 @@ class _Block:
 
 @dataclass
 class RunResult:
-    """What :func:`run` produced: one decision row per request, and the summary."""
+    """What :func:`run` produced: one decision row per request, and the summary. A study that
+    has written a unit to disk keeps it without its decisions (None)."""
 
     config: Config
-    decisions: pa.Table
+    decisions: pa.Table | None
     summary: dict
     models: dict = field(default_factory=dict)
 

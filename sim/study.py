@@ -25,7 +25,7 @@ import contextlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +67,13 @@ def replicate_seeds(config: Config) -> list[int]:
 
 
 def run_study(config: Config, *, matcher: str | None = None, engine: Engine | None = None, jobs: int | None = None,
-              progress: bool = False, notes: Mapping[str, str] | None = None) -> StudyResult:
+              progress: bool = False, notes: Mapping[str, str] | None = None,
+              runs_dir: str | Path | None = None) -> StudyResult:
     """Run every (policy, seed) unit of ``config``'s study and aggregate them.
+
+    With ``runs_dir``, each replicate's units are written there (``<policy>/seed-<S>/``) as
+    the replicate arrives and their decisions are not kept (``decisions`` is None): memory then
+    holds one replicate's decisions at a time, not the study's, which a national study needs.
 
     Replicates run side by side on ``engine`` (default: a local engine of ``jobs`` processes,
     one per core); a study of one replicate spreads its world's blocks over the engine instead.
@@ -82,18 +87,28 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
         if engine is None:
             engine = stack.enter_context(open_engine("local", jobs=jobs, most=n if n > 1 else None))
         if n == 1:   # one world: its blocks are the parallel work, with their own bar
-            by_seed = [_replicate(config, seeds[0], matcher, progress, engine)]
+            by_seed = [_kept(_replicate(config, seeds[0], matcher, progress, engine), runs_dir)]
         else:
             by_seed = []
             bar = _bar(n, progress, "replicates")
             for replicate in engine.map(_replicate, [config] * n, seeds, [matcher] * n):
-                by_seed.append(replicate)   # in seed order, so results never depend on timing
+                by_seed.append(_kept(replicate, runs_dir))   # in seed order, so results never depend on timing
                 if bar is not None:
                     bar.update(1)
             if bar is not None:
                 bar.close()
     units = [unit for replicate in by_seed for unit in replicate]
     return StudyResult(config, units, summarize_study(config, units, notes=notes))
+
+
+def _kept(replicate: list[RunResult], runs_dir: str | Path | None) -> list[RunResult]:
+    """A replicate's units as the study keeps them: whole, or written to ``runs_dir`` and kept
+    without their decisions."""
+    if runs_dir is None:
+        return replicate
+    for unit in replicate:
+        write_run(unit, Path(runs_dir) / unit_dir(unit.summary["policy"], unit.summary["seed"]))
+    return [replace(unit, decisions=None) for unit in replicate]
 
 
 def _replicate(config: Config, seed: int, matcher: str | None, progress: bool = False,
@@ -319,12 +334,27 @@ def write_study(result: StudyResult, out_dir: str | Path, *, force: bool = False
     with output_dir(out_dir, force=force) as tmp:
         for unit in result.units:
             write_run(unit, tmp / unit_dir(unit.summary["policy"], unit.summary["seed"]))
-        atomic_write_text(tmp / SUMMARY_FILE, json.dumps(result.summary, indent=2) + "\n")
-        if report:
-            from sim.report import write_report
-
-            write_report(result.summary, tmp, pdf=pdf)
+        _write_summary(result, tmp, report=report, pdf=pdf)
     return out_dir
+
+
+def run_and_write_study(config: Config, out_dir: str | Path, *, force: bool = False, report: bool = True,
+                        pdf: bool = True, **run) -> StudyResult:
+    """:func:`run_study` writing each replicate's units into ``out_dir`` as it arrives (so no
+    more than one replicate's decisions are held at once), then the summary and the report; all
+    or nothing, as :func:`write_study`. ``run`` are :func:`run_study`'s options."""
+    with output_dir(Path(out_dir), force=force) as tmp:
+        result = run_study(config, runs_dir=tmp, **run)
+        _write_summary(result, tmp, report=report, pdf=pdf)
+    return result
+
+
+def _write_summary(result: StudyResult, out_dir: Path, *, report: bool, pdf: bool) -> None:
+    atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(result.summary, indent=2) + "\n")
+    if report:
+        from sim.report import write_report
+
+        write_report(result.summary, out_dir, pdf=pdf)
 
 
 def read_study(study_dir: str | Path) -> dict:

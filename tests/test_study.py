@@ -17,7 +17,7 @@ from sim.config import load_config, parameter_notes
 from sim.errors import ConfigError
 from sim.evaluate import COUNT_KEYS, RATE_KEYS
 from sim.pipeline import DECISIONS_FILE, run
-from sim.study import SUMMARY_FILE, interval, run_study, unit_dir
+from sim.study import SUMMARY_FILE, interval, run_and_write_study, run_study, unit_dir, write_study
 
 SCALE = ["world.scale=0.0005"]
 # two replicates, the baseline and one alternative: small, and enough to test everything
@@ -104,6 +104,18 @@ def test_the_summary_traces_to_config_seeds_and_version(study):
 def test_replicates_in_parallel_give_the_same_summary(baseline_config_path):
     config = load_config(baseline_config_path, SMALL)
     assert json.dumps(run_study(config, jobs=2).summary) == json.dumps(run_study(config, jobs=1).summary)
+
+
+def test_written_as_it_runs_the_study_is_the_one_written_at_the_end(baseline_config_path, study, tmp_path):
+    """run_and_write_study (what matchsim run does: each replicate's units written as it
+    arrives, their decisions then dropped) writes exactly what write_study writes."""
+    streamed = run_and_write_study(study.config, tmp_path / "streamed", report=False, jobs=2)
+    assert all(u.decisions is None for u in streamed.units)
+    write_study(study, tmp_path / "held", report=False)
+    files = sorted(p.relative_to(tmp_path / "held") for p in (tmp_path / "held").rglob("*") if p.is_file())
+    assert len(files) == 1 + 2 * 2 * len(study.config.policies())
+    for f in files:
+        assert (tmp_path / "streamed" / f).read_bytes() == (tmp_path / "held" / f).read_bytes(), f
 
 
 def test_a_policy_that_is_also_an_alternative_runs_once(baseline_config_path):
