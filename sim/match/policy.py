@@ -108,7 +108,9 @@ class PathCandidates:
     right_idx: np.ndarray
     levels: np.ndarray
     tf: dict[int, np.ndarray] = field(default_factory=dict)
-    random_levels: np.ndarray | None = None   # levels of random record pairs, to estimate u
+    # the random record pairs that estimate u, as distinct level vectors and their counts (a
+    # few hundred rows, not the 200 pairs a request: u needs only the level frequencies)
+    random_levels: tuple[np.ndarray, np.ndarray] | None = None
     rule_hits: np.ndarray | None = None       # per pair, bit i set when blocking rule i paired it
 
     def take_right(self, rows: np.ndarray) -> "PathCandidates":
@@ -152,7 +154,8 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
             k = fs.u_random_pairs_per_request
             rl = np.repeat(np.arange(len(active), dtype=np.int64), k)
             rr = rng.integers(0, right.num_rows, len(rl))
-            random_levels = runner.levels(comps, sub, right, rl, rr)
+            random_levels = pattern_counts([runner.levels(comps, sub, right, rl, rr)],
+                                           [len(c.thresholds) + 2 for c in path.comparisons])
         out.append(PathCandidates(path, routed, gate, active[li], ri, levels, tf, random_levels, hits))
     return out
 
@@ -229,8 +232,10 @@ def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandid
     randoms = [c.random_levels for c in cands if c.random_levels is not None]
     if not randoms:
         raise ValueError(f"path '{name}': no random pairs to estimate u from (no request passed its address gate)")
-    random_patterns, random_counts = pattern_counts(randoms, n_levels)
-    u = FellegiSunter.u_from_random_pairs(random_patterns, n_levels, random_counts)
+    # the blocks' distinct vectors together (a vector may repeat across blocks: frequencies
+    # only add counts, exactly, as integers)
+    u = FellegiSunter.u_from_random_pairs(np.concatenate([p for p, _ in randoms]), n_levels,
+                                          np.concatenate([c for _, c in randoms]))
     # one session per training rule
     columns = [c.column for c in path.comparisons]
     sums = [np.zeros(n) for n in n_levels]
