@@ -32,6 +32,8 @@ findable requests.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -154,8 +156,10 @@ def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
     return map_distinct(last_names, bucket)
 
 
+@functools.lru_cache(maxsize=1)
 def census_ranks() -> dict[str, int]:
-    """Surname -> rank (1 = most common) in the Census 2010 table the world draws from."""
+    """Surname -> rank (1 = most common) in the Census 2010 table the world draws from (built
+    once a process; do not change the dict)."""
     from sim.world.vocab import census_surnames
 
     table, _ = census_surnames()

@@ -103,28 +103,57 @@ def run_policies(config: Config, policies: Sequence[PolicyConfig], *, matcher: s
     # policies that block, compare and fit alike (Fellegi-Sunter at several thresholds) share
     # their candidates and their fitted models; only the decisions differ
     keys = [_matching_key(p) for p in policies]
-    distinct: dict[str, PolicyConfig] = {}
-    for key, policy in zip(keys, policies):
-        distinct.setdefault(key, policy)
+    members: dict[str, list[tuple[int, PolicyConfig]]] = {}
+    for i, (key, policy) in enumerate(zip(keys, policies)):
+        members.setdefault(key, []).append((i, policy))
+    first = {key: group[0][1] for key, group in members.items()}
+    fitted = {key for key, policy in first.items() if policy_mod.needs_fit(policy)}
+    # rules and fixed models are known before any block is matched; EM needs every block first
+    models = {key: policy_mod.fit_from(policy, []) for key, policy in first.items() if key not in fitted}
+    rows: list[list[pa.Table]] = [[] for _ in policies]
+    data: dict[str, list[dict]] = {key: [] for key in fitted}
+    # 1: each block matched under every policy; decided and evaluated at once where the model is
+    #    known, reduced to what the fit needs where it is not
+    for block_rows, block_data in _over_blocks(config, plan, members, models, matcher, engine, progress, "matching"):
+        for i, table in block_rows.items():
+            rows[i].append(table)
+        for key, d in block_data.items():
+            data[key].append(d)
+    # 2: the EM fits, from every block's level counts; then each block again (generated anew:
+    #    it is deterministic), decided under the fitted models. No block is held in between.
+    if fitted:
+        models.update({key: policy_mod.fit_from(first[key], data[key]) for key in fitted})
+        again = {key: members[key] for key in fitted}
+        for block_rows, _ in _over_blocks(config, plan, again, models, matcher, engine, progress, "deciding"):
+            for i, table in block_rows.items():
+                rows[i].append(table)
+    if not plan.blocks:  # pragma: no cover - geography.plan refuses a world without areas
+        raise ValueError("the world has no blocks; raise world.scale")
+    results = []
+    for i, (key, policy) in enumerate(zip(keys, policies)):
+        decisions = pa.concat_tables(rows[i])
+        run_config = config.model_copy(update={"policy": policy})
+        results.append(RunResult(run_config, decisions, summarize(run_config, decisions, models[key]), models[key]))
+    return results
+
+
+def _over_blocks(config: Config, plan: geography.Plan, members: dict, models: dict, matcher: str | None,
+                 engine: Engine | None, progress: bool, what: str):
+    """:func:`_block_task` of every block, in the plan's order: on the engine's workers when it
+    has more than one (they make the plan themselves: it is deterministic, and cheaper than
+    shipping), else here."""
     n = len(plan.blocks)
     if engine is not None and engine.slots > 1:
-        # workers make the plan themselves (it is deterministic): cheaper than shipping it
-        done = engine.map(_block_task, [config] * n, range(n), [distinct] * n, [matcher] * n)
+        done = engine.map(_block_task, [config] * n, range(n), [members] * n, [models] * n, [matcher] * n)
     else:
-        done = (_generate_and_match(config, plan, block, distinct, matcher) for block in plan.blocks)
-    blocks: dict[str, list[_Block]] = {key: [] for key in distinct}
-    bar = _progress(n, progress)
-    for matched in done:          # in the plan's order
-        for key, block in matched.items():
-            blocks[key].append(block)
+        done = (_match_and_decide(config, plan, block, members, models, matcher) for block in plan.blocks)
+    bar = _progress(n, progress, what)
+    for result in done:
+        yield result
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    ranks = evaluate.census_ranks()
-    models = {key: policy_mod.fit(policy, [b.cands for b in blocks[key]]) for key, policy in distinct.items()}
-    return [_decide(config.model_copy(update={"policy": policy}), blocks[key], models[key], ranks)
-            for key, policy in zip(keys, policies)]
 
 
 def _matching_key(policy: PolicyConfig) -> str:
@@ -138,31 +167,43 @@ def _matching_key(policy: PolicyConfig) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def _generate_and_match(config: Config, plan: geography.Plan, block: geography.Block,
-                        distinct: dict[str, PolicyConfig], matcher: str | None) -> dict[str, _Block]:
-    """One block of the world, generated and matched under each distinct policy."""
+def _match_and_decide(config: Config, plan: geography.Plan, block: geography.Block, members: dict[str, list],
+                      models: dict[str, dict], matcher: str | None) -> tuple[dict[int, pa.Table], dict[str, dict]]:
+    """One block of the world, generated and matched under each group of ``members`` (the
+    policies that share candidates, by position): the evaluated decisions of each policy whose
+    group has its ``models``, and the :class:`~sim.match.policy.FitData` of each group that has
+    not."""
     result = generate_block(config, plan, block)
     requests, master = dense(result.requests), dense(result.master_file)
     left = prepare_requests(requests)
     right = prepare_master_file(master)
     for name in TRUTH_COLUMNS:
         right = right.append_column(name, master.column(name))
-    return {key: _match_block(policy, requests, left, right, matcher, stream(config.seed, "match.u_sample", *block.key))
-            for key, policy in distinct.items()}
+    rows: dict[int, pa.Table] = {}
+    data: dict[str, dict] = {}
+    for key, group in members.items():
+        matched = _match_block(group[0][1], requests, left, right, matcher, stream(config.seed, "match.u_sample", *block.key))
+        if key in models:
+            for i, policy in group:
+                rows[i] = _evaluate(policy, matched, models[key])
+        else:
+            data[key] = policy_mod.fit_data(group[0][1], matched.cands)
+    return rows, data
 
 
 _PLANS: dict[str, geography.Plan] = {}
 
 
-def _block_task(config: Config, index: int, distinct: dict[str, PolicyConfig], matcher: str | None) -> dict[str, _Block]:
-    """:func:`_generate_and_match` of the plan's block ``index``, in a worker (which keeps the
+def _block_task(config: Config, index: int, members: dict[str, list], models: dict[str, dict],
+                matcher: str | None) -> tuple[dict[int, pa.Table], dict[str, dict]]:
+    """:func:`_match_and_decide` of the plan's block ``index``, in a worker (which keeps the
     plan of the world it last worked on)."""
     world = config.sha256(without=NOT_WORLD)
     if world not in _PLANS:
         _PLANS.clear()
         _PLANS[world] = geography.plan(config)
     plan = _PLANS[world]
-    return _generate_and_match(config, plan, plan.blocks[index], distinct, matcher)
+    return _match_and_decide(config, plan, plan.blocks[index], members, models, matcher)
 
 
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,
@@ -173,21 +214,14 @@ def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right
     return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])
 
 
-def _decide(config: Config, blocks: list[_Block], models: dict, ranks) -> RunResult:
-    """Decide every block's requests under ``config.policy`` with its fitted models, and evaluate."""
-    policy = config.policy
-    names = [p.name for p in policy.paths]
-    rows = []
-    for b in blocks:
-        # candidates shared with a policy that differs only in its thresholds carry that
-        # policy's paths: decide under this one's
-        cands = [replace(c, path=path) for c, path in zip(b.cands, policy.paths)]
-        decided = policy_mod.decide(policy, b.left.num_rows, cands, models)
-        rows.append(evaluate.evaluate(b.requests, b.left, b.right, decided, cands, names, name_ranks=ranks))
-    if not rows:  # pragma: no cover - geography.plan refuses a world without areas
-        raise ValueError("the world has no blocks; raise world.scale")
-    decisions = pa.concat_tables(rows)
-    return RunResult(config, decisions, summarize(config, decisions, models), models)
+def _evaluate(policy: PolicyConfig, b: _Block, models: dict) -> pa.Table:
+    """A block's requests decided under ``policy`` with its models, and evaluated."""
+    # candidates shared with a policy that differs only in its thresholds carry that policy's
+    # paths: decide under this one's
+    cands = [replace(c, path=path) for c, path in zip(b.cands, policy.paths)]
+    decided = policy_mod.decide(policy, b.left.num_rows, cands, models)
+    return evaluate.evaluate(b.requests, b.left, b.right, decided, cands, [p.name for p in policy.paths],
+                             name_ranks=evaluate.census_ranks())
 
 
 def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
@@ -231,12 +265,12 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool, what: str = "matching"):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=" blocks", desc="matching", dynamic_ncols=True)
+    return tqdm(total=total, unit=" blocks", desc=what, dynamic_ncols=True)
 
 
 __all__ = ["run", "run_policies", "write_run", "summarize", "RunResult"]

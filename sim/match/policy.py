@@ -24,7 +24,7 @@ candidates are known, so EM sees the whole world.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -185,23 +185,86 @@ def term_frequencies(column) -> np.ndarray:
 # 4. Fellegi-Sunter parameters
 
 
+@dataclass
+class FitData:
+    """What estimating one Fellegi-Sunter path needs from the candidates of some blocks: the
+    distinct level vectors of its pairs with their counts (``pairs``), the same for the pairs of
+    each training rule on the comparisons it can inform (``rules``: rule index -> counts), and
+    for the random pairs that estimate u (``random``). A few thousand rows however many pairs:
+    a large world is fitted from the blocks' FitData without holding their candidates."""
+
+    pairs: tuple[np.ndarray, np.ndarray]
+    rules: dict[int, tuple[np.ndarray, np.ndarray]]
+    random: tuple[np.ndarray, np.ndarray] | None
+
+
+def needs_fit(policy: PolicyConfig) -> bool:
+    """Whether any path of ``policy`` estimates its model from the candidates (EM)."""
+    return any(_em(path) for path in policy.paths)
+
+
+def _em(path: PathConfig) -> bool:
+    return path.decide == "fellegi_sunter" and path.fellegi_sunter is not None and path.fellegi_sunter.estimate == "em"
+
+
+def _n_levels(path: PathConfig) -> list[int]:
+    return [len(c.thresholds) + 2 for c in path.comparisons]
+
+
+def fit_data(policy: PolicyConfig, cands: Sequence[PathCandidates]) -> dict[str, FitData]:
+    """The :class:`FitData` of each EM path of ``policy`` from one block's candidates."""
+    out = {}
+    for path, c in zip(policy.paths, cands):
+        if not _em(path):
+            continue
+        n_levels = _n_levels(path)
+        rules = {}
+        if path.fellegi_sunter.u_estimate == "random_sampling" and c.rule_hits is not None:
+            for r, keep in _training_rules(path):
+                rules[r] = pattern_counts([c.levels[(c.rule_hits & (1 << r)) != 0][:, keep]], [n_levels[k] for k in keep])
+        out[path.name] = FitData(pattern_counts([c.levels], n_levels), rules, c.random_levels)
+    return out
+
+
+def merge_counts(parts: Sequence[tuple[np.ndarray, np.ndarray] | None], n_levels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct level vectors with counts from several such (patterns, counts): exactly what
+    :func:`pattern_counts` gives on all their pairs at once (same order, same integer counts)."""
+    parts = [p for p in parts if p is not None and len(p[0])]
+    if not parts:
+        return pattern_counts([], n_levels)
+    patterns = np.concatenate([p for p, _ in parts])
+    counts = np.concatenate([np.asarray(c, np.int64) for _, c in parts])
+    unique, inverse = np.unique(patterns.astype(np.int64), axis=0, return_inverse=True)
+    summed = np.zeros(len(unique), dtype=np.int64)
+    np.add.at(summed, inverse.ravel(), counts)
+    # pattern_counts orders vectors by their mixed-radix key, which is the lexicographic order
+    # np.unique(axis=0) gives (levels start at -1, the radix is n + 1)
+    return unique.astype(np.int16), summed
+
+
 def fit(policy: PolicyConfig, blocks: Sequence[Sequence[PathCandidates]]) -> dict[str, FellegiSunter]:
     """A fitted (or fixed) :class:`FellegiSunter` for each Fellegi-Sunter path, from the
-    candidates of every block. Fitting uses the distinct level vectors with their counts
+    candidates of every block (see :func:`fit_from`)."""
+    return fit_from(policy, [fit_data(policy, b) for b in blocks])
+
+
+def fit_from(policy: PolicyConfig, blocks: Sequence[Mapping[str, FitData]]) -> dict[str, FellegiSunter]:
+    """A fitted (or fixed) :class:`FellegiSunter` for each Fellegi-Sunter path, from the
+    :class:`FitData` of every block. Fitting uses the distinct level vectors with their counts
     summed over the blocks, so the result does not depend on how the world was cut."""
     models = {}
-    for i, path in enumerate(policy.paths):
+    for path in policy.paths:
         fs = path.fellegi_sunter
         if path.decide != "fellegi_sunter" or fs is None:
             continue
         columns = [c.column for c in path.comparisons]
-        n_levels = [len(c.thresholds) + 2 for c in path.comparisons]
+        n_levels = _n_levels(path)
         m = [fs.m[c] for c in columns] if all(c in fs.m for c in columns) else None
         u = [fs.u[c] for c in columns] if all(c in fs.u for c in columns) else None
         model = FellegiSunter(n_levels, m=m, u=u, prior_match=fs.prior_match,
                               max_iterations=fs.max_iterations, tolerance=fs.tolerance)
         if fs.estimate == "em":
-            model = _estimate(path, model, [b[i] for b in blocks], n_levels)
+            model = _estimate(path, model, [b[path.name] for b in blocks], n_levels)
         models[path.name] = model
     return models
 
@@ -211,8 +274,25 @@ def fit(policy: PolicyConfig, blocks: Sequence[Sequence[PathCandidates]]) -> dic
 _BLOCKED_WITH = {"name_control": ("last_name", "name_control"), "street6": ("street6", "street_line", "street", "street_number")}
 
 
-def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandidates], n_levels: list[int]) -> FellegiSunter:
-    """EM for one path on the candidates of every block.
+def _training_rules(path: PathConfig) -> list[tuple[int, list[int]]]:
+    """(rule index, comparisons it can inform) of each training rule of a path: the columns a
+    rule blocks on are left out (every pair it made agrees on them)."""
+    fs = path.fellegi_sunter
+    columns = [c.column for c in path.comparisons]
+    training = {tuple(r) for r in fs.training_blocking} or {tuple(r) for r in path.blocking}
+    out = []
+    for r, rule in enumerate(path.blocking):
+        if tuple(rule) not in training:
+            continue
+        held_out = {col for b in rule for col in _BLOCKED_WITH.get(b, (b,))}
+        keep = [k for k, c in enumerate(columns) if c not in held_out]
+        if keep:
+            out.append((r, keep))
+    return out
+
+
+def _estimate(path: PathConfig, model: FellegiSunter, data: Sequence[FitData], n_levels: list[int]) -> FellegiSunter:
+    """EM for one path on the candidates of every block (their :class:`FitData`).
 
     With ``u_estimate = "random_sampling"`` (the default, as Splink does it): u is the level
     frequencies among random record pairs; m is then estimated by one EM session per training
@@ -223,34 +303,23 @@ def _estimate(path: PathConfig, model: FellegiSunter, cands: Sequence[PathCandid
     estimated together by one EM over all the candidate pairs."""
     fs = path.fellegi_sunter
     name = path.name
-    patterns, counts = pattern_counts([c.levels for c in cands], n_levels)
+    patterns, counts = merge_counts([d.pairs for d in data], n_levels)
     if len(patterns) == 0:
         raise ValueError(f"path '{name}': no candidate pairs to estimate m and u from; "
                          f"check its blocking rules or give fixed m and u (estimate = \"fixed\")")
     if fs.u_estimate == "em":
         return model.fit(patterns, counts)
-    randoms = [c.random_levels for c in cands if c.random_levels is not None]
+    randoms = [d.random for d in data if d.random is not None]
     if not randoms:
         raise ValueError(f"path '{name}': no random pairs to estimate u from (no request passed its address gate)")
-    # the blocks' distinct vectors together (a vector may repeat across blocks: frequencies
-    # only add counts, exactly, as integers)
-    u = FellegiSunter.u_from_random_pairs(np.concatenate([p for p, _ in randoms]), n_levels,
-                                          np.concatenate([c for _, c in randoms]))
+    random_patterns, random_counts = merge_counts(randoms, n_levels)
+    u = FellegiSunter.u_from_random_pairs(random_patterns, n_levels, random_counts)
     # one session per training rule
-    columns = [c.column for c in path.comparisons]
     sums = [np.zeros(n) for n in n_levels]
-    sessions = np.zeros(len(columns))
-    training = {tuple(r) for r in fs.training_blocking} or {tuple(r) for r in path.blocking}
-    for r, rule in enumerate(path.blocking):
-        if tuple(rule) not in training:
-            continue
-        held_out = {col for b in rule for col in _BLOCKED_WITH.get(b, (b,))}
-        keep = [k for k, c in enumerate(columns) if c not in held_out]
-        if not keep:
-            continue
-        chosen = [c.levels[(c.rule_hits & (1 << r)) != 0][:, keep] for c in cands if c.rule_hits is not None]
+    sessions = np.zeros(len(n_levels))
+    for r, keep in _training_rules(path):
         sub_n = [n_levels[k] for k in keep]
-        sub_patterns, sub_counts = pattern_counts(chosen, sub_n)
+        sub_patterns, sub_counts = merge_counts([d.rules.get(r) for d in data], sub_n)
         if len(sub_patterns) == 0:
             continue
         session = FellegiSunter(sub_n, u=[u[k] for k in keep], prior_match=fs.prior_match,
@@ -382,4 +451,6 @@ def match(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str 
     return decide(policy, left.num_rows, cands, models), cands, models
 
 
-__all__ = ["OUTCOMES", "DISCLOSED_COLUMNS", "disclosed_values", "decision_columns", "route", "address_gate", "candidates", "fit", "decide", "match", "PathCandidates", "pair_scores"]
+__all__ = ["OUTCOMES", "DISCLOSED_COLUMNS", "disclosed_values", "decision_columns", "route", "address_gate", "candidates",
+           "fit", "fit_data", "fit_from", "needs_fit", "merge_counts", "FitData", "decide", "match", "PathCandidates",
+           "pair_scores"]
