@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.match.fellegi_sunter import FellegiSunter
+from sim.match.fellegi_sunter import FellegiSunter, pattern_counts
 
 TRUE_M = [np.array([0.05, 0.15, 0.80]), np.array([0.10, 0.90]), np.array([0.02, 0.08, 0.20, 0.70])]
 TRUE_U = [np.array([0.90, 0.08, 0.02]), np.array([0.70, 0.30]), np.array([0.85, 0.10, 0.04, 0.01])]
@@ -82,3 +82,18 @@ def test_bad_parameters_are_refused_with_the_house_message(kwargs, message):
 def test_scoring_before_fitting_says_what_to_do():
     with pytest.raises(ValueError, match="call fit"):
         FellegiSunter([2]).match_weight(np.zeros((1, 1), np.int8))
+
+
+def test_level_counts_merged_over_blocks_are_those_of_all_pairs_at_once():
+    """A large world is fitted from each block's distinct level vectors and counts; merged, they
+    must be exactly what counting all the pairs together gives (same order, same counts)."""
+    from sim.match.policy import merge_counts
+
+    rng = np.random.default_rng(5)
+    n_levels = [3, 4, 2]
+    blocks = [np.column_stack([rng.integers(-1, n, size) for n in n_levels]) for size in (500, 0, 1, 2_000)]
+    want = pattern_counts(blocks, n_levels)
+    got = merge_counts([pattern_counts([b], n_levels) for b in blocks], n_levels)
+    assert np.array_equal(got[0], want[0]) and got[0].dtype == want[0].dtype
+    assert np.array_equal(got[1], want[1])
+    assert len(merge_counts([None, pattern_counts([], n_levels)], n_levels)[0]) == 0
