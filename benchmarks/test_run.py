@@ -4,6 +4,9 @@ and peak memory (of the process tree).
 * ``test_run_scale_01``: one world under one policy (one replicate, no alternatives, no report):
   generate, match, evaluate, write. ``make bench`` runs it at ``world.scale=0.1`` (about 128,000
   requests against 23 million master-file records) for each policy in ``POLICIES``.
+* ``test_scale_growth``: one world (one replicate) under the baseline policy alone and under
+  every policy of the study, at ``world.scale`` 0.01, 0.1 and 1.0 (national): how time and peak
+  memory grow with the scale, blocks spread over one worker process per core.
 * ``test_main_job``: the main job, ``make run``'s command: every replicate under every policy of
   the study, the summary and the report (HTML, Markdown, PDF), at the scale the baseline ships
   with and at ``world.scale=0.1``.
@@ -32,6 +35,39 @@ SMOKE_SCALE = 0.0005
 POLICIES = ("irs-2025", "statute-6103", "probabilistic")
 MAIN_JOB_SCALES = (None, 0.1)          # None: the scale configs/august-2025.toml ships with
 SMOKE_MAIN_JOB = ("world.scale=0.0005", "study.replicates=2")
+GROWTH_SCALES = (0.01, 0.1, 1.0)
+GROWTH_POLICIES = {"baseline": ["study.alternatives=[]"], "study": []}   # the baseline alone; all six
+
+
+@pytest.mark.parametrize("policies", GROWTH_POLICIES, ids=str)
+@pytest.mark.parametrize("scale", GROWTH_SCALES, ids=lambda s: f"scale-{s:g}")
+def test_scale_growth(benchmark, tmp_path, scale, policies):
+    if not benchmark.enabled and scale != GROWTH_SCALES[0]:
+        pytest.skip("one smoke run is enough")
+    scale = scale if benchmark.enabled else SMOKE_SCALE
+    out_dir = tmp_path / "world"
+
+    def run():
+        args = [MATCHSIM, "run", BASELINE, "-o", out_dir, "--set", f"world.scale={scale}", "--set", "study.replicates=1",
+                "--no-report", "--quiet"]
+        for item in GROWTH_POLICIES[policies]:
+            args += ["--set", item]
+        return run_child(args, log_dir=tmp_path / "logs")
+
+    child = benchmark.pedantic(run, rounds=1, iterations=1)
+
+    assert child.returncode == 0, child.stderr
+    summary = json.loads((out_dir / "summary.json").read_text())
+    baseline = summary["policies"][0]["aggregate"]["simulated"]
+    assert baseline["requests"]["mean"] > 0
+    benchmark.extra_info.update(
+        scale=scale,
+        policies=len(summary["policies"]),
+        requests=round(baseline["requests"]["mean"]),
+        wall_s=round(child.seconds, 2),
+        cpu_s=round(child.cpu_seconds, 2),
+        peak_rss_mib=round(child.peak_rss_mib),
+    )
 
 
 @pytest.mark.parametrize("policy", POLICIES)
