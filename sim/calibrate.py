@@ -344,7 +344,8 @@ def calibrated_text(config_path: str | Path, result: CalibrationResult, *, targe
     table.comment(f"written by `matchsim calibrate` on {date}; the record of the fit, not a setting")
     for key, value in record.items():
         table[key] = _toml_value(value)
-    doc.add(tomlkit.nl())
+    if not tomlkit.dumps(doc).endswith("\n\n"):   # one blank line before the record, also on a refit
+        doc.add(tomlkit.nl())
     doc["calibration"] = table
     return tomlkit.dumps(doc)
 

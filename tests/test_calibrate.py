@@ -85,11 +85,14 @@ def test_the_calibrated_file_keeps_comments_sets_values_and_records_the_fit(conf
     # each fit keeps the records of the earlier ones under previous, oldest first: the shipped
     # baseline's own, then this one's
     shipped = config.calibration
-    assert [r["date"] for r in record["previous"]] == [shipped["date"]]
-    again = tomllib.loads(calibrated_text(path, result, targets_file="published-2025.toml", date="2026-02-03"))["calibration"]
+    earlier = [*shipped.get("previous", []), {k: v for k, v in shipped.items() if k != "previous"}]
+    assert record["previous"] == earlier
+    refit = calibrated_text(path, result, targets_file="published-2025.toml", date="2026-02-03")
+    again = tomllib.loads(refit)["calibration"]
     assert again["date"] == "2026-02-03"
-    assert [r["date"] for r in again["previous"]] == [shipped["date"], "2026-01-02"]
-    assert again["previous"][1]["parameters"] == record["parameters"] and "previous" not in again["previous"][1]
+    assert [r["date"] for r in again["previous"]] == [*(r["date"] for r in earlier), "2026-01-02"]
+    assert again["previous"][-1]["parameters"] == record["parameters"] and "previous" not in again["previous"][-1]
+    assert "\n\n[calibration]" in refit and "\n\n\n[calibration]" not in refit   # one blank line, fit after fit
 
 
 def test_a_plan_it_cannot_fit_is_refused_with_every_problem(config):
@@ -136,15 +139,24 @@ def test_calibrate_command_refuses_to_overwrite_and_writes_nothing(baseline_conf
 
 
 def test_the_shipped_baseline_is_the_calibration_s_output(config, repo_root):
-    """The baseline records its fit, and the values it records are the values it holds."""
+    """The baseline records its fits, and the values they record (the latest fit of each key,
+    and its balancing share) are the values it holds."""
     record = config.calibration
     assert record is not None, "configs/august-2025.toml has no [calibration] table: run matchsim calibrate"
-    assert record["targets_file"] == "published-2025.toml"
-    for p in record["parameters"]:
+    fits = [*record.get("previous", []), record]
+    assert [f["targets_file"] for f in fits] == ["published-2025.toml", "calibration/deficient-national.toml"]
+    held = {}
+    for fit in fits:
+        assert (repo_root / "configs" / fit["targets_file"]).is_file()
+        for p in fit["parameters"]:
+            held[p["key"]] = p["fitted"]
+            if "balance" in p:
+                held[p["balance"]] = p["balance_fitted"]
+    for key, value in held.items():
         node = config.to_dict()
-        for part in p["key"].split("."):
+        for part in key.split("."):
             node = node[part]
-        assert node == p["fitted"], p["key"]
+        assert node == value, key
     published = {t.name: t for t in load_config(repo_root / "configs" / "august-2025.toml").study.published.targets}
     for t in record["confirm"]["targets"]:
         assert t["published"] == published[t["name"]].value
