@@ -20,6 +20,7 @@ import pytest
 from sim.errors import MissingToolError, OutputExistsError
 from sim.report import context, find_chromium, render_html, render_markdown, write_report
 from sim.report.context import TITLE, cell
+from tests.browser import chromium_or_fail, launch, open_page
 
 HOSTILE_SCRIPT = "<script>alert(1)</script>"
 HOSTILE_MARKUP = '"quotes" & <b>tags</b>'
@@ -54,10 +55,7 @@ def hostile(summary: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    try:
-        return find_chromium()
-    except MissingToolError as exc:
-        pytest.fail(f"the report's browser tests need Chromium: {exc}")
+    return chromium_or_fail("the report's browser tests")
 
 
 @pytest.fixture(scope="module")
@@ -71,27 +69,7 @@ def written(summary: dict, chromium: str, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def browser(chromium: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium)
-        yield b
-        b.close()
-
-
-def _open(browser, url: str | None = None, html: str | None = None):
-    """A page with every console error, page error, dialog and request recorded."""
-    page = browser.new_page(viewport={"width": 1000, "height": 1300})
-    seen = {"errors": [], "requests": [], "dialogs": []}
-    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("request", lambda r: seen["requests"].append(r.url))
-    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    if url:
-        page.goto(url, wait_until="load")
-    else:
-        page.set_content(html, wait_until="load")
-    return page, seen
+    yield from launch(chromium)
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,7 +285,7 @@ def test_write_report_checks_chromium_before_writing(summary, monkeypatch, tmp_p
 
 def test_report_opens_in_chromium_without_errors_or_requests(written, browser, tmp_path):
     url = (written / "report.html").resolve().as_uri()
-    page, seen = _open(browser, url=url)
+    page, seen = open_page(browser, url=url)
     try:
         shot = tmp_path / "report-screenshot.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -336,7 +314,7 @@ def test_report_opens_in_chromium_without_errors_or_requests(written, browser, t
 
 
 def test_hostile_text_does_not_run_in_chromium(hostile, browser):
-    page, seen = _open(browser, html=render_html(hostile))
+    page, seen = open_page(browser, html=render_html(hostile))
     try:
         assert seen["dialogs"] == [] and seen["errors"] == []
         assert page.eval_on_selector_all("script", "els => els.length") == 0

@@ -18,9 +18,9 @@ import shlex
 
 import pytest
 
-from sim.errors import InputError, MissingToolError, OutputExistsError
-from sim.report import find_chromium
+from sim.errors import InputError, OutputExistsError
 from sim.report.sweep import render_sweep_html, sweep_context, toml_value, write_sweep_report
+from tests.browser import chromium_or_fail, launch, open_page
 
 ZIP = "world.requests.address.classes.zip_only"
 PLACE = "world.requests.address.classes.placeholder"
@@ -393,31 +393,7 @@ def test_write_sweep_report(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        chromium = find_chromium()
-    except MissingToolError as exc:
-        pytest.fail(f"the sweep report's browser tests need Chromium: {exc}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium)
-        yield b
-        b.close()
-
-
-def _open(browser, url: str | None = None, html: str | None = None):
-    """A page with every console error, page error, dialog and request recorded."""
-    page = browser.new_page(viewport={"width": 1000, "height": 1300})
-    seen = {"errors": [], "requests": [], "dialogs": []}
-    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("request", lambda r: seen["requests"].append(r.url))
-    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    if url:
-        page.goto(url, wait_until="load")
-    else:
-        page.set_content(html, wait_until="load")
-    return page, seen
+    yield from launch(chromium_or_fail("the sweep report's browser tests"))
 
 
 @pytest.mark.parametrize("name", ["grid", "lhs"])
@@ -425,7 +401,7 @@ def test_report_opens_in_chromium_without_errors_or_requests(name, rendered, bro
     path = tmp_path / "report.html"
     path.write_text(rendered[name], encoding="utf-8")
     url = path.resolve().as_uri()
-    page, seen = _open(browser, url=url)
+    page, seen = open_page(browser, url=url)
     try:
         assert seen["errors"] == [] and seen["dialogs"] == []
         assert seen["requests"] and seen["requests"][0] == url
@@ -449,7 +425,7 @@ def test_hostile_text_does_not_run_in_chromium(browser):
     bad = grid_summary()
     bad["description"] = f"{HOSTILE_SCRIPT} {HOSTILE_MARKUP}"
     bad["failures"][0]["error"] = f"<img src=x onerror=alert(2)> {HOSTILE_MARKUP}"
-    page, seen = _open(browser, html=render_sweep_html(bad))
+    page, seen = open_page(browser, html=render_sweep_html(bad))
     try:
         assert seen["dialogs"] == [] and seen["errors"] == []
         assert all(u.startswith(("data:", "about:")) for u in seen["requests"]), seen["requests"]
