@@ -4,10 +4,13 @@ result; ``matchsim run`` is the two together.
 
 The world is generated block by block (:mod:`sim.world.generate`), and each block's requests are
 matched against that block's master file: every candidate a policy can produce lives there (ZIP
-blocking keeps a ZIP area inside its block; borrowed numbers are drawn within the area). Per
-block only the candidates and the master-file rows they point at are kept, so memory follows
-the number of candidate pairs, not the size of the master file. Fellegi-Sunter parameters are
-then estimated once on every block's candidates, and the decisions taken.
+blocking keeps a ZIP area inside its block; borrowed numbers are drawn within the area). No
+block is held once it is done: what stays is one evaluated row per request. A policy whose model is
+known before matching (rules, fixed Fellegi-Sunter m and u) is decided and evaluated inside the
+block; a policy that estimates m and u by EM needs every block first, so its blocks give only
+their distinct comparison-level vectors with counts, the model is fitted from their exact merge,
+and its blocks are generated again (generation is deterministic) and decided. Blocks can run on
+an engine's workers (:mod:`sim.parallel`), in the plan's order whatever finishes first.
 
 >>> from sim.config import load_config                                        # doctest: +SKIP
 >>> result = run(load_config("configs/august-2025.toml", ["world.scale=0.001"]))  # doctest: +SKIP
@@ -30,8 +33,8 @@ from sim import evaluate
 from sim.config import Config, PolicyConfig
 from sim.io import atomic_write_text, output_dir
 from sim.match import policy as policy_mod
-from sim.parallel import Engine
 from sim.match.prepare import prepare_master_file, prepare_requests
+from sim.parallel import Engine
 from sim.rng import stream
 from sim.world import geography
 from sim.world.generate import NOT_WORLD, dense, generate_block, library_versions, data_sha256
