@@ -992,6 +992,28 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source:
     return result
 
 
+def toml_literal(value: Any) -> str:
+    """``value`` as the TOML text a ``KEY=VALUE`` override reads back as the same value (what
+    :func:`apply_overrides` parses): ``0.023``, ``"nonblank"`` (a string stays a string, even
+    ``"true"``), ``true``, ``[1, "a"]``, ``{a = 1}``.
+
+    >>> toml_literal(0.023), toml_literal("true"), toml_literal([1, "a"])
+    ('0.023', '"true"', '[1, "a"]')
+    """
+    import tomlkit
+
+    if isinstance(value, Mapping):
+        table = tomlkit.inline_table()
+        table.update({k: _plain(v) for k, v in value.items()})
+        return table.as_string()
+    return tomlkit.item(_plain(value)).as_string()
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, which is how TOML (and tomlkit) knows them."""
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> str | None:
     """Set ``data[a][b]...`` for the dotted ``key`` in place, creating tables on the way; a
     number picks an item of a list. Returns what is wrong with the key, or None."""

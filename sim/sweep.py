@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 
 import sim
 from sim import evaluate
-from sim.config import Config, SweepConfig, SweepParameter, balanced_updates, load_config, load_sweep
+from sim.config import Config, SweepConfig, SweepParameter, balanced_updates, load_config, load_sweep, toml_literal
 from sim.errors import ConfigError, OutputExistsError
 from sim.io import atomic_write_bytes, atomic_write_text
 from sim.parallel import Engine
@@ -124,14 +124,14 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] = ()) -> SweepPlan:
     sweep = load_sweep(path)
     base_path = path.parent / sweep.base
     overrides = tuple(overrides)
-    fixed = [*(f"{k}={_toml(v)}" for k, v in sweep.set.items()), *overrides, *POINT_OVERRIDES]
+    fixed = [*(f"{k}={toml_literal(v)}" for k, v in sweep.set.items()), *overrides, *POINT_OVERRIDES]
     base = load_config(base_path, fixed)
     balances = {p.key: p.balance for p in sweep.parameters}
     points = []
     for i, drawn in enumerate(design_points(sweep)):
         values = balanced_updates(base, drawn, balances) if any(balances.values()) else dict(drawn)
         try:
-            config = load_config(base_path, [*fixed, *(f"{k}={_toml(v)}" for k, v in values.items())])
+            config = load_config(base_path, [*fixed, *(f"{k}={toml_literal(v)}" for k, v in values.items())])
             points.append(Point(i, values, config=config))
         except ConfigError as exc:
             points.append(Point(i, values, error="; ".join(exc.problems)))
@@ -166,13 +166,6 @@ def _from_unit(param: SweepParameter, u: float, digits: int) -> Any:
         lo, hi = param.range
         return round(lo + float(u) * (hi - lo), digits)
     return param.values[min(int(u * len(param.values)), len(param.values) - 1)]
-
-
-def _toml(value: Any) -> str:
-    """``value`` as the TOML text ``--set KEY=VALUE`` reads back as the same value."""
-    import tomlkit
-
-    return tomlkit.item(value).as_string()
 
 
 def _show_values(values: Mapping[str, Any]) -> str:

@@ -29,7 +29,6 @@ PosixPath('out/sweep/report.html')
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import re
 import shlex
@@ -38,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.config import toml_literal
 from sim.errors import InputError, OutputExistsError
 from sim.io import atomic_write_text
 from sim.report.context import _Numbering, _number, cell, fmt_count, fmt_rate, fmt_value, format_date, report_date
@@ -118,32 +118,9 @@ def short_labels(keys: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def toml_value(value: Any) -> str:
-    """``value`` as a TOML value, so that ``--set KEY=VALUE`` reads it back exactly (a string is
-    quoted: ``--set x=true`` would be a boolean, ``--set x="true"`` is the string).
-
-    >>> toml_value(0.023), toml_value("nonblank"), toml_value(True), toml_value([1, "a"])
-    ('0.023', '"nonblank"', 'true', '[1, "a"]')
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)   # a JSON string is a TOML basic string
-    if isinstance(value, Mapping):
-        items = (f"{k if re.fullmatch(r'[A-Za-z0-9_-]+', str(k)) else json.dumps(str(k))} = {toml_value(v)}"
-                 for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))
+#: ``value`` as the TOML text ``--set KEY=VALUE`` reads back as the same value: the reproduce
+#: commands are built with what the sweep itself uses to apply a point's values.
+toml_value = toml_literal
 
 
 def _same(a: Any, b: Any) -> bool:
