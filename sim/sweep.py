@@ -33,10 +33,10 @@ mixing results of two sweeps.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
-import math
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,10 +51,10 @@ import sim
 from sim import evaluate
 from sim.config import Config, SweepConfig, SweepParameter, balanced_updates, load_config, load_sweep, toml_literal
 from sim.errors import ConfigError, OutputExistsError
-from sim.io import atomic_write_bytes, atomic_write_text
+from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir
 from sim.parallel import Engine
 from sim.pipeline import NOT_RUN, run_policies
-from sim.study import INTERVAL_METHOD, interval
+from sim.study import INTERVAL_METHOD, interval, metric
 from sim.world.generate import NOT_WORLD, data_sha256, library_versions
 
 MANIFEST_FILE = "sweep.json"
@@ -99,8 +99,10 @@ class SweepPlan:
         """Every (point, seed), in the order the results list them."""
         return [(p.index, s) for p in self.points for s in self.seeds]
 
+    @functools.cached_property
     def manifest(self) -> dict:
-        """``sweep.json``: what a sweep directory holds the units of."""
+        """``sweep.json``: what a sweep directory holds the units of (made once: it hashes
+        every point's config)."""
         body = {
             "format": 1,
             "version": sim.__version__,
@@ -206,8 +208,7 @@ def run_sweep(plan: SweepPlan, out_dir: str | Path, *, engine: Engine, force: bo
     results, the summary and (``report``) the report. ``force`` starts the sweep over (the
     directory's earlier units are deleted); ``retry_failed`` runs the failed units again."""
     out_dir = Path(out_dir)
-    manifest = plan.manifest()
-    _open_dir(out_dir, manifest, force=force)
+    _open_dir(out_dir, plan.manifest, force=force)
     units_dir = out_dir / UNITS_DIR
     recorded = read_units(out_dir)
     before = len(recorded)
@@ -279,11 +280,9 @@ def read_units(out_dir: str | Path) -> dict[tuple[int, int], dict]:
 def _open_dir(out_dir: Path, manifest: dict, *, force: bool) -> None:
     """Make ``out_dir`` a directory of this sweep: new, or holding this very sweep (resumed)."""
     existing = out_dir / MANIFEST_FILE
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"output path exists and is not a directory: '{out_dir}'; choose another -o")
-    if out_dir.exists() and force:
-        if out_dir.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
-            raise OutputExistsError(f"refusing to replace '{out_dir}': it contains the current working directory; choose another -o")
+    if out_dir.exists() and (force or not out_dir.is_dir()):
+        # refuses a file, and a directory holding the working directory before --force deletes it
+        check_output_dir(out_dir, force=True)
         shutil.rmtree(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         if not existing.is_file():
@@ -363,7 +362,7 @@ def results_table(plan: SweepPlan, rows: Sequence[Mapping]) -> pa.Table:
     for name in names:
         rate = name.startswith("rates.")
         columns[name] = pa.array([m.get(name) for m in metrics], pa.float64() if rate else pa.int64())
-    meta = {"matchsim.sweep": plan.name, "matchsim.sweep_sha256": plan.manifest()["sweep_sha256"],
+    meta = {"matchsim.sweep": plan.name, "matchsim.sweep_sha256": plan.manifest["sweep_sha256"],
             "matchsim.version": sim.__version__}
     return pa.table(columns).replace_schema_metadata(meta)
 
@@ -384,19 +383,19 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
     for r in rows:
         by_point.setdefault(r["point"], []).append(r)
     points = []
+    hashes = {p["point"]: p["config_sha256"] for p in plan.manifest["points"]}
     for p in plan.points:
         mine = by_point.get(p.index, [])
         ok = [r["summary"] for r in mine if r["status"] == "ok"]
         points.append({
             "point": p.index,
             "values": p.values,
-            "config_sha256": p.config.sha256(without=NOT_RUN) if p.config else None,
+            "config_sha256": hashes[p.index],
             "ok": len(ok),
             "failed": len(mine) - len(ok),
-            "metrics": {m: interval([_metric(s, m) for s in ok]) for m in plan.sweep.metrics} if ok else {},
+            "metrics": {m: interval([metric(s, m) for s in ok]) for m in plan.sweep.metrics} if ok else {},
         })
     sweep = plan.sweep
-    manifest = plan.manifest()
     return {
         "kind": "sweep",
         "sweep": plan.name,
@@ -405,7 +404,7 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
         "base": str(plan.base_path),
         "scenario": plan.base.scenario,
         "base_config_sha256": plan.base.sha256(without=NOT_RUN),
-        "sweep_sha256": manifest["sweep_sha256"],
+        "sweep_sha256": plan.manifest["sweep_sha256"],
         "version": sim.__version__,
         "design": sweep.design.to_dict(),
         "set": dict(sweep.set),
@@ -421,12 +420,6 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
         "failures": [{"point": r["point"], "seed": r["seed"], "error": r["error"]} for r in rows if r["status"] == "failed"],
         "provenance": {"version": sim.__version__, "data_sha256": data_sha256(), "libraries": library_versions()},
     }
-
-
-def _metric(summary: Mapping, name: str):
-    group, _, key = name.partition(".")
-    value = summary[group][key]
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 __all__ = ["plan_sweep", "run_sweep", "collect", "design_points", "results_table", "summarize_sweep", "flat_metrics",
