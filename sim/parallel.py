@@ -76,9 +76,6 @@ class Engine:
         die) is an :class:`Outcome` with its error, and the others go on."""
         raise NotImplementedError
 
-    def describe(self) -> str:
-        return f"{self.name} engine, {self.slots} at a time"
-
     def close(self) -> None:
         pass
 
@@ -147,9 +144,6 @@ class LocalEngine(Engine):
                 running.clear()
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
-
-    def describe(self) -> str:
-        return f"local engine, {self.slots} process{'es' if self.slots > 1 else ''}"
 
     def close(self) -> None:
         if self._pool is not None:
@@ -229,10 +223,6 @@ class DaskEngine(Engine):
                 future.release()
         finally:
             self._client.cancel(futures)
-
-    def describe(self) -> str:
-        workers = len(self._client.scheduler_info(n_workers=-1)["workers"])
-        return f"dask engine at {self.address}, {workers} workers, {self.slots} threads"
 
     def close(self) -> None:
         self._client.close()
