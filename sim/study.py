@@ -68,11 +68,11 @@ def replicate_seeds(config: Config) -> list[int]:
 
 def run_study(config: Config, *, matcher: str | None = None, engine: Engine | None = None, jobs: int | None = None,
               progress: bool = False, notes: Mapping[str, str] | None = None,
-              runs_dir: str | Path | None = None) -> StudyResult:
+              write_to: str | Path | None = None) -> StudyResult:
     """Run every (policy, seed) unit of ``config``'s study and aggregate them.
 
-    With ``runs_dir``, each replicate's units are written there (``<policy>/seed-<S>/``) as
-    the replicate arrives and their decisions are not kept (``decisions`` is None): memory then
+    With ``write_to`` (a study directory), each replicate's units are written there
+    (``runs/<policy>/seed-<S>/``) as the replicate arrives and their decisions are not kept (``decisions`` is None): memory then
     holds one replicate's decisions at a time, not the study's, which a national study needs.
 
     Replicates run side by side on ``engine`` (default: a local engine of ``jobs`` processes,
@@ -87,12 +87,12 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
         if engine is None:
             engine = stack.enter_context(open_engine("local", jobs=jobs, most=n if n > 1 else None))
         if n == 1:   # one world: its blocks are the parallel work, with their own bar
-            by_seed = [_kept(_replicate(config, seeds[0], matcher, progress, engine), runs_dir)]
+            by_seed = [_kept(_replicate(config, seeds[0], matcher, progress, engine), write_to)]
         else:
             by_seed = []
             bar = _bar(n, progress, "replicates")
             for replicate in engine.map(_replicate, [config] * n, seeds, [matcher] * n):
-                by_seed.append(_kept(replicate, runs_dir))   # in seed order, so results never depend on timing
+                by_seed.append(_kept(replicate, write_to))   # in seed order, so results never depend on timing
                 if bar is not None:
                     bar.update(1)
             if bar is not None:
@@ -101,14 +101,19 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
     return StudyResult(config, units, summarize_study(config, units, notes=notes))
 
 
-def _kept(replicate: list[RunResult], runs_dir: str | Path | None) -> list[RunResult]:
-    """A replicate's units as the study keeps them: whole, or written to ``runs_dir`` and kept
+def _kept(replicate: list[RunResult], write_to: str | Path | None) -> list[RunResult]:
+    """A replicate's units as the study keeps them: whole, or written to ``write_to`` and kept
     without their decisions."""
-    if runs_dir is None:
+    if write_to is None:
         return replicate
-    for unit in replicate:
-        write_run(unit, Path(runs_dir) / unit_dir(unit.summary["policy"], unit.summary["seed"]))
+    _write_units(replicate, Path(write_to))
     return [replace(unit, decisions=None) for unit in replicate]
+
+
+def _write_units(units: Sequence[RunResult], out_dir: Path) -> None:
+    """Each unit's decisions.parquet and summary.json, under ``out_dir/runs/<policy>/seed-<S>/``."""
+    for unit in units:
+        write_run(unit, out_dir / unit_dir(unit.summary["policy"], unit.summary["seed"]))
 
 
 def _replicate(config: Config, seed: int, matcher: str | None, progress: bool = False,
@@ -332,8 +337,7 @@ def write_study(result: StudyResult, out_dir: str | Path, *, force: bool = False
     all or nothing."""
     out_dir = Path(out_dir)
     with output_dir(out_dir, force=force) as tmp:
-        for unit in result.units:
-            write_run(unit, tmp / unit_dir(unit.summary["policy"], unit.summary["seed"]))
+        _write_units(result.units, tmp)
         _write_summary(result, tmp, report=report, pdf=pdf)
     return out_dir
 
@@ -344,7 +348,7 @@ def run_and_write_study(config: Config, out_dir: str | Path, *, force: bool = Fa
     more than one replicate's decisions are held at once), then the summary and the report; all
     or nothing, as :func:`write_study`. ``run`` are :func:`run_study`'s options."""
     with output_dir(Path(out_dir), force=force) as tmp:
-        result = run_study(config, runs_dir=tmp, **run)
+        result = run_study(config, write_to=tmp, **run)
         _write_summary(result, tmp, report=report, pdf=pdf)
     return result
 
