@@ -29,7 +29,6 @@ tomlkit keeps every comment, so the documentation of each parameter survives.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 from collections.abc import Sequence
@@ -44,7 +43,7 @@ from sim.config import (CalibrationSettings, Config, FreeParameter, TargetConfig
                         config_with, get_dotted)
 from sim.errors import ConfigError
 from sim.io import atomic_write_text
-from sim.parallel import Engine, open_engine
+from sim.parallel import Engine, engine_or_local
 from sim.study import compare_published, metric, published_lines
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
@@ -135,9 +134,7 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
     aim = np.array([t.value for t in fitted_targets], dtype=np.float64)
 
     bar = _bar(progress)
-    with contextlib.ExitStack() as stack:
-        if engine is None:
-            engine = stack.enter_context(open_engine("local", jobs=jobs, most=settings.replicates * (len(params) + 1)))
+    with engine_or_local(engine, jobs=jobs, most=settings.replicates * (len(params) + 1)) as engine:
         run_map = engine.map
         runs = 0
 

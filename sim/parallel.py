@@ -257,5 +257,16 @@ def open_engine(name: str = "local", *, jobs: int | None = None, scheduler: str 
         engine.close()
 
 
-__all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "DaskEngine", "Outcome", "open_engine",
+@contextlib.contextmanager
+def engine_or_local(engine: Engine | None, *, jobs: int | None = None, most: int | None = None) -> Iterator[Engine]:
+    """``engine`` when the caller gives one (it stays open), else a local engine of ``jobs``
+    processes for the ``with`` block: how the library's functions take an optional engine."""
+    if engine is not None:
+        yield engine
+        return
+    with open_engine("local", jobs=jobs, most=most) as local:
+        yield local
+
+
+__all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "DaskEngine", "Outcome", "open_engine", "engine_or_local",
            "describe_error"]

@@ -21,7 +21,6 @@ changes nothing in the outputs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -35,7 +34,7 @@ import sim
 from sim import evaluate
 from sim.config import Config, TargetConfig
 from sim.io import atomic_write_text, output_dir
-from sim.parallel import Engine, open_engine
+from sim.parallel import Engine, engine_or_local
 from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
 from sim.world.generate import NOT_WORLD, data_sha256, library_versions
 
@@ -83,9 +82,7 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
     """
     seeds = replicate_seeds(config)
     n = len(seeds)
-    with contextlib.ExitStack() as stack:
-        if engine is None:
-            engine = stack.enter_context(open_engine("local", jobs=jobs, most=n if n > 1 else None))
+    with engine_or_local(engine, jobs=jobs, most=n if n > 1 else None) as engine:
         if n == 1:   # one world: its blocks are the parallel work, with their own bar
             by_seed = [_kept(_replicate(config, seeds[0], matcher, progress, engine), write_to)]
         else:
