@@ -154,8 +154,7 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
             k = fs.u_random_pairs_per_request
             rl = np.repeat(np.arange(len(active), dtype=np.int64), k)
             rr = rng.integers(0, right.num_rows, len(rl))
-            random_levels = pattern_counts([runner.levels(comps, sub, right, rl, rr)],
-                                           [len(c.thresholds) + 2 for c in path.comparisons])
+            random_levels = pattern_counts([runner.levels(comps, sub, right, rl, rr)], _n_levels(path))
         out.append(PathCandidates(path, routed, gate, active[li], ri, levels, tf, random_levels, hits))
     return out
 
@@ -208,6 +207,7 @@ def _em(path: PathConfig) -> bool:
 
 
 def _n_levels(path: PathConfig) -> list[int]:
+    """How many levels each comparison of a path has: missing, its thresholds, exact."""
     return [len(c.thresholds) + 2 for c in path.comparisons]
 
 
