@@ -9,8 +9,10 @@ block is held once it is done: what stays is one evaluated row per request. A po
 known before matching (rules, fixed Fellegi-Sunter m and u) is decided and evaluated inside the
 block; a policy that estimates m and u by EM needs every block first, so its blocks give only
 their distinct comparison-level vectors with counts, the model is fitted from their exact merge,
-and its blocks are generated again (generation is deterministic) and decided. Blocks can run on
-an engine's workers (:mod:`sim.parallel`), in the plan's order whatever finishes first.
+and its blocks are then decided: each matched block waits for the fit on local disk
+(:class:`_Spill`), or, where it could not be kept, is generated and matched again (both are
+deterministic, so the block is the same). Blocks can run on an engine's workers
+(:mod:`sim.parallel`), in the plan's order whatever finishes first.
 
 >>> from sim.config import load_config                                        # doctest: +SKIP
 >>> result = run(load_config("configs/august-2025.toml", ["world.scale=0.001"]))  # doctest: +SKIP
@@ -19,7 +21,12 @@ an engine's workers (:mod:`sim.parallel`), in the plan's order whatever finishes
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickle
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -59,6 +66,64 @@ class _Block:
     left: pa.Table                     # the same, prepared
     right: pa.Table                    # the master-file rows some candidate points at
     cands: list[policy_mod.PathCandidates]
+
+    def nbytes(self) -> int:
+        arrays = [a for c in self.cands for a in (c.routed, c.gate_passed, c.left_idx, c.right_idx, c.levels,
+                                                   *c.tf.values())]
+        return self.requests.nbytes + self.left.nbytes + self.right.nbytes + sum(a.nbytes for a in arrays)
+
+
+#: Free disk space a spill leaves untouched: a block that would eat into it is not kept.
+SPILL_RESERVE_BYTES = 2 * 2**30
+
+
+@dataclass(frozen=True)
+class _Spill:
+    """A run's matched blocks waiting, on local disk, for the EM fit that decides them, so that
+    the second pass reads each block instead of generating and matching it again (a third of a
+    six-policy national run). Only a cache: a block it does not have (no room left, a worker on
+    another machine, where the directory does not exist) is generated and matched again, which
+    gives the same block. The directory is private to the run (``tempfile.mkdtemp``, under
+    ``$TMPDIR``) and removed with it; each file is taken once and deleted."""
+
+    directory: str
+
+    @classmethod
+    def create(cls) -> "_Spill":
+        return cls(tempfile.mkdtemp(prefix="matchsim-blocks-"))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _path(self, index: int, key: str) -> Path:
+        return Path(self.directory) / f"block-{index:06d}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pickle"
+
+    def put(self, index: int, key: str, block: _Block) -> None:
+        """Keep ``block`` if this machine has the directory and room for it; else do nothing."""
+        directory = Path(self.directory)
+        try:
+            if not directory.is_dir() or shutil.disk_usage(directory).free < block.nbytes() + SPILL_RESERVE_BYTES:
+                return
+            path = self._path(index, key)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(replace(block, cands=[replace(c, random_levels=None) for c in block.cands]), f,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)     # whole or absent: a reader never sees half a block
+        except OSError:
+            if "tmp" in locals():
+                Path(tmp).unlink(missing_ok=True)
+
+    def take(self, index: int, key: str) -> _Block | None:
+        """The block kept for (``index``, ``key``), deleted from disk; None if there is none."""
+        path = self._path(index, key)
+        try:
+            with open(path, "rb") as f:
+                block = pickle.load(f)   # written by this run into its private directory
+        except OSError:
+            return None
+        path.unlink(missing_ok=True)
+        return block
 
 
 @dataclass
@@ -115,21 +180,28 @@ def run_policies(config: Config, policies: Sequence[PolicyConfig], *, matcher: s
     models = {key: policy_mod.fit_from(policy, []) for key, policy in first.items() if key not in fitted}
     rows: list[list[pa.Table]] = [[] for _ in policies]
     data: dict[str, list[dict]] = {key: [] for key in fitted}
-    # 1: each block matched under every policy; decided and evaluated at once where the model is
-    #    known, reduced to what the fit needs where it is not
-    for block_rows, block_data in _over_blocks(config, plan, members, models, matcher, engine, progress, "matching"):
-        for i, table in block_rows.items():
-            rows[i].append(table)
-        for key, d in block_data.items():
-            data[key].append(d)
-    # 2: the EM fits, from every block's level counts; then each block again (generated anew:
-    #    it is deterministic), decided under the fitted models. No block is held in between.
-    if fitted:
-        models.update({key: policy_mod.fit_from(first[key], data[key]) for key in fitted})
-        again = {key: members[key] for key in fitted}
-        for block_rows, _ in _over_blocks(config, plan, again, models, matcher, engine, progress, "deciding"):
+    spill = _Spill.create() if fitted else None
+    try:
+        # 1: each block matched under every policy; decided and evaluated at once where the
+        #    model is known, reduced to what the fit needs (and spilled to disk) where it is not
+        for block_rows, block_data in _over_blocks(config, plan, members, models, matcher, spill, engine, progress,
+                                                   "matching"):
             for i, table in block_rows.items():
                 rows[i].append(table)
+            for key, d in block_data.items():
+                data[key].append(d)
+        # 2: the EM fits, from every block's level counts; then each block, read back from the
+        #    spill (or matched again), decided under the fitted models
+        if fitted:
+            models.update({key: policy_mod.fit_from(first[key], data[key]) for key in fitted})
+            again = {key: members[key] for key in fitted}
+            for block_rows, _ in _over_blocks(config, plan, again, models, matcher, spill, engine, progress,
+                                              "deciding"):
+                for i, table in block_rows.items():
+                    rows[i].append(table)
+    finally:
+        if spill is not None:
+            spill.remove()
     if not plan.blocks:  # pragma: no cover - geography.plan refuses a world without areas
         raise ValueError("the world has no blocks; raise world.scale")
     results = []
@@ -141,15 +213,15 @@ def run_policies(config: Config, policies: Sequence[PolicyConfig], *, matcher: s
 
 
 def _over_blocks(config: Config, plan: geography.Plan, members: dict, models: dict, matcher: str | None,
-                 engine: Engine | None, progress: bool, what: str):
+                 spill: _Spill | None, engine: Engine | None, progress: bool, what: str):
     """:func:`_block_task` of every block, in the plan's order: on the engine's workers when it
     has more than one (they make the plan themselves: it is deterministic, and cheaper than
     shipping), else here."""
     n = len(plan.blocks)
     if engine is not None and engine.slots > 1:
-        done = engine.map(_block_task, [config] * n, range(n), [members] * n, [models] * n, [matcher] * n)
+        done = engine.map(_block_task, [config] * n, range(n), [members] * n, [models] * n, [matcher] * n, [spill] * n)
     else:
-        done = (_match_and_decide(config, plan, block, members, models, matcher) for block in plan.blocks)
+        done = (_match_and_decide(config, plan, i, members, models, matcher, spill) for i in range(n))
     bar = _progress(n, progress, what)
     for result in done:
         yield result
@@ -170,43 +242,58 @@ def _matching_key(policy: PolicyConfig) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def _match_and_decide(config: Config, plan: geography.Plan, block: geography.Block, members: dict[str, list],
-                      models: dict[str, dict], matcher: str | None) -> tuple[dict[int, pa.Table], dict[str, dict]]:
-    """One block of the world, generated and matched under each group of ``members`` (the
-    policies that share candidates, by position): the evaluated decisions of each policy whose
-    group has its ``models``, and the :class:`~sim.match.policy.FitData` of each group that has
-    not."""
+def _match_and_decide(config: Config, plan: geography.Plan, index: int, members: dict[str, list],
+                      models: dict[str, dict], matcher: str | None,
+                      spill: _Spill | None) -> tuple[dict[int, pa.Table], dict[str, dict]]:
+    """The plan's block ``index`` matched under each group of ``members`` (the policies that
+    share candidates, by position): the evaluated decisions of each policy whose group has its
+    ``models``, and the :class:`~sim.match.policy.FitData` of each group that has not (its
+    matched block then goes to the ``spill``, where the deciding pass takes it back). The block
+    is generated only if some group needs it matched here."""
+    block = plan.blocks[index]
+    world: tuple[pa.Table, pa.Table, pa.Table] | None = None
+    rows: dict[int, pa.Table] = {}
+    data: dict[str, dict] = {}
+    for key, group in members.items():
+        matched = spill.take(index, key) if spill is not None and key in models else None
+        if matched is None:
+            if world is None:
+                world = _prepared_block(config, plan, block)
+            matched = _match_block(group[0][1], *world, matcher, stream(config.seed, "match.u_sample", *block.key))
+        if key in models:
+            for i, policy in group:
+                rows[i] = _evaluate(policy, matched, models[key])
+        else:
+            data[key] = policy_mod.fit_data(group[0][1], matched.cands)
+            if spill is not None:
+                spill.put(index, key, matched)
+    return rows, data
+
+
+def _prepared_block(config: Config, plan: geography.Plan, block: geography.Block) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """One block of the world, generated: ICE's requests with their truth, the same prepared
+    for matching, and the master file prepared, with its truth columns."""
     result = generate_block(config, plan, block)
     requests, master = dense(result.requests), dense(result.master_file)
     left = prepare_requests(requests)
     right = prepare_master_file(master)
     for name in TRUTH_COLUMNS:
         right = right.append_column(name, master.column(name))
-    rows: dict[int, pa.Table] = {}
-    data: dict[str, dict] = {}
-    for key, group in members.items():
-        matched = _match_block(group[0][1], requests, left, right, matcher, stream(config.seed, "match.u_sample", *block.key))
-        if key in models:
-            for i, policy in group:
-                rows[i] = _evaluate(policy, matched, models[key])
-        else:
-            data[key] = policy_mod.fit_data(group[0][1], matched.cands)
-    return rows, data
+    return requests, left, right
 
 
 _PLANS: dict[str, geography.Plan] = {}
 
 
 def _block_task(config: Config, index: int, members: dict[str, list], models: dict[str, dict],
-                matcher: str | None) -> tuple[dict[int, pa.Table], dict[str, dict]]:
+                matcher: str | None, spill: _Spill | None) -> tuple[dict[int, pa.Table], dict[str, dict]]:
     """:func:`_match_and_decide` of the plan's block ``index``, in a worker (which keeps the
     plan of the world it last worked on)."""
     world = config.sha256(without=NOT_WORLD)
     if world not in _PLANS:
         _PLANS.clear()
         _PLANS[world] = geography.plan(config)
-    plan = _PLANS[world]
-    return _match_and_decide(config, plan, plan.blocks[index], members, models, matcher)
+    return _match_and_decide(config, _PLANS[world], index, members, models, matcher, spill)
 
 
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,

@@ -182,3 +182,36 @@ def test_both_engines_give_byte_identical_decisions_and_summaries(world_config, 
         outputs[engine] = [(out / name).read_bytes() for name in (DECISIONS_FILE, SUMMARY_FILE)]
     assert outputs["vectorized"] == outputs["recordlinkage"]
     assert json.loads(outputs["vectorized"][1])["simulated"]["disclosed"] > 0
+
+
+def test_em_blocks_wait_for_the_fit_on_disk_and_blocks_not_kept_are_matched_again(world_config, tmp_path, monkeypatch):
+    """An EM policy's matched blocks are spilled to a private directory and read back to be
+    decided, so each block is generated once; a block the spill could not keep (here: every
+    other one) is generated and matched again, with the same result. The directory goes with
+    the run."""
+    import tempfile
+
+    import sim.pipeline as pipeline
+
+    config = config_with(world_config, **{"world.scale": 0.002, "policy": _policy("probabilistic", world_config)})
+    generated = []
+    real_generate = pipeline.generate_block
+    monkeypatch.setattr(pipeline, "generate_block", lambda c, p, b: generated.append(b.key) or real_generate(c, p, b))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def outputs(name):
+        generated.clear()
+        out = write_run(run(config), tmp_path / name)
+        assert not list(tmp_path.glob("matchsim-blocks-*")), "the spill directory outlived the run"
+        return [(out / f).read_bytes() for f in (DECISIONS_FILE, SUMMARY_FILE)], list(generated)
+
+    spilled, once = outputs("spilled")
+    assert len(once) == len(set(once)) > 1                   # every block generated exactly once
+    real_put = pipeline._Spill.put
+    monkeypatch.setattr(pipeline._Spill, "put", lambda self, i, key, block: i % 2 or real_put(self, i, key, block))
+    partly, twice = outputs("partly")
+    assert len(twice) == len(once) + len(once[1::2])          # the blocks not kept, generated again
+    monkeypatch.setattr(pipeline, "SPILL_RESERVE_BYTES", 2**62)   # no disk has room: nothing kept
+    none, all_twice = outputs("none")
+    assert len(all_twice) == 2 * len(once)
+    assert spilled == partly == none
