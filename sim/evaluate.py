@@ -32,6 +32,7 @@ findable requests.
 
 from __future__ import annotations
 
+import bisect
 import functools
 
 from collections.abc import Mapping, Sequence
@@ -151,7 +152,7 @@ def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
         rank = ranks.get("".join(first))
         if rank is None:
             return NAME_COMMONNESS[-1]
-        return NAME_COMMONNESS[int(np.searchsorted(_COMMONNESS_EDGES, rank))]
+        return NAME_COMMONNESS[bisect.bisect_left(_COMMONNESS_EDGES, rank)]
 
     return map_distinct(last_names, bucket)
 

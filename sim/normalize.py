@@ -48,6 +48,7 @@ def ascii_upper(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
+@lru_cache(maxsize=1 << 18)   # names repeat: every block and every policy cleans the same ones
 def clean_name(text: str) -> str:
     """A name field as the IRS keys it: ASCII upper case, letters/hyphen/blank, single blanks.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sim.match.encode import shared_codes
+from sim.match.encode import shared_dictionary
 
 #: Pairs a blocking rule may produce before it is refused: a rule that makes more is almost
 #: always a key too coarse to block on (a state, a common surname), and would exhaust memory.
@@ -86,9 +86,9 @@ def _joint_key(left_cols, right_cols) -> tuple[np.ndarray, np.ndarray]:
     n_l = None
     key = None
     for lc, rc in zip(left_cols, right_cols):
-        codes_l, codes_r, values = shared_codes(lc, rc)
+        codes_l, codes_r, values = shared_dictionary(lc, rc)
         n_l = len(codes_l)
-        codes = np.concatenate([codes_l, codes_r])
+        codes = np.concatenate([codes_l, codes_r]).astype(np.int64)
         if key is None:
             key = codes
         else:

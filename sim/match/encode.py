@@ -1,8 +1,8 @@
 """Columns of the two sides encoded into one dictionary: the common step of blocking and
 comparison. A missing value (null or empty string) is code -1 on either side.
 
->>> left, right, values = shared_codes(["GARCIA", None, ""], ["LOPEZ", "GARCIA"])
->>> left.tolist(), right.tolist(), values
+>>> left, right, values = shared_dictionary(["GARCIA", None, ""], ["LOPEZ", "GARCIA"])
+>>> left.tolist(), right.tolist(), values.to_pylist()
 ([0, -1, -1], [2, 0], ['GARCIA', '', 'LOPEZ'])
 """
 
@@ -35,16 +35,10 @@ def as_array(values) -> pa.Array:
     return arr
 
 
-def shared_codes(left, right) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(codes of left, codes of right, the dictionary): equal strings get equal codes."""
-    codes_l, codes_r, dictionary = shared_dictionary(left, right)
-    return codes_l.astype(np.int64), codes_r.astype(np.int64), dictionary.to_pylist()
-
-
 def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
-    """:func:`shared_codes` with int32 codes and the dictionary left in Arrow: the comparisons
-    read only the few values they score, so the whole dictionary is never turned into Python
-    strings."""
+    """(int32 codes of left, of right, the dictionary): equal strings get equal codes. The
+    dictionary stays in Arrow: blocking needs only its length and the comparisons read only the
+    few values they score, so it is never turned into Python strings."""
     a, b = as_array(left), as_array(right)
     if a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type)):
         # equal as values exactly when equal as text: encode the values, cast only the dictionary
