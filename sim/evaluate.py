@@ -57,6 +57,10 @@ COUNT_KEYS = (
 #: Request attributes the summary breaks every count down by.
 BREAKDOWNS = ("path", "address_class", "ssn_source", "corruption", "origin_group", "name_commonness", "wrong_person_kind")
 _SSN_OWNER_SOURCES = ("borrowed_relative", "borrowed_stranger", "mistyped")
+#: The master-file columns :func:`evaluate` reads: its truth, what is compared with the request
+#: (name control, ZIP) and what a disclosure hands over.
+RIGHT_COLUMNS = tuple(dict.fromkeys(("truth_person_id", "truth_household_id", "tin", "name_control", "zip5",
+                                     *DISCLOSED_COLUMNS.values())))
 
 
 def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Mapping[str, np.ndarray],
@@ -64,8 +68,8 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
     """The decision rows of one set of requests.
 
     ``requests`` is ICE's file with its truth columns; ``left`` the same rows prepared for
-    matching; ``right`` the master-file rows the candidates index (prepared, plus
-    ``truth_person_id`` and ``truth_household_id``); ``decisions`` from
+    matching; ``right`` the master-file rows the candidates index (at least
+    :data:`RIGHT_COLUMNS`); ``decisions`` from
     :func:`sim.match.policy.decide`; ``name_ranks`` maps a surname to its Census rank.
     """
     n = requests.num_rows

@@ -67,9 +67,15 @@ class _Block:
     right: pa.Table                    # the master-file rows some candidate points at
     cands: list[policy_mod.PathCandidates]
 
+    def to_decide(self) -> "_Block":
+        """What deciding and evaluating read, without what only matching and fitting did: the
+        master file's other columns, which rules paired a pair, the random pairs."""
+        return _Block(self.requests, self.left, self.right.select(list(evaluate.RIGHT_COLUMNS)),
+                      [replace(c, rule_hits=None, random_levels=None) for c in self.cands])
+
     def nbytes(self) -> int:
         arrays = [a for c in self.cands for a in (c.routed, c.gate_passed, c.left_idx, c.right_idx, c.levels,
-                                                   *c.tf.values())]
+                                                   c.rule_hits, *c.tf.values()) if a is not None]
         return self.requests.nbytes + self.left.nbytes + self.right.nbytes + sum(a.nbytes for a in arrays)
 
 
@@ -101,14 +107,14 @@ class _Spill:
     def put(self, index: int, key: str, block: _Block) -> None:
         """Keep ``block`` if this machine has the directory and room for it; else do nothing."""
         directory = Path(self.directory)
+        block = block.to_decide()
         try:
             if not directory.is_dir() or shutil.disk_usage(directory).free < block.nbytes() + SPILL_RESERVE_BYTES:
                 return
             path = self._path(index, key)
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
-                pickle.dump(replace(block, cands=[replace(c, random_levels=None) for c in block.cands]), f,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(block, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)     # whole or absent: a reader never sees half a block
         except OSError:
             if "tmp" in locals():
