@@ -106,19 +106,17 @@ class _Spill:
 
     def put(self, index: int, key: str, block: _Block) -> None:
         """Keep ``block`` if this machine has the directory and room for it; else do nothing."""
-        directory = Path(self.directory)
         block = block.to_decide()
+        path = self._path(index, key)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
-            if not directory.is_dir() or shutil.disk_usage(directory).free < block.nbytes() + SPILL_RESERVE_BYTES:
+            if not path.parent.is_dir() or shutil.disk_usage(path.parent).free < block.nbytes() + SPILL_RESERVE_BYTES:
                 return
-            path = self._path(index, key)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
                 pickle.dump(block, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)     # whole or absent: a reader never sees half a block
-        except OSError:
-            if "tmp" in locals():
-                Path(tmp).unlink(missing_ok=True)
+        except OSError:               # the disk filled up after all: not kept
+            tmp.unlink(missing_ok=True)
 
     def take(self, index: int, key: str) -> _Block | None:
         """The block kept for (``index``, ``key``), deleted from disk; None if there is none."""
@@ -126,8 +124,10 @@ class _Spill:
         try:
             with open(path, "rb") as f:
                 block = pickle.load(f)   # written by this run into its private directory
-        except OSError:
+        except FileNotFoundError:
             return None
+        except (OSError, EOFError, pickle.UnpicklingError):   # damaged under us: matched again
+            block = None
         path.unlink(missing_ok=True)
         return block
 

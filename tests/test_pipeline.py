@@ -187,8 +187,8 @@ def test_both_engines_give_byte_identical_decisions_and_summaries(world_config, 
 def test_em_blocks_wait_for_the_fit_on_disk_and_blocks_not_kept_are_matched_again(world_config, tmp_path, monkeypatch):
     """An EM policy's matched blocks are spilled to a private directory and read back to be
     decided, so each block is generated once; a block the spill could not keep (here: every
-    other one) is generated and matched again, with the same result. The directory goes with
-    the run."""
+    other one, or one damaged on disk) is generated and matched again, with the same result.
+    The directory goes with the run."""
     import tempfile
 
     import sim.pipeline as pipeline
@@ -211,7 +211,12 @@ def test_em_blocks_wait_for_the_fit_on_disk_and_blocks_not_kept_are_matched_agai
     monkeypatch.setattr(pipeline._Spill, "put", lambda self, i, key, block: i % 2 or real_put(self, i, key, block))
     partly, twice = outputs("partly")
     assert len(twice) == len(once) + len(once[1::2])          # the blocks not kept, generated again
+    # a kept block damaged before it is read back is matched again, not trusted
+    monkeypatch.setattr(pipeline._Spill, "put", lambda self, i, key, block: self._path(i, key).write_bytes(b"\x80\x05 cut"))
+    damaged, again = outputs("damaged")
+    assert len(again) == 2 * len(once)
+    monkeypatch.setattr(pipeline._Spill, "put", real_put)
     monkeypatch.setattr(pipeline, "SPILL_RESERVE_BYTES", 2**62)   # no disk has room: nothing kept
     none, all_twice = outputs("none")
     assert len(all_twice) == 2 * len(once)
-    assert spilled == partly == none
+    assert spilled == partly == damaged == none
