@@ -617,7 +617,9 @@ class SweepConfig(_Model):
     """A sweep file (``matchsim sweep``): a base scenario, fixed overrides (``set``), the swept
     ``parameters`` and the ``design`` that picks points from them, each point run on
     ``replicates`` seeds (the base scenario's ``seed``, ``seed + 1``, ...: the same seeds at
-    every point, so differences between points are the parameters' effect)."""
+    every point, so differences between points are the parameters' effect). ``reference``
+    names, by swept values, the point every other is compared with seed by seed (default: the
+    point that is the base scenario itself, if the design has it)."""
 
     description: Annotated[str, Strict(), Field(min_length=1)]
     base: Annotated[str, Strict(), Field(min_length=1)]
@@ -628,6 +630,7 @@ class SweepConfig(_Model):
         "rates.precision", "rates.recall", "rates.wrong_person_rate", "rates.deficient_address_rate")
     design: SweepDesign = SweepDesign()
     parameters: tuple[SweepParameter, ...] = Field(min_length=1)
+    reference: dict[str, Any] | None = None
 
     @field_validator("metrics")
     @classmethod
@@ -644,6 +647,11 @@ class SweepConfig(_Model):
         fixed = sorted(set(keys) & set(self.set))
         if fixed:
             raise ValueError(f"{', '.join(fixed)} is both swept and fixed by set; remove it from one of the two")
+        if self.reference is not None:
+            unknown = sorted(set(self.reference) - set(keys))
+            if unknown or not self.reference:
+                raise ValueError(f"reference names a point by the values of swept keys ({', '.join(keys)}); "
+                                 f"got {', '.join(unknown) if unknown else 'an empty table'}")
         if self.design.kind == "grid":
             missing = [p.key for p in self.parameters if p.values is None]
             if missing:

@@ -140,6 +140,10 @@ values = ["nonblank", "sufficient"]
     ('[design]\nkind = "lhs"\n' + GATES, "a lhs design needs points = N (how many points to draw)"),
     ('[[parameters]]\nkey = "world.scale"\nvalues = [0.1, "x"]\n', "values must be all numbers, all strings or all booleans"),
     ('metrics = ["rates.nonsense"]\n' + GATES, "unknown metric 'rates.nonsense'"),
+    ('reference = { "policy.paths.0.address_gate" = "zip" }\n' + GATES,
+     "reference (policy.paths.0.address_gate='zip') matches 0 points of the design; name exactly one"),
+    ('reference = { "seed" = 1 }\n' + GATES,
+     "reference names a point by the values of swept keys (policy.paths.0.address_gate); got seed"),
 ])
 def test_a_bad_sweep_file_is_a_clear_problem(tmp_path, baseline_config_path, body, problem):
     with pytest.raises(ConfigError) as info:
@@ -155,6 +159,16 @@ def test_a_point_that_makes_no_valid_scenario_fails_alone_and_all_failing_is_ref
     with pytest.raises(ConfigError) as info:
         plan_sweep(write_sweep(tmp_path, baseline_config_path, ZIP_ONLY.replace("[0.0, 0.05, 0.1]", "[0.8, 0.9]"), name="all"))
     assert info.value.problems[-1] == "no point of the design makes a valid scenario; fix the values or ranges"
+
+
+def test_the_reference_point_is_the_base_scenario_or_the_one_the_file_names(tmp_path, baseline_config_path):
+    plan = plan_sweep(write_sweep(tmp_path, baseline_config_path, GATES))
+    assert (plan.reference, plan.reference_reason) == (1, "the base scenario's own values")   # zip_regex, as shipped
+    named = plan_sweep(write_sweep(tmp_path, baseline_config_path,
+                                   'reference = { "policy.paths.0.address_gate" = "nonblank" }\n' + GATES, name="named"))
+    assert (named.reference, named.reference_reason) == (0, "named by the sweep file's reference")
+    # no point of [0, 0.05, 0.1] is the calibrated 0.0189: no reference, unless named
+    assert plan_sweep(write_sweep(tmp_path, baseline_config_path, ZIP_ONLY, name="none")).reference is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,6 +205,24 @@ def test_every_unit_is_the_run_it_stands_for(gate_sweep, baseline_config_path):
     disclosed = [r["estimates.disclosed"] for r in table if r["point"] == 2]
     assert summary["points"][2]["metrics"]["estimates.disclosed"]["mean"] == pytest.approx(np.mean(disclosed))
     assert summary["units"] == {"total": 6, "ok": 6, "failed": 0}
+
+
+def test_each_point_is_compared_with_the_reference_seed_by_seed(gate_sweep):
+    """The summary's paired differences are the per-seed differences of the table's rows."""
+    _, plan, _, out = gate_sweep
+    rows = pq.read_table(out / RESULTS_FILE).to_pylist()
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["reference"]["point"] == 1 and summary["reference"]["values"] == {"policy.paths.0.address_gate": "zip_regex"}
+    assert summary["points"][1]["vs_reference"] is None
+    by = {(r["point"], r["seed"]): r for r in rows}
+    for point in (0, 2):
+        for m in ("estimates.disclosed", "rates.precision"):
+            diffs = [by[(point, s)][m] - by[(1, s)][m] for s in plan.seeds]
+            got = summary["points"][point]["vs_reference"][m]
+            assert got["n"] == 2 and got["mean"] == pytest.approx(np.mean(diffs), abs=1e-6)
+            assert got["sd"] == pytest.approx(np.std(diffs, ddof=1), abs=1e-6)
+    # a stricter gate never discloses more, seed by seed: the whole paired range is at or below 0
+    assert summary["points"][2]["vs_reference"]["estimates.disclosed"]["max"] <= 0
 
 
 def test_the_gates_order_disclosures_as_they_should(gate_sweep):
