@@ -228,6 +228,9 @@ class SweepResult:
         lines = [f"sweep '{s['sweep']}': {n_points} point{'s' * (n_points != 1)} x {n_seeds} seed{'s' * (n_seeds != 1)} = "
                  f"{s['units']['total']} units ({self.recorded_before} recorded before, {self.ran} run now); "
                  f"{s['units']['ok']} ok, {s['units']['failed']} failed"]
+        if s["reference"] is not None:
+            lines.append(f"  points compared seed by seed with point {s['reference']['point']} "
+                         f"{_show_values(s['reference']['values'])}: {s['reference']['reason']}")
         for failure in s["failures"][:10]:
             lines.append(f"  failed: point {failure['point']} seed {failure['seed']}: {failure['error']}")
         if len(s["failures"]) > 10:

@@ -209,9 +209,11 @@ def test_every_unit_is_the_run_it_stands_for(gate_sweep, baseline_config_path):
 
 def test_each_point_is_compared_with_the_reference_seed_by_seed(gate_sweep):
     """The summary's paired differences are the per-seed differences of the table's rows."""
-    _, plan, _, out = gate_sweep
+    _, plan, result, out = gate_sweep
     rows = pq.read_table(out / RESULTS_FILE).to_pylist()
     summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert ("  points compared seed by seed with point 1 (policy.paths.0.address_gate='zip_regex'): the base "
+            "scenario's own values") in result.summary_lines()
     assert summary["reference"]["point"] == 1 and summary["reference"]["values"] == {"policy.paths.0.address_gate": "zip_regex"}
     assert summary["points"][1]["vs_reference"] is None
     by = {(r["point"], r["seed"]): r for r in rows}
