@@ -69,6 +69,9 @@ RESULTS_FILE = "results.parquet"
 SUMMARY_FILE = "summary.json"
 #: What every point of a sweep runs: its own policy, one seed at a time.
 POINT_OVERRIDES = ("study.replicates=1", "study.alternatives=[]")
+#: How a point's paired difference from the reference point is made (``summary.json``).
+DIFFERENCE_METHOD = ("point minus reference within each seed (the seeds both ran), mean over seeds, "
+                     f"{INTERVAL_METHOD.split(', ', 1)[1]}")
 #: The summary groups flattened into the results table, in this order, then the breakdowns.
 METRIC_GROUPS = ("simulated", "estimates", "rates")
 
@@ -456,8 +459,7 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
         "interval": INTERVAL_METHOD,
         "reference": None if plan.reference is None else {
             "point": plan.reference, "values": plan.points[plan.reference].values, "reason": plan.reference_reason,
-            "difference": "point minus reference within each seed (the seeds both ran), mean over seeds, "
-                          "95% Student-t interval of the mean"},
+            "difference": DIFFERENCE_METHOD},
         "units": {"total": len(plan.units()), "ok": sum(r["status"] == "ok" for r in rows),
                   "failed": sum(r["status"] == "failed" for r in rows)},
         "points": points,

@@ -4,17 +4,28 @@
 the same replicate seeds, and writes DIR/summary.json (``kind = "sweep"``). This module turns
 that summary into one self-contained report.html in the style of the audit report
 (:mod:`sim.report`): a title page with highlights (what was swept, over which design and seeds,
-how many units ran, and how far each metric moved between its lowest and its highest point),
+how many units ran, which point is the reference and why, and how far each metric moved between
+its lowest and its highest point, each end also as its paired difference from the reference),
 one figure of each metric against each swept parameter, a heatmap per metric for a grid over
-two parameters, a table of every point, the failed units, and an appendix with the provenance
-and the commands that reproduce the sweep or any one unit of it.
+two parameters, a table of every point (the reference's row marked), a table of every point's
+difference from the reference point seed by seed (Section 2.1), the failed units, and an
+appendix with the provenance and the commands that reproduce the sweep or any one unit of it.
+
+Every point runs on the same seeds, so a point minus the reference within a seed (the summary's
+``vs_reference``) carries none of the seed-to-seed variation of the simulated worlds: these
+paired intervals are usually much narrower than the two points' own intervals side by side, and
+the report gives them wherever it compares a point with the reference. A summary without a
+reference (a Latin hypercube, usually, or one written before sweeps had references) says so,
+and how to name one.
 
 The pipeline is the audit report's:
 
 1. :func:`sweep_context`: the summary -> every number, table and sentence the report shows,
    formatted once (counts as ``47,289``, rates as ``4.7%``, intervals as ``47,289
-   [46,800-47,700]``; a mean from one seed has no interval, an undefined rate is ``n/a``).
-   Pure, so what the report claims is testable without parsing a document.
+   [46,800-47,700]``; paired differences signed, ``+2,300 [+2,180 to +2,420]`` and rates in
+   percentage points, ``-2.8 points [-3.0 to -2.6]``; a mean from one seed has no interval, an
+   undefined rate is ``n/a``). Pure, so what the report claims is testable without parsing a
+   document.
 2. :func:`render_sweep_html`: the context through ``templates/sweep.html.j2`` (autoescaped:
    the sweep's name, description, parameter values and error messages are user text), with the
    figures drawn by matplotlib as inline SVG ``data:`` URIs. Pure and deterministic: with
@@ -41,6 +52,7 @@ from sim.config import toml_literal
 from sim.errors import InputError, OutputExistsError
 from sim.io import atomic_write_text
 from sim.report.context import _Numbering, _number, cell, fmt_count, fmt_rate, fmt_value, format_date, report_date
+from sim.sweep import DIFFERENCE_METHOD
 
 HTML_FILE = "report.html"
 KICKER = "Simulation sweep, not an audit of IRS records"
@@ -97,6 +109,63 @@ def metric_label(metric: str) -> str:
 def fmt_metric(metric: str, x: float | None) -> str:
     """A metric's value as the report shows it: a count or a percentage; ``n/a`` if undefined."""
     return fmt_rate(x) if is_rate(metric) else fmt_count(x)
+
+
+def _signed(x: float, spec: str) -> str:
+    """``x`` with its sign (``+2,300``, ``-0.8``); a figure that rounds to zero has none."""
+    text = f"{x:+{spec}}"
+    return text if any(ch in "123456789" for ch in text) else text[1:]
+
+
+def difference_cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
+    """A paired difference from the reference point (a point's ``vs_reference``) with its
+    interval, formatted every way the report shows it, with the keys of
+    :func:`sim.report.context.cell`.
+
+    Signed: a count as ``+2,300 [+2,180 to +2,420]`` (a difference of national estimates), a
+    rate in percentage points as ``-2.8 points [-3.0 to -2.6]``, to two decimals when every
+    figure of the cell is under one point (and not all 0), so that a tight difference does not
+    read as 0.0.
+    The ends are joined by "to", as a minus sign would be lost in "-". Unlike a level, a
+    difference keeps a bound below 0 (a rate's stays within 100 points either way).
+
+    >>> difference_cell({"mean": 2300.0, "lo": 2180.0, "hi": 2420.0})["compact"]
+    '+2,300 [+2,180 to +2,420]'
+    >>> difference_cell({"mean": -0.0277, "lo": -0.0297, "hi": -0.0257}, rate=True)["long"]
+    '-2.8 points (95% interval -3.0 to -2.6 points)'
+    >>> difference_cell({"mean": -0.0004, "lo": -0.0006, "hi": -0.0002}, rate=True)["compact"]
+    '-0.04 points [-0.06 to -0.02]'
+    >>> difference_cell({"mean": 150.0, "lo": None, "hi": None})["compact"], difference_cell(None)["text"]
+    ('+150', 'n/a')
+    """
+    iv = iv if isinstance(iv, Mapping) else {}
+    mean, lo, hi = (_number(iv.get(k)) for k in ("mean", "lo", "hi"))
+    has_interval = mean is not None and lo is not None and hi is not None
+    if rate and has_interval:
+        lo, hi = max(lo, -1.0), min(hi, 1.0)
+    if rate:
+        shown = [abs(v) for v in ((mean, lo, hi) if has_interval else (mean,)) if v is not None]
+        digits = 2 if shown and 0 < max(shown) < 0.01 else 1
+
+        def fmt(v: float) -> str:
+            return _signed(100 * v, f".{digits}f")
+        unit = " points"
+    else:
+        def fmt(v: float) -> str:
+            return _signed(v, ",.0f")
+        unit = ""
+    n = iv.get("n")
+    if mean is None:
+        return {"mean": None, "lo": None, "hi": None, "n": n, "text": "n/a", "range": "", "compact": "n/a", "long": "n/a"}
+    text = fmt(mean) + unit
+    span = f"{fmt(lo)} to {fmt(hi)}" if has_interval else ""
+    return {
+        "mean": mean, "lo": lo if has_interval else None, "hi": hi if has_interval else None, "n": n,
+        "text": text,
+        "range": span,
+        "compact": f"{text} [{span}]" if has_interval else text,
+        "long": f"{text} ({level} interval {span}{unit})" if has_interval else text,
+    }
 
 
 def short_labels(keys: Sequence[str]) -> dict[str, str]:
@@ -169,8 +238,10 @@ def sweep_context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     The result holds only strings, numbers, lists and dicts. ``metrics`` has, for each metric,
     its highlight (``range``: the lowest and the highest point by mean), the data of its figures
     against each parameter (``figures``) and of its heatmap (``heatmap``, a grid over exactly two
-    parameters only); ``points`` the table of every point; ``failures`` the failed units.
-    Raises :class:`InputError` for a summary that is not a sweep's.
+    parameters only); ``points`` the table of every point; ``reference`` the reference point
+    (``point`` None when there is none, or the summary predates references) and why;
+    ``differences`` the table of every point's paired difference from it; ``failures`` the
+    failed units. Raises :class:`InputError` for a summary that is not a sweep's.
     """
     kind = summary.get("kind")
     if kind is not None and kind != "sweep":
@@ -214,10 +285,11 @@ def sweep_context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
         "units": _units(summary, points, seeds),
         "grid2": design_kind == "grid" and len(params) == 2,
     }
+    ctx["reference"] = _reference(summary, points, params, level, has_interval=len(seeds) > 1)
     ctx["metrics"] = []
     for m in metrics:
         entry = {"key": m, "label": metric_label(m), "rate": is_rate(m),
-                 "range": _metric_range(m, points, params, level)}
+                 "range": _metric_range(m, points, params, level, ctx["reference"])}
         limits = _limits(m, points)
         entry["figures"] = [{**_figure_data(m, p, params, points, design_kind, level), "ylim": limits,
                              "figure": figures.next(f"{_slug(m)}-{_slug(p['key'])}")} for p in params]
@@ -228,8 +300,10 @@ def sweep_context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     ctx["table_columns"] = [{"key": c, "short": short.get(c, c), "balance": c not in {p["key"] for p in params}}
                             for c in columns]
     ctx["points"] = {"table": tables.next("points"),
-                     "rows": [_point_row(p, columns, metrics, params, level) for p in points],
+                     "rows": [_point_row(p, columns, metrics, params, level, ctx["reference"]["point"])
+                              for p in points],
                      "balance_note": _balance_note(params, short)}
+    ctx["differences"] = _differences(ctx, points, metrics, params, tables)
     ctx["failures"] = _failures(summary, points, params, tables)
     ctx["provenance"] = _provenance(summary, ctx, points, columns, tables)
     return ctx
@@ -313,10 +387,82 @@ def _interval(point: Mapping, metric: str) -> Mapping | None:
     return m if isinstance(m, Mapping) else None
 
 
-def _metric_range(metric: str, points: Sequence[Mapping], params: Sequence[Mapping], level: str) -> dict:
+def _vs_reference(point: Mapping, metric: str) -> Mapping | None:
+    """The point's paired difference from the reference for ``metric``, or None (the reference
+    itself, no reference, no seed in common with it, or a summary older than references)."""
+    vs = point.get("vs_reference")
+    m = vs.get(metric) if isinstance(vs, Mapping) else None
+    return m if isinstance(m, Mapping) else None
+
+
+def _reference(summary: Mapping, points: Sequence[Mapping], params: Sequence[Mapping], level: str, *,
+               has_interval: bool) -> dict:
+    """The point every other is compared with seed by seed (the summary's ``reference``), why it
+    is the one, and the sentences that say so; or, with none, the sentence that says so and how
+    to name one. A summary written before sweeps had a reference (no ``reference`` key) has
+    none. ``point`` is the reference's index, or None."""
+    raw = summary.get("reference")
+    index = raw.get("point") if isinstance(raw, Mapping) else None
+    if isinstance(index, bool) or not isinstance(index, int):
+        index = None
+    if index is None:
+        if "reference" in summary:
+            why = ("The sweep has no reference point: none of its points is the base scenario itself and the sweep "
+                   "file names none, so points are compared here only by their own intervals, side by side.")
+        else:
+            why = ("The summary names no reference point (a summary written before sweeps compared every point with "
+                   "a reference has none), so points are compared here only by their own intervals, side by side.")
+        # a point that ran: one whose values make no valid scenario cannot be the reference
+        first = next((p for p in points if isinstance(p.get("values"), Mapping) and p.get("metrics")), None)
+        values = first["values"] if first else {}
+        named = {p["key"]: values[p["key"]] for p in params if p["key"] in values}
+        example = f"reference = {toml_value(named)}" if named else 'reference = { "<swept key>" = value, ... }'
+        how = ("To compare every point with one of them seed by seed, name that point in the sweep file by the values "
+               "of its swept keys" + (f", e.g. point {first.get('point')}:" if named else ":"))
+        return {"point": None, "values_text": None, "reason": None, "method": None, "empty": False, "by": None,
+                "text": why, "paired": "", "how": how, "example": example,
+                "highlight": why + ' To compare each point with one of them seed by seed, name it in the sweep file '
+                                   'with reference = { "<swept key>" = value, ... } (Section 2.1).'}
+    point = next((p for p in points if _same(p.get("point"), index)), None)
+    values_text = _values_text(point if point is not None else {"values": raw.get("values")}, params)
+    reason = str(raw.get("reason") or "").strip()
+    method = str(raw.get("difference") or DIFFERENCE_METHOD)
+    text = f"The reference point is point {index} ({values_text})" + (f", {reason}." if reason else ".")
+    empty = point is None or not point.get("metrics")
+    if point is None:
+        text += " It is not among the summary's points, so no point could be compared with it."
+        paired = short = ""
+    elif empty:
+        text += " It has no result (every unit of it failed), so no point could be compared with it."
+        paired = short = ""
+    elif has_interval:
+        paired = (f"Each other point is also given as its difference from the reference, seed by seed: the point minus "
+                  f"the reference within each seed, on the seeds both ran, as the mean over those seeds with its {level} "
+                  "interval. Every point ran on the same seeds, so a paired difference carries none of the seed-to-seed "
+                  "variation of the simulated worlds: its interval is usually much narrower than the two points' own "
+                  "intervals side by side suggest, and it is the one to read when comparing a point with the reference.")
+        short = ("Each other point is also compared with it seed by seed (Section 2.1): on the same worlds, without "
+                 "their seed-to-seed variation, so these paired intervals are usually much narrower than the two "
+                 "points' own intervals side by side suggest.")
+    else:
+        paired = ("Each other point is also given as its difference from the reference on the same seed, the same "
+                  "simulated world: with a single seed, that difference has no interval.")
+        short = "Each other point is also compared with it on the same seed (Section 2.1)."
+    return {"point": index, "values_text": values_text, "reason": reason or None, "method": method, "empty": empty,
+            "by": "seed by seed" if has_interval else "on the same seed",
+            "text": text, "paired": paired, "how": None, "example": None,
+            "highlight": f"{text} {short}".strip()}
+
+
+def _metric_range(metric: str, points: Sequence[Mapping], params: Sequence[Mapping], level: str,
+                  reference: Mapping | None = None) -> dict:
     """The highlight of a metric: its lowest and its highest point by mean (the first point in
-    the summary's order on a tie), with the swept values there."""
+    the summary's order on a tie), with the swept values there, and, when the sweep has a
+    reference point, each one's paired difference from it (``difference``; None at the
+    reference itself). The summary holds no paired difference between the two ends, so none is
+    claimed: each is compared with the reference."""
     rate = is_rate(metric)
+    ref = reference.get("point") if reference else None
     defined = [(m, i, p) for i, p in enumerate(points)
                if (m := _number((_interval(p, metric) or {}).get("mean"))) is not None]
     label = metric_label(metric)
@@ -328,7 +474,10 @@ def _metric_range(metric: str, points: Sequence[Mapping], params: Sequence[Mappi
     def end(t):
         _, _, p = t
         c = cell(_interval(p, metric), rate=rate, level=level)
-        return {"point": p.get("point"), "mean": c["mean"], "cell": c, "values": _values_text(p, params)}
+        is_ref = ref is not None and _same(p.get("point"), ref)
+        d = None if ref is None or is_ref else difference_cell(_vs_reference(p, metric), rate=rate, level=level)
+        return {"point": p.get("point"), "mean": c["mean"], "cell": c, "values": _values_text(p, params),
+                "reference": is_ref, "difference": d}
 
     lo, hi = end(low), end(high)
     if low[0] == high[0]:
@@ -337,7 +486,29 @@ def _metric_range(metric: str, points: Sequence[Mapping], params: Sequence[Mappi
     else:
         text = (f"{label}: from {lo['cell']['compact']} at {lo['values']} (point {lo['point']}) "
                 f"to {hi['cell']['compact']} at {hi['values']} (point {hi['point']}).")
+        if ref is not None and not reference.get("empty"):
+            text += " " + _paired_text([lo, hi], ref, reference["by"])
     return {"low": lo, "high": hi, "text": text}
+
+
+def _paired_text(ends: Sequence[Mapping], ref: Any, by: str = "seed by seed") -> str:
+    """``Each minus the reference point 2, seed by seed: -2,700 [-2,820 to -2,580] at point 4,
+    +2,300 [+2,180 to +2,420] at point 0.``, or ``Point 0 is the reference; point 4 minus it,
+    seed by seed: ...`` when one end is the reference (``on the same seed`` with one seed)."""
+
+    def diff(e: Mapping) -> str:
+        d = e["difference"]
+        if d is None or d["mean"] is None:
+            return f"n/a at point {e['point']} (no seed on which it and the reference both have a value)"
+        return f"{d['compact']} at point {e['point']}"
+
+    others = [e for e in ends if not e["reference"]]
+    if len(others) == len(ends):
+        return f"Each minus the reference point {ref}, {by}: {', '.join(diff(e) for e in others)}."
+    (other,) = others
+    d = other["difference"]
+    shown = ("n/a (no seed on which both have a value)" if d is None or d["mean"] is None else d["compact"])
+    return f"Point {ref} is the reference; point {other['point']} minus it, {by}: {shown}."
 
 
 def _limits(metric: str, points: Sequence[Mapping]) -> list[float] | None:
@@ -453,22 +624,40 @@ def _highlights(ctx: Mapping) -> dict:
     did = (f"The sweep ran the scenario {ctx['scenario']} ({ctx['base']}) at {design['text']}. Every point ran on "
            f"{same} ({seeds['text']}), so the differences between points are the parameters' effect and not a change "
            f"of worlds.")
+    ref = ctx["reference"]
+    paired = ref["point"] is not None and not ref["empty"]
     if seeds["has_interval"]:
         did += f" Each figure is the mean over the seeds, with its {ctx['level']} interval ({ctx['interval']})."
-        moved = f"The mean over the seeds, with its {ctx['level']} interval, at the lowest point and at the highest:"
+        moved = f"The mean over the seeds, with its {ctx['level']} interval, at the lowest point and at the highest"
+        moved += (f"; then each one's difference from the reference point {ref['point']}, seed by seed (the point "
+                  f"minus the reference within each seed, mean over the seeds both ran, with its {ctx['level']} "
+                  "interval):" if paired else ":")
     else:
         did += " With a single seed per point, the figures are that seed's values and carry no interval."
-        moved = "The value at the lowest point and at the highest (one seed, so no interval):"
+        moved = ("The value at the lowest point and at the highest (one seed, so no interval)"
+                 + (f"; then each one's difference from the reference point {ref['point']} on that seed:"
+                    if paired else ":"))
+    did += " " + ref["highlight"]
     return {"swept": swept, "did": did, "units": ctx["units"]["text"], "moved_lead": moved,
             "moved": [m["range"]["text"] for m in ctx["metrics"]]}
 
 
+def _point_label(p: Mapping, reference: Any) -> str:
+    """How a table names a point: ``4``, or ``2 (reference)`` for the reference point."""
+    index = p.get("point", "n/a")
+    return f"{index} (reference)" if reference is not None and _same(index, reference) else str(index)
+
+
 def _point_row(p: Mapping, columns: Sequence[str], metrics: Sequence[str], params: Sequence[Mapping],
-               level: str) -> dict:
+               level: str, reference: Any = None) -> dict:
+    """A row of the table of every point; ``point`` is the point's label (the reference's says
+    so), ``index`` its number."""
     values = p.get("values") if isinstance(p.get("values"), Mapping) else {}
     has = bool(p.get("metrics"))
     return {
-        "point": p.get("point", "n/a"),
+        "point": _point_label(p, reference),
+        "index": p.get("point", "n/a"),
+        "reference": reference is not None and _same(p.get("point"), reference),
         "column_values": [fmt_value(values[c]) if c in values else "n/a" for c in columns],
         "values_text": _values_text(p, params),
         "ok": p.get("ok", "n/a"), "failed": p.get("failed", "n/a"),
@@ -476,6 +665,51 @@ def _point_row(p: Mapping, columns: Sequence[str], metrics: Sequence[str], param
         "empty": not has,
         "config_sha256": p.get("config_sha256"),
     }
+
+
+def _differences(ctx: Mapping, points: Sequence[Mapping], metrics: Sequence[str], params: Sequence[Mapping],
+                 tables: _Numbering) -> dict:
+    """Section 2.1: the reference point and, with one, the table of every point's paired
+    difference from it (``rows``: one per point, each metric a :func:`difference_cell`; the
+    reference's row marked, with no cells), numbered after the table of every point. Without a
+    reference, only the sentences that say so and how to name one."""
+    ref = ctx["reference"]
+    level = ctx["level"]
+    out = {"reference": ref, "table": None, "rows": [], "caption": "", "note": ""}
+    if ref["point"] is None:
+        out["lead"] = ref["text"]
+        return out
+    out["lead"] = f"{ref['text']} {ref['paired']}".strip()
+    if not points or ref["empty"]:
+        return out
+    for p in points:
+        values = p.get("values") if isinstance(p.get("values"), Mapping) else {}
+        is_ref = _same(p.get("point"), ref["point"])
+        cells = [difference_cell(_vs_reference(p, m), rate=is_rate(m), level=level) for m in metrics]
+        ns = [c["n"] for c in cells if isinstance(c["n"], int) and not isinstance(c["n"], bool)]
+        out["rows"].append({
+            "point": _point_label(p, ref["point"]),
+            "index": p.get("point", "n/a"),
+            "reference": is_ref,
+            "param_values": [fmt_value(values[q["key"]]) if q["key"] in values else "n/a" for q in params],
+            "values_text": _values_text(p, params),
+            "seeds": max(ns) if ns else "n/a",
+            "cells": [] if is_ref else cells,
+            "empty": not is_ref and all(c["mean"] is None for c in cells),
+        })
+    out["table"] = tables.next("differences")
+    out["caption"] = (f"Difference from the reference point, seed by seed: each point minus point {ref['point']} "
+                      f"within each seed, mean [{level} interval] of each metric" if ctx["seeds"]["has_interval"] else
+                      f"Difference from the reference point on the same seed: each point minus point {ref['point']}, "
+                      "each metric (one seed, so no interval)")
+    counts = ("Counts are differences of national estimates (of simulated counts, for a metric marked simulated)"
+              if any(str(m).startswith("simulated.") for m in metrics) else "Counts are differences of national estimates")
+    out["note"] = (f"Difference: {ref['method']}. {counts}; rates are "
+                   "differences of rates, in percentage points (to two decimals when under one point). Seeds: the "
+                   "seeds both the point and the reference ran; a rate undefined at either on a seed leaves that seed "
+                   "out of its difference. n/a: no seed in common with the reference, or a rate undefined on every "
+                   "one.")
+    return out
 
 
 def _balance_note(params: Sequence[Mapping], short: Mapping[str, str]) -> str:
@@ -530,6 +764,13 @@ def _unit_command(summary: Mapping, point: Mapping | None, columns: Sequence[str
     return " \\\n    ".join([head] + [f"--set {shlex.quote(s)}" for s in sets])
 
 
+def _reference_fact(ref: Mapping) -> str:
+    if ref["point"] is None:
+        return "none"
+    return (f"point {ref['point']} ({ref['values_text']})" + (f", {ref['reason']}" if ref["reason"] else "")
+            + f"; difference: {ref['method']}")
+
+
 def _provenance(summary: Mapping, ctx: Mapping, points: Sequence[Mapping], columns: Sequence[str],
                 tables: _Numbering) -> dict:
     prov = summary.get("provenance") if isinstance(summary.get("provenance"), Mapping) else {}
@@ -551,6 +792,7 @@ def _provenance(summary: Mapping, ctx: Mapping, points: Sequence[Mapping], colum
                       and design["digits"] is not None else "")),
         ("Seeds", ctx["seeds"]["text"]),
         ("Interval", ctx["interval"]),
+        ("Reference point", _reference_fact(ctx["reference"])),
         ("matchsim version", str(prov.get("version") or summary.get("version") or "n/a")),
         ("Reference data sha256", str(prov.get("data_sha256") or summary.get("data_sha256") or "n/a")),
         ("Libraries", ", ".join(f"{k} {v}" for k, v in sorted(libraries.items())) or "n/a"),
@@ -746,7 +988,8 @@ def render_sweep_html(summary: Mapping) -> str:
             uris[f["figure"]["id"]] = data_uri(metric_svg(f, wide=wide))
         if m["heatmap"]:
             uris[m["heatmap"]["figure"]["id"]] = data_uri(heatmap_svg(m["heatmap"]))
-    return _environment("html").get_template("sweep.html.j2").render(ctx=ctx, figures=uris, wide=wide)
+    env = _environment("html")
+    return env.get_template("sweep.html.j2").render(ctx=ctx, figures=uris, wide=wide)
 
 
 def write_sweep_report(summary: Mapping, out_dir: str | Path, *, force: bool = True) -> Path:
@@ -769,4 +1012,4 @@ def write_sweep_report(summary: Mapping, out_dir: str | Path, *, force: bool = T
 
 
 __all__ = ["sweep_context", "render_sweep_html", "write_sweep_report", "metric_svg", "heatmap_svg",
-           "metric_label", "short_labels", "toml_value", "HTML_FILE"]
+           "metric_label", "difference_cell", "short_labels", "toml_value", "HTML_FILE"]
