@@ -60,7 +60,7 @@ from sim.errors import ConfigError, OutputExistsError
 from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir
 from sim.parallel import Engine
 from sim.pipeline import NOT_RUN, run_policies
-from sim.study import INTERVAL_METHOD, interval, metric
+from sim.study import INTERVAL_LEVEL, INTERVAL_METHOD, interval, metric
 from sim.world.generate import NOT_WORLD, data_sha256, library_versions
 
 MANIFEST_FILE = "sweep.json"
@@ -71,7 +71,7 @@ SUMMARY_FILE = "summary.json"
 POINT_OVERRIDES = ("study.replicates=1", "study.alternatives=[]")
 #: How a point's paired difference from the reference point is made (``summary.json``).
 DIFFERENCE_METHOD = ("point minus reference within each seed (the seeds both ran), mean over seeds, "
-                     f"{INTERVAL_METHOD.split(', ', 1)[1]}")
+                     f"{INTERVAL_LEVEL:.0%} Student-t interval of the mean")
 #: The summary groups flattened into the results table, in this order, then the breakdowns.
 METRIC_GROUPS = ("simulated", "estimates", "rates")
 
@@ -423,7 +423,8 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
         by_point.setdefault(r["point"], []).append(r)
     points = []
     hashes = {p["point"]: p["config_sha256"] for p in plan.manifest["points"]}
-    ok_by_seed = {point: {r["seed"]: r["summary"] for r in mine if r["status"] == "ok"} for point, mine in by_point.items()}
+    ok_by_seed = {point: {r["seed"]: r["summary"] for r in mine if r["status"] == "ok"}
+                  for point, mine in by_point.items()}
     reference = ok_by_seed.get(plan.reference, {})
     for p in plan.points:
         mine = by_point.get(p.index, [])
