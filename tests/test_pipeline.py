@@ -219,4 +219,10 @@ def test_em_blocks_wait_for_the_fit_on_disk_and_blocks_not_kept_are_matched_agai
     monkeypatch.setattr(pipeline, "SPILL_RESERVE_BYTES", 2**62)   # no disk has room: nothing kept
     none, all_twice = outputs("none")
     assert len(all_twice) == 2 * len(once)
+    # a worker on another machine, where the run's directory does not exist, keeps nothing
+    monkeypatch.setattr(pipeline, "SPILL_RESERVE_BYTES", 0)
+    monkeypatch.setattr(pipeline._Spill, "create", classmethod(lambda cls: cls(str(tmp_path / "on-another-machine"))))
+    elsewhere, twice_again = outputs("elsewhere")
+    assert len(twice_again) == 2 * len(once) and not (tmp_path / "on-another-machine").exists()
+    assert none == elsewhere
     assert spilled == partly == damaged == none
