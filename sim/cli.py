@@ -162,8 +162,8 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: s
 
     from sim.study import run_and_write_study
 
-    n = config.study.replicates
-    with _open_engine(engine_name, jobs, scheduler, most=n if n > 1 else None) as engine:
+    # every worker the machine has: each world's blocks are spread over them (sim.study.run_study)
+    with _open_engine(engine_name, jobs, scheduler) as engine:
         result = run_and_write_study(config, out_dir, force=force, report=not no_report, pdf=not no_pdf, matcher=matcher,
                                      engine=engine, progress=not quiet and sys.stderr.isatty(),
                                      notes=parameter_notes(config_path, overrides))

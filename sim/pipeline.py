@@ -228,7 +228,7 @@ def _over_blocks(config: Config, plan: geography.Plan, members: dict, models: di
         done = engine.map(_block_task, [config] * n, range(n), [members] * n, [models] * n, [matcher] * n, [spill] * n)
     else:
         done = (_match_and_decide(config, plan, i, members, models, matcher, spill) for i in range(n))
-    bar = _progress(n, progress, what)
+    bar = _progress(n, progress, f"seed {config.seed}: {what}")
     for result in done:
         yield result
         if bar is not None:

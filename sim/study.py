@@ -74,26 +74,20 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
     (``runs/<policy>/seed-<S>/``) as the replicate arrives and their decisions are not kept (``decisions`` is None): memory then
     holds one replicate's decisions at a time, not the study's, which a national study needs.
 
-    Replicates run side by side on ``engine`` (default: a local engine of ``jobs`` processes,
-    one per core); a study of one replicate spreads its world's blocks over the engine instead.
-    The outputs do not depend on the engine or its number of workers. ``matcher`` overrides
-    every policy's matching engine. ``notes`` (:func:`sim.config.parameter_notes`) document
-    each parameter in the summary.
+    Replicates run one after another, each world's blocks spread over ``engine`` (default: a
+    local engine of ``jobs`` processes, one per core): memory holds one world's decisions here
+    and one block in each worker, whatever the scale and the number of replicates. (Replicates
+    side by side, a whole world in each worker, held a national world's decisions in every
+    worker and again here, 16 GB for a national study; they were also slower, 219 s against
+    184 s for make run's study, as the last replicate ran alone on one core.) The outputs do not
+    depend on the engine or its number of workers. ``matcher`` overrides every policy's
+    matching engine. ``notes`` (:func:`sim.config.parameter_notes`) document each parameter in
+    the summary.
     """
-    seeds = replicate_seeds(config)
-    n = len(seeds)
-    with engine_or_local(engine, jobs=jobs, most=n if n > 1 else None) as engine:
-        if n == 1:   # one world: its blocks are the parallel work, with their own bar
-            by_seed = [_kept(_replicate(config, seeds[0], matcher, progress, engine), write_to)]
-        else:
-            by_seed = []
-            bar = _bar(n, progress, "replicates")
-            for replicate in engine.map(_replicate, [config] * n, seeds, [matcher] * n):
-                by_seed.append(_kept(replicate, write_to))   # in seed order, so results never depend on timing
-                if bar is not None:
-                    bar.update(1)
-            if bar is not None:
-                bar.close()
+    by_seed = []
+    with engine_or_local(engine, jobs=jobs) as engine:
+        for seed in replicate_seeds(config):   # each world's blocks are the parallel work, with their own bars
+            by_seed.append(_kept(_replicate(config, seed, matcher, progress, engine), write_to))
     units = [unit for replicate in by_seed for unit in replicate]
     return StudyResult(config, units, summarize_study(config, units, notes=notes))
 
@@ -115,8 +109,7 @@ def _write_units(units: Sequence[RunResult], out_dir: Path) -> None:
 
 def _replicate(config: Config, seed: int, matcher: str | None, progress: bool = False,
                engine: Engine | None = None) -> list[RunResult]:
-    """One seed's world under every policy of the study (in a worker, or here with its blocks
-    spread over ``engine``)."""
+    """One seed's world under every policy of the study, its blocks spread over ``engine``."""
     replicate = config.model_copy(update={"seed": seed})
     return run_policies(replicate, config.policies(), matcher=matcher, engine=engine, progress=progress)
 
@@ -424,14 +417,6 @@ def format_interval(iv: Mapping, *, rate: bool = False) -> str:
 
 def format_rate(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def _bar(total: int, enabled: bool, unit: str):
-    if not enabled or total <= 1:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=f" {unit}", desc="study", dynamic_ncols=True)
 
 
 __all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences",
