@@ -184,10 +184,22 @@ def paired_differences(units: Sequence[Mapping], baseline: Sequence[Mapping]) ->
     none of the seed-to-seed variation both share: its interval is much tighter than the two
     policies' intervals side by side suggest.
     """
+    diffs = seed_differences(units, baseline, [f"estimates.{key}" for key in evaluate.COUNT_KEYS], digits=1)
+    return {key: diffs[f"estimates.{key}"] for key in evaluate.COUNT_KEYS}
+
+
+def seed_differences(units: Sequence[Mapping], baseline: Sequence[Mapping], metrics: Sequence[str], *,
+                     digits: int = 6) -> dict:
+    """Each of ``metrics`` (dotted, as :func:`metric` reads them) of the run summaries ``units``
+    minus the same in ``baseline``'s, within each seed both have, as :func:`interval` s; a seed
+    where either is undefined (a rate without its denominator) is left out of that metric."""
     by_seed = {u["seed"]: u for u in baseline}
     pairs = [(u, by_seed[u["seed"]]) for u in units if u["seed"] in by_seed]
-    return {key: interval([u["estimates"][key] - b["estimates"][key] for u, b in pairs], digits=1)
-            for key in evaluate.COUNT_KEYS}
+    out = {}
+    for m in metrics:
+        values = [(metric(u, m), metric(b, m)) for u, b in pairs]
+        out[m] = interval([None if a is None or b is None else a - b for a, b in values], digits=digits)
+    return out
 
 
 #: Funnel stages derived from the counts: requests the address gate let through (neither gated
@@ -419,5 +431,5 @@ def format_rate(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-__all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences",
+__all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences", "seed_differences",
            "compare_published", "published_lines", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]

@@ -60,7 +60,7 @@ from sim.errors import ConfigError, OutputExistsError
 from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir
 from sim.parallel import Engine
 from sim.pipeline import NOT_RUN, run_policies
-from sim.study import INTERVAL_LEVEL, INTERVAL_METHOD, interval, metric
+from sim.study import INTERVAL_LEVEL, INTERVAL_METHOD, interval, metric, seed_differences
 from sim.world.generate import NOT_WORLD, data_sha256, library_versions
 
 MANIFEST_FILE = "sweep.json"
@@ -436,8 +436,9 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
             "ok": len(ok),
             "failed": len(mine) - len(ok),
             "metrics": {m: interval([metric(s, m) for s in ok.values()]) for m in plan.sweep.metrics} if ok else {},
-            "vs_reference": (_paired(ok, reference, plan.sweep.metrics)
-                             if plan.reference is not None and p.index != plan.reference else None),
+            # the point against the reference, on the seeds both ran (None: none, or it is the reference)
+            "vs_reference": (seed_differences(list(ok.values()), list(reference.values()), plan.sweep.metrics)
+                             if p.index != plan.reference and set(ok) & set(reference) else None),
         })
     sweep = plan.sweep
     return {
@@ -467,19 +468,6 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
         "failures": [{"point": r["point"], "seed": r["seed"], "error": r["error"]} for r in rows if r["status"] == "failed"],
         "provenance": {"version": sim.__version__, "data_sha256": data_sha256(), "libraries": library_versions()},
     }
-
-
-def _paired(mine: Mapping[int, Mapping], reference: Mapping[int, Mapping], metrics: Sequence[str]) -> dict | None:
-    """Each metric of a point minus the reference point's, seed by seed, over the seeds both
-    ran (a rate undefined in either is left out of that seed); None when they share none."""
-    seeds = sorted(set(mine) & set(reference))
-    if not seeds:
-        return None
-    out = {}
-    for m in metrics:
-        values = [(metric(mine[s], m), metric(reference[s], m)) for s in seeds]
-        out[m] = interval([None if a is None or b is None else a - b for a, b in values])
-    return out
 
 
 __all__ = ["plan_sweep", "run_sweep", "collect", "design_points", "results_table", "summarize_sweep", "flat_metrics",
