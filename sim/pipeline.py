@@ -261,7 +261,9 @@ def _match_and_decide(config: Config, plan: geography.Plan, index: int, members:
     rows: dict[int, pa.Table] = {}
     data: dict[str, dict] = {}
     for key, group in members.items():
-        matched = spill.take(index, key) if spill is not None and key in models else None
+        # a fitted group deciding: its block was spilled when it was matched for the fit
+        spilled = spill is not None and key in models and policy_mod.needs_fit(group[0][1])
+        matched = spill.take(index, key) if spilled else None
         if matched is None:
             if world is None:
                 world = _prepared_block(config, plan, block)
