@@ -382,16 +382,13 @@ def _values_text(point: Mapping, params: Sequence[Mapping]) -> str:
     return ", ".join(f"{p['short']} = {fmt_value(values[p['key']]) if p['key'] in values else 'n/a'}" for p in params)
 
 
-def _interval(point: Mapping, metric: str) -> Mapping | None:
-    m = (point.get("metrics") or {}).get(metric)
-    return m if isinstance(m, Mapping) else None
-
-
-def _vs_reference(point: Mapping, metric: str) -> Mapping | None:
-    """The point's paired difference from the reference for ``metric``, or None (the reference
-    itself, no reference, no seed in common with it, or a summary older than references)."""
-    vs = point.get("vs_reference")
-    m = vs.get(metric) if isinstance(vs, Mapping) else None
+def _interval(point: Mapping, metric: str, of: str = "metrics") -> Mapping | None:
+    """The point's interval of ``metric`` in its ``of``: ``metrics`` (its level) or
+    ``vs_reference`` (its paired difference from the reference). None where the summary has
+    none: for a difference, at the reference itself, without a reference, without a seed in
+    common with it, or in a summary older than references."""
+    group = point.get(of)
+    m = group.get(metric) if isinstance(group, Mapping) else None
     return m if isinstance(m, Mapping) else None
 
 
@@ -475,7 +472,8 @@ def _metric_range(metric: str, points: Sequence[Mapping], params: Sequence[Mappi
         _, _, p = t
         c = cell(_interval(p, metric), rate=rate, level=level)
         is_ref = ref is not None and _same(p.get("point"), ref)
-        d = None if ref is None or is_ref else difference_cell(_vs_reference(p, metric), rate=rate, level=level)
+        d = (None if ref is None or is_ref
+             else difference_cell(_interval(p, metric, "vs_reference"), rate=rate, level=level))
         return {"point": p.get("point"), "mean": c["mean"], "cell": c, "values": _values_text(p, params),
                 "reference": is_ref, "difference": d}
 
@@ -685,7 +683,7 @@ def _differences(ctx: Mapping, points: Sequence[Mapping], metrics: Sequence[str]
     for p in points:
         values = p.get("values") if isinstance(p.get("values"), Mapping) else {}
         is_ref = _same(p.get("point"), ref["point"])
-        cells = [difference_cell(_vs_reference(p, m), rate=is_rate(m), level=level) for m in metrics]
+        cells = [difference_cell(_interval(p, m, "vs_reference"), rate=is_rate(m), level=level) for m in metrics]
         ns = [c["n"] for c in cells if isinstance(c["n"], int) and not isinstance(c["n"], bool)]
         out["rows"].append({
             "point": _point_label(p, ref["point"]),
@@ -988,8 +986,7 @@ def render_sweep_html(summary: Mapping) -> str:
             uris[f["figure"]["id"]] = data_uri(metric_svg(f, wide=wide))
         if m["heatmap"]:
             uris[m["heatmap"]["figure"]["id"]] = data_uri(heatmap_svg(m["heatmap"]))
-    env = _environment("html")
-    return env.get_template("sweep.html.j2").render(ctx=ctx, figures=uris, wide=wide)
+    return _environment("html").get_template("sweep.html.j2").render(ctx=ctx, figures=uris, wide=wide)
 
 
 def write_sweep_report(summary: Mapping, out_dir: str | Path, *, force: bool = True) -> Path:
