@@ -22,16 +22,19 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip check
 	touch $@
 
-# The main job. report.pdf needs Chromium (Debian's chromium, or MATCHSIM_CHROMIUM); without it
-# the HTML and Markdown reports are written and the PDF is skipped, with a note.
+# The main job. report.pdf needs Chromium: scripts/ensure-chromium installs Debian's when it is
+# missing (as root or through sudo); where it cannot, the HTML and Markdown reports are written
+# and the PDF is skipped, with a note.
 run: $(STAMP)
-	@pdf=; if ! $(BIN)/python -c 'from sim.report import find_chromium; find_chromium()' >/dev/null 2>&1; then \
-		echo "note: no Chromium found, so no report.pdf (apt-get install chromium, then make run again)" >&2; pdf=--no-pdf; fi; \
+	@pdf=; if ! scripts/ensure-chromium; then \
+		echo "note: no Chromium, so no report.pdf (see the error above), the rest of the job runs" >&2; pdf=--no-pdf; fi; \
 	$(BIN)/matchsim run configs/august-2025.toml -o out/august-2025 --force $$pdf
 
 # Benchmarks are collected too, run once each with timing disabled, so they cannot rot.
-# Pass options through, e.g. `make test PYTEST_ARGS=--runslow`.
+# Pass options through, e.g. `make test PYTEST_ARGS=--runslow`. The report tests drive a real
+# headless Chromium, which scripts/ensure-chromium installs when it is missing.
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Timed runs; each is saved as JSON under .benchmarks/<machine>/ for comparison, then printed
