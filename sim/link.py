@@ -343,7 +343,7 @@ def pairs_table(policy, cands: list[policy_mod.PathCandidates], models: dict, le
     ``gamma_<column>`` per comparison of any path (-1 missing, 0 different, up to the exact
     level; null when the pair's path does not compare that column), ``score`` (the match weight
     of a Fellegi-Sunter path; under rules the sum of the levels, which only ranks), ``matched``."""
-    columns = list(dict.fromkeys(c.column for p in policy.paths for c in p.comparisons))
+    columns = list(dict.fromkeys(c.key for p in policy.paths for c in p.comparisons))
     parts: dict[str, list] = {k: [] for k in ("left", "right", "path", "score", "matched")}
     gammas: dict[str, list] = {c: [] for c in columns}
     for i, c in enumerate(cands):
@@ -354,7 +354,7 @@ def pairs_table(policy, cands: list[policy_mod.PathCandidates], models: dict, le
         parts["path"].append(np.full(n, i, dtype=np.int64))
         parts["score"].append(np.asarray(score, dtype=np.float64))
         parts["matched"].append(np.asarray(matched, dtype=bool))
-        compared = [comp.column for comp in c.path.comparisons]
+        compared = [comp.key for comp in c.path.comparisons]
         for column in columns:
             if column in compared:
                 gammas[column].append(pa.array(c.levels[:, compared.index(column)].astype(np.int8)))

@@ -239,12 +239,13 @@ def _over_blocks(config: Config, plan: geography.Plan, members: dict, models: di
 
 def _matching_key(policy: PolicyConfig) -> str:
     """What a policy's candidates and fitted models depend on: all of it but its name, its
-    description, its engine (engines give identical results) and its match-weight thresholds
-    (which only the decision reads)."""
+    description, its engine (engines give identical results) and its thresholds (which only the
+    decision reads)."""
     data = policy.to_dict(without=("name", "description", "engine"))
     for path in data["paths"]:
         if path.get("fellegi_sunter"):
             path["fellegi_sunter"].pop("match_weight_threshold")
+            path["fellegi_sunter"].pop("match_probability_threshold")
     return json.dumps(data, sort_keys=True)
 
 

@@ -130,8 +130,16 @@ def test_probabilistic_policy_runs_em_and_records_its_parameters(world_config):
     result = run(config_with(world_config, policy=_policy("probabilistic", world_config)))
     fs = result.summary["fellegi_sunter"]["all"]
     assert fs["converged"] and 0 < fs["prior_match"] < 1
-    assert result.summary["rates"]["precision"] > 0.8      # the threshold is set for precision
+    assert result.summary["rates"]["precision"] > 0.9      # disclosed at match probability 0.99
     assert result.summary["simulated"]["disclosed"] > 0
+    # the prior, from the deterministic rules and their stated recall, is a share of all request x
+    # record pairs; in true records per request it is the world's share of requests with a record
+    prior = fs["prior"]
+    s = result.summary["simulated"]
+    assert prior["method"] == "deterministic_rules" and prior["n_requests"] == s["requests"] - s["gated"]
+    assert fs["prior_match"] == pytest.approx(prior["expected_matches"] / prior["n_possible_pairs"], rel=1e-9)
+    findable_share = s["findable"] / s["requests"]
+    assert prior["matches_per_request"] == pytest.approx(findable_share, rel=0.35), (prior, findable_share)
 
 
 def _policy(name: str, world_config) -> dict:

@@ -37,6 +37,17 @@ class BlockingRule:
     def description(self) -> str:
         return "same " + " and ".join(self.columns)
 
+    def agrees(self, left: dict, right: dict, left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:
+        """Whether each pair ``(left_idx[i], right_idx[i])`` is one this rule would make: equal
+        and present in every column. For a rule that refines another (more columns), its pairs
+        are found among the other's without blocking again."""
+        out = np.ones(len(left_idx), bool)
+        for column in self.columns:
+            codes_l, codes_r, _ = shared_dictionary(left[column], right[column])
+            a = codes_l[left_idx]
+            out &= (a >= 0) & (a == codes_r[right_idx])
+        return out
+
     def pairs(self, left: dict, right: dict, *, max_pairs: int = MAX_PAIRS) -> tuple[np.ndarray, np.ndarray]:
         """(left_idx, right_idx) of every pair agreeing on the columns, left-major order."""
         key_l, key_r = _joint_key([left[c] for c in self.columns], [right[c] for c in self.columns])

@@ -35,7 +35,7 @@ characters are that close, so the tolerance changes nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal
 
 import numpy as np
@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 
 from sim.match.encode import shared_dictionary
 
-ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date"]
+ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date", "date_parts", "missing_sides"]
 MISSING, DISAGREE = -1, 0
 _CHUNK = 1 << 16     # pairs compared at a time: ~0.5 MB per temporary array, within L2 cache
 #: A similarity this close below a threshold meets it: float rounding, not a real difference.
@@ -56,20 +56,52 @@ SCORE_TOLERANCE = 1e-12
 
 @dataclass(frozen=True)
 class Comparison:
-    """One comparison of a column between two records. Use the named constructors."""
+    """One comparison of a column between two records. Use the named constructors.
+
+    ``right_column`` compares the left side's ``column`` with another column of the right side
+    (the first of one side's surnames with the second of the other's); by default the same."""
 
     column: str
     kind: ComparisonKind
     thresholds: tuple[float, ...]     # closest last: similarity floors, or distance ceilings
     description: str
+    right_column: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What a policy calls the comparison (its rules, m, u): the column compared."""
+        return self.column
+
+    @property
+    def columns(self) -> tuple[str, str]:
+        """(left column, right column)."""
+        return self.column, self.right_column or self.column
+
+    @property
+    def level_names(self) -> tuple:
+        """What a rule may name as the loosest level accepted, loosest first: the thresholds,
+        then ``"exact"``; level ``i + 1`` is ``level_names[i]``."""
+        if self.kind == "date_parts":
+            return ("one_part", "swapped", "exact")
+        if self.kind == "missing_sides":
+            return ("missing_one_side", "missing_both_sides")
+        return (*self.thresholds, "exact")
 
     @property
     def n_levels(self) -> int:
         """Agreement levels above ``DISAGREE``: one per threshold plus the exact match."""
+        if self.kind == "date_parts":
+            return 3
+        if self.kind == "missing_sides":
+            return 2
         return len(self.thresholds) + 1
 
     def level_labels(self) -> list[str]:
         """Human-readable label of each gamma value, from -1 (missing) to the exact match."""
+        if self.kind == "date_parts":
+            return ["missing", "different", "one of year, month, day differs", "day and month swapped", "exact"]
+        if self.kind == "missing_sides":
+            return ["(never)", "both present", "missing on one side", "missing on both sides"]
         labels = ["missing", "different"]
         if self.kind in ("jaro_winkler",):
             labels += [f"Jaro-Winkler >= {t:g}" for t in self.thresholds]
@@ -81,8 +113,10 @@ class Comparison:
     def levels(self, left, right, left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:
         """Gamma (int8) of each candidate pair ``(left[left_idx[i]], right[right_idx[i]])``."""
         left_idx, right_idx = _pair_arrays(left_idx, right_idx)
-        if self.kind == "date":
-            return _date_levels(left, right, left_idx, right_idx, self.thresholds)
+        if self.kind in _DAY_KINDS:
+            return _DAY_KINDS[self.kind](_days(left), _days(right), left_idx, right_idx, self.thresholds)
+        if self.kind == "missing_sides":
+            return _missing_sides(left, right, left_idx, right_idx)
         return self._levels_of_codes(_Encoded(left, right), left_idx, right_idx)
 
     def _levels_of_codes(self, enc: "_Encoded", left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:
@@ -138,20 +172,290 @@ def date(column: str, thresholds: tuple[int, ...] = (1, 31, 366)) -> Comparison:
     return Comparison(column, "date", t[::-1], f"{column}: dates within {', '.join(f'{x:g}' for x in t)} days")
 
 
-def comparison_matrix(comparisons: list[Comparison], left: dict, right: dict, left_idx, right_idx) -> np.ndarray:
+def date_parts(column: str) -> Comparison:
+    """A date's clerical errors: exact, day and month swapped, one of year, month and day
+    different, else different (see :func:`_date_part_levels`)."""
+    return Comparison(column, "date_parts", (), f"{column}: exact, day/month swapped, one part different")
+
+
+def missing_sides(column: str) -> Comparison:
+    """How many sides lack a value (0, 1, 2): a unit on one side only is not a different unit."""
+    return Comparison(column, "missing_sides", (), f"{column}: missing on 0, 1 or 2 sides")
+
+
+def cross(kind_constructor, left_column: str, right_column: str, *args) -> Comparison:
+    """A comparison of the left side's ``left_column`` with the right side's ``right_column``
+    (one side's first surname with the other's second)."""
+    c = kind_constructor(left_column, *args)
+    return replace(c, right_column=right_column, description=f"{left_column} vs {right_column}: {c.kind}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Composite comparisons: one comparison over several columns, as Splink's comparison levels
+
+
+#: One condition of a composite level: feature ``k``'s gamma lies in ``[low, high]``.
+Term = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of a :class:`Composite`: it holds for a pair when all the terms of any one of
+    ``any_of`` hold. ``label`` is what rules, m and u and reports call it."""
+
+    label: str
+    description: str
+    any_of: tuple[tuple[Term, ...], ...]
+
+    def holds(self, gammas: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(gammas), bool)
+        for terms in self.any_of:
+            ok = np.ones(len(gammas), bool)
+            for k, low, high in terms:
+                g = gammas[:, k]
+                ok &= (g >= low) & (g <= high)
+            out |= ok
+        return out
+
+
+@dataclass(frozen=True)
+class Composite:
+    """A comparison over several columns: its ``features`` (basic comparisons, each distinct
+    value pair scored once) are combined into ordered levels. A pair's gamma is ``-1`` when
+    ``missing`` holds, else ``n`` for the first of ``levels`` (closest first) that holds, ``n-1``
+    for the second ... and ``0`` (different) when none does. ``tf_column``: the column whose
+    value's frequency replaces u at the top level under term-frequency adjustment.
+
+    >>> import numpy as np
+    >>> c = address()
+    >>> cols = {"street": ["12 OAK ST", "12 OAK ST"], "zip5": ["89501", "89501"], "unit": ["4", None],
+    ...         "street_number": ["12", "12"], "street_name": ["OAK", "OAK"]}
+    >>> c.levels(cols, cols, np.array([0, 1, 0]), np.array([0, 0, 1])).tolist()
+    [5, 4, 4]
+    """
+
+    name: str
+    features: tuple[Comparison, ...]
+    comparison_levels: tuple[Level, ...]
+    missing: Level | None
+    description: str
+    tf_column: str | None = None
+    kind: str = "composite"
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.comparison_levels)
+
+    @property
+    def column(self) -> str:       # what term-frequency adjustment and reports key on
+        return self.tf_column or self.name
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        """The level labels a rule may name as the loosest accepted, loosest first."""
+        return tuple(level.label for level in reversed(self.comparison_levels))
+
+    def level_labels(self) -> list[str]:
+        return ["missing", "different", *(level.description for level in reversed(self.comparison_levels))]
+
+    def input_columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(col for f in self.features for col in f.columns))
+
+    def combine(self, gammas: np.ndarray) -> np.ndarray:
+        """The composite gamma of each pair from its features' gammas (n_pairs, n_features)."""
+        out = np.zeros(len(gammas), np.int8)
+        for i, level in enumerate(reversed(self.comparison_levels), start=1):      # loosest first, closest wins
+            out[level.holds(gammas)] = i
+        if self.missing is not None:
+            out[self.missing.holds(gammas)] = MISSING
+        return out
+
+    def levels(self, left: dict, right: dict, left_idx, right_idx) -> np.ndarray:
+        """Gamma of each pair; ``left``/``right`` map column names to columns."""
+        return comparison_matrix([self], left, right, left_idx, right_idx)[:, 0]
+
+
+def _t(k: int, low: int, high: int | None = None) -> Term:
+    return (k, low, low if high is None else high)
+
+
+def address() -> Composite:
+    """One comparison of the whole address, so that one shared dwelling counts once (four
+    independent comparisons of number, street, unit and ZIP count it four times). Closest first:
+
+    * ``address_unit``: the same delivery address, the same unit or none on both sides;
+    * ``address_no_unit``: the same house number, street and ZIP, a unit on one side only
+      (DHS OIG-23-47: 90,000 apartments without a unit number);
+    * ``street_typo``: the same house number and ZIP, the street name within Jaro-Winkler 0.88
+      and no different unit (a mistyped street name);
+    * ``street_zip``: the same street name and ZIP (a neighbour, or a house number missing);
+    * ``zip``: the same ZIP only;
+
+    else ``different``; ``missing`` when either side has no ZIP (a blank or city-only address).
+    """
+    f = (exact("street"), exact("zip5"), exact("unit"), missing_sides("unit"), exact("street_number"),
+         jaro_winkler("street_name", (0.88,)))
+    street, zip5, unit, unit_absent, number, name = range(6)
+    no_other_unit = (_t(unit, -1), _t(unit, 1))
+    levels = (
+        Level("address_unit", "same address and unit", ((_t(street, 1), _t(zip5, 1), _t(unit, 1)),
+                                                         (_t(street, 1), _t(zip5, 1), _t(unit_absent, 2)))),
+        Level("address_no_unit", "same address, unit on one side only",
+              ((_t(street, 1), _t(zip5, 1), _t(unit_absent, 1)),)),
+        Level("street_typo", "same number and ZIP, street name Jaro-Winkler >= 0.88",
+              tuple((_t(number, 1), _t(zip5, 1), _t(name, 1, 2), u) for u in no_other_unit)),
+        Level("street_zip", "same street name and ZIP", ((_t(name, 2), _t(zip5, 1)),)),
+        Level("zip", "same ZIP", ((_t(zip5, 1),),)),
+    )
+    return Composite("address", f, levels, Level("missing", "no ZIP", ((_t(zip5, -1),),)),
+                     "address: same address and unit / unit on one side / street typo / same street and ZIP / same ZIP")
+
+
+def surname(thresholds: tuple[float, ...] = (0.92, 0.8)) -> Composite:
+    """The last name, knowing two-surname forms: closest first ``exact``; ``same_surnames``
+    (the same surnames written differently: DE LA TORRE MUNOZ, TORRE-MUNOZ); ``one_surname``
+    (one side's surname is either of the other's: GOMEZ CONDE and CONDE, as INS indexing and the
+    master file write them differently); then Jaro-Winkler at ``thresholds``. The surnames are
+    the ``surname_1``/``surname_2`` columns of :mod:`sim.match.prepare` (particles dropped)."""
+    f = (jaro_winkler("last_name", thresholds), exact("surname_1"), exact("surname_2"),
+         cross(exact, "surname_1", "surname_2"), cross(exact, "surname_2", "surname_1"), missing_sides("surname_2"))
+    full, s1, s2, s12, s21, s2_absent = range(6)
+    top = len(thresholds) + 1
+    levels = (
+        Level("exact", "exact", ((_t(full, top),),)),
+        Level("same_surnames", "the same surnames, written differently",
+              ((_t(s1, 1), _t(s2, 1)), (_t(s1, 1), _t(s2_absent, 2)))),
+        Level("one_surname", "one surname shared", tuple((_t(k, 1),) for k in (s1, s2, s12, s21))),
+        *(Level(f"jw{round(t * 100)}", f"Jaro-Winkler >= {t:g}", ((_t(full, top - 1 - i, top - 1),),))
+          for i, t in enumerate(thresholds)),
+    )
+    return Composite("surname", f, levels, Level("missing", "missing", ((_t(full, -1),),)),
+                     f"surname: exact / same surnames / one surname shared / Jaro-Winkler at {', '.join(f'{t:g}' for t in thresholds)}",
+                     tf_column="last_name")
+
+
+def given_name(thresholds: tuple[float, ...] = (0.92, 0.8)) -> Composite:
+    """The first name, knowing compound given names: closest first ``exact``;
+    ``compound_part`` (the same first given name, a second one on one side only: JOSE LUIS and
+    JOSE); ``other_part`` (one side's given name is the other's other part: MARIA GUADALUPE and
+    GUADALUPE); then Jaro-Winkler at ``thresholds``."""
+    f = (jaro_winkler("first_name", thresholds), exact("given_1"), missing_sides("given_2"),
+         cross(exact, "given_1", "given_2"), cross(exact, "given_2", "given_1"))
+    full, g1, g2_absent, g12, g21 = range(5)
+    top = len(thresholds) + 1
+    levels = (
+        Level("exact", "exact", ((_t(full, top),),)),
+        Level("compound_part", "first given name, a second on one side only", ((_t(g1, 1), _t(g2_absent, 1)),)),
+        Level("other_part", "one side's given name is the other's second", ((_t(g12, 1),), (_t(g21, 1),))),
+        *(Level(f"jw{round(t * 100)}", f"Jaro-Winkler >= {t:g}", ((_t(full, top - 1 - i, top - 1),),))
+          for i, t in enumerate(thresholds)),
+    )
+    return Composite("given_name", f, levels, Level("missing", "missing", ((_t(full, -1),),)),
+                     f"given name: exact / compound part / other part / Jaro-Winkler at {', '.join(f'{t:g}' for t in thresholds)}",
+                     tf_column="first_name")
+
+
+def date_of_birth(within_days: int = 366) -> Composite:
+    """The date of birth with its clerical errors: closest first ``exact``, ``swapped`` (day and
+    month), ``one_part`` (one of year, month and day different), ``within`` (the dates within
+    ``within_days``: a year off by one around a birthday), else ``different``."""
+    f = (date_parts("date_of_birth"), date("date_of_birth", (within_days,)))
+    parts, gap = range(2)
+    levels = (
+        Level("exact", "exact", ((_t(parts, 3),),)),
+        Level("swapped", "day and month swapped", ((_t(parts, 2),),)),
+        Level("one_part", "one of year, month, day different", ((_t(parts, 1),),)),
+        Level("within", f"within {within_days} days", ((_t(gap, 1, 2),),)),
+    )
+    return Composite("date_of_birth", f, levels, Level("missing", "missing", ((_t(parts, -1),),)),
+                     f"date of birth: exact / day-month swapped / one part / within {within_days} days")
+
+
+#: The named composite constructors, by the name a policy's config gives.
+COMPOSITES: dict[str, Callable[[], Composite]] = {
+    "address": address, "surname": surname, "given_name": given_name, "date_of_birth": date_of_birth,
+}
+
+
+def build(config) -> Comparison | Composite:
+    """The comparison a policy's :class:`sim.config.ComparisonConfig` describes, by the named
+    constructors; a ``composite`` from its levels (closest first), each condition a feature:
+    ``exact`` (equal), ``missing`` (missing on either side), ``missing_one_side``,
+    ``missing_both_sides``, or a number (Jaro-Winkler at least that)."""
+    t = tuple(config.thresholds)
+    if config.kind == "exact":
+        return exact(config.column)
+    if config.kind == "jaro_winkler":
+        return jaro_winkler(config.column, t)
+    if config.kind == "levenshtein":
+        return levenshtein(config.column, tuple(int(x) for x in t))
+    if config.kind == "date":
+        return date(config.column, tuple(int(x) for x in t))
+    if config.kind == "composite":
+        return _user_composite(config.key, config.levels)
+    made = COMPOSITES[config.kind](*((int(t[0]),) if config.kind == "date_of_birth" else (t,)) if t else ())
+    return replace(made, name=config.key) if config.name else made
+
+
+def _user_composite(name: str, levels) -> Composite:
+    features: list[Comparison] = []
+
+    def term(column: str, condition) -> Term:
+        if condition in ("exact", "missing"):
+            feature, low, high = exact(column), *((1, 1) if condition == "exact" else (MISSING, MISSING))
+        elif condition in ("missing_one_side", "missing_both_sides"):
+            feature, low = missing_sides(column), 1 if condition == "missing_one_side" else 2
+            high = low
+        else:
+            feature, low, high = jaro_winkler(column, (float(condition),)), 1, 2
+        if feature not in features:
+            features.append(feature)
+        return features.index(feature), low, high
+
+    built = tuple(Level(level.label, " and ".join(f"{col} {cond if isinstance(cond, str) else f'Jaro-Winkler >= {cond:g}'}"
+                                                  for col, cond in level.alternatives[0].items()),
+                        tuple(tuple(term(col, cond) for col, cond in alt.items()) for alt in level.alternatives))
+                  for level in levels)
+    return Composite(name, tuple(features), built, None,
+                     f"{name}: " + " / ".join(level.label for level in levels))
+
+
+def comparison_matrix(comparisons: list, left: dict, right: dict, left_idx, right_idx) -> np.ndarray:
     """The (n_pairs, n_comparisons) int8 matrix of levels: the input of every policy. A column
-    compared several ways is encoded once."""
+    (or pair of columns) is encoded once, and a feature shared by composites scored once."""
     left_idx, right_idx = _pair_arrays(left_idx, right_idx)
     out = np.empty((len(left_idx), len(comparisons)), np.int8)
-    encoded: dict[str, _Encoded] = {}
+    encoded: dict[tuple[str, str], _Encoded] = {}
+    scored: dict[Comparison, np.ndarray] = {}
+
+    def basic(c: Comparison) -> np.ndarray:
+        if c not in scored:
+            col_l, col_r = c.columns
+            if c.kind in _DAY_KINDS:
+                scored[c] = _DAY_KINDS[c.kind](_days(left[col_l]), _days(right[col_r]), left_idx, right_idx, c.thresholds)
+            elif c.kind == "missing_sides":
+                scored[c] = _missing_sides(left[col_l], right[col_r], left_idx, right_idx)
+            else:
+                if (col_l, col_r) not in encoded:
+                    encoded[(col_l, col_r)] = _Encoded(left[col_l], right[col_r])
+                scored[c] = c._levels_of_codes(encoded[(col_l, col_r)], left_idx, right_idx)
+        return scored[c]
+
     for i, c in enumerate(comparisons):
-        if c.kind == "date":
-            out[:, i] = _date_levels(left[c.column], right[c.column], left_idx, right_idx, c.thresholds)
+        if isinstance(c, Composite):
+            gammas = np.empty((len(left_idx), len(c.features)), np.int8)
+            for k, feature in enumerate(c.features):
+                gammas[:, k] = basic(replace(feature, description=""))
+            out[:, i] = c.combine(gammas)
         else:
-            if c.column not in encoded:
-                encoded[c.column] = _Encoded(left[c.column], right[c.column])
-            out[:, i] = c._levels_of_codes(encoded[c.column], left_idx, right_idx)
+            out[:, i] = basic(replace(c, description=""))
     return out
+
+
+def columns_of(comparisons) -> list[str]:
+    """Every column the comparisons read, each once, in order."""
+    return list(dict.fromkeys(col for c in comparisons
+                              for col in (c.input_columns() if isinstance(c, Composite) else c.columns)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,15 +613,16 @@ def _grade(scores: np.ndarray, thresholds: tuple[float, ...], *, higher_is_close
     return out
 
 
-def _date_levels(left, right, left_idx, right_idx, thresholds) -> np.ndarray:
-    def days(values):
-        arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        if not pa.types.is_date32(arr.type):
-            arr = arr.cast(pa.date32())
-        return pc.fill_null(arr.cast(pa.int32()), _NO_DATE).to_numpy(zero_copy_only=False).astype(np.int64)
+def _days(values) -> np.ndarray:
+    """A date column as int64 day numbers, :data:`_NO_DATE` where missing."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if not pa.types.is_date32(arr.type):
+        arr = arr.cast(pa.date32())
+    return pc.fill_null(arr.cast(pa.int32()), _NO_DATE).to_numpy(zero_copy_only=False).astype(np.int64)
 
-    days_l, days_r = days(left), days(right)
+
+def _date_levels(days_l, days_r, left_idx, right_idx, thresholds) -> np.ndarray:
     out = np.empty(len(left_idx), np.int8)
     for start in range(0, len(left_idx), _CHUNK):            # in cache, as _levels_of_codes
         a, b = days_l[left_idx[start: start + _CHUNK]], days_r[right_idx[start: start + _CHUNK]]
@@ -329,4 +634,35 @@ def _date_levels(left, right, left_idx, right_idx, thresholds) -> np.ndarray:
     return out
 
 
+def civil_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of int64 day numbers since 1970-01-01, by numpy's calendar."""
+    dates = days.astype("datetime64[D]")
+    years = dates.astype("datetime64[Y]")
+    months = dates.astype("datetime64[M]")
+    return (years.astype(np.int64) + 1970, (months - years).astype(np.int64) + 1,
+            (dates - months).astype(np.int64) + 1)
+
+
+def _date_part_levels(days_l, days_r, left_idx, right_idx, thresholds=()) -> np.ndarray:
+    """3 exact; 2 day and month swapped (same year, day != month); 1 exactly one of year,
+    month and day differs; 0 otherwise; -1 missing. The clerical errors of a date of birth."""
+    a, b = days_l[left_idx], days_r[right_idx]
+    missing = (a == _NO_DATE) | (b == _NO_DATE)
+    ya, ma, da = civil_parts(np.where(missing, 0, a))
+    yb, mb, db = civil_parts(np.where(missing, 0, b))
+    same = (ya == yb).astype(np.int8) + (ma == mb) + (da == db)
+    out = np.where(same == 2, np.int8(1), np.int8(DISAGREE)).astype(np.int8)
+    out[(ya == yb) & (ma == db) & (da == mb) & (ma != da)] = 2
+    out[same == 3] = 3
+    out[missing] = MISSING
+    return out
+
+
+def _missing_sides(left, right, left_idx, right_idx) -> np.ndarray:
+    """How many of the two values are missing (null or empty): 0, 1 or 2; never -1."""
+    codes_l, codes_r, _ = shared_dictionary(left, right)
+    return ((codes_l[left_idx] < 0).astype(np.int8) + (codes_r[right_idx] < 0)).astype(np.int8)
+
+
+_DAY_KINDS = {"date": _date_levels, "date_parts": _date_part_levels}
 _NO_DATE = np.iinfo(np.int32).min

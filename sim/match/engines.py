@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.match.blocking import BlockingRule, union_pairs
-from sim.match.compare import MISSING, Comparison, _grade, comparison_matrix
+from sim.match.compare import MISSING, Comparison, Composite, _grade, civil_parts, columns_of, comparison_matrix
 from sim.match.encode import as_strings
 
 EngineName = Literal["vectorized", "recordlinkage"]
@@ -51,7 +51,7 @@ class VectorizedEngine:
         return union_pairs(*(rule.pairs(cols_l, cols_r) for rule in rules))
 
     def levels(self, comparisons, left, right, left_idx, right_idx):
-        columns = list(dict.fromkeys(c.column for c in comparisons))
+        columns = columns_of(comparisons)
         left, left_idx = _referenced(left, columns, left_idx)
         right, right_idx = _referenced(right, columns, right_idx)
         cols_l = {c: left.column(c) for c in columns}
@@ -112,40 +112,81 @@ class RecordLinkageEngine:
         comparisons = list(comparisons)
         if not comparisons:
             return np.zeros((len(left_idx), 0), np.int8)
-        columns = list(dict.fromkeys(c.column for c in comparisons))
+        columns = columns_of(comparisons)
         left, left_idx = _referenced(left, columns, left_idx)
         right, right_idx = _referenced(right, columns, right_idx)
-        # one frame column per compared column and form: day numbers for date comparisons, the
-        # string form for the others (an exact comparison of dates compares their text, as the
-        # vectorized engine does)
-        def form(c: Comparison) -> str:
-            return f"{c.column}:days" if c.kind == "date" else f"{c.column}:text"
+        # every basic comparison once, a composite's features among them; a composite's levels
+        # are then its own combination of their gammas (Composite.combine), the same code as
+        # the vectorized engine's: what is cross-checked is each feature
+        basics = list(dict.fromkeys(f for c in comparisons for f in (c.features if isinstance(c, Composite) else (c,))))
+        gammas = self._basic_levels(rl, pd, basics, left, right, left_idx, right_idx)
+        out = np.empty((len(left_idx), len(comparisons)), np.int8)
+        for i, c in enumerate(comparisons):
+            if isinstance(c, Composite):
+                out[:, i] = c.combine(np.stack([gammas[basics.index(f)] for f in c.features], axis=1))
+            else:
+                out[:, i] = gammas[basics.index(c)]
+        return out
 
-        source = {form(c): (c.column, _days if c.kind == "date" else _text) for c in comparisons}
-        frame_l = pd.DataFrame({k: f(left.column(col)) for k, (col, f) in source.items()}, index=pd.RangeIndex(left.num_rows))
-        frame_r = pd.DataFrame({k: f(right.column(col)) for k, (col, f) in source.items()}, index=pd.RangeIndex(right.num_rows))
+    @staticmethod
+    def _basic_levels(rl, pd, comparisons, left, right, left_idx, right_idx) -> list[np.ndarray]:
+        # one frame column per compared column and form on each side: day numbers (and their
+        # year, month, day) for date comparisons, the string form for the others (an exact
+        # comparison of dates compares their text, as the vectorized engine does)
+        def form(column: str, c: Comparison) -> str:
+            return f"{column}:days" if c.kind in ("date", "date_parts") else f"{column}:text"
 
+        def frame(table, side: int):
+            data = {}
+            for c in comparisons:
+                column = c.columns[side]
+                key = form(column, c)
+                if key in data:
+                    continue
+                if key.endswith(":days"):
+                    data[key] = _days(table.column(column))
+                    year, month, day = _parts(data[key])
+                    data[f"{column}:year"], data[f"{column}:month"], data[f"{column}:day"] = year, month, day
+                else:
+                    data[key] = _text(table.column(column))
+            return pd.DataFrame(data, index=pd.RangeIndex(table.num_rows))
+
+        frame_l, frame_r = frame(left, 0), frame(right, 1)
         compare = rl.Compare()
         for i, c in enumerate(comparisons):
-            col = form(c)
-            compare.exact(col, col, agree_value=1, disagree_value=0, missing_value=-1, label=f"{i}:exact")
+            col_l, col_r = form(c.columns[0], c), form(c.columns[1], c)
+            if c.kind == "missing_sides":
+                continue
+            compare.exact(col_l, col_r, agree_value=1, disagree_value=0, missing_value=-1, label=f"{i}:exact")
             if c.kind in ("jaro_winkler", "levenshtein"):
                 method = "jarowinkler" if c.kind == "jaro_winkler" else "levenshtein"
-                compare.string(col, col, method=method, missing_value=-1.0, label=f"{i}:score")
+                compare.string(col_l, col_r, method=method, missing_value=-1.0, label=f"{i}:score")
             elif c.kind == "date":
                 for j, t in enumerate(c.thresholds):
-                    compare.numeric(col, col, method="step", offset=float(t), missing_value=0.0, label=f"{i}:within{j}")
+                    compare.numeric(col_l, col_r, method="step", offset=float(t), missing_value=0.0, label=f"{i}:within{j}")
+            elif c.kind == "date_parts":
+                a, b = c.columns
+                for part in ("year", "month", "day"):
+                    compare.exact(f"{a}:{part}", f"{b}:{part}", label=f"{i}:{part}")
+                compare.exact(f"{a}:month", f"{b}:day", label=f"{i}:month_day")
+                compare.exact(f"{a}:day", f"{b}:month", label=f"{i}:day_month")
         pairs = pd.MultiIndex.from_arrays([left_idx, right_idx])
         features = compare.compute(pairs, frame_l, frame_r)
 
-        out = np.empty((len(left_idx), len(comparisons)), np.int8)
+        out = []
         for i, c in enumerate(comparisons):
+            if c.kind == "missing_sides":
+                # how many sides lack a value: not a comparison, read off the two frames
+                absent_l = frame_l[form(c.columns[0], c)].isna().to_numpy()[left_idx]
+                absent_r = frame_r[form(c.columns[1], c)].isna().to_numpy()[right_idx]
+                out.append((absent_l.astype(np.int8) + absent_r).astype(np.int8))
+                continue
             same = features[f"{i}:exact"].to_numpy()
             if c.kind == "jaro_winkler":
                 level = _grade(features[f"{i}:score"].to_numpy(np.float64), c.thresholds, higher_is_closer=True)
             elif c.kind == "levenshtein":
                 similarity = features[f"{i}:score"].to_numpy(np.float64)
-                lengths_l, lengths_r = _lengths(left.column(c.column)), _lengths(right.column(c.column))
+                lengths_l, lengths_r = _lengths(left.column(c.columns[0])), _lengths(right.column(c.columns[1]))
                 longest = np.maximum(lengths_l[left_idx], lengths_r[right_idx])
                 distance = np.rint((1.0 - similarity) * longest).astype(np.int64)
                 level = _grade(distance, c.thresholds, higher_is_closer=False)
@@ -153,11 +194,16 @@ class RecordLinkageEngine:
                 level = np.zeros(len(left_idx), np.int8)
                 for j in range(len(c.thresholds)):       # loosest first, as the thresholds are
                     level[features[f"{i}:within{j}"].to_numpy() == 1] = j + 1
+            elif c.kind == "date_parts":
+                y, m, d = (features[f"{i}:{p}"].to_numpy() for p in ("year", "month", "day"))
+                swapped = (y == 1) & (features[f"{i}:month_day"].to_numpy() == 1) & (features[f"{i}:day_month"].to_numpy() == 1) & (m == 0)
+                level = np.where(y + m + d == 2, 1, 0).astype(np.int8)
+                level[swapped] = 2
             else:
                 level = np.zeros(len(left_idx), np.int8)
             level[same == 1] = c.n_levels
             level[same == -1] = MISSING
-            out[:, i] = level
+            out.append(level)
         return out
 
 
@@ -213,6 +259,13 @@ def _text(column) -> np.ndarray:
 def _lengths(column) -> np.ndarray:
     """Characters in each value (code points, as Python's len counts them), 0 where null."""
     return pc.fill_null(pc.utf8_length(as_strings(column)), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month and day of float day numbers as floats, NaN where the day is NaN."""
+    missing = np.isnan(days)
+    parts = civil_parts(np.where(missing, 0, days).astype(np.int64))
+    return tuple(np.where(missing, np.nan, p.astype(np.float64)) for p in parts)
 
 
 def _days(column) -> np.ndarray:

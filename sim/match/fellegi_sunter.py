@@ -26,9 +26,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-#: Probabilities are kept inside [EPS, 1 - EPS] so that a level never seen in one class does not
-#: give an infinite weight.
+#: Probabilities estimated by EM are kept inside [EPS, 1 - EPS] so that a level never seen in one
+#: class does not give an infinite weight.
 EPS = 1e-6
+#: The floor of every probability that is a share of all record pairs (u from random pairs, a
+#: term frequency, the prior): those shrink as the master file grows (a TIN is shared by 1 in
+#: N random pairs, a unique surname has frequency 1/N), and a floor near them would make weights
+#: depend on the size of the world. Only keeps logarithms finite.
+TINY = 1e-15
 
 
 class FellegiSunter:
@@ -57,6 +62,7 @@ class FellegiSunter:
         self.m_ = self._start(m, "m") if m is not None else None
         self.u_ = self._start(u, "u") if u is not None else None
         self.prior_match_ = prior_match
+        self.prior_: dict | None = None      # how the prior was set, when not by this model's EM
         self.n_iter_ = 0
         self.converged_ = m is not None and u is not None
 
@@ -98,10 +104,25 @@ class FellegiSunter:
     @classmethod
     def u_from_random_pairs(cls, levels: np.ndarray, n_levels: Sequence[int], counts: np.ndarray | None = None) -> list[np.ndarray]:
         """u estimated as the level frequencies among random record pairs (almost none of which
-        are matches); ``levels`` may be distinct vectors with ``counts``."""
+        are matches); ``levels`` may be distinct vectors with ``counts``.
+
+        A level no random pair reached (a TIN one digit off, among a few million pairs) gets half
+        a pair: its true u is below 1/n, and 0 would give an infinite weight. Only such levels
+        depend on how many random pairs were drawn."""
         levels = np.asarray(levels)
         weights = np.ones(len(levels)) if counts is None else np.asarray(counts, np.float64)
-        return [cls._frequencies(levels[:, k].astype(np.int64), weights, n) for k, n in enumerate(n_levels)]
+        out = []
+        for k, n in enumerate(n_levels):
+            column = levels[:, k].astype(np.int64)
+            present = column >= 0
+            freq = np.bincount(column[present], weights=weights[present], minlength=n)[:n]
+            total = freq.sum()
+            if total <= 0:
+                out.append(np.full(n, 1.0 / n))
+                continue
+            freq = np.maximum(freq, 0.5)
+            out.append(freq / freq.sum())
+        return out
 
     # -- scoring -------------------------------------------------------------------------------
 
@@ -120,7 +141,7 @@ class FellegiSunter:
             out[present, k] = ratio[col[present]]
             if tf is not None and k in tf:
                 exact = col == n - 1
-                freq = np.clip(np.asarray(tf[k], np.float64)[exact], EPS, 1 - EPS)
+                freq = np.clip(np.asarray(tf[k], np.float64)[exact], TINY, 1.0)
                 out[exact, k] = np.log2(self.m_[k][n - 1] / freq)
         return out
 
@@ -136,6 +157,8 @@ class FellegiSunter:
         """The fitted parameters as plain data, for a run's summary."""
         return {
             "prior_match": self.prior_match_,
+            "log2_prior_odds": float(np.log2(self.prior_match_ / (1 - self.prior_match_))),
+            **({"prior": self.prior_} if self.prior_ is not None else {}),
             "m": [np.round(p, 8).tolist() for p in self.m_],
             "u": [np.round(p, 8).tolist() for p in self.u_],
             "iterations": self.n_iter_,
@@ -152,7 +175,7 @@ class FellegiSunter:
             p = np.asarray(probs, np.float64)
             if p.shape != (n,) or (p < 0).any() or not np.isclose(p.sum(), 1.0, atol=1e-3):
                 raise ValueError(f"The '{name}' parameter of FellegiSunter must give comparison {k} {n} probabilities summing to 1. Got {p.tolist()} instead.")
-            out.append(np.clip(p / p.sum(), EPS, 1 - EPS))
+            out.append(np.clip(p / p.sum(), TINY, 1 - TINY))
         return out
 
     @staticmethod
@@ -213,4 +236,4 @@ def pattern_counts(matrices: Sequence[np.ndarray], n_levels: Sequence[int]) -> t
     return patterns, counts
 
 
-__all__ = ["FellegiSunter", "pattern_counts"]
+__all__ = ["FellegiSunter", "pattern_counts", "EPS", "TINY"]

@@ -35,7 +35,7 @@ from sim.config import PathConfig, PolicyConfig
 from sim.match import compare
 from sim.match.blocking import block_on, union_pairs
 from sim.match.engines import get_engine
-from sim.match.fellegi_sunter import FellegiSunter, pattern_counts
+from sim.match.fellegi_sunter import TINY, FellegiSunter, pattern_counts
 
 #: What became of a request, in the order a request meets them.
 OUTCOMES = ("no_path", "gated", "unmatched", "ambiguous", "disclosed")
@@ -80,19 +80,9 @@ def address_gate(name: str, left: pa.Table) -> np.ndarray:
 # 3. Candidates
 
 
-def comparisons_of(path: PathConfig) -> list[compare.Comparison]:
+def comparisons_of(path: PathConfig) -> list:
     """The path's comparisons, built by the named constructors of :mod:`sim.match.compare`."""
-    built = []
-    for c in path.comparisons:
-        if c.kind == "exact":
-            built.append(compare.exact(c.column))
-        elif c.kind == "jaro_winkler":
-            built.append(compare.jaro_winkler(c.column, tuple(c.thresholds)))
-        elif c.kind == "levenshtein":
-            built.append(compare.levenshtein(c.column, tuple(int(t) for t in c.thresholds)))
-        else:
-            built.append(compare.date(c.column, tuple(int(t) for t in c.thresholds)))
-    return built
+    return [compare.build(c) for c in path.comparisons]
 
 
 @dataclass
@@ -112,13 +102,14 @@ class PathCandidates:
     # few hundred rows, not the 200 pairs a request: u needs only the level frequencies)
     random_levels: tuple[np.ndarray, np.ndarray] | None = None
     rule_hits: np.ndarray | None = None       # per pair, bit i set when blocking rule i paired it
+    n_possible: int = 0                       # request x record pairs the path could have compared
 
     def take_right(self, rows: np.ndarray) -> "PathCandidates":
         """The same candidates with right indices renumbered into ``rows`` (a sorted subset of
         the right table that contains every candidate), for keeping only the rows needed."""
         return PathCandidates(self.path, self.routed, self.gate_passed, self.left_idx,
                               np.searchsorted(rows, self.right_idx), self.levels, self.tf, self.random_levels,
-                              self.rule_hits)
+                              self.rule_hits, self.n_possible)
 
 
 def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str | None = None,
@@ -139,14 +130,14 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
         # what Fellegi-Sunter's EM sessions train on
         per_rule = [runner.pairs([block_on(*cols)], sub, right) for cols in path.blocking]
         li, ri = union_pairs(*per_rule)
-        hits = _rule_hits(per_rule, li, ri, right.num_rows) if path.decide == "fellegi_sunter" else None
+        hits = _training_hits(path, sub, right, li, ri) if _em(path) else None
         comps = comparisons_of(path)
         levels = runner.levels(comps, sub, right, li, ri)
         tf = {}
         fs = path.fellegi_sunter
-        for column in (fs.tf_adjust if fs is not None else ()):
-            k = [c.column for c in comps].index(column)
-            tf[k] = term_frequencies(right.column(column))[ri]
+        for key in (fs.tf_adjust if fs is not None else ()):
+            k = [c.key for c in path.comparisons].index(key)
+            tf[k] = term_frequencies(right.column(comps[k].column))[ri]
         random_levels = None
         if fs is not None and fs.estimate == "em" and fs.u_estimate == "random_sampling" and len(active) and right.num_rows:
             if rng is None:
@@ -155,17 +146,24 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
             rl = np.repeat(np.arange(len(active), dtype=np.int64), k)
             rr = rng.integers(0, right.num_rows, len(rl))
             random_levels = pattern_counts([runner.levels(comps, sub, right, rl, rr)], _n_levels(path))
-        out.append(PathCandidates(path, routed, gate, active[li], ri, levels, tf, random_levels, hits))
+        out.append(PathCandidates(path, routed, gate, active[li], ri, levels, tf, random_levels, hits,
+                                  n_possible=len(active) * right.num_rows))
     return out
 
 
-def _rule_hits(per_rule, li, ri, n_right: int) -> np.ndarray:
-    """Bit i of each pair (li, ri) is set when rule i's pairs ``per_rule[i]`` include it."""
+def training_rules(path: PathConfig) -> tuple[tuple[str, ...], ...]:
+    """The rules whose pairs train m, one EM session each: ``training_blocking``, else the
+    path's blocking rules."""
+    return tuple(tuple(r) for r in path.fellegi_sunter.training_blocking) or tuple(tuple(r) for r in path.blocking)
+
+
+def _training_hits(path: PathConfig, left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Bit i of each candidate pair is set when training rule i would pair it. Each training
+    rule refines a blocking rule (sim.config checks it), so its pairs are among the candidates."""
     hits = np.zeros(len(li), dtype=np.int64)
-    span = int(n_right) + 1
-    key = li * span + ri
-    for i, (a, b) in enumerate(per_rule):
-        hits[np.isin(key, a * span + b)] |= 1 << i
+    for i, rule in enumerate(training_rules(path)):
+        columns = {c: left.column(c) for c in rule}
+        hits[block_on(*rule).agrees(columns, {c: right.column(c) for c in rule}, li, ri)] |= 1 << i
     return hits
 
 
@@ -189,40 +187,54 @@ class FitData:
     """What estimating one Fellegi-Sunter path needs from the candidates of some blocks: the
     distinct level vectors of its pairs with their counts (``pairs``), the same for the pairs of
     each training rule on the comparisons it can inform (``rules``: rule index -> counts), and
-    for the random pairs that estimate u (``random``). A few thousand rows however many pairs:
+    for the random pairs that estimate u (``random``); for the prior, how many request x record
+    pairs the path could have compared (``n_possible``) and how many candidate pairs its
+    deterministic rules accept (``n_deterministic``). A few thousand rows however many pairs:
     a large world is fitted from the blocks' FitData without holding their candidates."""
 
     pairs: tuple[np.ndarray, np.ndarray]
     rules: dict[int, tuple[np.ndarray, np.ndarray]]
     random: tuple[np.ndarray, np.ndarray] | None
+    n_possible: int = 0
+    n_requests: int = 0
+    n_deterministic: int = 0
 
 
 def needs_fit(policy: PolicyConfig) -> bool:
-    """Whether any path of ``policy`` estimates its model from the candidates (EM)."""
-    return any(_em(path) for path in policy.paths)
+    """Whether any path of ``policy`` needs every block's candidates before it can decide: a
+    Fellegi-Sunter path, whose prior (and, under EM, m and u) is estimated from them."""
+    return any(_fitted(path) for path in policy.paths)
+
+
+def _fitted(path: PathConfig) -> bool:
+    return path.decide == "fellegi_sunter" and path.fellegi_sunter is not None
 
 
 def _em(path: PathConfig) -> bool:
-    return path.decide == "fellegi_sunter" and path.fellegi_sunter is not None and path.fellegi_sunter.estimate == "em"
+    return _fitted(path) and path.fellegi_sunter.estimate == "em"
 
 
 def _n_levels(path: PathConfig) -> list[int]:
-    """How many levels each comparison of a path has: missing, its thresholds, exact."""
-    return [len(c.thresholds) + 2 for c in path.comparisons]
+    """How many levels each comparison of a path has, from "different" to the closest."""
+    return [c.n_levels for c in path.comparisons]
 
 
 def fit_data(policy: PolicyConfig, cands: Sequence[PathCandidates]) -> dict[str, FitData]:
-    """The :class:`FitData` of each EM path of ``policy`` from one block's candidates."""
+    """The :class:`FitData` of each Fellegi-Sunter path of ``policy`` from one block's candidates."""
     out = {}
     for path, c in zip(policy.paths, cands):
-        if not _em(path):
+        if not _fitted(path):
             continue
         n_levels = _n_levels(path)
         rules = {}
-        if path.fellegi_sunter.u_estimate == "random_sampling" and c.rule_hits is not None:
+        fs = path.fellegi_sunter
+        if _em(path) and fs.u_estimate == "random_sampling" and c.rule_hits is not None:
             for r, keep in _training_rules(path):
                 rules[r] = pattern_counts([c.levels[(c.rule_hits & (1 << r)) != 0][:, keep]], [n_levels[k] for k in keep])
-        out[path.name] = FitData(pattern_counts([c.levels], n_levels), rules, c.random_levels)
+        deterministic = int(meets_rules(path, c.levels, fs.deterministic_rules).sum()) if fs.deterministic_rules else 0
+        out[path.name] = FitData(pattern_counts([c.levels], n_levels), rules, c.random_levels,
+                                 n_possible=int(c.n_possible), n_requests=int(c.gate_passed.sum()),
+                                 n_deterministic=deterministic)
     return out
 
 
@@ -254,38 +266,76 @@ def fit_from(policy: PolicyConfig, blocks: Sequence[Mapping[str, FitData]]) -> d
     summed over the blocks, so the result does not depend on how the world was cut."""
     models = {}
     for path in policy.paths:
-        fs = path.fellegi_sunter
-        if path.decide != "fellegi_sunter" or fs is None:
+        if not _fitted(path):
             continue
-        columns = [c.column for c in path.comparisons]
+        fs = path.fellegi_sunter
+        keys = [c.key for c in path.comparisons]
         n_levels = _n_levels(path)
-        m = [fs.m[c] for c in columns] if all(c in fs.m for c in columns) else None
-        u = [fs.u[c] for c in columns] if all(c in fs.u for c in columns) else None
+        m = [fs.m[k] for k in keys] if all(k in fs.m for k in keys) else None
+        u = [fs.u[k] for k in keys] if all(k in fs.u for k in keys) else None
         model = FellegiSunter(n_levels, m=m, u=u, prior_match=fs.prior_match,
                               max_iterations=fs.max_iterations, tolerance=fs.tolerance)
+        data = [b[path.name] for b in blocks]
         if fs.estimate == "em":
-            model = _estimate(path, model, [b[path.name] for b in blocks], n_levels)
+            model = _estimate(path, model, data, n_levels)
+        if fs.prior != "em":
+            model.prior_match_, model.prior_ = prior(path, data)
         models[path.name] = model
     return models
 
 
+def prior(path: PathConfig, data: Sequence[FitData]) -> tuple[float, dict]:
+    """The probability that a random request x record pair is a match (Splink's lambda), and
+    how it was found, from every block's :class:`FitData`:
+
+    * ``deterministic_rules``: the candidate pairs the strict rules accept, divided by the rules'
+      stated recall, over all the request x record pairs the path could compare (Splink's
+      ``estimate_probability_two_random_records_match``);
+    * ``matches_per_request``: the stated expected true records per request, over the master
+      file's records (summed over blocks: each block's requests are compared with its records).
+
+    Both are shares of *all* pairs, the universe u's random pairs are drawn from, which is what
+    makes ``log2(prior odds) + sum log2(m/u)`` the log2 posterior odds of a pair. A share of the
+    candidate pairs instead would count the blocking's evidence twice."""
+    fs = path.fellegi_sunter
+    n_possible = sum(d.n_possible for d in data)
+    n_requests = sum(d.n_requests for d in data)
+    if n_possible == 0:
+        raise ValueError(f"path '{path.name}': no request x record pairs to set the prior over "
+                         f"(no request passed its address gate, or the master file is empty)")
+    if fs.prior == "deterministic_rules":
+        accepted = sum(d.n_deterministic for d in data)
+        expected = accepted / fs.deterministic_recall
+        how = {"method": "deterministic_rules", "pairs_accepted": accepted, "recall": fs.deterministic_recall}
+    else:
+        expected = fs.matches_per_request * n_requests
+        how = {"method": "matches_per_request", "matches_per_request": fs.matches_per_request}
+    if expected <= 0:
+        raise ValueError(f"path '{path.name}': the deterministic rules accept no candidate pair, so the prior would be 0; "
+                         f"loosen fellegi_sunter.deterministic_rules or use prior = \"matches_per_request\"")
+    lam = float(np.clip(expected / n_possible, TINY, 1 - TINY))
+    how.update(n_requests=n_requests, n_possible_pairs=n_possible, expected_matches=expected,
+               matches_per_request=expected / max(n_requests, 1))
+    return lam, how
+
+
 #: Comparisons that say nothing new about pairs blocked on a column: a pair blocked on the name
 #: control agrees on the last name's first letters, one blocked on street6 on the house number.
-_BLOCKED_WITH = {"name_control": ("last_name", "name_control"), "street6": ("street6", "street_line", "street", "street_number")}
+_BLOCKED_WITH = {"name_control": ("last_name", "name_control", "surname_1"),
+                 "last_name": ("last_name", "name_control", "surname_1", "surname_2"),
+                 "first_name": ("first_name", "given_1", "given_2"),
+                 "street6": ("street6", "street_line", "street", "street_number")}
 
 
 def _training_rules(path: PathConfig) -> list[tuple[int, list[int]]]:
-    """(rule index, comparisons it can inform) of each training rule of a path: the columns a
-    rule blocks on are left out (every pair it made agrees on them)."""
-    fs = path.fellegi_sunter
-    columns = [c.column for c in path.comparisons]
-    training = {tuple(r) for r in fs.training_blocking} or {tuple(r) for r in path.blocking}
+    """(training rule index, comparisons it can inform) of each training rule of a path
+    (:func:`training_rules`): a comparison that reads a column the rule blocks on is left out
+    (every pair it made agrees there)."""
+    comps = comparisons_of(path)
     out = []
-    for r, rule in enumerate(path.blocking):
-        if tuple(rule) not in training:
-            continue
+    for r, rule in enumerate(training_rules(path)):
         held_out = {col for b in rule for col in _BLOCKED_WITH.get(b, (b,))}
-        keep = [k for k, c in enumerate(columns) if c not in held_out]
+        keep = [k for k, c in enumerate(comps) if not set(compare.columns_of([c])) & held_out]
         if keep:
             out.append((r, keep))
     return out
@@ -296,11 +346,12 @@ def _estimate(path: PathConfig, model: FellegiSunter, data: Sequence[FitData], n
 
     With ``u_estimate = "random_sampling"`` (the default, as Splink does it): u is the level
     frequencies among random record pairs; m is then estimated by one EM session per training
-    rule (``training_blocking``, else every blocking rule), on the pairs that rule produced, leaving out the comparisons of the rule's own columns
-    (every pair agrees on them, so they cannot inform m) with u held fixed; each comparison's m
-    is the mean over the sessions that estimated it; finally the prior (the share of candidate
-    pairs that are matches) is estimated with m and u fixed. Without it, m, u and the prior are
-    estimated together by one EM over all the candidate pairs."""
+    rule (``training_blocking``, else every blocking rule), on the pairs that rule produced,
+    leaving out the comparisons that read the rule's own columns (every pair agrees on them, so
+    they cannot inform m) with u held fixed; each comparison's m is the mean over the sessions
+    that estimated it. The prior is then set by :func:`prior` (each session's own prior is a
+    share of that rule's pairs, used only inside the session). Without it, m, u and the prior
+    are estimated together by one EM over all the candidate pairs (``prior = "em"``)."""
     fs = path.fellegi_sunter
     name = path.name
     patterns, counts = merge_counts([d.pairs for d in data], n_levels)
@@ -333,33 +384,40 @@ def _estimate(path: PathConfig, model: FellegiSunter, data: Sequence[FitData], n
     m = [sums[k] / sessions[k] if sessions[k] else (np.asarray(model.m[k]) if model.m is not None else FellegiSunter._default_m(n))
          for k, n in enumerate(n_levels)]
     final = FellegiSunter(n_levels, m=m, u=u, prior_match=fs.prior_match, max_iterations=fs.max_iterations, tolerance=fs.tolerance)
-    return final.fit(patterns, counts, fix_u=True, fix_m=True)
+    final.n_iter_ = int(sessions.max()) if len(sessions) else 0
+    return final
 
 
 # ---------------------------------------------------------------------------------------------
 # 5. Decisions
 
 
+def meets_rules(path: PathConfig, levels: np.ndarray, rules) -> np.ndarray:
+    """Whether each pair (a row of ``levels``) meets any of ``rules``: each names comparisons
+    (by key) and the loosest level accepted (a threshold, ``"exact"`` or a composite's label)."""
+    index = {c.key: k for k, c in enumerate(path.comparisons)}
+    comps = comparisons_of(path)
+    matched = np.zeros(len(levels), dtype=bool)
+    for rule in rules:
+        ok = np.ones(len(levels), dtype=bool)
+        for key, level in rule.items():
+            k = index[key]
+            ok &= levels[:, k] >= list(comps[k].level_names).index(level) + 1
+        matched |= ok
+    return matched
+
+
 def pair_scores(cands: PathCandidates, models: dict[str, FellegiSunter]) -> tuple[np.ndarray, np.ndarray]:
-    """(matched, score) of each candidate pair. Rules: a pair matches when all the columns of any
-    rule reach their levels; its score, used to rank several matches, is the sum of its levels
-    (closer agreement first). Fellegi-Sunter: the match weight, matched at the threshold."""
+    """(matched, score) of each candidate pair. Rules: a pair matches when all the comparisons of
+    any rule reach their levels; its score, used to rank several matches, is the sum of its
+    levels (closer agreement first). Fellegi-Sunter: the match weight, matched at the threshold
+    (a match probability threshold p is the weight log2(p / (1 - p)))."""
     path = cands.path
     levels = cands.levels
     if path.decide == "fellegi_sunter":
         weight = models[path.name].match_weight(levels, cands.tf)
-        return weight >= path.fellegi_sunter.match_weight_threshold, weight
-    comps = comparisons_of(path)
-    index = {c.column: k for k, c in enumerate(comps)}
-    matched = np.zeros(len(levels), dtype=bool)
-    for rule in path.rules:
-        ok = np.ones(len(levels), dtype=bool)
-        for column, level in rule.items():
-            k = index[column]
-            needed = comps[k].n_levels if level == "exact" else list(comps[k].thresholds).index(level) + 1
-            ok &= levels[:, k] >= needed
-        matched |= ok
-    return matched, np.clip(levels, 0, None).sum(axis=1).astype(np.float64)
+        return weight >= path.fellegi_sunter.threshold_weight, weight
+    return meets_rules(path, levels, path.rules), np.clip(levels, 0, None).sum(axis=1).astype(np.float64)
 
 
 def decide(policy: PolicyConfig, n_left: int, cands: Sequence[PathCandidates], models: dict[str, FellegiSunter]) -> dict[str, np.ndarray]:
@@ -451,6 +509,6 @@ def match(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str 
     return decide(policy, left.num_rows, cands, models), cands, models
 
 
-__all__ = ["OUTCOMES", "DISCLOSED_COLUMNS", "disclosed_values", "decision_columns", "route", "address_gate", "candidates",
+__all__ = ["prior", "meets_rules", "OUTCOMES", "DISCLOSED_COLUMNS", "disclosed_values", "decision_columns", "route", "address_gate", "candidates",
            "fit", "fit_data", "fit_from", "needs_fit", "merge_counts", "FitData", "decide", "match", "PathCandidates",
            "pair_scores"]

@@ -34,9 +34,9 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.config import MATCH_COLUMNS
+from sim.config import DERIVED_COLUMNS, MAPPABLE_COLUMNS, MATCH_COLUMNS
 from sim.match.encode import as_array
-from sim.normalize import address_words, clean_name, name_controls, parse_addresses
+from sim.normalize import PARTICLES, address_words, clean_name, name_controls, parse_addresses
 
 #: Columns kept beside the match columns: ICE's address text and what the sufficiency classifier
 #: made of it (the address gates read them), and the ZIP+4 disclosed with an address.
@@ -56,9 +56,10 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
     for a source already in these forms, such as the simulated master file (a test proves that
     normalizing it changes nothing), it saves seconds per million rows.
     """
-    unknown = sorted(set(columns) - set(MATCH_COLUMNS) - {"zip4"})
+    unknown = sorted(set(columns) - set(MAPPABLE_COLUMNS) - {"zip4"})
     if unknown:
-        raise ValueError(f"The 'columns' parameter of prepare maps unknown match columns {unknown}; allowed: {', '.join(MATCH_COLUMNS)}, zip4.")
+        raise ValueError(f"The 'columns' parameter of prepare maps unknown match columns {unknown}; allowed: "
+                         f"{', '.join(MAPPABLE_COLUMNS)}, zip4 ({', '.join(DERIVED_COLUMNS)} are derived from the names).")
     absent = sorted({src for src in columns.values() if src not in table.column_names} | ({address} - set(table.column_names) - {None}))
     if absent:
         raise ValueError(f"source columns {absent} are not in the table; it has: {', '.join(table.column_names)}")
@@ -91,6 +92,10 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
         out["street"] = _empty_to_null(pc.replace_substring_regex(out["street_line"], _unit_tail(), ""))
     if "street6" not in out and "street_line" in out:
         out["street6"] = pc.utf8_slice_codeunits(out["street_line"], 0, 6)
+    if "last_name" in out:
+        out["surname_1"], out["surname_2"] = name_parts(out["last_name"], particles=True)
+    if "first_name" in out:
+        out["given_1"], out["given_2"] = name_parts(out["first_name"], particles=False)
     names = (*MATCH_COLUMNS, *EXTRA_COLUMNS)
     return pa.table({name: out.get(name, _nulls(name, n)) for name in names})
 
@@ -113,6 +118,31 @@ def prepare_master_file(master: pa.Table) -> pa.Table:
         "date_of_birth": "date_of_birth", "street_line": "street_address", "street": "_street",
         "street_number": "street_number", "street_name": "street_name", "unit": "unit", "city": "city",
         "state": "state", "zip5": "zip5", "zip4": "zip4"}, standardized=True)
+
+
+def name_parts(names: pa.Array, *, particles: bool) -> tuple[pa.Array, pa.Array]:
+    """(first part, last part) of each cleaned name, the second null when there is one part:
+    the two surnames of a Hispanic name, or the two given names of a compound one. With
+    ``particles``, the particles before a surname and the conjunction Y are dropped first, as
+    INS/DHS indexing drops them (FACTS): DE LA TORRE MUNOZ -> (TORRE, MUNOZ); GOMEZ-CONDE ->
+    (GOMEZ, CONDE); JOSE LUIS -> (JOSE, LUIS); MARIA DE LA LUZ -> (MARIA, LUZ).
+
+    >>> [a.to_pylist() for a in name_parts(pa.array(["DE LA TORRE MUNOZ", "GOMEZ Y CONDE", "LEE", None]), particles=True)]
+    [['TORRE', 'GOMEZ', 'LEE', None], ['MUNOZ', 'CONDE', None, None]]
+    """
+    text = pc.fill_null(names, "")
+    if particles:
+        words = "|".join(sorted(_PARTICLES, key=len, reverse=True))
+        text = pc.replace_substring_regex(pc.binary_join_element_wise(" ", text, " ", ""), f"[ -](?:(?:{words}|Y)[ -])+", " ")
+        text = pc.utf8_trim(text, " -")
+    first = pc.struct_field(pc.extract_regex(text, r"^(?P<p>[^ -]+)"), [0])
+    last = pc.struct_field(pc.extract_regex(text, r"[ -](?P<p>[^ -]+)$"), [0])
+    return _empty_to_null(first), _empty_to_null(last)
+
+
+#: Particles a surname may carry before its core (sim.normalize.PARTICLES), without those that
+#: begin a surname of their own in US records (ST, SAN, SANTA, MC, MAC: SAINT LOUIS, SAN MARTIN).
+_PARTICLES = frozenset(PARTICLES) - {"ST", "SAN", "SANTA", "MC", "MAC"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,4 +200,4 @@ def _nulls(name: str, n: int) -> pa.Array:
     return pa.nulls(n, pa.date32() if name == "date_of_birth" else pa.string())
 
 
-__all__ = ["prepare", "prepare_requests", "prepare_master_file", "EXTRA_COLUMNS"]
+__all__ = ["prepare", "prepare_requests", "prepare_master_file", "name_parts", "EXTRA_COLUMNS"]

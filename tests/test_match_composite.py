@@ -1,0 +1,179 @@
+"""Composite comparisons (sim.match.compare.Composite and its named constructors): the levels
+each constructor promises on hand-made pairs, the same levels from both engines on world pairs,
+the name parts they read (sim.match.prepare.name_parts), and user-defined composites from a
+policy's config, including the inputs that are refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from sim.config import ComparisonConfig, PathConfig
+from sim.match import compare
+from sim.match.blocking import block_on
+from sim.match.engines import RecordLinkageEngine, VectorizedEngine
+from sim.match.prepare import name_parts, prepare_master_file, prepare_requests
+from sim.world.generate import read_dataset
+
+
+def _all_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    return i.ravel(), j.ravel()
+
+
+def _levels(comparison, columns: dict) -> np.ndarray:
+    n = len(next(iter(columns.values())))
+    li, ri = _all_pairs(n)
+    return comparison.levels(columns, columns, li, ri).reshape(n, n)
+
+
+def test_address_counts_one_dwelling_once_and_tells_its_levels_apart():
+    c = compare.address()
+    cols = {
+        "street": ["12 FOREST ST", "12 FOREST ST", "12 FOREST ST", "14 FOREST ST", "12 FORSET ST", None, "12 FOREST ST"],
+        "street_number": ["12", "12", "12", "14", "12", None, "12"],
+        "street_name": ["FOREST", "FOREST", "FOREST", "FOREST", "FORSET", None, "FOREST"],
+        "unit": ["4", None, "5", None, None, None, None],
+        "zip5": ["89501", "89501", "89501", "89501", "89501", "89501", None],
+    }
+    got = _levels(c, cols)
+    label = dict(zip(range(-1, 6), ["missing", "different", *c.level_names]))
+    assert label[got[0, 0]] == "address_unit"          # same unit
+    assert label[got[1, 1]] == "address_unit"          # no unit on either side
+    assert label[got[0, 1]] == label[got[1, 0]] == "address_no_unit"
+    assert label[got[0, 2]] == "street_zip"            # another apartment in the building: a neighbour
+    assert label[got[1, 3]] == "street_zip"            # another house on the street
+    assert label[got[1, 4]] == "street_typo"           # FOREST / FORSET at the same number
+    assert label[got[0, 4]] == "street_typo"           # a unit on one side only is not another unit
+    assert label[got[2, 4]] == "street_typo"
+    assert label[got[1, 5]] == "zip"                   # a ZIP-only address
+    assert label[got[1, 6]] == label[got[6, 6]] == "missing"
+    assert c.n_levels == 5 and got.max() == 5
+
+
+def test_surname_knows_two_surname_forms():
+    names = ["GOMEZ CONDE", "CONDE", "GOMEZ-CONDE", "GOMEZ PEREZ", "DE LA TORRE MUNOZ", "TORRE MUNOZ", "GARCIA", None]
+    first, second = name_parts(pa.array(names), particles=True)
+    got = _levels(compare.surname(), {"last_name": names, "surname_1": first, "surname_2": second})
+    names_of = dict(zip(range(-1, 6), ["missing", "different", "jw80", "jw92", "one_surname", "same_surnames", "exact"]))
+    assert names_of[got[0, 0]] == "exact"
+    assert names_of[got[0, 2]] == names_of[got[4, 5]] == "same_surnames"
+    assert names_of[got[0, 1]] == names_of[got[1, 0]] == names_of[got[0, 3]] == "one_surname"
+    assert names_of[got[1, 3]] == names_of[got[0, 6]] == "different"
+    assert (got[7] == -1).all() and (got[:, 7] == -1).all()
+
+
+def test_given_name_knows_compound_given_names():
+    names = ["JOSE LUIS", "JOSE", "MARIA GUADALUPE", "GUADALUPE", "JOSEF", "PEDRO"]
+    first, second = name_parts(pa.array(names), particles=False)
+    c = compare.given_name()
+    got = _levels(c, {"first_name": names, "given_1": first, "given_2": second})
+    level = dict(zip(c.level_names, range(1, 6)))
+    assert got[0, 1] == got[1, 0] == level["compound_part"]
+    assert got[2, 3] == got[3, 2] == level["compound_part"] - 1 == level["other_part"]
+    assert got[1, 4] == level["jw92"] and got[1, 5] == 0 and got[0, 0] == level["exact"]
+
+
+def test_date_of_birth_levels_are_the_clerical_errors():
+    days = [dt.date(1990, 3, 5), dt.date(1990, 5, 3), dt.date(1991, 3, 5), dt.date(1990, 3, 6),
+            dt.date(1990, 12, 30), dt.date(1975, 8, 1), None]
+    c = compare.date_of_birth()
+    got = _levels(c, {"date_of_birth": pa.array(days, pa.date32())})
+    level = dict(zip(c.level_names, range(1, 5)))
+    assert got[0, 0] == level["exact"]
+    assert got[0, 1] == level["swapped"]
+    assert got[0, 2] == got[0, 3] == level["one_part"]
+    assert got[0, 4] == level["within"]
+    assert got[0, 5] == 0 and (got[6] == -1).all()
+
+
+def test_name_parts_drop_particles_and_split_hyphens():
+    first, second = name_parts(pa.array(["DE LA TORRE MUNOZ", "GOMEZ Y CONDE", "GOMEZ-CONDE", "DEL RIO", "SAINT LOUIS", "LEE", None]),
+                               particles=True)
+    assert first.to_pylist() == ["TORRE", "GOMEZ", "GOMEZ", "RIO", "SAINT", "LEE", None]
+    assert second.to_pylist() == ["MUNOZ", "CONDE", "CONDE", None, "LOUIS", None, None]
+    first, second = name_parts(pa.array(["MARIA DE LA LUZ", "JOSE"]), particles=False)
+    assert first.to_pylist() == ["MARIA", "JOSE"] and second.to_pylist() == ["LUZ", None]
+
+
+COMPOSITES = [compare.address(), compare.surname(), compare.given_name(), compare.date_of_birth(),
+              compare.levenshtein("tin", (1, 2))]
+
+
+@pytest.fixture(scope="module")
+def world_pairs(world_dir):
+    """Requests and master file of the test world, prepared as the pipeline prepares them, with
+    the candidate pairs of the probabilistic policy's blocking rules."""
+    left = prepare_requests(read_dataset(world_dir, "requests").slice(0, 3000))
+    right = prepare_master_file(read_dataset(world_dir, "master_file"))
+    rules = [block_on("tin"), block_on("name_control", "zip5"), block_on("first_name", "date_of_birth")]
+    li, ri = VectorizedEngine().pairs(rules, left, right)
+    return left, right, li, ri
+
+
+def test_both_engines_give_the_same_composite_levels_on_world_pairs(world_pairs):
+    left, right, li, ri = world_pairs
+    want = VectorizedEngine().levels(COMPOSITES, left, right, li, ri)
+    got = RecordLinkageEngine().levels(COMPOSITES, left, right, li, ri)
+    assert want.shape == (len(li), len(COMPOSITES)) and len(li) > 5_000
+    for j, c in enumerate(COMPOSITES):
+        differ = np.flatnonzero(got[:, j] != want[:, j])
+        assert len(differ) == 0, f"{c.description}: {len(differ)} pairs differ, e.g. {differ[:3].tolist()}"
+    # world pairs reach most levels of every composite (the rarest may not occur in 3,000 requests)
+    for j, c in enumerate(COMPOSITES[:4]):
+        seen = set(np.unique(want[:, j]).tolist())
+        assert {-1, 0, c.n_levels} <= seen | {-1} and len(seen) >= c.n_levels, (c.name, sorted(seen))
+
+
+def test_a_composite_scores_each_feature_once_whatever_shares_it(world_pairs):
+    """The same feature in two composites (and alone) gives the same gammas as when built alone."""
+    left, right, li, ri = world_pairs
+    together = VectorizedEngine().levels([compare.surname(), compare.jaro_winkler("last_name", (0.92, 0.8)), compare.address()],
+                                         left, right, li, ri)
+    alone = VectorizedEngine().levels([compare.jaro_winkler("last_name", (0.92, 0.8))], left, right, li, ri)
+    np.testing.assert_array_equal(together[:, 1], alone[:, 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# composites in a policy's config
+
+
+def _path(comparisons: list[dict], **extra) -> dict:
+    return {"name": "p", "requests": "all", "address_gate": "none", "blocking": [["zip5"]],
+            "comparisons": comparisons, "decide": "rules", "on_multiple": "best", **extra}
+
+
+def test_a_user_defined_composite_is_built_from_its_levels():
+    cfg = ComparisonConfig(kind="composite", name="home", levels=[
+        {"label": "same_street_zip", "when": {"street": "exact", "zip5": "exact"}},
+        {"label": "near_street", "when": {"street": 0.9, "zip5": "exact"}},
+        {"label": "same_zip", "when": {"zip5": "exact"}},
+    ])
+    c = compare.build(cfg)
+    assert c.level_names == ("same_zip", "near_street", "same_street_zip") and cfg.n_levels == 4
+    cols = {"street": ["12 OAK ST", "12 OAK ST", "12 OAK SR", "99 ELM AVE"], "zip5": ["1", "1", "1", "1"]}
+    assert _levels(c, cols)[0].tolist() == [3, 3, 2, 1]
+    path = PathConfig(**_path([cfg.model_dump()], rules=[{"home": "near_street"}]))
+    assert path.comparisons[0].key == "home"
+
+
+@pytest.mark.parametrize("comparison, rules, message", [
+    ({"kind": "composite", "name": "home", "levels": [{"label": "a", "when": {"zip6": "exact"}}]}, [],
+     "zip6"),
+    ({"kind": "composite", "name": "home", "levels": [{"label": "zip", "when": {"zip5": "exact"}},
+                                                       {"label": "street_zip", "when": {"zip5": "exact", "street": "exact"}}]}, [],
+     "levels are out of order: every pair at level 'street_zip' already meets the earlier level 'zip'"),
+    ({"kind": "composite", "name": "home", "levels": [{"label": "a", "when": {"zip5": 1.5}}]}, [],
+     "a number is a Jaro-Winkler similarity floor in (0, 1)"),
+    ({"kind": "address", "column": "zip5"}, [], "is a composite over fixed columns"),
+    ({"kind": "address"}, [{"address": "same_house"}],
+     "rules[0].address = 'same_house' is not a level of that comparison; allowed: 'zip', 'street_zip', 'street_typo', 'address_no_unit', 'address_unit'"),
+])
+def test_bad_composites_are_refused_with_what_is_allowed(comparison, rules, message):
+    with pytest.raises(ValidationError) as info:
+        PathConfig(**_path([comparison], rules=rules or [{"zip5": "exact"}]))
+    assert message in str(info.value)
