@@ -330,9 +330,12 @@ def validate(config_path: Path, overrides: tuple[str, ...]) -> None:
                    "--set policy.paths.0.address_gate=sufficient; VALUE is read as TOML, otherwise as a string. Repeatable.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="Seed of the random record pairs a Fellegi-Sunter policy estimates u from; the same seed gives identical outputs.")
+@click.option("--truth", metavar="LEFT_COLUMN=RIGHT_COLUMN", callback=lambda ctx, param, value: _truth_option(value),
+              help="Columns of LEFT and RIGHT holding each record's true identity: the summary then adds precision, "
+                   "recall, F1 and, for a Fellegi-Sunter policy, the precision-recall frontier over its thresholds.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory (only once the new one is complete).")
 def link(left_path: Path, right_path: Path, config_path: Path, out_dir: Path, overrides: tuple[str, ...],
-         seed: int, force: bool) -> None:
+         seed: int, truth: tuple[str, str] | None, force: bool) -> None:
     """Match the records of LEFT (CSV or Parquet) against those of RIGHT under a policy, with the
     simulation's own matcher, and write what it decided. LEFT's records look for a match, as
     ICE's requests did; RIGHT is searched, as the IRS master file was. Writes DIR/pairs.parquet
@@ -355,11 +358,21 @@ def link(left_path: Path, right_path: Path, config_path: Path, out_dir: Path, ov
 
     from sim.link import link as link_files, write_link
 
-    result = link_files(config, left_path, right_path, seed=seed)
+    result = link_files(config, left_path, right_path, seed=seed, truth=truth)
     write_link(result, out_dir, force=force)
     for line in result.summary_lines():
         click.echo(line)
     click.echo(f"written to {out_dir}")
+
+
+def _truth_option(value: str | None) -> tuple[str, str] | None:
+    """``--truth LEFT_COLUMN=RIGHT_COLUMN`` as (left column, right column)."""
+    if value is None:
+        return None
+    left, sep, right = value.partition("=")
+    if not sep or not left.strip() or not right.strip():
+        raise click.BadParameter(f"expected LEFT_COLUMN=RIGHT_COLUMN, e.g. --truth person_id=person_id; got {value!r}")
+    return left.strip(), right.strip()
 
 
 def main(argv: list[str] | None = None) -> None:

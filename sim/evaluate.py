@@ -28,6 +28,12 @@ Definitions (a request is one row of ICE's file):
 
 Precision is right-person disclosures over disclosures; recall is right-person disclosures over
 findable requests.
+
+A Fellegi-Sunter path's decision at any threshold follows from the ranking of each request's
+candidates (``top_match_weight``, ``second_match_weight``, ``top_right_person``): :func:`frontier`
+counts disclosures, right and wrong, at every threshold of a grid (the precision-recall
+frontier), and :func:`at_volume` at the threshold where the policy discloses as many addresses as
+another did on the same world.
 """
 
 from __future__ import annotations
@@ -103,6 +109,13 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
     reason = np.where(outcome == "disclosed", "wrong_person", outcome)
     in_candidates = _true_record_candidate(n, cands, person, right)
 
+    # every threshold's decision of a Fellegi-Sunter path follows from its ranking (frontier)
+    top_row = np.asarray(decisions.get("top_row", np.full(n, -1)))
+    ranked = top_row >= 0
+    top_person = np.where(ranked, _np(right, "truth_person_id", np.where(ranked, top_row, 0)), -1)
+    top_weight = np.asarray(decisions.get("top_weight", np.full(n, np.nan)), np.float64)
+    second_weight = np.asarray(decisions.get("second_weight", np.full(n, np.nan)), np.float64)
+
     sufficiency = left.column("address_sufficiency")
     columns = decision_columns(path_names, decisions, right)
     same_address = pc.and_(pc.fill_null(pc.equal(columns["disclosed_street_address"], left.column("street_line")), False),
@@ -131,6 +144,9 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
         "miss_reason": pa.array(np.where(missed, reason, None), pa.string()),
         "true_record_candidate": pa.array(np.where(findable, in_candidates, None), pa.bool_()),
         "disclosed_person_id": pa.array(np.where(disclosed, got_person, None), pa.int64()),
+        "top_match_weight": pa.array(top_weight, mask=~ranked),
+        "second_match_weight": pa.array(second_weight, mask=np.isnan(second_weight)),
+        "top_right_person": pa.array(ranked & (top_person == person), mask=~ranked),
         "truth_person_id": requests.column("truth_person_id"),
         "truth_address_class": requests.column("truth_address_class"),
         "truth_ssn_source": requests.column("truth_ssn_source"),
@@ -170,6 +186,84 @@ def census_ranks() -> dict[str, int]:
     table, _ = census_surnames()
     ordered = table.sort_values(["count", "name"], ascending=[False, True], kind="stable")["name"].tolist()
     return {name: rank for rank, name in enumerate(ordered, start=1)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The precision-recall frontier of a Fellegi-Sunter policy
+
+#: Match probabilities a report quotes the frontier at.
+FRONTIER_PROBABILITIES = (0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999)
+#: The match weights (log2 posterior odds) at which every Fellegi-Sunter policy's frontier is
+#: counted: every half bit from match probability 0.001 to 1 - 1e-12, and the weights of
+#: :data:`FRONTIER_PROBABILITIES`.
+FRONTIER_WEIGHTS: tuple[float, ...] = tuple(sorted(
+    {float(w) for w in np.arange(-10.0, 40.0001, 0.5)} | {float(np.log2(p / (1 - p))) for p in FRONTIER_PROBABILITIES}))
+
+
+def fellegi_sunter_paths(policy) -> dict[str, str]:
+    """Path name -> ``on_multiple`` of each Fellegi-Sunter path of ``policy`` (empty: none)."""
+    return {p.name: p.on_multiple for p in policy.paths if p.decide == "fellegi_sunter"}
+
+
+class _Ranking:
+    """What deciding a set of decision rows at another threshold needs, as numpy arrays."""
+
+    def __init__(self, decisions: pa.Table, fs_paths: Mapping[str, str]):
+        def col(name, fill):
+            return pc.fill_null(decisions.column(name), fill).to_numpy(zero_copy_only=False)
+
+        path = pc.fill_null(decisions.column("path"), "").to_numpy(zero_copy_only=False)
+        fs = np.isin(path, list(fs_paths)) & col("address_gate_passed", False).astype(bool)
+        self.best = np.isin(path, [p for p, how in fs_paths.items() if how == "best"])
+        self.top = np.where(fs, col("top_match_weight", np.nan).astype(np.float64), np.nan)
+        self.second = col("second_match_weight", np.nan).astype(np.float64)
+        self.top_right = col("top_right_person", False).astype(bool)
+        others = ~np.isin(path, list(fs_paths))
+        self.fixed_disclosed = int((col("disclosed", False).astype(bool) & others).sum())
+        self.fixed_right = int((col("right_person", False).astype(bool) & others).sum())
+        self.findable = int(col("findable", False).astype(bool).sum())
+
+    def at(self, weight: float) -> dict:
+        with np.errstate(invalid="ignore"):
+            over = self.top >= weight
+            # "best": a tie for the top is never disclosed; "reject": nor any second match
+            alone = np.where(self.best, ~(self.second == self.top), ~(self.second >= weight))
+        disclosed = over & alone
+        n = self.fixed_disclosed + int(disclosed.sum())
+        right = self.fixed_right + int((disclosed & self.top_right).sum())
+        return {"match_weight": float(weight), "match_probability": float(1.0 / (1.0 + 2.0 ** -float(weight))),
+                "disclosed": n, "right_person_disclosures": right, "wrong_person_disclosures": n - right,
+                "precision": right / n if n else None, "recall": right / self.findable if self.findable else None}
+
+
+def frontier(decisions: pa.Table, fs_paths: Mapping[str, str], weights=FRONTIER_WEIGHTS) -> list[dict]:
+    """The precision-recall frontier: disclosures, right and wrong, precision and recall of the
+    same decisions with every Fellegi-Sunter path (``fs_paths``, :func:`fellegi_sunter_paths`)
+    decided at each of ``weights`` instead of its own threshold. At a path's own threshold it
+    is exactly what :func:`counts` gives (a test holds it to that)."""
+    ranking = _Ranking(decisions, fs_paths)
+    return [ranking.at(w) for w in weights]
+
+
+def at_volume(decisions: pa.Table, fs_paths: Mapping[str, str], volume: int) -> dict:
+    """The frontier's point at the highest number of disclosures not above ``volume`` (another
+    policy's disclosures on the same world): the threshold is the lowest weight some request
+    reaches at which the policy discloses at most that many. Same volume, how many to the wrong
+    person?"""
+    ranking = _Ranking(decisions, fs_paths)
+    weights = np.unique(ranking.top[~np.isnan(ranking.top)])
+    lo, hi = 0, len(weights)              # disclosures fall as the weight rises: find the first <= volume
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ranking.at(weights[mid])["disclosed"] <= volume:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo == len(weights):      # the other paths alone disclose more: no threshold gets there
+        point = {**ranking.at(np.inf), "match_weight": None, "match_probability": None}
+    else:
+        point = ranking.at(weights[lo])
+    return {"volume": int(volume), **point}
 
 
 # ---------------------------------------------------------------------------------------------

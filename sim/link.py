@@ -81,6 +81,7 @@ class LinkInput:
     ids: pa.Array
     columns: Mapping[str, str]  # match column -> column of ``table``
     address: str | None         # column of ``table`` holding the free-text address
+    truth: pa.Array | None = None   # each record's true identity, as text (--truth), null where blank
 
     @property
     def n_rows(self) -> int:
@@ -90,12 +91,14 @@ class LinkInput:
         return {"file": self.path.name, "format": self.format, "sha256": self.sha256, "rows": self.n_rows}
 
 
-def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str) -> LinkInput:
-    """Read and check the ``side`` ("left" or "right") input file at ``path``.
+def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str, truth: str | None = None) -> LinkInput:
+    """Read and check the ``side`` ("left" or "right") input file at ``path``; ``truth`` names a
+    column holding each record's true identity (``matchsim link --truth``).
 
     Raises :class:`InputError` for a missing or unreadable file, a suffix other than .csv or
     .parquet, a file without a header or rows, a CSV that is not valid in ``encoding``, a mapped
-    column the file lacks, a date of birth that is not a date, and blank or duplicate ids.
+    column (or the truth column) the file lacks, a date of birth that is not a date, and blank or
+    duplicate ids.
     """
     path = Path(path)
     shown = f"{side} input '{path}'"
@@ -128,8 +131,19 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str) -> L
         converted[_ADDRESS] = as_array(table.column(side_config.address))
         address = _ADDRESS
     ids = _ids(table, side_config.id, shown=shown, side=side)
+    identity = None
+    if truth is not None:
+        if truth not in table.column_names:
+            raise InputError(f"{shown} has no column '{truth}' for --truth; its columns are {_list(table.column_names)}: "
+                             f"give --truth LEFT_COLUMN=RIGHT_COLUMN naming the column of each file that holds the true identity")
+        values = as_array(table.column(truth))
+        if pa.types.is_nested(values.type):
+            raise InputError(f"{shown}: the --truth column '{truth}' holds {values.type} values; it must hold one "
+                             f"identity per record (text or a number)")
+        identity = pc.utf8_trim_whitespace(values.cast(pa.string()))
+        identity = pc.if_else(pc.equal(identity, ""), pa.scalar(None, pa.string()), identity)
     return LinkInput(side, path, fmt, _file_sha256(path), pa.table(converted) if converted else pa.table({"__row": ids}),
-                     ids, columns, address)
+                     ids, columns, address, identity)
 
 
 def _read_csv(path: Path, encoding: str, shown: str, side: str) -> pa.Table:
@@ -305,19 +319,29 @@ class LinkResult:
                  f"  {s['n_pairs']:,} candidate pairs, {s['n_matched_pairs']:,} matched"]
         width = max(len(k) for k in s["outcomes"])
         lines += [f"  {k:<{width}}  {v:>10,}" for k, v in s["outcomes"].items()]
+        if "truth" in s:
+            t = s["truth"]
+
+            def pct(x):
+                return "n/a" if x is None else f"{100 * x:.1f}%"
+
+            lines.append(f"  against the truth: {t['right_links']:,} right and {t['wrong_links']:,} wrong links, "
+                         f"{t['findable']:,} findable; precision {pct(t['precision'])}, recall {pct(t['recall'])}, F1 {pct(t['f1'])}")
         return lines
 
 
 def link(config: LinkConfig, left_path: str | Path, right_path: str | Path, *, seed: int = 0,
-         engine: str | None = None) -> LinkResult:
+         engine: str | None = None, truth: tuple[str, str] | None = None) -> LinkResult:
     """Read and check both files, then link them under ``config`` (see :func:`link_inputs`).
 
     ``seed`` feeds the only random draw, the record pairs a Fellegi-Sunter path estimates its u
-    probabilities from (stream ``match.u_sample``), so a run is reproducible.
+    probabilities from (stream ``match.u_sample``), so a run is reproducible. ``truth`` names a
+    column of each file holding the true identity: the summary then scores the links
+    (:func:`score_truth`).
     """
     _check_policy_fits(config)
-    left = read_input(left_path, config.left, side="left")
-    right = read_input(right_path, config.right, side="right")
+    left = read_input(left_path, config.left, side="left", truth=truth[0] if truth else None)
+    right = read_input(right_path, config.right, side="right", truth=truth[1] if truth else None)
     return link_inputs(config, left, right, rng=stream(seed, "match.u_sample", 0), seed=seed, engine=engine)
 
 
@@ -334,7 +358,62 @@ def link_inputs(config: LinkConfig, left: LinkInput, right: LinkInput, *, rng: n
     pairs = pairs_table(policy, cands, models, left.ids, right.ids)
     decisions = decisions_table(policy, decided, left.ids, right.ids, right_p)
     summary = summarize(config, left, right, pairs, decided, models, seed=seed)
+    if left.truth is not None and right.truth is not None:
+        scored = truth_columns(policy, decided, left.truth, right.truth)
+        decisions = decisions.append_column("right_person", scored.column("right_person"))
+        summary["truth"] = score_truth(policy, scored)
     return LinkResult(config, pairs, decisions, summary, models)
+
+
+def truth_columns(policy, decided: Mapping[str, np.ndarray], left_truth: pa.Array, right_truth: pa.Array) -> pa.Table:
+    """The decisions of one link with the truth beside them, in the columns
+    :func:`sim.evaluate.frontier` reads: whether a link went to the right record (same identity),
+    whether the left record's identity is on the right side at all (findable), and whether the
+    best-ranked candidate of a Fellegi-Sunter path is the right one."""
+    disclosed = decided["right_row"] >= 0
+    top = decided["top_row"]
+    ranked = top >= 0
+    findable = pc.fill_null(pc.is_in(left_truth, value_set=right_truth.drop_null()), False).to_numpy(zero_copy_only=False)
+    left_np = left_truth.to_numpy(zero_copy_only=False)
+
+    def same(rows, where) -> np.ndarray:
+        got = right_truth.take(pa.array(np.where(where, rows, 0))).to_numpy(zero_copy_only=False)
+        return where & (got == left_np) & pc.is_valid(left_truth).to_numpy(zero_copy_only=False)
+
+    right_person = same(decided["right_row"], disclosed)
+    names = pa.array([p.name for p in policy.paths] + [None], pa.string())
+    path = decided["path"].astype(np.int64)
+    return pa.table({
+        "path": names.take(pa.array(np.where(path < 0, len(policy.paths), path))),
+        "address_gate_passed": pa.array(decided["gate_passed"].astype(bool)),
+        "disclosed": pa.array(disclosed),
+        "right_person": pa.array(right_person, mask=~disclosed),
+        "findable": pa.array(findable),
+        "top_match_weight": pa.array(decided["top_weight"], mask=~ranked),
+        "second_match_weight": pa.array(decided["second_weight"], mask=np.isnan(decided["second_weight"])),
+        "top_right_person": pa.array(same(top, ranked), mask=~ranked),
+    })
+
+
+def score_truth(policy, scored: pa.Table) -> dict:
+    """Precision, recall and F1 of the links against the truth (:func:`truth_columns`), and for
+    a Fellegi-Sunter policy the precision-recall frontier over its thresholds, so a policy can
+    be tuned on labelled data."""
+    from sim import evaluate
+
+    def n(name: str) -> int:
+        return int(pc.sum(pc.cast(pc.fill_null(scored.column(name), False), pa.int64())).as_py() or 0)
+
+    disclosed, right, findable = n("disclosed"), n("right_person"), n("findable")
+    precision = right / disclosed if disclosed else None
+    recall = right / findable if findable else None
+    f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+    out = {"findable": findable, "linked": disclosed, "right_links": right, "wrong_links": disclosed - right,
+           "precision": precision, "recall": recall, "f1": f1}
+    fs_paths = evaluate.fellegi_sunter_paths(policy)
+    if fs_paths:
+        out["frontier"] = evaluate.frontier(scored, fs_paths)
+    return out
 
 
 def pairs_table(policy, cands: list[policy_mod.PathCandidates], models: dict, left_ids: pa.Array,
@@ -469,5 +548,5 @@ def _list(names) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
 
 
-__all__ = ["link", "link_inputs", "read_input", "write_link", "LinkInput", "LinkResult",
+__all__ = ["score_truth", "truth_columns", "link", "link_inputs", "read_input", "write_link", "LinkInput", "LinkResult",
            "pairs_table", "decisions_table", "summarize", "FORMATS"]

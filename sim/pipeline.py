@@ -345,8 +345,16 @@ def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
         "rates": evaluate.rates(simulated),
         "breakdowns": evaluate.breakdowns(decisions),
         "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
+        **_frontier(config.policy, decisions),
         "config": config.to_dict(without=NOT_RUN),
     }
+
+
+def _frontier(policy: PolicyConfig, decisions: pa.Table) -> dict:
+    """``frontier``: a Fellegi-Sunter policy's counts at every weight of
+    :data:`sim.evaluate.FRONTIER_WEIGHTS` (simulated; multiply by ``estimate_factor``)."""
+    fs_paths = evaluate.fellegi_sunter_paths(policy)
+    return {"frontier": evaluate.frontier(decisions, fs_paths)} if fs_paths else {}
 
 
 def write_run(result: RunResult, out_dir: str | Path, *, force: bool = False) -> Path:

@@ -84,12 +84,34 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
     matching engine. ``notes`` (:func:`sim.config.parameter_notes`) document each parameter in
     the summary.
     """
-    by_seed = []
+    by_seed, volumes = [], []
     with engine_or_local(engine, jobs=jobs) as engine:
         for seed in replicate_seeds(config):   # each world's blocks are the parallel work, with their own bars
-            by_seed.append(_kept(_replicate(config, seed, matcher, progress, engine), write_to))
+            replicate = _replicate(config, seed, matcher, progress, engine)
+            volumes += same_volume(config, replicate)
+            by_seed.append(_kept(replicate, write_to))
     units = [unit for replicate in by_seed for unit in replicate]
-    return StudyResult(config, units, summarize_study(config, units, notes=notes))
+    return StudyResult(config, units, summarize_study(config, units, notes=notes, same_volume=volumes))
+
+
+def same_volume(config: Config, replicate: Sequence[RunResult]) -> list[dict]:
+    """For each Fellegi-Sunter policy of one seed's world: its frontier's point at the baseline
+    policy's number of disclosures on that world (:func:`sim.evaluate.at_volume`). The fair
+    comparison of a model with the IRS's procedure: the same number of addresses disclosed, how
+    many to the wrong person? Read from the decisions, while the replicate still holds them."""
+    by_name = {unit.summary["policy"]: unit for unit in replicate}
+    baseline = by_name[config.policy.name].summary
+    out = []
+    for policy in config.policies()[1:]:
+        fs_paths = evaluate.fellegi_sunter_paths(policy)
+        unit = by_name.get(policy.name)
+        if not fs_paths or unit is None or unit.decisions is None:
+            continue
+        point = evaluate.at_volume(unit.decisions, fs_paths, baseline["simulated"]["disclosed"])
+        out.append({"policy": policy.name, "seed": baseline["seed"], "reference": config.policy.name,
+                    "estimate_factor": unit.summary["estimate_factor"],
+                    "reference_wrong_person_disclosures": baseline["simulated"]["wrong_person_disclosures"], **point})
+    return out
 
 
 def _kept(replicate: list[RunResult], write_to: str | Path | None) -> list[RunResult]:
@@ -253,7 +275,50 @@ def compare_published(targets: Sequence[TargetConfig], baseline_units: Sequence[
     return rows
 
 
-def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mapping[str, str] | None = None) -> dict:
+def aggregate_frontier(units: Sequence[Mapping]) -> list[dict]:
+    """A policy's frontier over seeds: at each weight, the national estimates of disclosures,
+    right and wrong, and precision and recall, as :func:`interval` s."""
+    per_seed = [u["frontier"] for u in units if u.get("frontier")]
+    if not per_seed:
+        return []
+    out = []
+    for i, point in enumerate(per_seed[0]):
+        row = {"match_weight": point["match_weight"], "match_probability": point["match_probability"]}
+        for key in ("disclosed", "right_person_disclosures", "wrong_person_disclosures"):
+            row[key] = _short(interval([f[i][key] * u["estimate_factor"] for f, u in zip(per_seed, units)], digits=1))
+        for key in ("precision", "recall"):
+            row[key] = _short(interval([f[i][key] for f in per_seed]))
+        out.append(row)
+    return out
+
+
+def aggregate_same_volume(points: Sequence[Mapping]) -> dict | None:
+    """One policy's :func:`same_volume` points over seeds: national estimates with intervals,
+    and the wrong-person disclosures it saves against the reference, seed by seed."""
+    if not points:
+        return None
+    def est(key: str) -> dict:
+        return _short(interval([p[key] * p["estimate_factor"] for p in points], digits=1))
+
+    return {
+        "reference": points[0]["reference"],
+        "units": [{k: p[k] for k in ("seed", "volume", "match_weight", "match_probability", "disclosed",
+                                     "wrong_person_disclosures", "reference_wrong_person_disclosures")} for p in points],
+        "disclosed": est("disclosed"),
+        "right_person_disclosures": est("right_person_disclosures"),
+        "wrong_person_disclosures": est("wrong_person_disclosures"),
+        "reference_wrong_person_disclosures": est("reference_wrong_person_disclosures"),
+        "fewer_wrong_person_disclosures": _short(interval(
+            [(p["reference_wrong_person_disclosures"] - p["wrong_person_disclosures"]) * p["estimate_factor"] for p in points],
+            digits=1)),
+        "precision": _short(interval([p["precision"] for p in points])),
+        "recall": _short(interval([p["recall"] for p in points])),
+        "match_weight": _short(interval([p["match_weight"] for p in points])),
+    }
+
+
+def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mapping[str, str] | None = None,
+                    same_volume: Sequence[Mapping] = ()) -> dict:
     """The study's ``summary.json``: provenance, each policy's units and aggregate, the
     comparison with the published figures, and every parameter with its documentation.
     Everything the report shows is in here."""
@@ -272,6 +337,8 @@ def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mappin
             "aggregate": aggregate(mine),
             "vs_baseline": None if i == 0 else paired_differences(mine, baseline),
             "fellegi_sunter": {str(u["seed"]): u["fellegi_sunter"] for u in mine if u["fellegi_sunter"]},
+            "frontier": aggregate_frontier(mine),
+            "same_volume": aggregate_same_volume([p for p in same_volume if p["policy"] == policy.name]),
         })
     published = config.study.published
     return {
@@ -431,5 +498,5 @@ def format_rate(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-__all__ = ["run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences", "seed_differences",
+__all__ = ["same_volume", "aggregate_frontier", "aggregate_same_volume", "run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences", "seed_differences",
            "compare_published", "published_lines", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]

@@ -254,7 +254,7 @@ def test_integer_zip_and_tin_columns_get_their_leading_zeros_back(tmp_path):
 # The simulated world, through files with other column names: the same outcomes as the matcher
 
 
-@pytest.mark.parametrize("policy_name", ["irs-2025", "statute-6103"])
+@pytest.mark.parametrize("policy_name", ["irs-2025", "statute-6103", "probabilistic"])
 def test_link_on_the_worlds_own_files_gives_the_matchers_outcomes(world_dir, tmp_path, policy_name):
     from sim.world.generate import dense, read_dataset
 
@@ -268,11 +268,11 @@ def test_link_on_the_worlds_own_files_gives_the_matchers_outcomes(world_dir, tmp
     assert 5_000 < master.num_rows < 200_000
 
     left_names = {"request_id": "Request No", "first_name": "GIVEN", "last_name": "FAMILY", "date_of_birth": "Born",
-                  "earm_address": "EARM Address", "ssn": "SSN"}
+                  "earm_address": "EARM Address", "ssn": "SSN", "truth_person_id": "Who"}
     right_names = {"tin": "TaxId", "first_name": "First", "last_name": "Last", "name_control": "NC",
                    "date_of_birth": "DOB", "street_address": "Line1", "street_number": "HouseNo",
                    "street_name": "StreetName", "unit": "Unit", "city": "City", "state": "St", "zip5": "ZIP",
-                   "zip4": "Plus4"}
+                   "zip4": "Plus4", "truth_person_id": "Person"}
     left_file, right_file = tmp_path / "requests.csv", tmp_path / "master.parquet"
     pacsv.write_csv(requests.select(list(left_names)).rename_columns(list(left_names.values())), left_file)
     pq.write_table(master.select(list(right_names)).rename_columns(list(right_names.values())), right_file)
@@ -283,15 +283,16 @@ def test_link_on_the_worlds_own_files_gives_the_matchers_outcomes(world_dir, tmp
         '[left.columns]\ntin = "SSN"\nfirst_name = "GIVEN"\nlast_name = "FAMILY"\ndate_of_birth = "Born"\n'
         '[right]\nid = "TaxId"\n'
         '[right.columns]\n' + "".join(f'{ours} = "{theirs}"\n' for ours, theirs in right_names.items()
-                                      if ours not in ("street_address", "tin")) +
+                                      if ours not in ("street_address", "tin", "truth_person_id")) +
         'tin = "TaxId"\nstreet_line = "Line1"\n'
     )
-    result = link(left_file, right_file, tmp_path / "out", config=config_file)
+    result = link(left_file, right_file, tmp_path / "out", "--truth", "Who=Person", config=config_file)
     assert result.exit_code == 0, result.output
     got = pq.read_table(tmp_path / "out" / "decisions.parquet")
 
     policy = load_policy(REPO / "configs" / f"{policy_name}.toml")
-    decided, _, _ = policy_mod.match(policy, prepare_requests(requests), prepare_master_file(master))
+    rng = sim.rng.stream(0, "match.u_sample", 0)        # link's own stream at --seed 0
+    decided, _, _ = policy_mod.match(policy, prepare_requests(requests), prepare_master_file(master), rng=rng)
     outcomes = [policy_mod.OUTCOMES[i] for i in decided["outcome"]]
     assert got["left_id"].to_pylist() == requests["request_id"].to_pylist()
     assert got["outcome"].to_pylist() == outcomes
@@ -302,9 +303,38 @@ def test_link_on_the_worlds_own_files_gives_the_matchers_outcomes(world_dir, tmp
     # every outcome a policy can reach on a world is reached, so the comparison means something
     assert {"gated", "unmatched", "disclosed"} <= set(outcomes)
 
+    # --truth: each link scored by the person ids the two files carry, as the simulation scores it
+    truth = json.loads((tmp_path / "out" / "summary.json").read_text())["truth"]
+    person = requests["truth_person_id"].to_numpy()
+    owner = master["truth_person_id"].to_numpy()
+    rows = decided["right_row"]
+    right = int(((rows >= 0) & (owner[np.maximum(rows, 0)] == person)).sum())
+    findable = int(np.isin(person, owner).sum())
+    assert (truth["linked"], truth["right_links"], truth["findable"]) == (int((rows >= 0).sum()), right, findable)
+    assert truth["precision"] == pytest.approx(right / truth["linked"]) and truth["recall"] == pytest.approx(right / findable)
+    assert got["right_person"].to_pylist() == [None if r < 0 else bool(owner[r] == p) for r, p in zip(rows, person)]
+    assert ("frontier" in truth) == (policy_name == "probabilistic")
+    if policy_name == "probabilistic":
+        own = min(truth["frontier"], key=lambda q: abs(q["match_probability"] - 0.99))
+        assert (own["disclosed"], own["right_person_disclosures"]) == (truth["linked"], truth["right_links"])
+        assert "against the truth" in result.output
+
 
 # ---------------------------------------------------------------------------------------------
 # Errors: what was wrong, what was received, how to fix it; exit code 2; nothing written
+
+
+@pytest.mark.parametrize("truth, message", [
+    ("case_id", "Invalid value for '--truth': expected LEFT_COLUMN=RIGHT_COLUMN, e.g. --truth person_id=person_id; got 'case_id'"),
+    ("case_id=", "expected LEFT_COLUMN=RIGHT_COLUMN"),
+    ("person=record_id", f"left input '{PEOPLE}' has no column 'person' for --truth; its columns are {PEOPLE_COLUMNS}"),
+    ("case_id=who", "right input"),
+])
+def test_a_bad_truth_option_is_refused(tmp_path, truth, message):
+    out = tmp_path / "out"
+    result = link(PEOPLE, RECORDS, out, "--truth", truth)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and not out.exists()
 
 
 def assert_refused(result, out: Path, message: str) -> None:

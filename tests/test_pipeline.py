@@ -126,8 +126,8 @@ def test_statute_policy_never_updates_or_accepts_a_deficient_address(world_confi
     assert s["disclosed"] > 0
 
 
-def test_probabilistic_policy_runs_em_and_records_its_parameters(world_config):
-    result = run(config_with(world_config, policy=_policy("probabilistic", world_config)))
+def test_probabilistic_policy_runs_em_and_records_its_parameters(probabilistic_run):
+    result = probabilistic_run
     fs = result.summary["fellegi_sunter"]["all"]
     assert fs["converged"] and 0 < fs["prior_match"] < 1
     assert result.summary["rates"]["precision"] > 0.9      # disclosed at match probability 0.99
@@ -140,6 +140,47 @@ def test_probabilistic_policy_runs_em_and_records_its_parameters(world_config):
     assert fs["prior_match"] == pytest.approx(prior["expected_matches"] / prior["n_possible_pairs"], rel=1e-9)
     findable_share = s["findable"] / s["requests"]
     assert prior["matches_per_request"] == pytest.approx(findable_share, rel=0.35), (prior, findable_share)
+
+
+@pytest.fixture(scope="module")
+def probabilistic_run(world_config):
+    return run(config_with(world_config, policy=_policy("probabilistic", world_config)))
+
+
+def test_the_frontier_at_the_policy_threshold_is_the_policy_itself(probabilistic_run):
+    from sim import evaluate
+
+    policy = probabilistic_run.config.policy
+    fs_paths = evaluate.fellegi_sunter_paths(policy)
+    own = evaluate.frontier(probabilistic_run.decisions, fs_paths, [policy.paths[0].fellegi_sunter.threshold_weight])[0]
+    s = probabilistic_run.summary["simulated"]
+    assert (own["disclosed"], own["right_person_disclosures"], own["wrong_person_disclosures"]) == (
+        s["disclosed"], s["right_person_disclosures"], s["wrong_person_disclosures"])
+    assert own["match_probability"] == pytest.approx(0.99)
+    curve = probabilistic_run.summary["frontier"]
+    assert [p["match_weight"] for p in curve] == list(evaluate.FRONTIER_WEIGHTS)
+    disclosed = [p["disclosed"] for p in curve]
+    recall = [p["recall"] for p in curve]
+    assert disclosed == sorted(disclosed, reverse=True) and recall == sorted(recall, reverse=True)
+    assert disclosed[0] > s["disclosed"] > disclosed[-1]
+    # wrong-person disclosures fall faster than right ones as the threshold rises
+    assert curve[0]["precision"] < own["precision"] <= max(p["precision"] or 0 for p in curve)
+
+
+def test_the_point_at_another_volume_discloses_at_most_that_many(probabilistic_run):
+    from sim import evaluate
+
+    fs_paths = evaluate.fellegi_sunter_paths(probabilistic_run.config.policy)
+    d = probabilistic_run.decisions
+    total = probabilistic_run.summary["simulated"]["disclosed"]
+    for volume in (total // 2, total, total * 10, 0):
+        point = evaluate.at_volume(d, fs_paths, volume)
+        assert point["volume"] == volume and point["disclosed"] <= volume
+        weights = d.column("top_match_weight").drop_null().to_numpy()
+        below = weights[weights < (point["match_weight"] if point["match_weight"] is not None else np.inf)]
+        if point["disclosed"] < volume and len(below):
+            # at the next weight a request reaches, the policy would disclose more than the volume
+            assert evaluate.frontier(d, fs_paths, [below.max()])[0]["disclosed"] > volume
 
 
 def _policy(name: str, world_config) -> dict:

@@ -169,8 +169,9 @@ def test_single_replicate_and_missing_keys_render(summary):
     assert "| world.requested.in\\_master\\_file\\_share | n/a | 0.05 | n/a | none |" in md
     assert "| Household member | n/a | n/a |" in md and "Table 4. Requests and disclosures by the SSN" not in md
     html = render_html(one)
-    assert "Fitted parameters" in html and "Confirming run" in html and html.count('src="data:image/svg+xml;base64,') == 2
-    assert "Figure 2. The trade-off" in html
+    # the funnel, the trade-off and the probabilistic model's frontier (no address-class figure without breakdowns)
+    assert "Fitted parameters" in html and "Confirming run" in html and html.count('src="data:image/svg+xml;base64,') == 3
+    assert "Figure 2. The trade-off" in html and "Figure 3. Precision against recall" in html
 
 
 def test_markdown_has_the_published_table_and_no_raw_markup(summary, hostile):
@@ -305,7 +306,7 @@ def test_report_opens_in_chromium_without_errors_or_requests(written, browser, t
 
         figures = page.eval_on_selector_all(
             "figure img", "els => els.map(e => [e.complete, e.naturalWidth, e.getBoundingClientRect().width, e.getBoundingClientRect().height])")
-        assert len(figures) == 3
+        assert len(figures) == 4          # funnel, address classes, trade-off, the frontier
         for complete, natural, width, height in figures:
             assert complete and natural > 0 and width > 300 and height > 100
         assert page.eval_on_selector_all("script", "els => els.length") == 0

@@ -236,3 +236,28 @@ def test_funnel_stages_get_intervals_from_each_seed(study):
     assert funnel["all"]["matched"]["lo"] is not None
     by_path = sum(funnel[p]["matched"]["mean"] for p in ("tin", "address"))
     assert by_path == pytest.approx(funnel["all"]["matched"]["mean"], abs=0.5)
+
+
+def test_a_fellegi_sunter_alternative_is_compared_at_the_baseline_volume(baseline_config_path):
+    """The model's frontier, over seeds, and its point at the IRS's number of disclosures on each
+    world: the comparison at the same volume that the report quotes."""
+    config = load_config(baseline_config_path, [*SCALE, "study.replicates=2"])
+    model = next(p for p in config.study.alternatives if p.name == "probabilistic")
+    config = config.model_copy(update={"study": config.study.model_copy(update={"alternatives": (model,)})})
+    study = run_study(config, jobs=1)
+    baseline, fs = study.summary["policies"]
+    assert baseline["same_volume"] is None and baseline["frontier"] == []
+    units = {u.summary["seed"]: u for u in study.units if u.summary["policy"] == "irs-2025"}
+    volume = fs["same_volume"]
+    assert volume["reference"] == "irs-2025" and [u["seed"] for u in volume["units"]] == [20250627, 20250628]
+    for point in volume["units"]:
+        reference = units[point["seed"]].summary["simulated"]
+        assert point["volume"] == reference["disclosed"] >= point["disclosed"]
+        assert point["reference_wrong_person_disclosures"] == reference["wrong_person_disclosures"]
+    assert volume["fewer_wrong_person_disclosures"]["mean"] == pytest.approx(
+        volume["reference_wrong_person_disclosures"]["mean"] - volume["wrong_person_disclosures"]["mean"], abs=0.2)
+    # the frontier: one interval per weight, the mean the mean of the seeds' national estimates
+    mine = [u.summary for u in study.units if u.summary["policy"] == "probabilistic"]
+    k = len(fs["frontier"]) // 2
+    want = sum(u["frontier"][k]["disclosed"] * u["estimate_factor"] for u in mine) / 2
+    assert fs["frontier"][k]["disclosed"]["mean"] == pytest.approx(want, abs=0.05)

@@ -423,13 +423,19 @@ def pair_scores(cands: PathCandidates, models: dict[str, FellegiSunter]) -> tupl
 def decide(policy: PolicyConfig, n_left: int, cands: Sequence[PathCandidates], models: dict[str, FellegiSunter]) -> dict[str, np.ndarray]:
     """One decision per left row: ``path`` (index, -1 none), ``gate_passed``, ``n_candidates``,
     ``n_matches``, ``outcome`` (index into :data:`OUTCOMES`), ``right_row`` (-1 when nothing
-    is disclosed) and ``score``."""
+    is disclosed) and ``score``; and, for the rows of a Fellegi-Sunter path, the ranking of all
+    their candidates whatever the threshold, from which every threshold's decision follows
+    (:func:`sim.evaluate.frontier`): ``top_weight`` and ``second_weight`` (the two highest
+    match weights, NaN where there are fewer candidates) and ``top_row`` (the right row of the
+    highest, the lowest row among equals; -1 none)."""
     path_of = np.full(n_left, -1, dtype=np.int8)
     gate = np.zeros(n_left, dtype=bool)
     n_cand = np.zeros(n_left, dtype=np.int32)
     n_match = np.zeros(n_left, dtype=np.int32)
     right_row = np.full(n_left, -1, dtype=np.int64)
     score = np.full(n_left, np.nan)
+    top_weight, second_weight = np.full(n_left, np.nan), np.full(n_left, np.nan)
+    top_row = np.full(n_left, -1, dtype=np.int64)
     outcome = np.full(n_left, OUTCOMES.index("no_path"), dtype=np.int8)
     for i, c in enumerate(cands):
         path_of[c.routed] = i
@@ -437,6 +443,11 @@ def decide(policy: PolicyConfig, n_left: int, cands: Sequence[PathCandidates], m
         outcome[c.routed] = np.where(c.gate_passed, OUTCOMES.index("unmatched"), OUTCOMES.index("gated"))
         n_cand += np.bincount(c.left_idx, minlength=n_left).astype(np.int32)
         matched, scores = pair_scores(c, models)
+        if c.path.decide == "fellegi_sunter" and len(c.left_idx):
+            requests, first, second = _ranked(c.left_idx, c.right_idx, scores)
+            top_weight[requests], top_row[requests] = scores[first], c.right_idx[first]
+            has_second = second >= 0
+            second_weight[requests[has_second]] = scores[second[has_second]]
         li, ri, sc = c.left_idx[matched], c.right_idx[matched], scores[matched]
         n_match += np.bincount(li, minlength=n_left).astype(np.int32)
         if len(li) == 0:
@@ -456,7 +467,18 @@ def decide(policy: PolicyConfig, n_left: int, cands: Sequence[PathCandidates], m
         right_row[requests[disclose]] = ri[first][disclose]
         score[requests] = top
     return {"path": path_of, "gate_passed": gate, "n_candidates": n_cand, "n_matches": n_match,
-            "outcome": outcome, "right_row": right_row, "score": score}
+            "outcome": outcome, "right_row": right_row, "score": score,
+            "top_weight": top_weight, "second_weight": second_weight, "top_row": top_row}
+
+
+def _ranked(li: np.ndarray, ri: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each left row with pairs: (the row, the index of its best pair, of its second best or
+    -1), best first by score then lowest right row, as :func:`decide` orders them."""
+    order = np.lexsort((ri, -scores, li))
+    first = np.flatnonzero(np.r_[True, li[order][1:] != li[order][:-1]])
+    counts = np.diff(np.r_[first, len(order)])
+    second = np.where(counts > 1, order[np.minimum(first + 1, len(order) - 1)], -1)
+    return li[order][first], order[first], second
 
 
 #: What a disclosure releases, as decision columns: the disclosed record's last known address,

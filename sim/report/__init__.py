@@ -104,6 +104,8 @@ def render_html(summary: Mapping) -> str:
     svgs = {"funnel": figures.funnel_svg(ctx["funnel"]), "tradeoff": figures.tradeoff_svg(ctx["tradeoff"])}
     if ctx["address_class_figure"]:
         svgs["address_class"] = figures.address_class_svg(ctx["address_class_figure"])
+    if ctx["frontier"]:
+        svgs["frontier"] = figures.frontier_svg(ctx["frontier"])
     uris = {k: figures.data_uri(v) for k, v in svgs.items()}
     return _environment("html").get_template("report.html.j2").render(ctx=ctx, figures=uris)
 

@@ -278,6 +278,7 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
                                    if has_classes else None)
     ctx["policies"] = {"table": tables.next("policies"), "paths_table": tables.next("policy-paths"), "rows": policy_rows}
     ctx["tradeoff"] = {**_tradeoff(policy_rows, published), "figure": figures.next("tradeoff")}
+    ctx["frontier"] = _frontier(policies, baseline, c, tables, figures)
     ctx["highlights"] = _highlights(ctx, policy_rows, baseline, c, policies)
     ctx["methodology"] = _methodology(summary, ctx, policies)
     fs = _fellegi_sunter(policies)
@@ -604,6 +605,62 @@ def _tradeoff(rows: Sequence[dict], published: Sequence[dict]) -> dict:
     }
 
 
+#: Match probabilities quoted in the frontier table (sim.evaluate.FRONTIER_PROBABILITIES).
+FRONTIER_TABLE_PROBABILITIES = (0.5, 0.9, 0.99, 0.999, 0.9999, 0.999999)
+
+
+def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: _Cells, tables: _Numbering,
+              figures: _Numbering) -> dict | None:
+    """Section 5's precision-recall frontier: each Fellegi-Sunter policy's curve (means over
+    seeds at every threshold), every policy as a point, and each model at the baseline's volume;
+    a table of each model at quoted match probabilities and at that volume."""
+    curves, rows = [], []
+    for p in policies:
+        pts = p.get("frontier") or []
+        if not pts:
+            continue
+        curve = [{"recall": _mean(pt.get("recall")), "precision": _mean(pt.get("precision")),
+                  "probability": pt.get("match_probability")} for pt in pts]
+        curves.append({"name": p.get("name", "n/a"),
+                       "points": [q for q in curve if q["recall"] is not None and q["precision"] is not None]})
+        for prob in FRONTIER_TABLE_PROBABILITIES:
+            pt = min(pts, key=lambda q: abs((q.get("match_probability") or 0) - prob))
+            if abs((pt.get("match_probability") or 0) - prob) > 1e-9:
+                continue
+            rows.append({"policy": p.get("name", "n/a"), "label": f"match probability >= {prob:g}",
+                         "disclosed": c(pt.get("disclosed")), "wrong": c(pt.get("wrong_person_disclosures")),
+                         "precision": c(pt.get("precision"), rate=True), "recall": c(pt.get("recall"), rate=True),
+                         "same_volume": False})
+        volume = p.get("same_volume")
+        if volume:
+            rows.append({"policy": p.get("name", "n/a"),
+                         "label": f"at {volume.get('reference', 'the baseline')}'s volume (match weight about "
+                                  f"{_weight_text(_mean(volume.get('match_weight')))})",
+                         "disclosed": c(volume.get("disclosed")), "wrong": c(volume.get("wrong_person_disclosures")),
+                         "precision": c(volume.get("precision"), rate=True), "recall": c(volume.get("recall"), rate=True),
+                         "same_volume": True})
+    if not curves:
+        return None
+    points = [{"name": p.get("name", "n/a"), "role": p.get("role", "n/a"),
+               "recall": _interval3(_rate(p, "recall")), "precision": _interval3(_rate(p, "precision"))}
+              for p in policies]
+    volumes = [{"name": p.get("name", "n/a"), "recall": _mean((p.get("same_volume") or {}).get("recall")),
+                "precision": _mean((p.get("same_volume") or {}).get("precision"))}
+               for p in policies if p.get("same_volume")]
+    return {"curves": curves, "points": points, "volumes": volumes, "rows": rows,
+            "baseline": baseline.get("name", "n/a"), "table": tables.next("frontier"), "figure": figures.next("frontier")}
+
+
+def _weight_text(w: float | None) -> str:
+    """A match weight and its probability: 6.6 -> "6.6, probability 0.99"; 22 -> "22.0,
+    probability 1 - 2e-07" (a probability near 1 by its distance from 1)."""
+    if w is None:
+        return "n/a"
+    if w > 13:
+        return f"{w:.1f}, probability 1 - {2.0 ** -w:.0e}"
+    return f"{w:.1f}, probability {1 / (1 + 2.0 ** -w):.4g}"
+
+
 def _by_metric(published: Sequence[dict], metric: str) -> dict | None:
     return next((r for r in published if r["metric"] == metric), None)
 
@@ -662,7 +719,30 @@ def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells
                      f"{_change(diff.get('right_person_disclosures'), 'right-person disclosures')} "
                      f"than {base['name']} on the same worlds."),
         })
+    for p in policies:
+        volume = p.get("same_volume")
+        if not volume:
+            continue
+        fewer = volume.get("fewer_wrong_person_disclosures") or {}
+        alternatives.append({
+            "name": f"{p.get('name', 'n/a')} at {volume.get('reference', base['name'])}'s volume",
+            "description": "",
+            "text": (f"set to disclose as many addresses as {volume.get('reference', base['name'])} on each world "
+                     f"({c(volume.get('disclosed'))['compact']}), the model would have sent "
+                     f"{c(volume.get('wrong_person_disclosures'))['compact']} to the wrong person against "
+                     f"{c(volume.get('reference_wrong_person_disclosures'))['compact']}: "
+                     f"{_change(_negated(fewer), 'wrong-person disclosures')}, "
+                     f"at precision {c(volume.get('precision'), rate=True)['text']} and recall "
+                     f"{c(volume.get('recall'), rate=True)['text']}."),
+        })
     return {"why": why, "did": did, "found": found, "alternatives": alternatives}
+
+
+def _negated(iv: Mapping) -> dict:
+    """An interval of -x from one of x: the mean negated, the bounds negated and swapped."""
+    def neg(v):
+        return -v if isinstance(v, (int, float)) else v
+    return {"mean": neg(iv.get("mean")), "lo": neg(iv.get("hi")), "hi": neg(iv.get("lo"))}
 
 
 def _change(diff: Mapping | None, what: str) -> str:
@@ -731,9 +811,13 @@ def _fellegi_sunter(policies: Sequence[Mapping]) -> list[dict]:
             for path, fit in sorted((paths or {}).items()):
                 fit = fit or {}
                 prior = fit.get("prior_match")
+                how = fit.get("prior") or {}
+                per_request = how.get("matches_per_request")
                 rows.append({
                     "policy": p.get("name", "n/a"), "seed": seed, "path": path,
-                    "prior": f"{prior:.4f}" if isinstance(prior, (int, float)) else "n/a",
+                    "prior": f"{prior:.3g}" if isinstance(prior, (int, float)) else "n/a",
+                    "per_request": f"{per_request:.3f}" if isinstance(per_request, (int, float)) else "n/a",
+                    "method": str(how.get("method", "em")).replace("_", " "),
                     "iterations": fit.get("iterations", "n/a"),
                     "converged": {True: "yes", False: "no"}.get(fit.get("converged"), "n/a"),
                 })
@@ -852,8 +936,11 @@ def _limitations(summary: Mapping, baseline: Mapping) -> list[str]:
         "assumptions themselves; the sweeps explore those.",
         "National estimates scale simulated counts by the number of requests in ICE's file; a category that is "
         "rare in the sample is estimated from a handful of simulated records.",
-        "The Fellegi-Sunter policies' match weights, and so the effect of a given threshold, depend on the "
-        "scale of the world (term frequencies and the share of true matches among candidate pairs).",
+        "The Fellegi-Sunter model takes its comparisons as independent given whether a pair is a match. "
+        "Relatives break that: they share a surname, an address and sometimes an SSN, so the model is "
+        "overconfident about them, and its precision at a match probability falls short of that probability "
+        "at the lower thresholds (the frontier shows by how much). Its u and prior are shares of all record "
+        "pairs and shrink as the simulated world grows; their products, and so the match probabilities, do not.",
     ]
     if scale is not None and scale < 1:
         out.insert(3, f"At scale {fmt_number(scale)} the ZIP areas are a sample of the country: a borrowed or "

@@ -211,6 +211,63 @@ def tradeoff_svg(data: Mapping) -> str:
         return _svg(fig)
 
 
+def frontier_svg(data: Mapping) -> str:
+    """Precision (y) against recall (x): each probabilistic model's frontier as a line over its
+    thresholds (dots at match probabilities 0.5, 0.99 and 0.9999), every policy as a point with
+    its intervals (the baseline a square), and each model at the baseline's volume as a star."""
+    marks = (0.5, 0.99, 0.9999)
+    # precision on a logit scale: 90%, 99% and 99.9% are equally far apart, so rules near 100%
+    # are told apart and a rule at 15% stays on the chart; 0 and 1 are drawn at the edges
+    low, high = 0.05, 0.9995
+
+    def y(v: float) -> float:
+        return min(max(v, low), high)
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(7.0, 4.2))
+        ax = fig.subplots()
+        ax.set_yscale("logit")
+        for curve in data["curves"]:
+            pts = [p for p in curve["points"] if (p["probability"] or 0) >= 0.01]
+            ax.plot([p["recall"] for p in pts], [y(p["precision"]) for p in pts], color=NAVY, linewidth=1.4, zorder=2)
+            dots = [p for p in pts if any(abs((p["probability"] or 0) - m) < 1e-9 for m in marks)]
+            ax.plot([p["recall"] for p in dots], [y(p["precision"]) for p in dots], "o", color=NAVY, markersize=3.5, zorder=3)
+            for p in dots:
+                ax.annotate(f"p {p['probability']:g}", (p["recall"], y(p["precision"])), xytext=(-5, 0), textcoords="offset points",
+                            ha="right", va="center", fontsize=7, color=GREY)
+        xs = [p["recall"].get("mean") or 0.0 for p in data["points"]]
+        ys = [y(p["precision"].get("mean") or 0.0) for p in data["points"]]
+        xerr = _err([p["recall"] for p in data["points"]])
+        yerr = [[max(ys[i] - y(p["precision"].get("lo") if p["precision"].get("lo") is not None else ys[i]), 0) for i, p in enumerate(data["points"])],
+                [max(y(p["precision"].get("hi") if p["precision"].get("hi") is not None else ys[i]) - ys[i], 0) for i, p in enumerate(data["points"])]]
+        for i, p in enumerate(data["points"]):
+            baseline = p["role"] == "baseline"
+            ax.errorbar([xs[i]], [ys[i]],
+                        xerr=None if xerr is None else [[xerr[0][i]], [xerr[1][i]]],
+                        yerr=None if yerr is None else [[yerr[0][i]], [yerr[1][i]]],
+                        fmt="s" if baseline else "o", color=BRICK if baseline else INK, ecolor=GREY,
+                        elinewidth=0.8, capsize=2.5, markersize=6 if baseline else 4.5, zorder=4)
+        for v in data["volumes"]:
+            if v["recall"] is not None and v["precision"] is not None:
+                ax.plot([v["recall"]], [y(v["precision"])], "*", color=BRICK, markersize=11, zorder=5)
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(low, high)
+        names = [_text(p["name"]) for p in data["points"]]
+        for i, (dx, dy, ha, va) in enumerate(_label_offsets(ax, xs, ys, names)):
+            ax.annotate(names[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                        ha=ha, va=va, fontsize=8, color=INK, zorder=6,
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.set_yticks([0.1, 0.5, 0.9, 0.99, 0.999])
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:g}%"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.set_xlabel("Recall: requested people with a record whose address was disclosed")
+        ax.set_ylabel("Precision (logit scale)")
+        ax.grid(color="#e3e3e3", linewidth=0.6)
+        ax.set_axisbelow(True)
+        return _svg(fig)
+
+
 def _log_scale(values: Sequence[float]) -> bool:
     positive = [v for v in values if v and v > 0]
     return len(positive) == len(values) and len(values) > 1 and max(positive) / min(positive) > 20
@@ -257,4 +314,4 @@ def _label_offsets(ax, xs: Sequence[float], ys: Sequence[float], names: Sequence
     return out
 
 
-__all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg", "data_uri"]
+__all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg", "frontier_svg", "data_uri"]
