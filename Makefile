@@ -48,7 +48,7 @@ bench: $(STAMP)
 lock:
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(PYTHON) -m venv "$$tmp/venv"; \
-	"$$tmp/venv/bin/pip" install --quiet -e '.[test]'; \
+	"$$tmp/venv/bin/pip" install --quiet -e '.[test,splink]'; \
 	{ grep '^#' requirements.lock; "$$tmp/venv/bin/pip" freeze --exclude-editable; } > "$$tmp/requirements.lock"; \
 	mv "$$tmp/requirements.lock" requirements.lock
 
