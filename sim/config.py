@@ -301,7 +301,7 @@ OnMultiple = Literal["reject", "best"]
 ComparisonKindName = Literal["exact", "jaro_winkler", "levenshtein", "date"]
 #: Composite comparisons over several columns built by named constructors
 #: (:data:`sim.match.compare.COMPOSITES`), and ``composite``: levels the config defines.
-CompositeKindName = Literal["address", "surname", "given_name", "date_of_birth", "composite"]
+CompositeKindName = Literal["address", "surname", "given_name", "date_of_birth", "surname_address", "composite"]
 #: What a user-defined composite level may ask of a column: equal, missing on either side, on
 #: one side only or on both, or a Jaro-Winkler similarity at least a number in (0, 1).
 LevelCondition = Literal["exact", "missing", "missing_one_side", "missing_both_sides"]
@@ -396,9 +396,9 @@ class ComparisonConfig(_Model):
         if self.composite:
             if self.column is not None:
                 raise ValueError(f"kind = \"{self.kind}\" is a composite over fixed columns; remove 'column = \"{self.column}\"'")
-            if t and self.kind not in ("surname", "given_name", "date_of_birth"):
+            if t and self.kind not in ("surname", "given_name", "date_of_birth", "surname_address"):
                 raise ValueError(f"kind = \"{self.kind}\" takes no thresholds; got {list(t)}")
-            if t and self.kind in ("surname", "given_name") and not (
+            if t and self.kind in ("surname", "given_name", "surname_address") and not (
                     all(0 < x < 1 for x in t) and all(a > b for a, b in zip(t, t[1:]))):
                 raise ValueError(f"{self.kind} thresholds are its Jaro-Winkler levels: similarities in (0, 1), strictly descending, e.g. [0.92, 0.8]; got {list(t)}")
             if t and self.kind == "date_of_birth" and not (len(t) == 1 and t[0] >= 1 and float(t[0]).is_integer()):
@@ -567,7 +567,7 @@ class PathConfig(_Model):
                         problems.append(f"fellegi_sunter.tf_adjust names '{key}', which is not compared; comparisons: {', '.join(columns)}")
                     elif by_key[key].kind in ("address", "date_of_birth", "composite"):
                         problems.append(f"fellegi_sunter.tf_adjust names '{key}', a {by_key[key].kind} comparison, which has no "
-                                        f"one value to take the frequency of; adjust surname, given_name or a one-column comparison")
+                                        f"one value to take the frequency of; adjust surname, given_name, surname_address or a one-column comparison")
                 for kind, table in (("m", fs.m), ("u", fs.u)):
                     for key, probs in table.items():
                         if key not in by_key:

@@ -100,8 +100,34 @@ def test_name_parts_drop_particles_and_split_hyphens():
     assert first.to_pylist() == ["MARIA", "JOSE"] and second.to_pylist() == ["LUZ", None]
 
 
+def test_surname_and_address_are_one_comparison_of_the_family_at_the_dwelling():
+    names = ["GOMEZ CONDE", "GOMEZ", "LOPEZ", "GOMEZ CONDE", "GOMEZ CONDE", "LOPEZ", None]
+    first, second = name_parts(pa.array(names), particles=True)
+    cols = {
+        "last_name": names, "surname_1": first, "surname_2": second,
+        "street": ["12 FOREST ST", "12 FOREST ST", "12 FOREST ST", "40 FOREST ST", "9 ELM AVE", "40 FOREST ST", None],
+        "street_number": ["12", "12", "12", "40", "9", "40", None],
+        "street_name": ["FOREST", "FOREST", "FOREST", "FOREST", "ELM", "FOREST", None],
+        "unit": [None] * 7,
+        "zip5": ["89501", "89501", "89501", "89501", "30301", "89501", None],
+    }
+    c = compare.surname_address()
+    got = _levels(c, cols)
+    label = dict(zip(range(-1, c.n_levels + 1), ["missing", "different", *c.level_names]))
+    assert label[got[0, 1]] == "home_family"          # a relative at the same address
+    assert label[got[0, 2]] == "home_other"           # another family in the same dwelling
+    assert label[got[0, 3]] == "street_family"
+    assert label[got[0, 4]] == "surname_exact"        # a mover: the same surname elsewhere
+    assert label[got[0, 5]] == "street"               # a neighbour of another family
+    assert label[got[2, 4]] == "different"            # another surname in another ZIP
+    assert label[got[6, 6]] == label[got[0, 6]] == "missing"   # neither a surname nor an address to compare
+    # term-frequency adjustment applies to "the same surname elsewhere", not to the family at home
+    assert c.tf_gamma == c.level_names.index("surname_exact") + 1 and c.tf_column == "last_name"
+    assert set(c.input_columns()) == {"last_name", "surname_1", "surname_2", "street", "zip5", "unit", "street_number", "street_name"}
+
+
 COMPOSITES = [compare.address(), compare.surname(), compare.given_name(), compare.date_of_birth(),
-              compare.levenshtein("tin", (1, 2))]
+              compare.surname_address(), compare.levenshtein("tin", (1, 2))]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +150,7 @@ def test_both_engines_give_the_same_composite_levels_on_world_pairs(world_pairs)
         differ = np.flatnonzero(got[:, j] != want[:, j])
         assert len(differ) == 0, f"{c.description}: {len(differ)} pairs differ, e.g. {differ[:3].tolist()}"
     # world pairs reach most levels of every composite (the rarest may not occur in 3,000 requests)
-    for j, c in enumerate(COMPOSITES[:4]):
+    for j, c in enumerate(COMPOSITES[:5]):
         seen = set(np.unique(want[:, j]).tolist())
         assert {-1, 0, c.n_levels} <= seen | {-1} and len(seen) >= c.n_levels, (c.name, sorted(seen))
 

@@ -235,12 +235,19 @@ class Composite:
     """
 
     name: str
-    features: tuple[Comparison, ...]
+    features: tuple["Comparison | Composite", ...]
     comparison_levels: tuple[Level, ...]
     missing: Level | None
     description: str
     tf_column: str | None = None
     kind: str = "composite"
+    #: the level (label) whose u term-frequency adjustment replaces; None: the closest
+    tf_level: str | None = None
+
+    @property
+    def tf_gamma(self) -> int:
+        """The gamma at which term-frequency adjustment applies (the closest level by default)."""
+        return self.n_levels if self.tf_level is None else self.n_levels - [l.label for l in self.comparison_levels].index(self.tf_level)
 
     @property
     def n_levels(self) -> int:
@@ -259,7 +266,12 @@ class Composite:
         return ["missing", "different", *(level.description for level in reversed(self.comparison_levels))]
 
     def input_columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(col for f in self.features for col in f.columns))
+        return tuple(dict.fromkeys(col for f in self.features
+                                   for col in (f.input_columns() if isinstance(f, Composite) else f.columns)))
+
+    def basics(self) -> tuple[Comparison, ...]:
+        """The basic comparisons it is built from, nested composites' included, each once."""
+        return tuple(dict.fromkeys(b for f in self.features for b in (f.basics() if isinstance(f, Composite) else (f,))))
 
     def combine(self, gammas: np.ndarray) -> np.ndarray:
         """The composite gamma of each pair from its features' gammas (n_pairs, n_features)."""
@@ -371,9 +383,57 @@ def date_of_birth(within_days: int = 366) -> Composite:
                      f"date of birth: exact / day-month swapped / one part / within {within_days} days")
 
 
+def surname_address(thresholds: tuple[float, ...] = (0.92, 0.8)) -> Composite:
+    """The surname and the address as one comparison, because among non-matches they are not
+    independent: a relative shares both. As two comparisons, a household member's agreement on
+    an address shared by a few of N records and on a surname (term-frequency adjusted: a family's
+    own two-surname string) shared by the same few counted twice, each worth log2 N bits against
+    a prior that is worth -log2 N once; the model's confidence in relatives then grew with the size
+    of the world. Here the joint agreement gets one u, estimated from random pairs, which is the
+    share of pairs that are in one family at one address. Levels that share a surname come first,
+    so that a rule's "at least ``surname_exact``" means a surname agrees wherever the records live.
+    Closest first:
+
+    * ``home_family``: the same dwelling (``address`` at ``address_no_unit`` or closer) and a
+      surname shared (``surname`` at ``one_surname`` or closer);
+    * ``street_family``: the same street and ZIP (or a street typo), a surname shared;
+    * ``zip_family``: the same ZIP, a surname shared;
+    * ``surname_exact``: the same surname elsewhere (a mover), term-frequency adjusted;
+    * ``home_other``: the same dwelling, the surname not shared;
+    * ``surname_shared``: a surname shared elsewhere;
+    * ``street``: the same street and ZIP, another surname (a neighbour);
+    * ``surname_similar``: the surname within Jaro-Winkler ``thresholds[-1]``, anywhere;
+    * ``zip``: the same ZIP only;
+
+    else ``different``; ``missing`` when both the surname and the address are.
+    """
+    s, a = surname(thresholds), address()
+    sur, addr = range(2)
+    same_family = (sur, s.n_levels - 2, s.n_levels)               # one_surname or closer
+    dwelling = (addr, a.n_levels - 1, a.n_levels)                 # address_no_unit or closer
+    street = (addr, a.n_levels - 3, a.n_levels - 2)               # street_zip or street_typo
+    levels = (
+        Level("home_family", "same dwelling and a surname shared", ((dwelling, same_family),)),
+        Level("street_family", "same street and ZIP, a surname shared", ((street, same_family),)),
+        Level("zip_family", "same ZIP, a surname shared", (((addr, 1, 1), same_family),)),
+        Level("surname_exact", "the same surname elsewhere", (((sur, s.n_levels, s.n_levels),),)),
+        Level("home_other", "same dwelling, another surname", ((dwelling,),)),
+        Level("surname_shared", "a surname shared elsewhere", ((same_family,),)),
+        Level("street", "same street and ZIP, another surname", ((street,),)),
+        Level("surname_similar", f"surname Jaro-Winkler >= {thresholds[-1]:g} anywhere", (((sur, 1, s.n_levels),),)),
+        Level("zip", "same ZIP only", (((addr, 1, 1),),)),
+    )
+    return Composite("surname_address", (s, a), levels,
+                     Level("missing", "surname and address missing", (((sur, -1, -1), (addr, -1, -1)),)),
+                     "surname and address: same dwelling and family / same street and family / same ZIP and family / "
+                     "same surname / same dwelling / a surname shared / same street / similar surname / same ZIP",
+                     tf_column="last_name", tf_level="surname_exact")
+
+
 #: The named composite constructors, by the name a policy's config gives.
 COMPOSITES: dict[str, Callable[[], Composite]] = {
     "address": address, "surname": surname, "given_name": given_name, "date_of_birth": date_of_birth,
+    "surname_address": surname_address,
 }
 
 
@@ -441,14 +501,14 @@ def comparison_matrix(comparisons: list, left: dict, right: dict, left_idx, righ
                 scored[c] = c._levels_of_codes(encoded[(col_l, col_r)], left_idx, right_idx)
         return scored[c]
 
+    def gamma(c) -> np.ndarray:
+        if isinstance(c, Composite):       # a composite's features may be composites themselves
+            return c.combine(np.stack([gamma(f) for f in c.features], axis=1) if c.features
+                             else np.zeros((len(left_idx), 0), np.int8))
+        return basic(replace(c, description=""))
+
     for i, c in enumerate(comparisons):
-        if isinstance(c, Composite):
-            gammas = np.empty((len(left_idx), len(c.features)), np.int8)
-            for k, feature in enumerate(c.features):
-                gammas[:, k] = basic(replace(feature, description=""))
-            out[:, i] = c.combine(gammas)
-        else:
-            out[:, i] = basic(replace(c, description=""))
+        out[:, i] = gamma(c)
     return out
 
 

@@ -118,14 +118,17 @@ class RecordLinkageEngine:
         # every basic comparison once, a composite's features among them; a composite's levels
         # are then its own combination of their gammas (Composite.combine), the same code as
         # the vectorized engine's: what is cross-checked is each feature
-        basics = list(dict.fromkeys(f for c in comparisons for f in (c.features if isinstance(c, Composite) else (c,))))
+        basics = list(dict.fromkeys(f for c in comparisons for f in (c.basics() if isinstance(c, Composite) else (c,))))
         gammas = self._basic_levels(rl, pd, basics, left, right, left_idx, right_idx)
+
+        def gamma(c) -> np.ndarray:
+            if isinstance(c, Composite):
+                return c.combine(np.stack([gamma(f) for f in c.features], axis=1))
+            return gammas[basics.index(c)]
+
         out = np.empty((len(left_idx), len(comparisons)), np.int8)
         for i, c in enumerate(comparisons):
-            if isinstance(c, Composite):
-                out[:, i] = c.combine(np.stack([gammas[basics.index(f)] for f in c.features], axis=1))
-            else:
-                out[:, i] = gammas[basics.index(c)]
+            out[:, i] = gamma(c)
         return out
 
     @staticmethod

@@ -47,8 +47,10 @@ class FellegiSunter:
 
     def __init__(self, n_levels: Sequence[int], *, m: Sequence[Sequence[float]] | None = None,
                  u: Sequence[Sequence[float]] | None = None, prior_match: float = 0.01,
-                 max_iterations: int = 200, tolerance: float = 1e-6):
+                 max_iterations: int = 200, tolerance: float = 1e-6, tf_gammas: Mapping[int, int] | None = None):
         self.n_levels = tuple(int(n) for n in n_levels)
+        # comparison index -> the level whose u a term frequency replaces (default: the closest)
+        self.tf_gammas = dict(tf_gammas or {})
         self.m = m
         self.u = u
         self.prior_match = prior_match
@@ -129,7 +131,7 @@ class FellegiSunter:
     def bayes_factors(self, levels: np.ndarray, tf: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
         """log2(m/u) of each comparison of each pair, (n_pairs, n_comparisons); 0 where missing.
         ``tf`` maps a comparison's index to each pair's term frequency of the value compared,
-        used in place of ``u`` at the exact level."""
+        used in place of ``u`` at the exact level (or the level ``tf_gammas`` names)."""
         if self.m_ is None or self.u_ is None:
             raise ValueError("This FellegiSunter has neither fixed m and u nor a fit; call fit(levels) first.")
         levels = np.asarray(levels)
@@ -140,9 +142,10 @@ class FellegiSunter:
             ratio = np.log2(self.m_[k] / self.u_[k])
             out[present, k] = ratio[col[present]]
             if tf is not None and k in tf:
-                exact = col == n - 1
+                g = self.tf_gammas.get(k, n - 1)
+                exact = col == g
                 freq = np.clip(np.asarray(tf[k], np.float64)[exact], TINY, 1.0)
-                out[exact, k] = np.log2(self.m_[k][n - 1] / freq)
+                out[exact, k] = np.log2(self.m_[k][g] / freq)
         return out
 
     def match_weight(self, levels: np.ndarray, tf: Mapping[int, np.ndarray] | None = None) -> np.ndarray:

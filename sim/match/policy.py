@@ -278,10 +278,22 @@ def fit_from(policy: PolicyConfig, blocks: Sequence[Mapping[str, FitData]]) -> d
         data = [b[path.name] for b in blocks]
         if fs.estimate == "em":
             model = _estimate(path, model, data, n_levels)
+        model.tf_gammas = tf_gammas(path)
         if fs.prior != "em":
             model.prior_match_, model.prior_ = prior(path, data)
         models[path.name] = model
     return models
+
+
+def tf_gammas(path: PathConfig) -> dict[int, int]:
+    """Comparison index -> the gamma whose u a term frequency replaces, for each comparison of
+    ``fellegi_sunter.tf_adjust``: the closest level, or the one a composite names (``surname_address``
+    adjusts "the same surname elsewhere", not the same family at the same address)."""
+    comps = comparisons_of(path)
+    keys = [c.key for c in path.comparisons]
+    return {keys.index(key): (comps[keys.index(key)].tf_gamma if isinstance(comps[keys.index(key)], compare.Composite)
+                              else comps[keys.index(key)].n_levels)
+            for key in path.fellegi_sunter.tf_adjust}
 
 
 def prior(path: PathConfig, data: Sequence[FitData]) -> tuple[float, dict]:

@@ -10,15 +10,16 @@ job of two tables in the match schema (:mod:`sim.match.prepare`) with a ``unique
   ``missing`` level, or either value missing), then the levels closest first, then ``ELSE``.
   Splink numbers them as matchsim's gamma: -1 null, ``n`` the closest ... 0 different;
 * a composite level holds when all the terms of any of its alternatives hold, a term being
-  "feature k's gamma lies in [low, high]"; each basic feature's gamma is written as a SQL
-  ``CASE`` graded as :mod:`sim.match.compare` grades it (Jaro-Winkler by DuckDB's
-  ``jaro_winkler_similarity`` with the same tolerance at the thresholds, Levenshtein by
-  ``levenshtein``, dates by day differences and ``year``/``month``/``day``);
+  "feature k's gamma lies in [low, high]": a condition on the feature's score, or on its gamma
+  written as a SQL ``CASE`` (:func:`gamma_sql`), graded as :mod:`sim.match.compare` grades it
+  (Jaro-Winkler by DuckDB's ``jaro_winkler_similarity`` with the same tolerance at the
+  thresholds, Levenshtein by ``levenshtein``, dates by day differences and
+  ``year``/``month``/``day``);
 * the blocking rules become ``l.col = r.col AND ...`` (a null key never pairs, as in
   :mod:`sim.match.blocking`);
 * m and u, when given, are set on every level (level ``gamma`` gets ``m[k][gamma]``), the prior
-  is ``probability_two_random_records_match``, and EM's tolerance and iteration cap are the
-  path's.
+  when given is ``probability_two_random_records_match``, and EM's tolerance and iteration cap
+  are the path's.
 
 The conditions are DuckDB SQL. Missing values must be nulls, as :mod:`sim.match.prepare` makes
 them (an empty string is a value to SQL). Only a dictionary is built here: Splink itself is not
@@ -26,22 +27,30 @@ imported, so this module works without it installed.
 
 >>> from sim.match import compare
 >>> [level["sql_condition"] for level in comparison_levels(compare.exact("zip5"))]
-['zip5_l IS NULL OR zip5_r IS NULL', 'zip5_l = zip5_r', 'ELSE']
+['(zip5_l IS NULL OR zip5_r IS NULL)', 'zip5_l = zip5_r', 'ELSE']
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from sim.config import PathConfig
+from sim.config import MATCH_COLUMNS, PathConfig
 from sim.match import compare
 from sim.match.compare import SCORE_TOLERANCE, Comparison, Composite, Term
+from sim.match.policy import comparisons_of
 
 
-def gamma_sql(feature: Comparison) -> str:
-    """A SQL expression for the gamma of a basic comparison: -1 missing, 0 different, ``1..n``
-    loosest to exact, as :meth:`sim.match.compare.Comparison.levels` grades a pair."""
+def gamma_sql(feature: Comparison | Composite) -> str:
+    """A SQL expression for the gamma of a comparison: -1 missing, 0 different, ``1..n`` loosest
+    to closest, as :mod:`sim.match.compare` grades a pair (a composite: the first of its levels
+    that holds, closest first)."""
+    if isinstance(feature, Composite):
+        whens = [f"WHEN {_any_of_sql(feature.features, feature.missing.any_of)} THEN -1"] if feature.missing is not None else []
+        whens += [f"WHEN {_any_of_sql(feature.features, level.any_of)} THEN {gamma}"
+                  for gamma, level in zip(range(feature.n_levels, 0, -1), feature.comparison_levels)]
+        return "CASE " + " ".join(whens) + " ELSE 0 END"
     a, b = _sides(feature)
     if feature.kind == "missing_sides":
         return f"(CAST({a} IS NULL AS INTEGER) + CAST({b} IS NULL AS INTEGER))"
@@ -70,17 +79,21 @@ def _meets(feature: Comparison, a: str, b: str, threshold: float) -> str:
     raise ValueError(f"no thresholds to meet for a comparison of kind {feature.kind!r}")
 
 
-def _term_sql(features: Sequence[Comparison], term: Term) -> str:
+def _term_sql(features: Sequence[Comparison | Composite], term: Term) -> str:
     """SQL for "feature k's gamma lies in [low, high]"."""
     k, low, high = term
     feature = features[k]
+    if isinstance(feature, Composite):          # a composite of composites: the feature's own CASE
+        if low == high == compare.MISSING and feature.missing is not None:
+            return f"({_any_of_sql(feature.features, feature.missing.any_of)})"
+        return f"({gamma_sql(feature)}) BETWEEN {low} AND {high}"
     a, b = _sides(feature)
     if low == high == compare.MISSING and feature.kind != "missing_sides":
         return f"({a} IS NULL OR {b} IS NULL)"
     if low == high == feature.n_levels and feature.kind != "missing_sides":
         return f"{a} = {b}"                        # the exact level: equal values
     if feature.kind in _GRADED and low >= 1:
-        # gamma >= low, and not gamma >= high + 1: one score a condition, not a whole CASE
+        # gamma >= low and not gamma >= high + 1: conditions on the score, not a whole CASE
         sql = _at_least(feature, a, b, low)
         return sql if high >= feature.n_levels else f"{sql} AND NOT ({_at_least(feature, a, b, high + 1)})"
     gamma = gamma_sql(feature)
@@ -103,7 +116,7 @@ def _sides(feature: Comparison) -> tuple[str, str]:
     return f"{col_l}_l", f"{col_r}_r"
 
 
-def _any_of_sql(features: Sequence[Comparison], any_of) -> str:
+def _any_of_sql(features: Sequence[Comparison | Composite], any_of) -> str:
     alternatives = [" AND ".join(f"({_term_sql(features, t)})" for t in terms) for terms in any_of]
     return alternatives[0] if len(alternatives) == 1 else " OR ".join(f"({alt})" for alt in alternatives)
 
@@ -117,12 +130,11 @@ def comparison_levels(comparison: Comparison | Composite, m: Sequence[float] | N
         null = _any_of_sql(features, comparison.missing.any_of) if comparison.missing is not None else None
         closest_first = [(level.label, _any_of_sql(features, level.any_of)) for level in comparison.comparison_levels]
     else:
-        a, b = _sides(comparison)
-        null = f"{a} IS NULL OR {b} IS NULL"
-        # the level names are loosest first; gamma n is exact, n - 1 the closest threshold ...
-        closest_first = [("exact", f"{a} = {b}")] + [
-            (str(name), _meets(comparison, a, b, t))
-            for name, t in zip(reversed(comparison.level_names[:-1]), reversed(comparison.thresholds))]
+        # level gamma: gamma or closer, as Splink takes the first level that holds
+        one = (comparison,)
+        null = None if comparison.kind == "missing_sides" else _term_sql(one, (0, compare.MISSING, compare.MISSING))
+        closest_first = [(str(name), _term_sql(one, (0, gamma, comparison.n_levels)))
+                         for gamma, name in zip(range(comparison.n_levels, 0, -1), reversed(comparison.level_names))]
     n = comparison.n_levels
     levels: list[dict[str, Any]] = []
     if null is not None:
@@ -148,10 +160,7 @@ def settings(path: PathConfig, *, m: Sequence[Sequence[float]] | None = None,
     """Splink's settings dictionary for ``path`` (a Fellegi-Sunter path): its comparisons,
     named by their keys, and its blocking rules; m and u per comparison (as a fitted
     :class:`sim.match.fellegi_sunter.FellegiSunter` holds them) and the prior when given, else
-    Splink's defaults (the prior: the path's starting ``prior_match``). Term-frequency
-    adjustment is not translated."""
-    from sim.match.policy import comparisons_of
-
+    Splink's defaults. Term-frequency adjustment is not translated."""
     fs = path.fellegi_sunter
     if fs is None:
         raise ValueError(f"path '{path.name}' does not decide by Fellegi-Sunter; Splink's settings need one that does")
@@ -162,16 +171,44 @@ def settings(path: PathConfig, *, m: Sequence[Sequence[float]] | None = None,
             "comparison_description": comparison.description,
             "comparison_levels": comparison_levels(comparison, None if m is None else m[k], None if u is None else u[k]),
         })
-    return {
+    out = {
         "link_type": "link_only",
         "unique_id_column_name": "unique_id",
         "comparisons": comparisons,
         "blocking_rules_to_generate_predictions": [blocking_rule(rule) for rule in path.blocking],
-        "probability_two_random_records_match": fs.prior_match if prior is None else float(prior),
         "em_convergence": fs.tolerance,
         "max_iterations": fs.max_iterations,
-        "retain_intermediate_calculation_columns": True,
     }
+    if prior is not None:
+        out["probability_two_random_records_match"] = float(prior)
+    return out
 
 
-__all__ = ["settings", "comparison_levels", "gamma_sql", "blocking_rule"]
+def deterministic_rules(path: PathConfig) -> list[str]:
+    """The path's deterministic rules (``fellegi_sunter.deterministic_rules``: comparison keys
+    and the loosest level accepted) as Splink's SQL rules on ``l.`` and ``r.``, for Splink's
+    ``estimate_probability_two_random_records_match``: a comparison at its level or a closer
+    one (any of those levels' conditions, and not its null level)."""
+    comparisons = dict(zip((c.key for c in path.comparisons), comparisons_of(path)))
+    out = []
+    for rule in path.fellegi_sunter.deterministic_rules:
+        parts = []
+        for key, level in rule.items():
+            comparison = comparisons[key]
+            levels = comparison_levels(comparison)
+            null = [lv["sql_condition"] for lv in levels if lv.get("is_null_level")]
+            # the levels closest first, down to the one the rule names
+            accepted = [lv["sql_condition"] for lv in levels if not lv.get("is_null_level")][
+                : comparison.n_levels - list(comparison.level_names).index(level)]
+            sql = accepted[0] if len(accepted) == 1 else "(" + " OR ".join(f"({c})" for c in accepted) + ")"
+            parts += [f"NOT ({c})" for c in null] + [sql]
+        out.append(_ON_SIDES.sub(r"\2.\1", " AND ".join(parts)))
+    return out
+
+
+#: A column of one side in a comparison level (``first_name_l``), as a blocking rule names it
+#: (``l.first_name``).
+_ON_SIDES = re.compile(r"\b(" + "|".join(sorted(MATCH_COLUMNS, key=len, reverse=True)) + r")_([lr])\b")
+
+
+__all__ = ["settings", "deterministic_rules", "comparison_levels", "gamma_sql", "blocking_rule"]
