@@ -278,13 +278,14 @@ class WorldConfig(_Model):
 MatchColumn = Literal[
     "tin", "first_name", "last_name", "name_control", "date_of_birth",
     "street_line", "street", "street6", "street_number", "street_name", "unit", "city", "state", "zip5",
-    "surname_1", "surname_2", "given_1", "given_2",
+    "surname_1", "surname_2", "given_1", "given_2", "given_variant",
 ]
 MATCH_COLUMNS: tuple[str, ...] = MatchColumn.__args__
 #: Match columns that :mod:`sim.match.prepare` derives from others and a source cannot map:
 #: each side's first and second surname (particles dropped: DE LA TORRE MUNOZ -> TORRE, MUNOZ;
-#: null when there is one) and first and second given name (JOSE LUIS -> JOSE, LUIS).
-DERIVED_COLUMNS: tuple[str, ...] = ("surname_1", "surname_2", "given_1", "given_2")
+#: null when there is one), first and second given name (JOSE LUIS -> JOSE, LUIS) and the form
+#: the first given name is grouped under among its variants (JOSE, JOSEPH -> JOSEPH; null if none).
+DERIVED_COLUMNS: tuple[str, ...] = ("surname_1", "surname_2", "given_1", "given_2", "given_variant")
 MAPPABLE_COLUMNS: tuple[str, ...] = tuple(c for c in MATCH_COLUMNS if c not in DERIVED_COLUMNS)
 #: Checks on ICE's address text before a request is matched at all (FACTS, "The process"):
 #: ``none``; ``nonblank``: the field is not blank (the declaration); ``zip_regex``: it holds a 5- or
@@ -312,11 +313,17 @@ class CompositeLevelConfig(_Model):
     meets its condition (or, given a list of tables, those of any one of them)."""
 
     label: Annotated[str, Strict(), Field(min_length=1, pattern=r"^[a-z0-9_]+$")]
-    when: dict[MatchColumn, Float | LevelCondition] | tuple[dict[MatchColumn, Float | LevelCondition], ...]
+    # one table of conditions, or a list of them (any one holding is enough); kept as a list
+    when: tuple[dict[MatchColumn, Float | LevelCondition], ...]
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _one_or_several(cls, value):
+        return [value] if isinstance(value, dict) else value
 
     @property
     def alternatives(self) -> tuple[dict, ...]:
-        return (self.when,) if isinstance(self.when, dict) else tuple(self.when)
+        return self.when
 
     @model_validator(mode="after")
     def _conditions(self):

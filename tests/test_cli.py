@@ -158,3 +158,31 @@ def test_generate_tiny_world(baseline_config_path, tmp_path):
         assert (out / table).is_dir(), f"{table}/ missing from {sorted(p.name for p in out.iterdir())}"
         assert list((out / table).glob("*.parquet")), f"no Parquet files in {table}/"
     assert [p.name for p in tmp_path.iterdir()] == ["world"], "temporary directories left behind"
+
+
+FS = "policy.paths.0.fellegi_sunter"
+COMPARISONS = "policy.paths.0.comparisons"
+
+
+@pytest.mark.parametrize(("setting", "problem"), [
+    (f"{FS}.match_probability_threshold=1.5", f"  - {FS}.match_probability_threshold: must be less than 1; got 1.5\n"),
+    (f"{FS}.match_probability_threshold=0", f"  - {FS}.match_probability_threshold: must be greater than 0; got 0\n"),
+    (f"{FS}.match_weight_threshold=10",
+     f"  - {FS}: give exactly one of match_weight_threshold (log2 odds, e.g. 20) and match_probability_threshold "
+     "(in (0, 1), e.g. 0.99); got match_weight_threshold and match_probability_threshold\n"),
+    (f'{COMPARISONS}.3={{kind="composite", name="home", levels=[{{label="a", when={{zip6="exact"}}}}]}}',
+     f"  - {COMPARISONS}.3.levels.0.when.0.zip6.[key]: must be 'tin', 'first_name', "),
+    (f'{COMPARISONS}.3={{kind="composite", name="home", levels=[{{label="z", when={{zip5="exact"}}}}, '
+     f'{{label="s", when={{zip5="exact", street="exact"}}}}]}}',
+     f"  - {COMPARISONS}.3: composite 'home': levels are out of order: every pair at level 's' already meets the "
+     "earlier level 'z', so 's' can never be reached; list levels closest first (the strictest conditions first)\n"),
+    (f"{FS}.prior=\"em\"", "prior = \"em\" with u from random pairs mixes two universes: u is a share of random record pairs"),
+])
+def test_a_bad_fellegi_sunter_policy_exits_2_with_the_key_and_writes_nothing(baseline_config_path, tmp_path, setting, problem):
+    out = tmp_path / "out"
+    result = run("run", baseline_config_path, "-o", out, "--set", "policy=probabilistic", "--set", setting)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {baseline_config_path}: 1 problem in the configuration\n")
+    assert problem in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -16,7 +16,7 @@ from sim.config import ComparisonConfig, PathConfig
 from sim.match import compare
 from sim.match.blocking import block_on
 from sim.match.engines import RecordLinkageEngine, VectorizedEngine
-from sim.match.prepare import name_parts, prepare_master_file, prepare_requests
+from sim.match.prepare import given_variants, name_parts, prepare_master_file, prepare_requests
 from sim.world.generate import read_dataset
 
 
@@ -67,15 +67,19 @@ def test_surname_knows_two_surname_forms():
     assert (got[7] == -1).all() and (got[:, 7] == -1).all()
 
 
-def test_given_name_knows_compound_given_names():
-    names = ["JOSE LUIS", "JOSE", "MARIA GUADALUPE", "GUADALUPE", "JOSEF", "PEDRO"]
+def test_given_name_knows_compound_given_names_and_variants():
+    names = ["JOSE LUIS", "JOSE", "MARIA GUADALUPE", "GUADALUPE", "JOSEF", "PEDRO", "GUILLERMO", "WILLIAM", "PETER"]
     first, second = name_parts(pa.array(names), particles=False)
     c = compare.given_name()
-    got = _levels(c, {"first_name": names, "given_1": first, "given_2": second})
-    level = dict(zip(c.level_names, range(1, 6)))
+    got = _levels(c, {"first_name": names, "given_1": first, "given_2": second, "given_variant": given_variants(first)})
+    level = dict(zip(c.level_names, range(1, c.n_levels + 1)))
+    assert c.level_names == ("jw80", "variant", "jw92", "other_part", "compound_part", "exact")
     assert got[0, 1] == got[1, 0] == level["compound_part"]
-    assert got[2, 3] == got[3, 2] == level["compound_part"] - 1 == level["other_part"]
+    assert got[2, 3] == got[3, 2] == level["other_part"]
     assert got[1, 4] == level["jw92"] and got[1, 5] == 0 and got[0, 0] == level["exact"]
+    # one name in two languages: GUILLERMO and WILLIAM, PEDRO and PETER
+    assert got[6, 7] == got[7, 6] == got[5, 8] == level["variant"]
+    assert got[6, 5] == 0
 
 
 def test_date_of_birth_levels_are_the_clerical_errors():

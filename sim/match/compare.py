@@ -6,6 +6,12 @@ A comparison is built by a named constructor (:func:`exact`, :func:`jaro_winkler
 threshold, and ``1..k`` for increasingly close agreement, ``k`` being an exact match. Each
 comparison also has a description of its levels for reports.
 
+A **composite** comparison (:class:`Composite`: :func:`address`, :func:`surname`,
+:func:`given_name`, :func:`date_of_birth`, :func:`surname_address`, or levels a policy lists)
+reads several columns, as Splink's comparison levels do: its features are basic comparisons (or
+composites), each scored as below, and its ordered levels are conditions on their gammas, so one
+kind of evidence (a dwelling, a family) counts once.
+
 Candidate pairs are two integer index arrays (``left[i]`` is compared with ``right[j]``), as
 recordlinkage represents them. The work is columnar and no Python runs per pair:
 
@@ -347,23 +353,30 @@ def surname(thresholds: tuple[float, ...] = (0.92, 0.8)) -> Composite:
 
 
 def given_name(thresholds: tuple[float, ...] = (0.92, 0.8)) -> Composite:
-    """The first name, knowing compound given names: closest first ``exact``;
-    ``compound_part`` (the same first given name, a second one on one side only: JOSE LUIS and
-    JOSE); ``other_part`` (one side's given name is the other's other part: MARIA GUADALUPE and
-    GUADALUPE); then Jaro-Winkler at ``thresholds``."""
+    """The first name, knowing compound given names and common variants: closest first
+    ``exact``; ``compound_part`` (the same first given name, a second one on one side only: JOSE
+    LUIS and JOSE); ``other_part`` (one side's given name is the other's other part: MARIA
+    GUADALUPE and GUADALUPE); Jaro-Winkler at ``thresholds[0]``; ``variant`` (first given names
+    that are one name in two languages or a name and its short form: JOSE and JOSEPH, GUILLERMO
+    and WILLIAM, the ``given_variant`` column of :mod:`sim.match.prepare`); then Jaro-Winkler at
+    the looser thresholds."""
     f = (jaro_winkler("first_name", thresholds), exact("given_1"), missing_sides("given_2"),
-         cross(exact, "given_1", "given_2"), cross(exact, "given_2", "given_1"))
-    full, g1, g2_absent, g12, g21 = range(5)
+         cross(exact, "given_1", "given_2"), cross(exact, "given_2", "given_1"), exact("given_variant"))
+    full, g1, g2_absent, g12, g21, variant = range(6)
     top = len(thresholds) + 1
+    similar = [Level(f"jw{round(t * 100)}", f"Jaro-Winkler >= {t:g}", ((_t(full, top - 1 - i, top - 1),),))
+               for i, t in enumerate(thresholds)]
     levels = (
         Level("exact", "exact", ((_t(full, top),),)),
         Level("compound_part", "first given name, a second on one side only", ((_t(g1, 1), _t(g2_absent, 1)),)),
         Level("other_part", "one side's given name is the other's second", ((_t(g12, 1),), (_t(g21, 1),))),
-        *(Level(f"jw{round(t * 100)}", f"Jaro-Winkler >= {t:g}", ((_t(full, top - 1 - i, top - 1),),))
-          for i, t in enumerate(thresholds)),
+        similar[0],
+        Level("variant", "variants of one name (JOSE, JOSEPH)", ((_t(variant, 1),),)),
+        *similar[1:],
     )
     return Composite("given_name", f, levels, Level("missing", "missing", ((_t(full, -1),),)),
-                     f"given name: exact / compound part / other part / Jaro-Winkler at {', '.join(f'{t:g}' for t in thresholds)}",
+                     f"given name: exact / compound part / other part / Jaro-Winkler {thresholds[0]:g} / variant"
+                     + "".join(f" / Jaro-Winkler {t:g}" for t in thresholds[1:]),
                      tf_column="first_name")
 
 
@@ -453,7 +466,9 @@ def build(config) -> Comparison | Composite:
         return date(config.column, tuple(int(x) for x in t))
     if config.kind == "composite":
         return _user_composite(config.key, config.levels)
-    made = COMPOSITES[config.kind](*((int(t[0]),) if config.kind == "date_of_birth" else (t,)) if t else ())
+    # the named composites take their Jaro-Winkler thresholds, or date_of_birth its days
+    args = () if not t else (int(t[0]),) if config.kind == "date_of_birth" else (t,)
+    made = COMPOSITES[config.kind](*args)
     return replace(made, name=config.key) if config.name else made
 
 

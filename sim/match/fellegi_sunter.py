@@ -162,8 +162,9 @@ class FellegiSunter:
             "prior_match": self.prior_match_,
             "log2_prior_odds": float(np.log2(self.prior_match_ / (1 - self.prior_match_))),
             **({"prior": self.prior_} if self.prior_ is not None else {}),
-            "m": [np.round(p, 8).tolist() for p in self.m_],
-            "u": [np.round(p, 8).tolist() for p in self.u_],
+            # 8 significant digits: a u of a TIN or a dwelling is about 1 / N, far below 1e-8 nationally
+            "m": [[float(f"{x:.8g}") for x in p] for p in self.m_],
+            "u": [[float(f"{x:.8g}") for x in p] for p in self.u_],
             "iterations": self.n_iter_,
             "converged": bool(self.converged_),
         }

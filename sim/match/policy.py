@@ -126,8 +126,8 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
         gate = address_gate(path.address_gate, left.take(routed)) if len(routed) else np.zeros(0, bool)
         active = routed[gate]
         sub = left.take(active)
-        # each rule blocked once: the union is the candidates, and which rules paired a pair is
-        # what Fellegi-Sunter's EM sessions train on
+        # each rule blocked once: the union is the candidates; the pairs each training rule
+        # would make (a refinement of a blocking rule) are what Fellegi-Sunter's EM sessions train on
         per_rule = [runner.pairs([block_on(*cols)], sub, right) for cols in path.blocking]
         li, ri = union_pairs(*per_rule)
         hits = _training_hits(path, sub, right, li, ri) if _em(path) else None
@@ -335,7 +335,7 @@ def prior(path: PathConfig, data: Sequence[FitData]) -> tuple[float, dict]:
 #: control agrees on the last name's first letters, one blocked on street6 on the house number.
 _BLOCKED_WITH = {"name_control": ("last_name", "name_control", "surname_1"),
                  "last_name": ("last_name", "name_control", "surname_1", "surname_2"),
-                 "first_name": ("first_name", "given_1", "given_2"),
+                 "first_name": ("first_name", "given_1", "given_2", "given_variant"),
                  "street6": ("street6", "street_line", "street", "street_number")}
 
 

@@ -96,6 +96,7 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
         out["surname_1"], out["surname_2"] = name_parts(out["last_name"], particles=True)
     if "first_name" in out:
         out["given_1"], out["given_2"] = name_parts(out["first_name"], particles=False)
+        out["given_variant"] = given_variants(out["given_1"])
     names = (*MATCH_COLUMNS, *EXTRA_COLUMNS)
     return pa.table({name: out.get(name, _nulls(name, n)) for name in names})
 
@@ -138,6 +139,33 @@ def name_parts(names: pa.Array, *, particles: bool) -> tuple[pa.Array, pa.Array]
     first = pc.struct_field(pc.extract_regex(text, r"^(?P<p>[^ -]+)"), [0])
     last = pc.struct_field(pc.extract_regex(text, r"[ -](?P<p>[^ -]+)$"), [0])
     return _empty_to_null(first), _empty_to_null(last)
+
+
+def given_variants(given: pa.Array) -> pa.Array:
+    """The form each given name is grouped under among its variants (``data/given_name_variants.toml``:
+    JOSE and JOSEPH -> JOSEPH, GUILLERMO -> WILLIAM), null for a name not listed.
+
+    >>> given_variants(pa.array(["JOSE", "JOSEPH", "PEDRO", "ZYX", None])).to_pylist()
+    ['JOSEPH', 'JOSEPH', 'PETER', None, None]
+    """
+    names, groups = _variant_table()
+    at = pc.index_in(given, value_set=names)
+    return pc.take(groups, at)
+
+
+@lru_cache(maxsize=1)
+def _variant_table() -> tuple[pa.Array, pa.Array]:
+    """(every listed name, the form it is grouped under), the group forms among the names."""
+    import tomllib
+    from importlib import resources
+
+    data = tomllib.loads(resources.files("sim.match").joinpath("data", "given_name_variants.toml").read_text())
+    pairs = {}
+    for group, forms in data["variants"].items():
+        for name in (group, *forms):
+            if pairs.setdefault(name, group) != group:
+                raise ValueError(f"given_name_variants.toml lists {name} under both {pairs[name]} and {group}; list it once")
+    return pa.array(list(pairs), pa.string()), pa.array(list(pairs.values()), pa.string())
 
 
 #: Particles a surname may carry before its core (sim.normalize.PARTICLES), without those that
@@ -200,4 +228,4 @@ def _nulls(name: str, n: int) -> pa.Array:
     return pa.nulls(n, pa.date32() if name == "date_of_birth" else pa.string())
 
 
-__all__ = ["prepare", "prepare_requests", "prepare_master_file", "name_parts", "EXTRA_COLUMNS"]
+__all__ = ["prepare", "prepare_requests", "prepare_master_file", "name_parts", "given_variants", "EXTRA_COLUMNS"]

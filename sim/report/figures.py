@@ -171,13 +171,7 @@ def tradeoff_svg(data: Mapping) -> str:
         ax = fig.subplots()
         xerr, yerr = _err([p["x"] for p in points]), _err([p["y"] for p in points])
         log_x, log_y = _log_scale(xs + ([published] if published else [])), _log_scale(ys)
-        for i, p in enumerate(points):
-            baseline = p["role"] == "baseline"
-            ax.errorbar([xs[i]], [ys[i]],
-                        xerr=None if xerr is None else [[xerr[0][i]], [xerr[1][i]]],
-                        yerr=None if yerr is None else [[yerr[0][i]], [yerr[1][i]]],
-                        fmt="s" if baseline else "o", color=BRICK if baseline else NAVY, ecolor=GREY,
-                        elinewidth=0.8, capsize=2.5, markersize=6 if baseline else 5, zorder=3)
+        _policy_points(ax, points, xs, ys, xerr, yerr, color=NAVY, size=5, zorder=3)
         if published:
             ax.axvline(published, color=GREY, linestyle="--", linewidth=0.9, zorder=1)
         if log_x:
@@ -240,13 +234,7 @@ def frontier_svg(data: Mapping) -> str:
         xerr = _err([p["recall"] for p in data["points"]])
         yerr = [[max(ys[i] - y(p["precision"].get("lo") if p["precision"].get("lo") is not None else ys[i]), 0) for i, p in enumerate(data["points"])],
                 [max(y(p["precision"].get("hi") if p["precision"].get("hi") is not None else ys[i]) - ys[i], 0) for i, p in enumerate(data["points"])]]
-        for i, p in enumerate(data["points"]):
-            baseline = p["role"] == "baseline"
-            ax.errorbar([xs[i]], [ys[i]],
-                        xerr=None if xerr is None else [[xerr[0][i]], [xerr[1][i]]],
-                        yerr=None if yerr is None else [[yerr[0][i]], [yerr[1][i]]],
-                        fmt="s" if baseline else "o", color=BRICK if baseline else INK, ecolor=GREY,
-                        elinewidth=0.8, capsize=2.5, markersize=6 if baseline else 4.5, zorder=4)
+        _policy_points(ax, data["points"], xs, ys, xerr, yerr, color=INK, size=4.5, zorder=4)
         for v in data["volumes"]:
             if v["recall"] is not None and v["precision"] is not None:
                 ax.plot([v["recall"]], [y(v["precision"])], "*", color=BRICK, markersize=11, zorder=5)
@@ -266,6 +254,17 @@ def frontier_svg(data: Mapping) -> str:
         ax.grid(color="#e3e3e3", linewidth=0.6)
         ax.set_axisbelow(True)
         return _svg(fig)
+
+
+def _policy_points(ax, points: Sequence[Mapping], xs, ys, xerr, yerr, *, color: str, size: float, zorder: int) -> None:
+    """One marker per policy with its interval whiskers: the baseline a larger brick square."""
+    for i, p in enumerate(points):
+        baseline = p["role"] == "baseline"
+        ax.errorbar([xs[i]], [ys[i]],
+                    xerr=None if xerr is None else [[xerr[0][i]], [xerr[1][i]]],
+                    yerr=None if yerr is None else [[yerr[0][i]], [yerr[1][i]]],
+                    fmt="s" if baseline else "o", color=BRICK if baseline else color, ecolor=GREY,
+                    elinewidth=0.8, capsize=2.5, markersize=6 if baseline else size, zorder=zorder)
 
 
 def _log_scale(values: Sequence[float]) -> bool:

@@ -162,13 +162,15 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
 
 def data_sha256() -> str:
     """Hash of the reference data shipped in sim/world/data (the Census surname table, naming and
-    geography assumptions that are not in the config), so the manifest pins them too."""
+    geography assumptions that are not in the config) and sim/match/data (the given-name variants
+    the matcher compares), so the manifest pins them too."""
     from importlib import resources
 
     digest = hashlib.sha256()
-    folder = resources.files("sim.world").joinpath("data")
-    for name in sorted(p.name for p in folder.iterdir() if p.name.endswith((".toml", ".parquet"))):
-        digest.update(name.encode() + b"\0" + folder.joinpath(name).read_bytes())
+    for package in ("sim.world", "sim.match"):
+        folder = resources.files(package).joinpath("data")
+        for name in sorted(p.name for p in folder.iterdir() if p.name.endswith((".toml", ".parquet"))):
+            digest.update(f"{package}/{name}".encode() + b"\0" + folder.joinpath(name).read_bytes())
     return digest.hexdigest()
 
 
