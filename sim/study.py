@@ -278,16 +278,16 @@ def compare_published(targets: Sequence[TargetConfig], baseline_units: Sequence[
 def aggregate_frontier(units: Sequence[Mapping]) -> list[dict]:
     """A policy's frontier over seeds: at each weight, the national estimates of disclosures,
     right and wrong, and precision and recall, as :func:`interval` s."""
-    per_seed = [u["frontier"] for u in units if u.get("frontier")]
-    if not per_seed:
+    units = [u for u in units if u.get("frontier")]
+    if not units:
         return []
     out = []
-    for i, point in enumerate(per_seed[0]):
+    for i, point in enumerate(units[0]["frontier"]):
         row = {"match_weight": point["match_weight"], "match_probability": point["match_probability"]}
         for key in ("disclosed", "right_person_disclosures", "wrong_person_disclosures"):
-            row[key] = _short(interval([f[i][key] * u["estimate_factor"] for f, u in zip(per_seed, units)], digits=1))
+            row[key] = _short(interval([u["frontier"][i][key] * u["estimate_factor"] for u in units], digits=1))
         for key in ("precision", "recall"):
-            row[key] = _short(interval([f[i][key] for f in per_seed]))
+            row[key] = _short(interval([u["frontier"][i][key] for u in units]))
         out.append(row)
     return out
 
