@@ -104,8 +104,9 @@ def generate(config_path: Path, out_dir: Path, overrides: tuple[str, ...], force
     from sim.io import check_output_dir
 
     config = load_config(config_path, overrides)
-    # generate() checks this too; checking here fails fast, before importing the generator.
-    check_output_dir(out_dir, force=force)
+    # generate() checks this too; checking here fails fast, before importing the generator, and
+    # keeps --force from deleting the config it read
+    check_output_dir(out_dir, force=force, inputs=[config_path])
 
     from sim.world.generate import generate as generate_world
 
@@ -154,7 +155,7 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: s
     from sim.config import parameter_notes
 
     config = load_config(config_path, overrides)
-    check_output_dir(out_dir, force=force)
+    check_output_dir(out_dir, force=force, inputs=[config_path])
     if not no_report and not no_pdf:
         from sim.report import find_chromium
 
@@ -262,9 +263,12 @@ def sweep(sweep_path: Path, out_dir: Path, overrides: tuple[str, ...], engine_na
       matchsim sweep configs/sweeps/address-quality.toml -o out/aq --engine dask --workers 4
       matchsim sweep configs/sweeps/threshold.toml -o out/t --engine dask --scheduler tcp://10.0.0.5:8786
     """
+    from sim.io import check_output_dir
     from sim.sweep import plan_sweep, run_sweep
 
     plan = plan_sweep(sweep_path, overrides)
+    if force and out_dir.exists():      # --force starts the sweep over: never over its own sweep file
+        check_output_dir(out_dir, force=True, inputs=[sweep_path])
     with _open_engine(engine_name, jobs, scheduler, most=len(plan.units())) as engine:
         result = run_sweep(plan, out_dir, engine=engine, force=force, retry_failed=retry_failed,
                            progress=not quiet and sys.stderr.isatty(), report=not no_report)
@@ -354,7 +358,7 @@ def link(left_path: Path, right_path: Path, config_path: Path, out_dir: Path, ov
     from sim.io import check_output_dir
 
     config = load_link_config(config_path, overrides)
-    check_output_dir(out_dir, force=force)
+    check_output_dir(out_dir, force=force, inputs=[left_path, right_path, config_path])
 
     from sim.link import link as link_files, write_link
 

@@ -24,24 +24,35 @@ from pathlib import Path
 
 from sim.errors import OutputExistsError
 
-__all__ = ["output_dir", "check_output_dir", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["output_dir", "check_output_dir", "atomic_write_bytes", "atomic_write_text", "OUTPUT_MARKERS"]
+
+#: The files at the top of every directory matchsim writes, one of which makes an existing
+#: directory one that ``--force`` may replace: a world's manifest, a run's, study's or link's
+#: summary, a sweep's manifest.
+OUTPUT_MARKERS = ("manifest.json", "summary.json", "sweep.json")
 
 
-def check_output_dir(path: str | Path, *, force: bool) -> None:
+def check_output_dir(path: str | Path, *, force: bool, inputs=()) -> None:
     """Raise :class:`OutputExistsError` unless ``path`` may become an output directory.
 
-    ``path`` may be absent, or an existing directory when ``force`` is true. A file is refused even
-    with ``force``: replacing a file by a directory is almost always a mistyped ``-o`` (pointing
-    at the config, say), and deleting it would be unrecoverable. So is a directory holding the
-    current working directory (``-o . --force``), which would delete the user's own work.
+    ``path`` may be absent, or an existing directory when ``force`` is true. ``--force`` replaces
+    only what matchsim wrote, so even with it these are refused, none of which matchsim can give
+    back once deleted:
+
+    * a file: replacing a file by a directory is almost always a mistyped ``-o`` (pointing at the
+      config, say);
+    * a directory holding the current working directory (``-o . --force``);
+    * a non-empty directory without any of :data:`OUTPUT_MARKERS` (``-o configs --force``);
+    * a directory holding one of ``inputs``, the files the command reads (``link A/people.csv
+      ... -o A --force``, ``generate A/scenario.toml -o A --force``).
 
     :func:`output_dir` calls this before doing anything; callers may also call it early to fail
-    before slow work such as importing the generator.
+    before slow work such as importing the generator, and must then pass their ``inputs``.
     """
-    _check(Path(os.path.abspath(path)), shown=str(path), force=force)
+    _check(Path(os.path.abspath(path)), shown=str(path), force=force, inputs=inputs)
 
 
-def _check(final: Path, *, shown: str, force: bool) -> None:
+def _check(final: Path, *, shown: str, force: bool, inputs=()) -> None:
     if final.exists() and not final.is_dir():
         raise OutputExistsError(
             f"output path exists and is not a directory: '{shown}'; "
@@ -59,17 +70,32 @@ def _check(final: Path, *, shown: str, force: bool) -> None:
         raise OutputExistsError(
             f"refusing to replace '{shown}': it contains the current working directory; choose another -o"
         )
+    for given in inputs:
+        source = Path(os.path.abspath(given)).resolve()
+        if source == target or target in source.parents:
+            raise OutputExistsError(
+                f"refusing to replace '{shown}': it holds '{given}', an input of this command, which --force would "
+                f"delete; choose another -o, or move the input out of it first"
+            )
+    entries = sorted(p.name for p in final.iterdir())
+    if entries and not any(name in entries for name in OUTPUT_MARKERS):
+        listed = ", ".join(f"'{n}'" for n in entries[:5]) + (f", ... ({len(entries)} in all)" if len(entries) > 5 else "")
+        raise OutputExistsError(
+            f"refusing to replace '{shown}': it is not empty ({listed}) and is not a matchsim output (it has none of "
+            f"{', '.join(OUTPUT_MARKERS)}), and --force replaces only what matchsim wrote; choose another -o, "
+            f"or empty it yourself"
+        )
 
 
 @contextlib.contextmanager
-def output_dir(path: str | Path, *, force: bool) -> Iterator[Path]:
+def output_dir(path: str | Path, *, force: bool, inputs=()) -> Iterator[Path]:
     """Yield a fresh temporary directory that becomes ``path`` when the block ends without error.
 
     The temporary directory is a sibling of ``path`` named ``<name>.tmp-<pid>-<random>``, so the
     final rename stays on one filesystem and is atomic. Missing parent directories are created.
 
     - If ``path`` exists and ``force`` is false, :class:`OutputExistsError` is raised before any
-      work is done (see :func:`check_output_dir` for the other refusals).
+      work is done (see :func:`check_output_dir` for the other refusals, ``inputs`` among them).
     - With ``force``, the old directory is renamed aside and deleted only after the new one is in
       place, so a failure at any point leaves a complete output: the old or the new.
     - If the block raises (including ``KeyboardInterrupt``), the temporary directory is removed
@@ -78,13 +104,13 @@ def output_dir(path: str | Path, *, force: bool) -> Iterator[Path]:
     Only a hard kill (SIGKILL, power loss) can leave a ``<name>.tmp-*`` directory behind; it is
     never mistaken for a result and is safe to delete.
     """
-    check_output_dir(path, force=force)
+    check_output_dir(path, force=force, inputs=inputs)
     final = Path(os.path.abspath(path))
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _make_sibling_dir(final, "tmp")
     try:
         yield tmp
-        _move_into_place(tmp, final, shown=str(path), force=force)
+        _move_into_place(tmp, final, shown=str(path), force=force, inputs=inputs)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -138,10 +164,10 @@ def _make_sibling_dir(final: Path, kind: str) -> Path:
         return candidate
 
 
-def _move_into_place(tmp: Path, final: Path, *, shown: str, force: bool) -> None:
+def _move_into_place(tmp: Path, final: Path, *, shown: str, force: bool, inputs=()) -> None:
     # Checked again: the directory may have appeared while the work ran, and os.rename would
     # silently replace an empty one.
-    _check(final, shown=shown, force=force)
+    _check(final, shown=shown, force=force, inputs=inputs)
     if not final.exists():
         os.rename(tmp, final)
         _fsync_dir(final.parent)

@@ -186,3 +186,23 @@ def test_a_bad_fellegi_sunter_policy_exits_2_with_the_key_and_writes_nothing(bas
     assert result.stderr.startswith(f"error: {baseline_config_path}: 1 problem in the configuration\n")
     assert problem in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_force_never_deletes_its_config_or_a_directory_it_did_not_write(baseline_config_path, tmp_path):
+    """generate A/scenario.toml -o A --force deleted the config and everything beside it."""
+    a = tmp_path / "A"
+    a.mkdir()
+    for shipped in baseline_config_path.parent.glob("*.toml"):
+        (a / shipped.name).write_bytes(shipped.read_bytes())
+    (a / "manifest.json").write_text("{}")          # even dressed up as an earlier world
+    before = sorted(p.name for p in a.iterdir())
+    result = run("generate", a / baseline_config_path.name, "-o", a, "--force", "--set", "world.scale=0.0005")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: refusing to replace '{a}': it holds '{a / baseline_config_path.name}', an input of "
+                             "this command, which --force would delete; choose another -o, or move the input out of it first\n")
+    assert sorted(p.name for p in a.iterdir()) == before
+    # a directory of one's own files, not a matchsim output, is kept too
+    (a / "manifest.json").unlink()
+    result = run("generate", baseline_config_path, "-o", a, "--force", "--set", "world.scale=0.0005")
+    assert result.exit_code == 2 and "is not a matchsim output (it has none of manifest.json, summary.json, sweep.json)" in result.stderr
+    assert sorted(p.name for p in a.iterdir()) == sorted(set(before) - {"manifest.json"})

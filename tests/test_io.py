@@ -20,8 +20,9 @@ def _siblings(path: Path) -> list[str]:
 
 
 def _old_output(path: Path) -> Path:
+    """An earlier matchsim output: its summary.json marks it as one (sim.io.OUTPUT_MARKERS)."""
     path.mkdir(parents=True)
-    (path / "old.txt").write_text("old run\n")
+    (path / "summary.json").write_text("old run\n")
     return path
 
 
@@ -62,8 +63,8 @@ def test_output_dir_refuses_existing_dir_without_force_before_any_work(tmp_path)
     assert str(info.value) == f"output directory exists: '{target}'; pass --force to replace it, or choose another -o"
     assert info.value.exit_code == 2
     assert not entered
-    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
-    assert (target / "old.txt").read_text() == "old run\n"
+    assert sorted(p.name for p in target.iterdir()) == ["summary.json"]
+    assert (target / "summary.json").read_text() == "old run\n"
     assert _siblings(target) == ["world"]
 
 
@@ -79,7 +80,7 @@ def test_output_dir_force_replaces_old_dir(tmp_path):
     target = _old_output(tmp_path / "world")
     with output_dir(target, force=True) as tmp:
         # The old output stays readable until the new one is complete.
-        assert (target / "old.txt").read_text() == "old run\n"
+        assert (target / "summary.json").read_text() == "old run\n"
         (tmp / "new.txt").write_text("new run\n")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
     assert _siblings(target) == ["world"]
@@ -108,8 +109,8 @@ def test_exception_inside_keeps_old_dir_intact(tmp_path):
         with output_dir(target, force=True) as tmp:
             (tmp / "half.txt").write_text("half")
             raise Boom
-    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
-    assert (target / "old.txt").read_text() == "old run\n"
+    assert sorted(p.name for p in target.iterdir()) == ["summary.json"]
+    assert (target / "summary.json").read_text() == "old run\n"
     assert _siblings(target) == ["world"]
 
 
@@ -215,5 +216,41 @@ def test_failed_final_rename_puts_old_dir_back(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="rename failed"):
         with output_dir(target, force=True) as tmp:
             (tmp / "new.txt").write_text("new run\n")
-    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in target.iterdir()) == ["summary.json"]
     assert _siblings(target) == ["world"]
+
+
+def test_force_replaces_only_what_matchsim_wrote(tmp_path):
+    """A non-empty directory with none of a matchsim output's top files is not replaced."""
+    target = tmp_path / "configs"
+    target.mkdir()
+    (target / "august-2025.toml").write_text("scenario = 'x'\n")
+    with pytest.raises(OutputExistsError) as info:
+        with output_dir(target, force=True):
+            pass
+    assert str(info.value) == (
+        f"refusing to replace '{target}': it is not empty ('august-2025.toml') and is not a matchsim output (it has none "
+        "of manifest.json, summary.json, sweep.json), and --force replaces only what matchsim wrote; choose another -o, "
+        "or empty it yourself")
+    assert (target / "august-2025.toml").read_text() == "scenario = 'x'\n" and _siblings(target) == ["configs"]
+    # an empty directory is no loss
+    (target / "august-2025.toml").unlink()
+    with output_dir(target, force=True) as tmp:
+        (tmp / "summary.json").write_text("{}")
+    assert sorted(p.name for p in target.iterdir()) == ["summary.json"]
+
+
+def test_force_never_deletes_an_input_of_the_command(tmp_path):
+    target = _old_output(tmp_path / "out")
+    (target / "people.csv").write_text("id\n1\n")
+    with pytest.raises(OutputExistsError) as info:
+        with output_dir(target, force=True, inputs=[tmp_path / "elsewhere.csv", target / "people.csv"]):
+            pass
+    assert str(info.value) == (
+        f"refusing to replace '{target}': it holds '{target / 'people.csv'}', an input of this command, which --force "
+        "would delete; choose another -o, or move the input out of it first")
+    assert (target / "people.csv").read_text() == "id\n1\n"
+    # the input is the output directory itself, or lies deeper in it
+    for given in (target, target / "sub" / "x.parquet"):
+        with pytest.raises(OutputExistsError, match="an input of this command"):
+            check_output_dir(target, force=True, inputs=[given])

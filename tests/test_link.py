@@ -236,9 +236,31 @@ def test_an_existing_output_directory_is_kept_unless_forced(example_run, tmp_pat
     assert refused.exit_code == 2
     assert refused.stderr == f"error: output directory exists: '{out}'; pass --force to replace it, or choose another -o\n"
     assert (out / "keep.txt").read_text() == "mine"
+    # --force replaces only what matchsim wrote: not a directory of the user's own files ...
+    refused = link(PEOPLE, RECORDS, out, "--force")
+    assert refused.exit_code == 2 and "is not a matchsim output" in refused.stderr
+    assert (out / "keep.txt").read_text() == "mine"
+    # ... but an earlier link's output, yes
+    (out / "keep.txt").unlink()
+    out.rmdir()
+    assert link(PEOPLE, RECORDS, out).exit_code == 0
     forced = link(PEOPLE, RECORDS, out, "--force")
     assert forced.exit_code == 0, forced.output
     assert sorted(p.name for p in out.iterdir()) == OUTPUTS
+
+
+def test_force_never_deletes_the_inputs_in_the_output_directory(example_run, tmp_path):
+    """The issue-13 case: link A/people.csv A/records.parquet -o A --force deleted both inputs."""
+    out = tmp_path / "A"
+    shutil.copytree(example_run[0], out)         # an earlier link output, which --force may replace ...
+    for source in (PEOPLE, RECORDS):             # ... holding this link's inputs, which it may not
+        shutil.copy(source, out / source.name)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = link(out / PEOPLE.name, out / RECORDS.name, out, "--force")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: refusing to replace '{out}': it holds '{out / PEOPLE.name}', an input of this "
+                             "command, which --force would delete; choose another -o, or move the input out of it first\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_integer_zip_and_tin_columns_get_their_leading_zeros_back(tmp_path):
