@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from sim import __version__
-from sim.errors import SimError
+from sim.errors import SimError, Terminated
 
 
 class SweepFailures(SimError):
@@ -65,6 +65,13 @@ class _Group(click.Group):
         except SimError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
+        except KeyboardInterrupt as stop:
+            # Ctrl-C, or SIGTERM (sim.errors.Terminated): what was being written has been removed
+            # on the way here, and the workers stopped; the exit code is the shell's 128 + signal
+            how = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
+            click.echo(f"\ninterrupted ({how}): stopped; no partial output was left (a sweep keeps the units it "
+                       "recorded: run the same command to finish it)", err=True)
+            ctx.exit(143 if isinstance(stop, Terminated) else 130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -379,8 +386,16 @@ def _truth_option(value: str | None) -> tuple[str, str] | None:
     return left.strip(), right.strip()
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point (``matchsim``); exits with the command's exit code."""
+    """Console-script entry point (``matchsim``); exits with the command's exit code. SIGTERM
+    stops a command as Ctrl-C does, cleaning up on the way out (:class:`sim.errors.Terminated`)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         cli.main(args=argv, prog_name="matchsim")
     except SimError as err:  # raised outside a command, e.g. by a future parameter callback

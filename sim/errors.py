@@ -59,3 +59,9 @@ class EngineError(SimError):
     """An execution engine could not be started or reached (a Dask scheduler that does not answer)."""
 
     exit_code = 4
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM). Raised where Ctrl-C raises KeyboardInterrupt, so
+    that the same cleanup runs: temporary outputs and spilled blocks removed, workers stopped. The
+    command line exits with 143 (128 + SIGTERM), as a shell reports it; Ctrl-C exits with 130."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sim.errors import OutputExistsError
 
-__all__ = ["output_dir", "check_output_dir", "atomic_write_bytes", "atomic_write_text", "OUTPUT_MARKERS"]
+__all__ = ["output_dir", "check_output_dir", "atomic_write_bytes", "atomic_write_text", "OUTPUT_MARKERS", "remove_stale"]
 
 #: The files at the top of every directory matchsim writes, one of which makes an existing
 #: directory one that ``--force`` may replace: a world's manifest, a run's, study's or link's
@@ -101,12 +101,15 @@ def output_dir(path: str | Path, *, force: bool, inputs=()) -> Iterator[Path]:
     - If the block raises (including ``KeyboardInterrupt``), the temporary directory is removed
       and the exception propagates; an existing ``path`` is left as it was.
 
-    Only a hard kill (SIGKILL, power loss) can leave a ``<name>.tmp-*`` directory behind; it is
-    never mistaken for a result and is safe to delete.
+    Only a hard kill (SIGKILL, power loss) can leave a ``<name>.tmp-<pid>-*`` directory behind;
+    it is never mistaken for a result, and the next output written there removes it once its
+    process is gone (:func:`remove_stale`).
     """
     check_output_dir(path, force=force, inputs=inputs)
     final = Path(os.path.abspath(path))
     final.parent.mkdir(parents=True, exist_ok=True)
+    for kind in ("tmp", "old"):      # what a killed run left beside this output
+        remove_stale(final.parent, f"{final.name}.{kind}-")
     tmp = _make_sibling_dir(final, "tmp")
     try:
         yield tmp
@@ -148,6 +151,37 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`); newlines kept as given."""
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def remove_stale(folder: Path, prefix: str) -> list[Path]:
+    """Remove the directories in ``folder`` named ``<prefix><pid>-...`` whose process ``pid`` is
+    gone: what a run killed outright (SIGKILL) left behind. A directory of a live process, of
+    another user's process, or without a process id in its name is kept. Returns those removed."""
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        rest = entry.name[len(prefix):] if entry.name.startswith(prefix) else ""
+        pid = rest.split("-", 1)[0]
+        if not pid.isdigit() or not entry.is_dir() or entry.is_symlink() or _alive(int(pid)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True         # another user's process, or not a pid we can ask about: keep its files
+    return True
 
 
 # --------------------------------------------------------------------------------------------

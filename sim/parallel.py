@@ -79,6 +79,10 @@ class Engine:
     def close(self) -> None:
         pass
 
+    def abort(self) -> None:
+        """Stop at once, the tasks in flight with it: the way out of an interrupted command."""
+        self.close()
+
 
 class LocalEngine(Engine):
     """Spawned worker processes on this machine (``jobs``, default one per core), or this very
@@ -93,7 +97,8 @@ class LocalEngine(Engine):
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.slots, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.slots, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=watch_parent, initargs=(os.getpid(),))
         return self._pool
 
     def map(self, fn: Callable, *iterables: Iterable) -> Iterator:
@@ -149,6 +154,40 @@ class LocalEngine(Engine):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Terminate the workers instead of waiting for their tasks (``close`` would wait minutes
+        for a national block after Ctrl-C or SIGTERM), then release the pool."""
+        if self._pool is None:
+            return
+        workers = list(getattr(self._pool, "_processes", {}).values())   # the executor's own processes
+        for worker in workers:
+            worker.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.join(timeout=5)
+        self._pool = None
+
+
+#: How often a worker process checks that the process that started it is still there (seconds).
+PARENT_CHECK_SECONDS = 0.5
+
+
+def watch_parent(parent: int) -> None:
+    """In a worker process: exit at once when ``parent`` is gone. A parent killed outright
+    (SIGKILL, or SIGTERM before it can shut its pool down) would otherwise leave its workers
+    computing their tasks for minutes, each holding a block's memory. Its children are then
+    re-parented, so ``os.getppid()`` stops being ``parent``; a daemon thread checks that twice a
+    second. (``prctl(PR_SET_PDEATHSIG)`` is Linux-only and fires when the spawning *thread* ends.)"""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)     # no cleanup to run: the worker's results have nowhere to go
+
+    threading.Thread(target=watch, name="matchsim-watch-parent", daemon=True).start()
 
 
 class DaskEngine(Engine):
@@ -253,8 +292,10 @@ def open_engine(name: str = "local", *, jobs: int | None = None, scheduler: str 
         raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
     try:
         yield engine
-    finally:
-        engine.close()
+    except BaseException:       # an error or an interrupt: the tasks in flight are not wanted
+        engine.abort()
+        raise
+    engine.close()
 
 
 @contextlib.contextmanager
@@ -269,4 +310,4 @@ def engine_or_local(engine: Engine | None, *, jobs: int | None = None, most: int
 
 
 __all__ = ["ENGINES", "Engine", "EngineError", "LocalEngine", "DaskEngine", "Outcome", "open_engine", "engine_or_local",
-           "describe_error"]
+           "describe_error", "watch_parent"]

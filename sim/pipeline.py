@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 import sim
 from sim import evaluate
 from sim.config import Config, PolicyConfig
-from sim.io import atomic_write_text, output_dir
+from sim.io import atomic_write_text, output_dir, remove_stale
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.parallel import Engine
@@ -58,6 +58,10 @@ EXECUTION_SETTINGS = ("policy.engine",)
 NOT_RUN = (*EXECUTION_SETTINGS, "study", "calibration")
 DECISIONS_FILE = "decisions.parquet"
 SUMMARY_FILE = "summary.json"
+
+
+#: The name of a run's spill directory under $TMPDIR starts with this and the run's process id.
+SPILL_PREFIX = "matchsim-blocks-"
 
 
 @dataclass
@@ -96,7 +100,10 @@ class _Spill:
 
     @classmethod
     def create(cls) -> "_Spill":
-        return cls(tempfile.mkdtemp(prefix="matchsim-blocks-"))
+        """A new directory, named with this process's id; the directories of runs whose process
+        is gone (killed with SIGKILL, or the machine lost power) are removed first."""
+        remove_stale(Path(tempfile.gettempdir()), SPILL_PREFIX)
+        return cls(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-"))
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

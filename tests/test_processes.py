@@ -1,0 +1,112 @@
+"""A killed or interrupted command leaves no process and no directory behind (issue 13, item 3).
+
+``matchsim run -j 2`` is started as a real child process and stopped the three ways a user stops
+it: SIGKILL of the parent alone (its workers must notice within seconds that it is gone, and the
+next run removes what it left), SIGTERM (cleaned up as Ctrl-C is, exit 143) and SIGINT (Ctrl-C,
+exit 130).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from sim.io import output_dir, remove_stale
+from sim.pipeline import SPILL_PREFIX, _Spill
+
+MATCHSIM = Path(sys.executable).parent / "matchsim"
+#: How long the workers of a killed parent may take to exit: they check twice a second.
+WORKERS_EXIT_WITHIN_S = 10
+
+
+def _start(baseline_config_path, out: Path, tmpdir: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
+    """A probabilistic run (an EM policy: its blocks spill to disk) on 2 workers, once both
+    workers are up, with the worker processes."""
+    cmd = [MATCHSIM, "run", baseline_config_path, "-o", out, "--no-report", "-j", "2", "--set", "world.scale=0.02",
+           "--set", "study.replicates=1", "--set", "policy=probabilistic", "--set", "study.alternatives=[]"]
+    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "TMPDIR": str(tmpdir)})
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        workers = [c for c in parent.children() if "spawn_main" in " ".join(c.cmdline())]
+        if len(workers) >= 2 and any(tmpdir.glob(f"{SPILL_PREFIX}*")):
+            time.sleep(1.0)                       # well into matching
+            assert proc.poll() is None, proc.stderr.read().decode()
+            return proc, workers
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail("the run did not start its workers within 2 minutes")
+
+
+def _assert_gone(workers: list[psutil.Process]) -> None:
+    _, alive = psutil.wait_procs(workers, timeout=WORKERS_EXIT_WITHIN_S)
+    for p in alive:
+        p.kill()
+    assert not alive, f"workers still running {WORKERS_EXIT_WITHIN_S} s after their parent stopped: {[p.pid for p in alive]}"
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    return tmpdir
+
+
+@pytest.mark.parametrize(("sig", "code", "how"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
+def test_sigterm_and_ctrl_c_clean_up_and_exit_with_the_shells_code(baseline_config_path, tmp_path, tmpdir_env, sig, code, how):
+    out = tmp_path / "out"
+    proc, workers = _start(baseline_config_path, out, tmpdir_env)
+    proc.send_signal(sig)                        # the parent alone, not its process group
+    assert proc.wait(timeout=60) == code
+    assert f"interrupted ({how}): stopped; no partial output was left" in proc.stderr.read().decode()
+    _assert_gone(workers)
+    assert not out.exists() and list(tmp_path.glob("out.tmp-*")) == []
+    assert list(tmpdir_env.glob(f"{SPILL_PREFIX}*")) == []
+
+
+def test_sigkill_of_the_parent_stops_its_workers_and_the_next_run_removes_what_it_left(
+        baseline_config_path, tmp_path, tmpdir_env, monkeypatch):
+    out = tmp_path / "out"
+    proc, workers = _start(baseline_config_path, out, tmpdir_env)
+    proc.kill()
+    proc.wait(timeout=30)
+    _assert_gone(workers)
+    # a hard kill can leave the temporary output and the spill directory; both name the dead pid
+    spilled = list(tmpdir_env.glob(f"{SPILL_PREFIX}{proc.pid}-*"))
+    assert len(spilled) == 1, "the kill came before the run spilled a block; kill it later"
+    partial = list(tmp_path.glob(f"out.tmp-{proc.pid}-*"))
+    # the next run's spill and the next output written to the same place remove them
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir_env))
+    spill = _Spill.create()
+    with output_dir(out, force=False) as new:
+        (new / "summary.json").write_text("{}")
+    spill.remove()
+    assert not any(p.exists() for p in spilled + partial)
+    assert list(tmpdir_env.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out", "tmp"]
+
+
+def test_what_a_live_process_or_another_name_owns_is_kept(tmp_path):
+    mine = tmp_path / f"{SPILL_PREFIX}{os.getpid()}-abc"
+    other = tmp_path / f"{SPILL_PREFIX}notapid"
+    dead = tmp_path / f"{SPILL_PREFIX}{_dead_pid()}-xyz"
+    for d in (mine, other, dead):
+        d.mkdir()
+    assert remove_stale(tmp_path, SPILL_PREFIX) == [dead]
+    assert mine.is_dir() and other.is_dir() and not dead.exists()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
