@@ -47,9 +47,30 @@ def _open_engine(engine_name: str, jobs: int | None, scheduler: str | None, *, m
     if scheduler and jobs:
         raise click.UsageError("--jobs/--workers starts a local Dask cluster of that size; with --scheduler the "
                                "cluster's own workers run the tasks, so leave out --jobs")
+    if scheduler:
+        _check_scheduler_address(scheduler)
     from sim.parallel import open_engine
 
     return open_engine(engine_name, jobs=jobs, scheduler=scheduler, most=most if engine_name == "local" else None)
+
+
+#: The protocols of a Dask scheduler's address (distributed.comm).
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def _check_scheduler_address(address: str) -> None:
+    """A usage error at once for an address Dask would take 20 seconds to reject."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in SCHEDULER_PROTOCOLS or not parts.hostname or (parts.scheme != "inproc" and port is None):
+        raise click.BadParameter(f"expected a Dask scheduler's address, PROTOCOL://HOST:PORT with PROTOCOL one of "
+                                 f"{', '.join(SCHEDULER_PROTOCOLS)} (e.g. tcp://10.0.0.5:8786, as `dask scheduler` prints "
+                                 f"it); got {address!r}", param_hint="'--scheduler'")
 
 
 class _Group(click.Group):

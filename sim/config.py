@@ -255,9 +255,23 @@ class RequestsConfig(_Model):
     address: AddressConfig
 
 
+#: The most requests a world can hold: every request reserves room for a household of
+#: sim.world.geography.MAX_HOUSEHOLD (8) ITINs in the 43,995,600 the ITIN format allows
+#: (sim.world.tin.ITIN_DOMAIN). ICE's refused June requests (7.6M, 7.3M records) are beyond it.
+MAX_REQUESTS = 5_000_000
+
+
 class WorldConfig(_Model):
     scale: Annotated[Float, Field(gt=0.0, le=1.0)]
     n_requests: Annotated[Int, Field(ge=1)]
+
+    @field_validator("n_requests")
+    @classmethod
+    def _room_for_itins(cls, value: int) -> int:
+        if value > MAX_REQUESTS:
+            raise ValueError(f"must be at most {MAX_REQUESTS:,} (each request reserves 8 of the 44.0 million numbers "
+                             f"the ITIN format allows); got {value:,}")
+        return value
     reference_year: Annotated[Int, Field(ge=2000, le=2030)]
     population_growth: Annotated[Float, Field(gt=0.0, le=10.0)]
     max_block_population: Annotated[Int, Field(ge=10_000)]

@@ -206,3 +206,23 @@ def test_generate_force_never_deletes_its_config_or_a_directory_it_did_not_write
     result = run("generate", baseline_config_path, "-o", a, "--force", "--set", "world.scale=0.0005")
     assert result.exit_code == 2 and "is not a matchsim output (it has none of manifest.json, summary.json, sweep.json)" in result.stderr
     assert sorted(p.name for p in a.iterdir()) == sorted(set(before) - {"manifest.json"})
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--set", "world.n_requests=100000000000000000000"],
+     "  - world.n_requests: must be at most 5,000,000 (each request reserves 8 of the 44.0 million numbers the ITIN "
+     "format allows); got 100,000,000,000,000,000,000\n"),
+    (["--set", "world.scale=1e-9"],
+     "  - world.scale: 1e-09 samples 0 of the 32,822 ZIP areas, holding no request of ICE's file, so there is nothing "
+     "to match; raise it to at least 0.0004"),
+    (["--engine", "dask", "--scheduler", "notaurl"],
+     "Invalid value for '--scheduler': expected a Dask scheduler's address, PROTOCOL://HOST:PORT"),
+    (["--engine", "dask", "--scheduler", "tcp://10.0.0.5"], "got 'tcp://10.0.0.5'"),
+])
+def test_values_that_used_to_crash_later_are_refused_at_once(baseline_config_path, tmp_path, args, message):
+    """Issue 13: these passed validation and ended in a traceback (OverflowError, an empty world,
+    a ValueError after 22 s); each is now a clean error with exit code 2 and nothing written."""
+    result = run("run", baseline_config_path, "-o", tmp_path / "out", "--no-report", "--set", "study.replicates=1", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []

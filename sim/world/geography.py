@@ -191,6 +191,14 @@ def plan(config: Config) -> Plan:
     table["itin_offset"] = np.concatenate([[0], np.cumsum(itin_capacity)[:-1]])
 
     selected = _systematic_sample(table, world.scale, stream(config.seed, "geography"))
+    if not table.loc[selected, "n_requests"].sum():
+        from sim.errors import ConfigError
+
+        with_requests = int((table["n_requests"] > 0).sum())
+        raise ConfigError("the scenario", [
+            f"world.scale: {world.scale:g} samples {int(selected.sum())} of the {len(table):,} ZIP areas, holding no "
+            f"request of ICE's file, so there is nothing to match; raise it to at least {10 / with_requests:.1g} "
+            f"(about ten of the {with_requests:,} areas with requests; the tests use 0.0005)"])
     blocks = _blocks(table, selected, world.max_block_population)
     return Plan(zips=table, group_weights=weights, groups=origin_groups(config), selected=selected, blocks=blocks)
 
