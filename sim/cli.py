@@ -291,12 +291,13 @@ def sweep(sweep_path: Path, out_dir: Path, overrides: tuple[str, ...], engine_na
       matchsim sweep configs/sweeps/address-quality.toml -o out/aq --engine dask --workers 4
       matchsim sweep configs/sweeps/threshold.toml -o out/t --engine dask --scheduler tcp://10.0.0.5:8786
     """
-    from sim.io import check_output_dir
+    from sim.io import check_output_dir, check_writable
     from sim.sweep import plan_sweep, run_sweep
 
     plan = plan_sweep(sweep_path, overrides)
     if force and out_dir.exists():      # --force starts the sweep over: never over its own sweep file
         check_output_dir(out_dir, force=True, inputs=[sweep_path])
+    check_writable(out_dir if out_dir.is_dir() else out_dir.parent, shown=str(out_dir))   # before any unit runs
     with _open_engine(engine_name, jobs, scheduler, most=len(plan.units())) as engine:
         result = run_sweep(plan, out_dir, engine=engine, force=force, retry_failed=retry_failed,
                            progress=not quiet and sys.stderr.isatty(), report=not no_report)
@@ -323,10 +324,13 @@ def report(study_dir: Path, no_pdf: bool, force: bool) -> None:
     Example:
       matchsim report out/august-2025 --force
     """
+    from sim.io import check_writable
     from sim.report import write_report
     from sim.study import read_study
 
-    written = write_report(read_study(study_dir), study_dir, pdf=not no_pdf, force=force)
+    summary = read_study(study_dir)
+    check_writable(study_dir)
+    written = write_report(summary, study_dir, pdf=not no_pdf, force=force)
     for path in written:
         click.echo(f"written {path}")
 

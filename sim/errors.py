@@ -37,6 +37,13 @@ class OutputExistsError(SimError):
     exit_code = 2
 
 
+class OutputError(SimError):
+    """The output cannot be written where it was asked for (no permission, a read-only or full
+    filesystem)."""
+
+    exit_code = 2
+
+
 class InputError(SimError):
     """An input file is missing, unreadable or malformed."""
 

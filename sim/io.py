@@ -22,9 +22,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from sim.errors import OutputExistsError
+from sim.errors import OutputError, OutputExistsError
 
-__all__ = ["output_dir", "check_output_dir", "atomic_write_bytes", "atomic_write_text", "OUTPUT_MARKERS", "remove_stale"]
+__all__ = ["output_dir", "check_output_dir", "check_writable", "atomic_write_bytes", "atomic_write_text", "OUTPUT_MARKERS",
+           "remove_stale"]
 
 #: The files at the top of every directory matchsim writes, one of which makes an existing
 #: directory one that ``--force`` may replace: a world's manifest, a run's, study's or link's
@@ -50,6 +51,26 @@ def check_output_dir(path: str | Path, *, force: bool, inputs=()) -> None:
     before slow work such as importing the generator, and must then pass their ``inputs``.
     """
     _check(Path(os.path.abspath(path)), shown=str(path), force=force, inputs=inputs)
+    check_writable(Path(os.path.abspath(path)).parent, shown=str(path))
+
+
+def check_writable(folder: str | Path, *, shown: str | None = None) -> None:
+    """Raise :class:`OutputError` unless a directory can be made in ``folder`` (or in its
+    nearest existing ancestor, where the missing ones would be made): checked by making and
+    removing one, as permissions alone do not tell (root on a read-only filesystem, /sys)."""
+    folder = Path(os.path.abspath(folder))
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    shown = shown or str(folder)
+    if not existing.is_dir():
+        raise OutputError(f"cannot write '{shown}': '{existing}' is not a directory; choose another -o")
+    try:
+        probe = _make_sibling_dir(existing / ".matchsim-probe", "probe")
+        probe.rmdir()
+    except OSError as exc:
+        raise OutputError(f"cannot write '{shown}': {exc.strerror or exc} in '{existing}'; choose a directory you "
+                          "can write to (-o), or fix its permissions") from None
 
 
 def _check(final: Path, *, shown: str, force: bool, inputs=()) -> None:
@@ -107,10 +128,18 @@ def output_dir(path: str | Path, *, force: bool, inputs=()) -> Iterator[Path]:
     """
     check_output_dir(path, force=force, inputs=inputs)
     final = Path(os.path.abspath(path))
-    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}; choose a directory you can write to (-o), "
+                          "or fix its permissions") from None
     for kind in ("tmp", "old"):      # what a killed run left beside this output
         remove_stale(final.parent, f"{final.name}.{kind}-")
-    tmp = _make_sibling_dir(final, "tmp")
+    try:
+        tmp = _make_sibling_dir(final, "tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}; choose a directory you can write to (-o), "
+                          "or fix its permissions") from None
     try:
         yield tmp
         _move_into_place(tmp, final, shown=str(path), force=force, inputs=inputs)

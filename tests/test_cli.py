@@ -226,3 +226,23 @@ def test_values_that_used_to_crash_later_are_refused_at_once(baseline_config_pat
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [
+    ["generate", "{config}", "-o", "/sys/matchsim-out", "--set", "world.scale=0.0005"],
+    ["run", "{config}", "-o", "/sys/matchsim-out/deeper", "--no-report"],
+    ["sweep", "{sweep}", "-o", "/sys/matchsim-out"],
+    ["link", "{people}", "{records}", "-c", "{link}", "-o", "/sys/matchsim-out"],
+])
+def test_an_unwritable_output_location_is_a_clean_error_before_any_work(baseline_config_path, command):
+    """/sys refuses new directories even to root: what a read-only or foreign location does."""
+    if not Path("/sys").is_dir():
+        pytest.skip("no /sys on this machine")
+    repo = baseline_config_path.parent.parent
+    names = {"config": baseline_config_path, "sweep": repo / "configs" / "sweeps" / "threshold.toml",
+             "people": repo / "tests" / "data" / "link" / "people.csv",
+             "records": repo / "tests" / "data" / "link" / "records.parquet", "link": repo / "configs" / "link" / "example.toml"}
+    result = run(*(str(a).format(**names) for a in command))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: cannot write '/sys/matchsim-out") and "in '/sys'" in result.stderr
+    assert "choose a directory you can write to (-o), or fix its permissions" in result.stderr
