@@ -616,7 +616,8 @@ def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: _Cells, tables:
     a table of each model at quoted match probabilities and at that volume."""
     curves, rows = [], []
     for p in policies:
-        pts = p.get("frontier") or []
+        pts = p.get("frontier")
+        pts = [q for q in pts if isinstance(q, Mapping)] if isinstance(pts, list) else []
         if not pts:
             continue
         curve = [{"recall": _mean(pt.get("recall")), "precision": _mean(pt.get("precision")),
@@ -632,7 +633,7 @@ def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: _Cells, tables:
                          "precision": c(pt.get("precision"), rate=True), "recall": c(pt.get("recall"), rate=True),
                          "same_volume": False})
         volume = p.get("same_volume")
-        if volume:
+        if isinstance(volume, Mapping):
             rows.append({"policy": p.get("name", "n/a"),
                          "label": f"at {volume.get('reference', 'the baseline')}'s volume (match weight about "
                                   f"{_weight_text(_mean(volume.get('match_weight')))})",
@@ -644,9 +645,9 @@ def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: _Cells, tables:
     points = [{"name": p.get("name", "n/a"), "role": p.get("role", "n/a"),
                "recall": _interval3(_rate(p, "recall")), "precision": _interval3(_rate(p, "precision"))}
               for p in policies]
-    volumes = [{"name": p.get("name", "n/a"), "recall": _mean((p.get("same_volume") or {}).get("recall")),
-                "precision": _mean((p.get("same_volume") or {}).get("precision"))}
-               for p in policies if p.get("same_volume")]
+    volumes = [{"name": p.get("name", "n/a"), "recall": _mean(p["same_volume"].get("recall")),
+                "precision": _mean(p["same_volume"].get("precision"))}
+               for p in policies if isinstance(p.get("same_volume"), Mapping)]
     return {"curves": curves, "points": points, "volumes": volumes, "rows": rows,
             "baseline": baseline.get("name", "n/a"), "table": tables.next("frontier"), "figure": figures.next("frontier")}
 
@@ -721,7 +722,7 @@ def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells
         })
     for p in policies:
         volume = p.get("same_volume")
-        if not volume:
+        if not isinstance(volume, Mapping):
             continue
         fewer = volume.get("fewer_wrong_person_disclosures") or {}
         alternatives.append({
