@@ -275,7 +275,8 @@ def test_a_failing_point_is_recorded_and_the_others_finish(tmp_path, baseline_co
     assert "2 of 3 units failed" in proc.stderr and "--retry-failed" in proc.stderr
     units = read_units(out)
     assert [units[(i, 20250627)]["status"] for i in range(3)] == ["ok", "failed", "failed"]
-    assert units[(1, 20250627)]["error"] == "ValueError: the world has no blocks; raise world.scale"
+    assert units[(1, 20250627)]["error"].startswith("ConfigError: the scenario: 1 problem in the configuration")
+    assert "world.scale: 1e-07 samples 0 of the 32,822 ZIP areas, holding no request" in units[(1, 20250627)]["error"]
     assert units[(2, 20250627)]["error"].startswith("ConfigError: world.scale: must be less than or equal to 1")
     rows = pq.read_table(out / RESULTS_FILE).to_pylist()
     assert [r["status"] for r in rows] == ["ok", "failed", "failed"] and rows[1]["estimates.disclosed"] is None
