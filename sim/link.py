@@ -52,6 +52,8 @@ from sim.match.encode import as_array
 from sim.match.prepare import prepare
 from sim.rng import stream
 
+#: Match columns that hold names: a column of numbers mapped to one is a mistake, not a name.
+_NAME_COLUMNS = ("first_name", "last_name", "name_control")
 #: The file formats read, by suffix (case-insensitive).
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 PAIRS_FILE = "pairs.parquet"
@@ -121,6 +123,13 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str, trut
     for match_column, source in side_config.columns.items():
         name = f"__{match_column}"
         values = as_array(table.column(source))
+        if pa.types.is_nested(values.type):
+            raise InputError(f"{shown}: column '{source}' (mapped to {match_column}) holds {values.type} values, several "
+                             f"per record; a match column needs one value per record (text, a number or a date): map a "
+                             f"column of single values, or flatten it first")
+        if match_column in _NAME_COLUMNS and (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+            raise InputError(f"{shown}: column '{source}' (mapped to {match_column}) holds numbers ({values.type}), not "
+                             f"names; check [{side}.columns] maps {match_column} to the column with the names")
         if match_column == "date_of_birth":
             values = _dates(values, source=source, shown=shown)
         elif pa.types.is_integer(values.type) and match_column in _DIGIT_WIDTHS:

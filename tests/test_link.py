@@ -560,3 +560,21 @@ def test_link_has_help_with_an_example():
     for option in ("--config", "--out", "--set", "--seed", "--force"):
         assert option in result.output
     assert "link" in run("--help").output
+
+
+@pytest.mark.parametrize(("column", "values", "message"), [
+    ("last", pa.array([["GARCIA"], ["LOPEZ"]]), "column 'last' (mapped to last_name) holds list<element: string> values, "
+     "several per record; a match column needs one value per record (text, a number or a date)"),
+    ("last", pa.array([{"a": "GARCIA"}, {"a": "LOPEZ"}]), "column 'last' (mapped to last_name) holds struct<a: string> values"),
+    ("first", pa.array([123, 456]), "column 'first' (mapped to first_name) holds numbers (int64), not names; "
+     "check [right.columns] maps first_name to the column with the names"),
+])
+def test_a_mapped_column_of_lists_or_of_numbers_for_names_is_refused(tmp_path, column, values, message):
+    """Issue 13: a list or struct column crashed in Arrow's cast, and numbers became a name of digits."""
+    records = pq.read_table(RECORDS).slice(0, 2)
+    path = tmp_path / "records.parquet"
+    pq.write_table(records.set_column(records.schema.get_field_index(column), column, values), path)
+    out = tmp_path / "out"
+    result = link(PEOPLE, path, out)
+    assert result.exit_code == 2 and result.stdout == "" and not out.exists()
+    assert result.stderr.startswith(f"error: right input '{path}': {message}")
