@@ -96,11 +96,12 @@ class Comparison:
     @property
     def n_levels(self) -> int:
         """Agreement levels above ``DISAGREE``: one per threshold plus the exact match."""
-        if self.kind == "date_parts":
-            return 3
-        if self.kind == "missing_sides":
-            return 2
-        return len(self.thresholds) + 1
+        return len(self.level_names)
+
+    @property
+    def tf_gamma(self) -> int:
+        """The gamma at which term-frequency adjustment applies: the exact match."""
+        return self.n_levels
 
     def level_labels(self) -> list[str]:
         """Human-readable label of each gamma value, from -1 (missing) to the exact match."""
@@ -118,12 +119,8 @@ class Comparison:
 
     def levels(self, left, right, left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:
         """Gamma (int8) of each candidate pair ``(left[left_idx[i]], right[right_idx[i]])``."""
-        left_idx, right_idx = _pair_arrays(left_idx, right_idx)
-        if self.kind in _DAY_KINDS:
-            return _DAY_KINDS[self.kind](_days(left), _days(right), left_idx, right_idx, self.thresholds)
-        if self.kind == "missing_sides":
-            return _missing_sides(left, right, left_idx, right_idx)
-        return self._levels_of_codes(_Encoded(left, right), left_idx, right_idx)
+        col_l, col_r = self.columns
+        return comparison_matrix([self], {col_l: left}, {col_r: right}, left_idx, right_idx)[:, 0]
 
     def _levels_of_codes(self, enc: "_Encoded", left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:
         out = np.empty(len(left_idx), dtype=np.int8)

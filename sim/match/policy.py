@@ -291,9 +291,7 @@ def tf_gammas(path: PathConfig) -> dict[int, int]:
     adjusts "the same surname elsewhere", not the same family at the same address)."""
     comps = comparisons_of(path)
     keys = [c.key for c in path.comparisons]
-    return {keys.index(key): (comps[keys.index(key)].tf_gamma if isinstance(comps[keys.index(key)], compare.Composite)
-                              else comps[keys.index(key)].n_levels)
-            for key in path.fellegi_sunter.tf_adjust}
+    return {k: comps[k].tf_gamma for k in (keys.index(key) for key in path.fellegi_sunter.tf_adjust)}
 
 
 def prior(path: PathConfig, data: Sequence[FitData]) -> tuple[float, dict]:
