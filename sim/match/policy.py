@@ -378,6 +378,7 @@ def _estimate(path: PathConfig, model: FellegiSunter, data: Sequence[FitData], n
     # one session per training rule
     sums = [np.zeros(n) for n in n_levels]
     sessions = np.zeros(len(n_levels))
+    iterations, converged = 0, True
     for r, keep in _training_rules(path):
         sub_n = [n_levels[k] for k in keep]
         sub_patterns, sub_counts = merge_counts([d.rules.get(r) for d in data], sub_n)
@@ -388,13 +389,15 @@ def _estimate(path: PathConfig, model: FellegiSunter, data: Sequence[FitData], n
         if model.m is not None:
             session.m = [model.m[k] for k in keep]
         session.fit(sub_patterns, sub_counts, fix_u=True)
+        iterations, converged = max(iterations, session.n_iter_), converged and session.converged_
         for j, k in enumerate(keep):
             sums[k] += session.m_[j]
             sessions[k] += 1
     m = [sums[k] / sessions[k] if sessions[k] else (np.asarray(model.m[k]) if model.m is not None else FellegiSunter._default_m(n))
          for k, n in enumerate(n_levels)]
     final = FellegiSunter(n_levels, m=m, u=u, prior_match=fs.prior_match, max_iterations=fs.max_iterations, tolerance=fs.tolerance)
-    final.n_iter_ = int(sessions.max()) if len(sessions) else 0
+    # what the summary reports of the fit: the longest session, and whether every one converged
+    final.n_iter_, final.converged_ = iterations, converged
     return final
 
 
