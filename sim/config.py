@@ -335,15 +335,11 @@ class CompositeLevelConfig(_Model):
     def _one_or_several(cls, value):
         return [value] if isinstance(value, dict) else value
 
-    @property
-    def alternatives(self) -> tuple[dict, ...]:
-        return self.when
-
     @model_validator(mode="after")
     def _conditions(self):
-        if not self.alternatives or any(not alt for alt in self.alternatives):
+        if not self.when or any(not alt for alt in self.when):
             raise ValueError(f"level '{self.label}': 'when' must name at least one column, e.g. when = {{ zip5 = \"exact\" }}")
-        for alt in self.alternatives:
+        for alt in self.when:
             for column, condition in alt.items():
                 if not isinstance(condition, str) and not 0 < condition < 1:
                     raise ValueError(f"level '{self.label}': {column} = {condition!r}; a number is a Jaro-Winkler "
@@ -406,7 +402,7 @@ class ComparisonConfig(_Model):
                 raise ValueError(f"composite '{self.name}': level labels must be distinct and not 'missing' or 'different'; got {labels}")
             for j, later in enumerate(self.levels):
                 for earlier in self.levels[:j]:
-                    if all(any(_implies(alt, e) for e in earlier.alternatives) for alt in later.alternatives):
+                    if all(any(_implies(alt, e) for e in earlier.when) for alt in later.when):
                         raise ValueError(
                             f"composite '{self.name}': levels are out of order: every pair at level '{later.label}' already "
                             f"meets the earlier level '{earlier.label}', so '{later.label}' can never be reached; "

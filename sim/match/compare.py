@@ -485,8 +485,8 @@ def _user_composite(name: str, levels) -> Composite:
         return features.index(feature), low, high
 
     built = tuple(Level(level.label, " and ".join(f"{col} {cond if isinstance(cond, str) else f'Jaro-Winkler >= {cond:g}'}"
-                                                  for col, cond in level.alternatives[0].items()),
-                        tuple(tuple(term(col, cond) for col, cond in alt.items()) for alt in level.alternatives))
+                                                  for col, cond in level.when[0].items()),
+                        tuple(tuple(term(col, cond) for col, cond in alt.items()) for alt in level.when))
                   for level in levels)
     return Composite(name, tuple(features), built, None,
                      f"{name}: " + " / ".join(level.label for level in levels))
