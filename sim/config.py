@@ -957,17 +957,45 @@ def load_policy(path: str | Path, overrides: Iterable[str] = ()) -> PolicyConfig
         raise ConfigError(str(path), [_describe(err, raw, PolicyConfig) for err in exc.errors()]) from None
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest config file read (1 MiB; the shipped ones are under 20 KiB). A bound, so that a
+device such as /dev/zero or an endless pipe passed as a config is refused, not read until memory
+runs out."""
+
+
+def read_config_text(path: Path, what: str) -> str:
+    """The text of a config file: a regular file of at most :data:`MAX_CONFIG_BYTES`, UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            if not path.exists():
+                raise FileNotFoundError(path)
+            raise ConfigError(str(path), [f"'{path}' is not a regular file (a directory, device or pipe); pass the path of {what}"])
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(str(path), [f"file not found: '{path}'; pass the path of {what}"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(str(path), [f"cannot read '{path}': {exc}; pass a readable UTF-8 TOML file"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), [f"'{path}' is larger than {MAX_CONFIG_BYTES // 1024} KiB, too large for a config; pass {what}"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"cannot read '{path}': not UTF-8 text ({exc}); pass a readable UTF-8 TOML file"]) from None
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    return parse_toml(read_config_text(path, what), str(path))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """TOML text as data; a syntax error, or nesting too deep for the parser, is a ConfigError."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}; fix the syntax at that line"]) from None
+        raise ConfigError(source, [f"not valid TOML: {exc}; fix the syntax at that line"]) from None
+    except RecursionError:
+        raise ConfigError(source, ["arrays or inline tables nested too deeply for the TOML parser; a matchsim config nests at most a few levels, so flatten the value"]) from None
 
 
 def policy_path(name: str, scenario_path: Path) -> Path:
@@ -1140,7 +1168,7 @@ def parameter_notes(path: str | Path, overrides: Iterable[str] = ()) -> dict[str
                 last_key = name if own else None
 
     try:
-        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        doc = tomlkit.parse(read_config_text(path, "a scenario"))
     except Exception:   # the file was validated already; notes are a courtesy
         return {}
     walk(doc, "")
@@ -1151,7 +1179,7 @@ def parameter_notes(path: str | Path, overrides: Iterable[str] = ()) -> dict[str
             policy = value.strip().strip("\"'")
     if isinstance(policy, str) and policy_path(policy, path).is_file():
         try:
-            walk(tomlkit.parse(policy_path(policy, path).read_text(encoding="utf-8")), "policy.")
+            walk(tomlkit.parse(read_config_text(policy_path(policy, path), "a policy file")), "policy.")
         except Exception:
             pass
     return {k: v for k, v in notes.items() if v}
@@ -1159,8 +1187,8 @@ def parameter_notes(path: str | Path, overrides: Iterable[str] = ()) -> dict[str
 
 def _is_policy_file(path: Path) -> bool:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = parse_toml(read_config_text(path, "a policy file"), str(path))
+    except ConfigError:
         return False
     return "paths" in data and "world" not in data
 
@@ -1183,6 +1211,9 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str], *, source:
             value = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = text.strip()
+        except RecursionError:
+            problems.append(f"--set '{key}=...': the value nests arrays or tables too deeply; a matchsim value nests at most a few levels")
+            continue
         if isinstance(value, (datetime.date, datetime.time)):
             value = text.strip()  # scenario=2025-06-27 names a scenario; no key here is a date
         problem = set_dotted(result, key, value)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
 import pydantic
 import pytest
 
-from sim.config import (Config, apply_overrides, config_with, load_config, load_policy, load_targets, resolve_policy,
+from sim.config import (MAX_CONFIG_BYTES, Config, apply_overrides, config_with, load_config, load_policy, load_targets, resolve_policy,
                         resolve_study, validate_config)
 from sim.errors import ConfigError
 
@@ -154,6 +155,42 @@ def test_invalid_toml(tmp_path):
         tomllib.loads(text)
     assert problems(path) == [f"not valid TOML: {toml_error.value}; fix the syntax at that line"]
     assert "line 2" in str(toml_error.value)
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+def test_a_config_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, kind):
+    """Issue 13: /dev/zero as a config was read until memory ran out, and a named pipe blocked
+    forever; neither is opened now."""
+    if kind == "device":
+        path = Path("/dev/zero")
+        if not path.exists():
+            pytest.skip("no /dev/zero here")
+    elif kind == "fifo":
+        path = tmp_path / "pipe.toml"
+        os.mkfifo(path)
+    else:
+        path = tmp_path
+    assert problems(path) == [f"'{path}' is not a regular file (a directory, device or pipe); pass the path of a TOML "
+                              "config such as configs/august-2025.toml"]
+
+
+def test_a_config_larger_than_the_bound_is_refused(tmp_path):
+    path = tmp_path / "huge.toml"
+    path.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1))
+    assert path.stat().st_size > MAX_CONFIG_BYTES
+    assert problems(path) == [f"'{path}' is larger than 1024 KiB, too large for a config; pass a TOML config such as "
+                              "configs/august-2025.toml"]
+
+
+def test_nesting_too_deep_for_the_toml_parser_is_a_config_error(tmp_path, baseline_config_path):
+    """tomllib recurses once per level; 5,000 levels raised RecursionError through the CLI."""
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems(path) == ["arrays or inline tables nested too deeply for the TOML parser; a matchsim config nests "
+                              "at most a few levels, so flatten the value"]
+    deep = "[" * 5000 + "]" * 5000
+    assert problems(baseline_config_path, [f"world.scale={deep}"]) == [
+        "--set 'world.scale=...': the value nests arrays or tables too deeply; a matchsim value nests at most a few levels"]
 
 
 def test_missing_file(tmp_path):
