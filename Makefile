@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lock clean distclean
+.PHONY: run test bench lock checksums clean distclean
 
 # --no-deps on both: install exactly the pinned versions and nothing unpinned; `pip check` then
 # fails loudly if the lock is missing a dependency. A package dropped from the lock stays in an
@@ -51,6 +51,11 @@ lock:
 	"$$tmp/venv/bin/pip" install --quiet -e '.[test,splink]'; \
 	{ grep '^#' requirements.lock; "$$tmp/venv/bin/pip" freeze --exclude-editable; } > "$$tmp/requirements.lock"; \
 	mv "$$tmp/requirements.lock" requirements.lock
+
+# Record the size and SHA-256 of each reference data file (sim/reference.sha256) after changing
+# one on purpose; matchsim refuses a file that no longer matches its record (exit code 3).
+checksums: $(STAMP)
+	$(BIN)/python -m sim.reference --write
 
 clean:
 	rm -rf out build .pytest_cache

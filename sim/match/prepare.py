@@ -156,10 +156,9 @@ def given_variants(given: pa.Array) -> pa.Array:
 @lru_cache(maxsize=1)
 def _variant_table() -> tuple[pa.Array, pa.Array]:
     """(every listed name, the form it is grouped under), the group forms among the names."""
-    import tomllib
-    from importlib import resources
+    from sim.reference import reference_toml
 
-    data = tomllib.loads(resources.files("sim.match").joinpath("data", "given_name_variants.toml").read_text())
+    data = reference_toml("sim.match", "given_name_variants.toml")
     pairs = {}
     for group, forms in data["variants"].items():
         for name in (group, *forms):

