@@ -431,8 +431,10 @@ def _write_summary(result: StudyResult, out_dir: Path, *, report: bool, pdf: boo
 
 
 def read_study(study_dir: str | Path) -> dict:
-    """A finished study's summary.json (for ``matchsim report``)."""
+    """A finished study's summary.json (for ``matchsim report``), checked against its schema
+    (:mod:`sim.report.schema`) so that the report renders it or an error says what is wrong."""
     from sim.errors import InputError
+    from sim.report.schema import check_summary
 
     path = Path(study_dir) / SUMMARY_FILE
     try:
@@ -441,9 +443,7 @@ def read_study(study_dir: str | Path) -> dict:
         raise InputError(f"no {SUMMARY_FILE} in '{study_dir}'; pass the directory `matchsim run` wrote (-o DIR)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read '{path}': {exc}; run `matchsim run` again to rewrite it") from None
-    if not isinstance(summary, dict) or "policies" not in summary or "baseline_policy" not in summary:
-        raise InputError(f"'{path}' is not a study summary (no 'policies'); pass the directory `matchsim run` wrote, "
-                         f"not a run directory under runs/")
+    check_summary(summary, str(path))
     return summary
 
 
