@@ -615,6 +615,11 @@ class PolicyConfig(_Model):
     # what a match releases: the master file's last known address (26 CFR 301.6212-2)
     disclose: Literal["last_known_address"]
     paths: tuple[PathConfig, ...]
+    # Most candidate pairs one path may make in one block (a ZIP region of the world, or one
+    # `matchsim link` input). Unset: as many as the memory available when the block is matched
+    # holds (sim.match.policy.check_pairs). A limit, not a rule: it never changes a result, only
+    # refuses, so it is left out of the config's dump and hash.
+    max_pairs: Annotated[Annotated[int, Strict(), Field(ge=1)] | None, Field(exclude=True)] = None
 
     @model_validator(mode="after")
     def _paths(self):

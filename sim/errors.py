@@ -50,6 +50,13 @@ class InputError(SimError):
     exit_code = 2
 
 
+class BlockingTooCoarse(SimError):
+    """A path's blocking rules would make more candidate pairs than memory (or the policy's
+    ``max_pairs``) allows: a rule on too coarse a key, found before any pair is made."""
+
+    exit_code = 2
+
+
 class DataError(SimError):
     """Shipped reference data is missing or inconsistent (a packaging bug, or a broken install)."""
 

@@ -161,16 +161,46 @@ class LocalEngine(Engine):
         if self._pool is None:
             return
         workers = list(getattr(self._pool, "_processes", {}).values())   # the executor's own processes
+        # Executor.map cancels the futures not yet started when its caller stops reading; on
+        # CPython 3.11 the manager thread then failed them again when it found its workers gone
+        # (InvalidStateError printed after the error message). Drop them from its pending items.
+        pending = getattr(self._pool, "_pending_work_items", {})
+        for key, item in list(pending.items()):
+            if item.future.done():
+                pending.pop(key, None)
         for worker in workers:
             worker.terminate()
-        self._pool.shutdown(wait=False, cancel_futures=True)
         for worker in workers:
             worker.join(timeout=5)
+        # With its workers gone the executor's manager thread fails the pending futures
+        # (BrokenProcessPool, which no one waits for) and ends; wait for it. Left running
+        # (wait=False), it raced the interpreter's exit hook ("OSError: Bad file descriptor").
+        self._pool.shutdown(wait=True)
         self._pool = None
 
 
 #: How often a worker process checks that the process that started it is still there (seconds).
 PARENT_CHECK_SECONDS = 0.5
+
+
+def available_memory() -> int:
+    """Bytes this process can still allocate: the system's available memory, or less where a
+    cgroup (a container's or a systemd slice's memory limit) leaves less. What the blocking
+    check (:func:`sim.match.policy.check_pairs`) measures a rule's pairs against."""
+    import psutil
+
+    available = psutil.virtual_memory().available
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f_limit, open(usage_file) as f_usage:
+                limit, usage = f_limit.read().strip(), f_usage.read().strip()
+        except OSError:
+            continue
+        if limit.isdigit() and usage.isdigit() and int(limit) < 1 << 60:
+            available = min(available, max(int(limit) - int(usage), 0))
+        break
+    return available
 
 
 def watch_parent(parent: int) -> None:

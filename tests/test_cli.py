@@ -228,6 +228,23 @@ def test_values_that_used_to_crash_later_are_refused_at_once(baseline_config_pat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_blocking_too_coarse_stops_a_parallel_run_with_one_clean_error(baseline_config_path, tmp_path):
+    """Issue 13: [["zip5"]] at scale 0.01 ran out of memory. Checked in the worker before any pair
+    is made, the error reaches the parent, the workers are stopped, and nothing else is printed
+    (an aborted pool used to add an InvalidStateError or a Bad file descriptor at exit)."""
+    proc = subprocess.run(
+        [CONSOLE_SCRIPT, "run", baseline_config_path, "-o", "out", "--no-report", "--quiet", "-j", "2",
+         "--set", "world.scale=0.001", "--set", "study.replicates=1", "--set", "study.alternatives=[]",
+         "--set", 'policy.paths.1.blocking=[["zip5"]]', "--set", "policy.max_pairs=100000"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: path 'address' of policy 'irs-2025' would make ")
+    assert "more than the policy's max_pairs of 100,000. To fix: block on more columns: ['zip5', " in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr           # one line: no traceback after it
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", [
     ["generate", "{config}", "-o", "/sys/matchsim-out", "--set", "world.scale=0.0005"],
     ["run", "{config}", "-o", "/sys/matchsim-out/deeper", "--no-report"],

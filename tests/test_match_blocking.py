@@ -54,13 +54,12 @@ def test_missing_keys_never_block():
     assert list(zip(li.tolist(), ri.tolist())) == [(0, 0)]
 
 
-def test_a_rule_that_makes_too_many_pairs_is_refused_with_advice():
-    left = {"state": ["TX"] * 2000}
-    right = {"state": ["TX"] * 2000}
-    with pytest.raises(ValueError) as info:
-        block_on("state").pairs(left, right, max_pairs=1_000_000)
-    assert str(info.value) == ("blocking on state would make 4,000,000 candidate pairs, more than the limit of "
-                               "1,000,000; block on more columns (e.g. add zip5) or raise max_pairs")
+def test_count_is_the_number_of_pairs_without_making_them():
+    left = {"state": ["TX"] * 200 + ["CA"] * 3 + [None], "zip5": ["1"] * 204}
+    right = {"state": ["TX"] * 150 + ["CA"] * 7 + [None] * 5, "zip5": ["1"] * 162}
+    for rule in (block_on("state"), block_on("state", "zip5"), block_on("zip5")):
+        assert rule.count(left, right) == len(rule.pairs(left, right)[0])
+    assert block_on("state").count(left, right) == 200 * 150 + 3 * 7
 
 
 def test_union_of_rules_keeps_each_pair_once():

@@ -172,3 +172,59 @@ def test_parsing_ice_addresses_recovers_the_zip_of_complete_addresses(world_side
     truth = np.asarray(requests.column("truth_zip").to_pylist(), dtype=object)[complete]
     # ZIP typos (1%) are the only way they may differ
     assert (zips == truth).mean() > 0.97
+
+
+# --- blocking too coarse for memory (issue 13): refused before a pair is made ---------------
+
+def with_rule(policy, rule, **updates):
+    """``policy`` with its address path blocking on ``rule`` alone."""
+    address = policy.paths[1].model_copy(update={"blocking": (tuple(rule),)})
+    return policy.model_copy(update={"paths": (policy.paths[0], address), **updates})
+
+
+def address_path_pairs(left, right, rule) -> tuple[int, int]:
+    """(requests the IRS address path blocks, the pairs ``rule`` makes for them)."""
+    from sim.match.blocking import block_on
+
+    routed = left.filter(pc.equal(pc.utf8_length(pc.fill_null(left.column("tin"), "")), 0))
+    gated = routed.filter(pa.array(address_gate("nonblank", routed)))
+    return gated.num_rows, block_on(*rule).count({c: gated.column(c) for c in rule}, {c: right.column(c) for c in rule})
+
+
+def test_a_rule_over_the_policys_max_pairs_is_refused_with_refinements_that_fit(irs, world_sides):
+    """Blocking on zip5 alone pairs each request with everyone in its ZIP area (99M pairs in the
+    test world, about 8 GB): refused before a pair is made, with the refinements that fit."""
+    from sim.errors import BlockingTooCoarse
+
+    _, _, left, right = world_sides
+    n_left, n = address_path_pairs(left, right, ["zip5"])
+    _, with_name = address_path_pairs(left, right, ["zip5", "name_control"])
+    assert n > 100 * with_name > 0
+    with pytest.raises(BlockingTooCoarse) as info:
+        match(with_rule(irs, ["zip5"], max_pairs=10 * with_name), left, right)
+    message = str(info.value)
+    assert info.value.exit_code == 2
+    assert message.startswith(f"path 'address' of policy 'irs-2025' would make {n:,} candidate pairs in one block "
+                              f"({n_left:,} records against {right.num_rows:,}; by rule: ['zip5']: {n:,}), "
+                              f"more than the policy's max_pairs of {10 * with_name:,}. To fix: block on more columns: ")
+    assert f"['zip5', 'name_control'] makes {with_name:,}" in message
+    assert message.endswith(f"raise the limit with --set policy.max_pairs={n:_}")
+    # the shipped rule, at exactly its count, runs; one pair fewer is refused
+    _, shipped = address_path_pairs(left, right, ["name_control", "street6", "zip5"])
+    match(irs.model_copy(update={"max_pairs": shipped}), left, right)
+    with pytest.raises(BlockingTooCoarse, match=f"more than the policy's max_pairs of {shipped - 1:,}"):
+        match(irs.model_copy(update={"max_pairs": shipped - 1}), left, right)
+
+
+def test_without_max_pairs_the_limit_is_the_memory_available(irs, world_sides, monkeypatch):
+    """The IRS address path has 5 comparisons, so 80 bytes a pair: 64 MiB holds 838,860 pairs."""
+    from sim.errors import BlockingTooCoarse
+
+    _, _, left, right = world_sides
+    _, n = address_path_pairs(left, right, ["zip5"])
+    monkeypatch.setattr("sim.parallel.available_memory", lambda: 64 * 2**20)
+    with pytest.raises(BlockingTooCoarse) as info:
+        match(with_rule(irs, ["zip5"]), left, right)
+    assert (f"more than the 64 MiB of memory available now holds at about 80 bytes a pair (about "
+            f"{n * 80 / 2**30:.1f} GiB needed). To fix: block on more columns: ['zip5',") in str(info.value)
+    match(irs, left, right)          # the shipped rule is far below it

@@ -22,11 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 from sim.match.encode import shared_dictionary
 
-#: Pairs a blocking rule may produce before it is refused: a rule that makes more is almost
-#: always a key too coarse to block on (a state, a common surname), and would exhaust memory.
-MAX_PAIRS = 200_000_000
-
-
 @dataclass(frozen=True)
 class BlockingRule:
     """Records agree on every column of ``columns``. Use :func:`block_on`."""
@@ -48,24 +43,29 @@ class BlockingRule:
             out &= (a >= 0) & (a == codes_r[right_idx])
         return out
 
-    def pairs(self, left: dict, right: dict, *, max_pairs: int = MAX_PAIRS) -> tuple[np.ndarray, np.ndarray]:
+    def count(self, left: dict, right: dict) -> int:
+        """How many pairs :meth:`pairs` would make, without making them: the memory a rule
+        needs is known before it is spent (:func:`sim.match.policy.check_pairs`)."""
+        return int(self._runs(left, right)[3].sum())
+
+    def pairs(self, left: dict, right: dict) -> tuple[np.ndarray, np.ndarray]:
         """(left_idx, right_idx) of every pair agreeing on the columns, left-major order."""
+        key_l, order, lo, counts = self._runs(left, right)
+        total = int(counts.sum())
+        left_idx = np.repeat(np.arange(len(key_l), dtype=np.int64), counts)
+        start = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        right_idx = order[start + np.arange(total, dtype=np.int64)]
+        return left_idx, right_idx
+
+    def _runs(self, left: dict, right: dict):
+        """The joint key of the left side, the order that sorts the right side's, and where each
+        left record's run of equal right keys starts and how long it is."""
         key_l, key_r = _joint_key([left[c] for c in self.columns], [right[c] for c in self.columns])
         order = np.argsort(key_r, kind="stable")
         sorted_r = key_r[order]
         lo = np.searchsorted(sorted_r, key_l, side="left")
         hi = np.searchsorted(sorted_r, key_l, side="right")
-        counts = np.where(key_l >= 0, hi - lo, 0)
-        total = int(counts.sum())
-        if total > max_pairs:
-            raise ValueError(
-                f"blocking on {', '.join(self.columns)} would make {total:,} candidate pairs, more than the "
-                f"limit of {max_pairs:,}; block on more columns (e.g. add zip5) or raise max_pairs"
-            )
-        left_idx = np.repeat(np.arange(len(key_l), dtype=np.int64), counts)
-        start = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        right_idx = order[start + np.arange(total, dtype=np.int64)]
-        return left_idx, right_idx
+        return key_l, order, lo, np.where(key_l >= 0, hi - lo, 0)
 
 
 def block_on(*columns: str) -> BlockingRule:

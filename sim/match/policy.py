@@ -128,6 +128,7 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
         sub = left.take(active)
         # each rule blocked once: the union is the candidates; the pairs each training rule
         # would make (a refinement of a blocking rule) are what Fellegi-Sunter's EM sessions train on
+        check_pairs(policy, path, sub, right)
         per_rule = [runner.pairs([block_on(*cols)], sub, right) for cols in path.blocking]
         li, ri = union_pairs(*per_rule)
         hits = _training_hits(path, sub, right, li, ri) if _em(path) else None
@@ -149,6 +150,64 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine:
         out.append(PathCandidates(path, routed, gate, active[li], ri, levels, tf, random_levels, hits,
                                   n_possible=len(active) * right.num_rows))
     return out
+
+
+#: Peak memory a candidate pair costs while a path is matched: its two indices, the union of the
+#: rules' pairs, and a level (and, for Fellegi-Sunter, a weight) per comparison, with the
+#: temporaries of each comparison. Measured with the IRS address path (5 comparisons) made to
+#: block on zip5 alone: 54-64 bytes a pair between 13M and 38M pairs (peak RSS, scale 0.001-0.004);
+#: 40 + 8 a comparison (80 there) leaves a margin.
+BYTES_PER_PAIR, BYTES_PER_PAIR_COMPARISON = 40, 8
+#: Columns a too-coarse rule may be refined with, most useful first (sim.config.MATCH_COLUMNS)
+REFINEMENTS = ("zip5", "name_control", "surname_1", "street6", "given_1", "date_of_birth", "city")
+
+
+def check_pairs(policy: PolicyConfig, path: PathConfig, left: pa.Table, right: pa.Table) -> None:
+    """Refuse, before any pair is made, a path whose blocking rules would make more candidate
+    pairs than ``policy.max_pairs`` or, when that is unset, than the memory available now holds
+    (:func:`sim.parallel.available_memory`, at :data:`BYTES_PER_PAIR` and
+    :data:`BYTES_PER_PAIR_COMPARISON`). The error names the rule, the count, the memory, and the
+    refinements of the largest rule (one more column) that would fit, with their counts."""
+    from sim.errors import BlockingTooCoarse
+    from sim.parallel import available_memory
+
+    if not left.num_rows or not right.num_rows:
+        return
+    columns = lambda table, rule: {c: table.column(c) for c in rule}  # noqa: E731
+    counts = {tuple(rule): block_on(*rule).count(columns(left, rule), columns(right, rule)) for rule in path.blocking}
+    total = sum(counts.values())
+    per_pair = BYTES_PER_PAIR + BYTES_PER_PAIR_COMPARISON * len(path.comparisons)
+    if policy.max_pairs is not None:
+        limit, why = policy.max_pairs, f"the policy's max_pairs of {policy.max_pairs:,}"
+    else:
+        memory = available_memory()
+        limit = memory // per_pair
+        why = (f"the {_gib(memory)} of memory available now holds at about {per_pair} bytes a pair "
+               f"(about {_gib(total * per_pair)} needed)")
+    if total <= limit:
+        return
+    worst = max(counts, key=counts.get)
+    shown = ", ".join(f"{list(rule)}: {n:,}" for rule, n in counts.items())
+    fits = []
+    for column in REFINEMENTS:
+        if column in worst or column not in left.column_names or column not in right.column_names:
+            continue
+        rule = (*worst, column)
+        n = block_on(*rule).count(columns(left, rule), columns(right, rule))
+        if total - counts[worst] + n <= limit:
+            fits.append((n, rule))
+    fits.sort(key=lambda f: -f[0])      # the largest that fits keeps the most true pairs
+    advice = ("block on more columns: " + "; ".join(f"{list(rule)} makes {n:,}" for n, rule in fits[:3])
+              if fits else "no single added column brings it under the limit; block on a finer key")
+    raise BlockingTooCoarse(
+        f"path '{path.name}' of policy '{policy.name}' would make {total:,} candidate pairs in one block "
+        f"({left.num_rows:,} records against {right.num_rows:,}; by rule: {shown}), more than {why}. "
+        f"To fix: {advice}; or, where the memory is there (fewer parallel jobs, a larger machine), "
+        f"raise the limit with --set policy.max_pairs={total:_}")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 def training_rules(path: PathConfig) -> tuple[tuple[str, ...], ...]:
