@@ -760,6 +760,11 @@ class TargetsConfig(_Model):
         return self
 
 
+#: The most points a sweep's design may have, and runs (points x replicates) it may make: at
+#: ten seconds or more a run, 100,000 runs are two weeks of a 2-core machine.
+MAX_SWEEP_POINTS, MAX_SWEEP_UNITS = 100_000, 100_000
+
+
 class SweepParameter(_Model):
     """One swept config key: its ``values`` (a grid's axis, or the choices a random design
     draws from) or its ``range`` (drawn uniformly, or stratified by a Latin hypercube).
@@ -798,7 +803,7 @@ class SweepDesign(_Model):
     parameter's range cut into ``points`` strata, one draw in each), from the design's ``seed``."""
 
     kind: Literal["grid", "random", "lhs"] = "grid"
-    points: Annotated[Int, Field(ge=1, le=100_000)] | None = None
+    points: Annotated[Int, Field(ge=1, le=MAX_SWEEP_POINTS)] | None = None
     seed: Annotated[Int, Field(ge=0, lt=2**63)] = 0
     digits: Annotated[Int, Field(ge=1, le=12)] = 6
 
@@ -855,7 +860,22 @@ class SweepConfig(_Model):
             if missing:
                 raise ValueError(f"a grid takes values = [...] for each parameter; {', '.join(missing)} has a range "
                                  "(use design.kind = \"lhs\" or \"random\" to draw from ranges)")
+        points = self.n_points
+        if points > MAX_SWEEP_POINTS:
+            sizes = " x ".join(str(len(p.values)) for p in self.parameters)
+            raise ValueError(f"a grid of {sizes} = {points:,} points is more than {MAX_SWEEP_POINTS:,}; sweep fewer values, "
+                             f"or draw points from the ranges (design.kind = \"lhs\", points = N)")
+        if points * self.replicates > MAX_SWEEP_UNITS:
+            raise ValueError(f"{points:,} points x {self.replicates} replicates = {points * self.replicates:,} runs, more than "
+                             f"{MAX_SWEEP_UNITS:,}; lower the points or the replicates")
         return self
+
+    @property
+    def n_points(self) -> int:
+        """How many points the design runs (before any turns out invalid)."""
+        if self.design.kind != "grid":
+            return self.design.points or 0
+        return math.prod(len(p.values or ()) for p in self.parameters)
 
 
 class PublishedConfig(_Model):
@@ -1099,8 +1119,11 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def get_dotted(config: Config, key: str) -> Any:
-    """The value of a dotted key of ``config`` (``world.scale``), or None if it has none."""
+_ABSENT = object()
+
+
+def get_dotted(config: Config, key: str, default: Any = None) -> Any:
+    """The value of a dotted key of ``config`` (``world.scale``), or ``default`` if it has none."""
     node: Any = config.to_dict()
     for part in key.split("."):
         if isinstance(node, dict) and part in node:
@@ -1108,8 +1131,17 @@ def get_dotted(config: Config, key: str) -> Any:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            return None
+            return default
     return node
+
+
+def unknown_key(config: Config, key: str) -> str | None:
+    """None when ``key`` is a dotted key of ``config``; else what is wrong, with the nearest keys."""
+    if get_dotted(config, key, _ABSENT) is not _ABSENT:
+        return None
+    known = list(_flatten(config.to_dict()))
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+    return f"'{key}' is not a key of the scenario" + (f"; did you mean '{close[0]}'?" if close else "")
 
 
 def balanced_updates(config: Config, values: Mapping[str, float], balances: Mapping[str, str | None]) -> dict[str, Any]:

@@ -55,7 +55,8 @@ import pyarrow.parquet as pq
 
 import sim
 from sim import evaluate
-from sim.config import Config, SweepConfig, SweepParameter, balanced_updates, load_config, load_sweep, toml_literal
+from sim.config import (Config, SweepConfig, SweepParameter, balanced_updates, get_dotted, load_config, load_sweep,
+                        toml_literal, unknown_key)
 from sim.errors import ConfigError, OutputExistsError
 from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir
 from sim.parallel import Engine
@@ -141,6 +142,7 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] = ()) -> SweepPlan:
     fixed = [*(f"{k}={toml_literal(v)}" for k, v in sweep.set.items()), *overrides, *POINT_OVERRIDES]
     base = load_config(base_path, fixed)
     balances = {p.key: p.balance for p in sweep.parameters}
+    _check_keys(sweep, base, str(path))
     points = []
     for i, drawn in enumerate(design_points(sweep)):
         values = balanced_updates(base, drawn, balances) if any(balances.values()) else dict(drawn)
@@ -204,6 +206,26 @@ def _from_unit(param: SweepParameter, u: float, digits: int) -> Any:
         lo, hi = param.range
         return round(lo + float(u) * (hi - lo), digits)
     return param.values[min(int(u * len(param.values)), len(param.values) - 1)]
+
+
+def _check_keys(sweep: SweepConfig, base: Config, source: str) -> None:
+    """Each swept key, and each share that balances one, is a key of the base scenario (with its
+    ``set``), and a balancing share is a number: checked once, not found wrong at every point."""
+    problems = []
+    for i, p in enumerate(sweep.parameters):
+        # a policy key may name a path of another policy that the sweep picks: checked per point
+        if not p.key.startswith("policy.") and (problem := unknown_key(base, p.key)):
+            problems.append(f"parameters.{i}.key: {problem}")
+        if p.balance is not None:
+            if problem := unknown_key(base, p.balance):
+                problems.append(f"parameters.{i}.balance: {problem}")
+            elif not isinstance(get_dotted(base, p.balance), (int, float)) or isinstance(get_dotted(base, p.balance), bool):
+                problems.append(f"parameters.{i}.balance: '{p.balance}' is {get_dotted(base, p.balance)!r} in the scenario, "
+                                f"not a share that can give way; name a share such as world.requests.address.classes.complete")
+            elif p.key.startswith("policy.") and (problem := unknown_key(base, p.key)):
+                problems.append(f"parameters.{i}.key: {problem} (a key with a balance must be the scenario's)")
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def _show_values(values: Mapping[str, Any]) -> str:

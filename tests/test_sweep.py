@@ -144,6 +144,20 @@ values = ["nonblank", "sufficient"]
      "reference (policy.paths.0.address_gate='zip') matches 0 points of the design; name exactly one"),
     ('reference = { "seed" = 1 }\n' + GATES,
      "reference names a point by the values of swept keys (policy.paths.0.address_gate); got seed"),
+    # issue 13: a misspelt key with a balance ended in a TypeError at the first point
+    (ZIP_ONLY.replace("classes.zip_only", "classes.zip_onli"),
+     "parameters.0.key: 'world.requests.address.classes.zip_onli' is not a key of the scenario; "
+     "did you mean 'world.requests.address.classes.zip_only'?"),
+    (ZIP_ONLY.replace("classes.complete", "classes.compleet"),
+     "parameters.0.balance: 'world.requests.address.classes.compleet' is not a key of the scenario; "
+     "did you mean 'world.requests.address.classes.complete'?"),
+    (ZIP_ONLY.replace('balance = "world.requests.address.classes.complete"', 'balance = "world.requests.address"'),
+     "parameters.0.balance: 'world.requests.address' is {"),
+    ("".join(f'[[parameters]]\nkey = "{k}"\nvalues = {list(range(1, 101))}\n'
+             for k in ("seed", "world.n_requests", "world.max_block_population")),
+     "a grid of 100 x 100 x 100 = 1,000,000 points is more than 100,000; sweep fewer values, or draw points"),
+    ('[design]\nkind = "random"\npoints = 60000\n' + GATES,
+     "60,000 points x 2 replicates = 120,000 runs, more than 100,000; lower the points or the replicates"),
 ])
 def test_a_bad_sweep_file_is_a_clear_problem(tmp_path, baseline_config_path, body, problem):
     with pytest.raises(ConfigError) as info:
