@@ -25,6 +25,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -965,11 +966,24 @@ def _read_with_policy(path: Path, overrides: Iterable[str], what: str) -> dict[s
     the policy read in)."""
     raw = _read_toml(path, what)
     overrides = list(overrides)
-    picks = [o for o in overrides if o.partition("=")[0].strip() in ("policy", "study.published")]
+    picks = [o for o in overrides if _picks_a_file(o.partition("=")[0].strip())]
     raw = apply_overrides(raw, picks, source=str(path))
     raw = resolve_policy(raw, path)
     raw = resolve_study(raw, path)
     return apply_overrides(raw, [o for o in overrides if o not in picks], source=str(path))
+
+
+#: Keys of a study alternative's entry as written (``[[study.alternatives]]``), before its
+#: policy file is read in and the entry becomes that policy's table.
+_ALTERNATIVE_ENTRY = re.compile(r"^study\.alternatives(\.\d+(\.(name|description|policy|set)(\..*)?)?)?$")
+
+
+def _picks_a_file(key: str) -> bool:
+    """Whether an override changes which file is read in (``policy``, ``study.published``) or an
+    alternative's entry as the file writes it (``study.alternatives=[{ name = ..., policy = ... }]``,
+    ``study.alternatives.1.set...``): those apply before the files are read in, the others after,
+    to the policies read in (``policy.paths.0.address_gate``)."""
+    return key in ("policy", "study.published") or bool(_ALTERNATIVE_ENTRY.match(key))
 
 
 def load_policy(path: str | Path, overrides: Iterable[str] = ()) -> PolicyConfig:
@@ -1030,9 +1044,10 @@ def policy_path(name: str, scenario_path: Path) -> Path:
     return relative if relative.is_absolute() else scenario_path.parent / relative
 
 
-def resolve_policy(raw: dict[str, Any], scenario_path: Path) -> dict[str, Any]:
+def resolve_policy(raw: dict[str, Any], scenario_path: Path, *, where: str = "policy") -> dict[str, Any]:
     """``raw`` (a scenario's TOML data) with ``policy = NAME`` replaced by that policy file's
-    table; an inline ``[policy]`` table is left as it is."""
+    table; an inline ``[policy]`` table is left as it is. ``where`` is the key path problems are
+    reported under (``study.alternatives.2.policy`` for an alternative's)."""
     name = raw.get("policy")
     if not isinstance(name, str):
         return raw      # absent, or an inline table: validation reports what is wrong
@@ -1040,10 +1055,13 @@ def resolve_policy(raw: dict[str, Any], scenario_path: Path) -> dict[str, Any]:
     if not target.is_file():
         shipped = sorted(p.stem for p in scenario_path.parent.glob("*.toml") if _is_policy_file(p))
         hint = f"policies beside the scenario: {', '.join(shipped)}" if shipped else "give the path of a policy file"
-        raise ConfigError(str(scenario_path), [f"policy: no policy file {str(target)!r} for policy = {name!r}; {hint}"])
-    policy = _read_toml(target, "a policy file")
+        raise ConfigError(str(scenario_path), [f"{where}: no policy file {str(target)!r} for policy = {name!r}; {hint}"])
+    try:
+        policy = _read_toml(target, "a policy file")
+    except ConfigError as exc:
+        raise ConfigError(str(scenario_path), [f"{where} = {name!r}: {p}" for p in exc.problems]) from None
     if "world" in policy or "scenario" in policy:
-        raise ConfigError(str(scenario_path), [f"policy: {str(target)!r} is a scenario, not a policy (it has [world]); name a policy file such as irs-2025"])
+        raise ConfigError(str(scenario_path), [f"{where}: {str(target)!r} is a scenario, not a policy (it has [world]); name a policy file such as irs-2025"])
     return {**raw, "policy": policy}
 
 
@@ -1069,11 +1087,17 @@ def resolve_study(raw: dict[str, Any], scenario_path: Path) -> dict[str, Any]:
             unknown = sorted(set(entry) - {"name", "description", "policy", "set"})
             if unknown:
                 problems.append(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: name, description, policy, set")
-            policy = resolve_policy({"policy": entry["policy"]}, scenario_path)["policy"]
+            try:
+                policy = resolve_policy({"policy": entry["policy"]}, scenario_path, where=f"{where}.policy")["policy"]
+            except ConfigError as exc:
+                problems += exc.problems
+                continue
             for key, value in (entry.get("set") or {}).items():
                 if (problem := set_dotted(policy, key, value)):
                     problems.append(f"{where}.set: {problem}")
-            resolved.append({**policy, "name": entry["name"], **({"description": entry["description"]} if "description" in entry else {})})
+            policy = {**policy, "name": entry["name"], **({"description": entry["description"]} if "description" in entry else {})}
+            problems += _alternative_problems(policy, where, policy_path(entry["policy"], scenario_path))
+            resolved.append(policy)
         study["alternatives"] = resolved
     published = study.get("published")
     if isinstance(published, str):
@@ -1082,6 +1106,21 @@ def resolve_study(raw: dict[str, Any], scenario_path: Path) -> dict[str, Any]:
     if problems:
         raise ConfigError(str(scenario_path), problems)
     return {**raw, "study": study}
+
+
+def _alternative_problems(policy: dict[str, Any], where: str, source: Path) -> list[str]:
+    """An alternative's policy checked where its problems can name the file they are in: a
+    policy file that is not valid is reported under ``study.alternatives.N`` with that file,
+    not as if the scenario itself were wrong."""
+    try:
+        PolicyConfig.model_validate(policy)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            path, _, rest = _describe(err, policy, PolicyConfig).partition(": ")
+            out.append(f"{where}.{path} (from {source}): {rest.replace('add it (see', f'add it to {source} (see')}")
+        return out
+    return []
 
 
 def load_targets(path: str | Path) -> TargetsConfig:

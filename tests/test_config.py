@@ -283,3 +283,39 @@ def test_a_toml_date_in_the_file_is_a_clear_problem_not_a_crash(tmp_path, baseli
         load_config(path, ["world.scale=0.02"])
     assert info.value.problems == ["run_date: unknown key (got datetime.date(2025, 8, 7)); "
                                    "allowed keys here: calibration, policy, scenario, seed, study, world"]
+
+
+# --- study alternatives given on the command line (issue 13, item 5) ---------------------------
+
+def test_set_study_alternatives_takes_the_table_a_file_takes(baseline_config_path):
+    """`--set 'study.alternatives=[...]'` was refused (policy an unknown key, paths missing):
+    overrides of an alternative's entry now apply before its policy file is read in, as in a file."""
+    config = load_config(baseline_config_path, [
+        'study.alternatives=[{ name = "strict", policy = "statute-6103", set = { "paths.0.address_gate" = "sufficient" } }]'])
+    assert [p.name for p in config.study.alternatives] == ["strict"]
+    assert config.study.alternatives[0].paths[0].address_gate == "sufficient"
+    # an entry's own keys, one at a time, and a key of the policy read in, after
+    config = load_config(baseline_config_path, ["study.alternatives.0.policy=careful-deterministic",
+                                                "study.alternatives.0.paths.0.address_gate=none"])
+    assert config.study.alternatives[0].name == "statute-6103"
+    assert config.study.alternatives[0].paths == load_policy(baseline_config_path.parent / "careful-deterministic.toml",
+                                                             ["paths.0.address_gate=none"]).paths
+
+
+def test_a_bad_alternative_policy_is_reported_under_the_alternative_with_its_file(baseline_config_path, tmp_path):
+    scenario = tmp_path / "august-2025.toml"
+    scenario.write_text(baseline_config_path.read_text())
+    for name in ("irs-2025", "statute-6103", "careful-deterministic", "probabilistic"):
+        (tmp_path / f"{name}.toml").write_text((baseline_config_path.parent / f"{name}.toml").read_text())
+    (tmp_path / "published-2025.toml").write_text((baseline_config_path.parent / "published-2025.toml").read_text())
+    (tmp_path / "broken.toml").write_text('name = "broken"\ndescription = "x"\nengine = "vectorized"\n'
+                                          'disclose = "last_known_address"\n[[paths]]\nname = 3\n')
+    found = problems(scenario, ["study.alternatives.0.policy=broken"])
+    broken = tmp_path / "broken.toml"
+    assert found[0] == f"study.alternatives.0.paths.0.name (from {broken}): must be a valid string; got 3"
+    assert found[1] == (f"study.alternatives.0.paths.0.requests (from {broken}): required key is missing; add it to "
+                        f"{broken} (see configs/irs-2025.toml for its meaning and a value)")
+    assert not any(p.startswith("policy") for p in found)
+    assert problems(scenario, ["study.alternatives.2.policy=nope"]) == [
+        f"study.alternatives.2.policy: no policy file '{tmp_path / 'nope.toml'}' for policy = 'nope'; policies beside "
+        "the scenario: broken, careful-deterministic, irs-2025, probabilistic, statute-6103"]
