@@ -305,9 +305,28 @@ def sweep(sweep_path: Path, out_dir: Path, overrides: tuple[str, ...], engine_na
         click.echo(line)
     click.echo(f"written to {out_dir}")
     if result.summary["units"]["failed"]:
-        raise SweepFailures(f"{result.summary['units']['failed']} of {result.summary['units']['total']} units failed "
-                            f"(listed above and in {out_dir}/summary.json); the others are in the results. Fix the cause "
-                            "and run the same command with --retry-failed to run them again")
+        raise SweepFailures(_sweep_failures(plan, result.summary, out_dir))
+
+
+def _sweep_failures(plan, summary: dict, out_dir: Path) -> str:
+    """What failed in a sweep and what to do: a point whose values make no valid scenario fails
+    the same way every time (change the sweep file; --retry-failed skips it), a run that failed
+    (out of memory, a lost worker) may succeed again (--retry-failed)."""
+    failures = summary.get("failures") or []
+    invalid = sorted({f["point"] for f in failures if plan.points[f["point"]].error})
+    runs = [f for f in failures if not plan.points[f["point"]].error]
+    head = (f"{summary['units']['failed']} of {summary['units']['total']} units failed (listed above and in "
+            f"{out_dir}/summary.json); the others are in the results.")
+    advice = []
+    if invalid:
+        shown = ", ".join(str(i) for i in invalid[:10]) + (", ..." if len(invalid) > 10 else "")
+        advice.append(f"{len(invalid)} point{'s' if len(invalid) != 1 else ''} ({shown}) make{'s' if len(invalid) == 1 else ''} "
+                      "no valid scenario: change their values or ranges in the sweep file (--retry-failed does not run them "
+                      "again, the config would be refused again)")
+    if runs:
+        advice.append(f"{len(runs)} run{'s' if len(runs) != 1 else ''} failed while running: fix the cause and run the "
+                      "same command with --retry-failed to run them again")
+    return " ".join([head, *(a[0].upper() + a[1:] + "." for a in advice)])
 
 
 @cli.command()
