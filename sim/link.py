@@ -179,7 +179,7 @@ def _read_csv(path: Path, encoding: str, shown: str, side: str) -> pa.Table:
     if dupes:
         raise InputError(f"{shown}: the header names {_list(dupes)} more than once; give every column a distinct name")
     try:
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=encoding),
             convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
@@ -191,6 +191,30 @@ def _read_csv(path: Path, encoding: str, shown: str, side: str) -> pa.Table:
             raise _encoding_error(path, encoding, shown, side, bad) from None
         raise InputError(f"cannot read {shown} as CSV: {exc}; check that every line has as many "
                          f"fields as the header ({len(header)}) and that quotes are closed") from None
+    _check_no_swallowed_records(table, len(header), shown)
+    return table
+
+
+def _check_no_swallowed_records(table: pa.Table, n_fields: int, shown: str) -> None:
+    """Refuse a CSV whose quote was left open. A quoted field may span lines (an address written
+    on two), so the parser reads on to the next quote, taking the records between into one field
+    and linking the file without them, silently. A value holding a line that is itself a whole
+    record (as many fields as the header) is taken for that."""
+    for name in table.column_names:
+        column = table.column(name)
+        multiline = pc.match_substring_regex(column, r"[\r\n]")
+        if not pc.any(multiline).as_py():
+            continue
+        for row in np.flatnonzero(pc.fill_null(multiline, False).to_numpy(zero_copy_only=False)):
+            value = column[int(row)].as_py()
+            lines = value.splitlines()
+            swallowed = [line for line in lines[1:] if len(next(csv.reader([line]), [])) == n_fields]
+            if swallowed:
+                raise InputError(
+                    f"{shown}: record {int(row) + 1} (line {int(row) + 2} if no earlier field spans lines) has a quote "
+                    f"that is not closed: its field {name!r} runs on over {len(lines) - 1} more line(s), taking in "
+                    f"{len(swallowed)} that look like records of their own (the first: {swallowed[0][:60]!r}). "
+                    f"Close the quote, or remove it")
 
 
 def _encoding_error(path: Path, encoding: str, shown: str, side: str, bad: tuple[int, bytes] | None = None) -> InputError:

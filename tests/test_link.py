@@ -419,6 +419,40 @@ def test_a_csv_that_is_malformed(files):
                                           f"as the header (2) and that quotes are closed")
 
 
+def test_a_csv_with_an_unclosed_quote_is_refused_not_linked_without_the_records_it_swallowed(files):
+    """Issue 13: the quote opened on line 3 ran on to the next quote, and the records between
+    were linked as part of one given name, silently."""
+    import csv
+
+    rows = list(csv.reader(PEOPLE.read_text(encoding="utf-8").splitlines()))
+    lines = [",".join(field.replace(",", " ") for field in row) for row in rows]      # nothing quoted
+    assert lines[2].startswith("C002,José,")
+    lines[2] = lines[2].replace("C002,José,", 'C002,"José,')
+    # a later record quotes its given name: that quote closes the open one, and the records
+    # between become one given name, with the later record's other fields the record's own
+    fields = lines[9].split(",")
+    lines[9] = ",".join([fields[0], f'"{fields[1]}"', *fields[2:]])
+    broken = files / "people.csv"
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = link(broken, files / "records.parquet", files / "out")
+    assert result.exit_code == 2
+    assert (f"left input '{broken}': record 2 (line 3 if no earlier field spans lines) has a quote that is not "
+            f"closed: its field 'given_name' runs on over ") in result.stderr
+    assert "that look like records of their own (the first: 'C003," in result.stderr
+    assert not (files / "out").exists()
+
+
+def test_a_quoted_field_may_span_lines(files):
+    """An address written on two lines is one field, not a swallowed record: it links."""
+    lines = PEOPLE.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace("Apt 3, Reno", "Apt 3\nReno")
+    assert "\n" in lines[1]
+    two_lines = files / "people.csv"
+    two_lines.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = link(two_lines, files / "records.parquet", files / "out")
+    assert result.exit_code == 0, result.output
+
+
 def test_an_empty_csv_without_a_header(files):
     empty = files / "people.csv"
     empty.write_bytes(b"")
