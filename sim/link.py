@@ -360,6 +360,7 @@ class LinkResult:
 
             lines.append(f"  against the truth: {t['right_links']:,} right and {t['wrong_links']:,} wrong links, "
                          f"{t['findable']:,} findable; precision {pct(t['precision'])}, recall {pct(t['recall'])}, F1 {pct(t['f1'])}")
+        lines += [f"  note: {note}" for note in s.get("notes", [])]
         return lines
 
 
@@ -532,9 +533,41 @@ def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.T
         "outcomes": {o: int(k) for o, k in zip(policy_mod.OUTCOMES, table.sum(axis=0))},
         "by_path": by_path,
         "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
+        "notes": fellegi_sunter_notes(config.policy, decided, models),
         "libraries": library_versions(),
         "config": config.to_dict(),
     }
+
+
+def fellegi_sunter_notes(policy, decided: Mapping[str, np.ndarray], models: dict) -> list[str]:
+    """What a reader of a probabilistic link must be told when its result looks like a failure:
+    a path that disclosed none of the records it had candidates for (the highest weight reached
+    against the threshold, and why that happens on small files), and an EM that stopped at its
+    iteration limit. Empty when nothing needs saying."""
+    notes = []
+    for i, path in enumerate(policy.paths):
+        fs = path.fellegi_sunter
+        if fs is None:
+            continue
+        mine = decided["path"] == i
+        scored = mine & ~np.isnan(decided["top_weight"])
+        disclosed = int(np.sum(mine & (decided["outcome"] == policy_mod.OUTCOMES.index("disclosed"))))
+        model = models.get(path.name)
+        if scored.any() and disclosed == 0:
+            best = float(np.nanmax(decided["top_weight"][scored]))
+            prior = model.parameters().get("prior", {}) if model is not None else {}
+            notes.append(
+                f"path '{path.name}' disclosed none of the {int(scored.sum()):,} records it found candidates for: the "
+                f"highest match weight was {best:.1f}, below the threshold of {fs.threshold_weight:.1f}. The model "
+                f"estimates its m, u and prior from these files alone (prior method {prior.get('method', fs.prior)!r}, "
+                f"{prior.get('pairs_accepted', 'n/a')} pairs accepted by its deterministic rules): with few records, "
+                f"or with files that agree on little, it has too little to learn from. Check the column mapping, "
+                f"lower the threshold, or fix m and u (estimate = \"fixed\"); pairs.parquet has every pair's weight")
+        if model is not None and not model.parameters()["converged"]:
+            notes.append(f"path '{path.name}': EM stopped at its limit of {fs.max_iterations} iterations without "
+                         f"converging (tolerance {fs.tolerance:g}); its m and u may be far from their maximum "
+                         f"likelihood, so raise max_iterations or check the training rules")
+    return notes
 
 
 def _check_policy_fits(config: LinkConfig) -> None:

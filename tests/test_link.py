@@ -612,3 +612,69 @@ def test_a_mapped_column_of_lists_or_of_numbers_for_names_is_refused(tmp_path, c
     result = link(PEOPLE, path, out)
     assert result.exit_code == 2 and result.stdout == "" and not out.exists()
     assert result.stderr.startswith(f"error: right input '{path}': {message}")
+
+
+# --- a probabilistic link that links nothing says why (issue 13, item 5) ----------------------
+
+SELF_LINK = """
+policy = "{policy}"
+[left]
+id = "record_id"
+[left.columns]
+tin = "tin"
+first_name = "first"
+last_name = "last"
+date_of_birth = "dob"
+street_line = "address_line"
+city = "city"
+state = "state"
+zip5 = "zip"
+[right]
+id = "record_id"
+[right.columns]
+tin = "tin"
+first_name = "first"
+last_name = "last"
+date_of_birth = "dob"
+street_line = "address_line"
+city = "city"
+state = "state"
+zip5 = "zip"
+"""
+
+
+def test_the_probabilistic_policy_links_each_record_to_itself_and_says_why_when_it_links_none(tmp_path):
+    """The 48 example records linked to themselves: all 48 under the shipped probabilistic policy,
+    no note; at a threshold no weight reaches, none, and the summary and the terminal say why."""
+    config = tmp_path / "self.toml"
+    config.write_text(SELF_LINK.format(policy=REPO / "configs" / "probabilistic.toml"))
+    ungated = ["--set", "policy.paths.0.address_gate=none"]
+    result = link(RECORDS, RECORDS, tmp_path / "all", *ungated, config=config)
+    assert result.exit_code == 0, result.output
+    decisions = pq.read_table(tmp_path / "all" / "decisions.parquet").to_pylist()
+    assert len(decisions) == 48 and all(d["outcome"] == "disclosed" for d in decisions)
+    assert all(d["left_id"] == d["right_id"] for d in decisions)
+    assert json.loads((tmp_path / "all" / "summary.json").read_text())["notes"] == [] and "note:" not in result.stdout
+    result = link(RECORDS, RECORDS, tmp_path / "none", *ungated, "--set",
+                  "policy.paths.0.fellegi_sunter.match_probability_threshold=0.999999999999", config=config)
+    assert result.exit_code == 0, result.output
+    notes = json.loads((tmp_path / "none" / "summary.json").read_text())["notes"]
+    assert len(notes) == 1 and notes[0].startswith("path 'all' disclosed none of the 48 records it found candidates "
+                                                   "for: the highest match weight was ")
+    assert "below the threshold of 39.9" in notes[0] and f"  note: {notes[0]}" in result.stdout
+
+
+def test_blocking_past_max_pairs_is_refused_with_advice_that_fits_the_rule(files):
+    """Issue 13: link advised "raise max_pairs" (no such setting) and "add zip5" to a rule that
+    had it. The limit is now policy.max_pairs, and the advice adds a column the rule lacks."""
+    result = link(files / "people.csv", files / "records.parquet", files / "out",
+                  "--set", 'policy.paths.1.blocking=[["zip5"]]', "--set", "policy.max_pairs=20")
+    assert_refused(result, files / "out",
+                   "path 'address' of policy 'irs-2025' would make 84 candidate pairs in one block (11 records against "
+                   "48; by rule: ['zip5']: 84), more than the policy's max_pairs of 20. To fix: block on more columns: "
+                   "['zip5', 'name_control'] makes 13; ['zip5', 'surname_1'] makes 13; ['zip5', 'street6'] makes 13; "
+                   "or, where the memory is there (fewer parallel jobs, a larger machine), raise the limit with "
+                   "--set policy.max_pairs=84")
+    result = link(files / "people.csv", files / "records.parquet", files / "out",
+                  "--set", 'policy.paths.1.blocking=[["zip5"]]', "--set", "policy.max_pairs=84")
+    assert result.exit_code == 0, result.output
