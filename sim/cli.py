@@ -420,6 +420,51 @@ def link(left_path: Path, right_path: Path, config_path: Path, out_dir: Path, ov
     click.echo(f"written to {out_dir}")
 
 
+@cli.command()
+@click.argument("world_dir", metavar="WORLD_DIR", type=click.Path(path_type=Path))
+@click.argument("links_path", metavar="LINKS", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, metavar="DIR", type=click.Path(path_type=Path),
+              help="Output directory for decisions.parquet and summary.json. Must not exist unless --force.")
+@click.option("--request-id", "request_column", default="request_id", show_default=True, metavar="COLUMN",
+              help="The column of LINKS holding the request's id (the world's requests/ request_id).")
+@click.option("--tin", "tin_column", default="tin", show_default=True, metavar="COLUMN",
+              help="The column of LINKS holding the master-file record's TIN (the world's master_file/ tin).")
+@click.option("--score", "score_column", metavar="COLUMN",
+              help="For a table of scored pairs: the column of each pair's score (with --threshold).")
+@click.option("--threshold", type=float, metavar="T",
+              help="For a table of scored pairs: a request's top pair is a link when its score is at least T.")
+@click.option("--force", is_flag=True, help="Replace an existing output directory (only once the new one is complete).")
+def score(world_dir: Path, links_path: Path, out_dir: Path, request_column: str, tin_column: str,
+          score_column: str | None, threshold: float | None, force: bool) -> None:
+    """Score another linker's output, LINKS (CSV or Parquet), against the ground truth of a world
+    written by `matchsim generate`, as `matchsim run` scores its own: right- and wrong-person
+    disclosures by whose record it was, missed matches by reason, and the breakdowns by address
+    class, SSN source, corruption, origin group and name commonness. LINKS is either a table of
+    links (a request id and the TIN disclosed; a request linked to two TINs is ambiguous) or,
+    with --score and --threshold, a table of scored candidate pairs (each request's top pair is
+    a link when it reaches the threshold; the summary adds the precision-recall frontier over
+    the scores). Writes DIR/decisions.parquet (one row per request, as a run's) and
+    DIR/summary.json, and prints the counts.
+
+    \b
+    Example:
+      matchsim generate configs/august-2025.toml -o out/world --set world.scale=0.01
+      matchsim score out/world links.csv -o out/score
+      matchsim score out/world splink-pairs.parquet -o out/score-splink \\
+          --request-id unique_id_l --tin unique_id_r --score match_probability --threshold 0.99
+    """
+    from sim.io import check_output_dir
+    from sim.score import score as score_links, write_score
+
+    check_output_dir(out_dir, force=force, inputs=[world_dir, links_path])
+    result = score_links(world_dir, links_path, request_column=request_column, tin_column=tin_column,
+                         score_column=score_column, threshold=threshold)
+    write_score(result, out_dir, force=force)
+    for line in result.summary_lines():
+        click.echo(line)
+    click.echo(f"written to {out_dir}")
+
+
 def _truth_option(value: str | None) -> tuple[str, str] | None:
     """``--truth LEFT_COLUMN=RIGHT_COLUMN`` as (left column, right column)."""
     if value is None:

@@ -104,19 +104,8 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str, trut
     """
     path = Path(path)
     shown = f"{side} input '{path}'"
-    if not path.exists():
-        raise InputError(f"{shown} does not exist; check the path (LEFT and RIGHT are the first two arguments of matchsim link)")
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        got = f"suffix '{path.suffix}'" if path.suffix else "no suffix"
-        raise InputError(f"{shown} has {got}; matchsim link reads {' and '.join(FORMATS)} files: "
-                         f"save it as CSV with a header line, or as Parquet, with one of those suffixes")
-    if not path.is_file():
-        raise InputError(f"{shown} is not a file; give the path of a {fmt.upper()} file")
-    table = _read_csv(path, side_config.encoding, shown, side) if fmt == "csv" else _read_parquet(path, shown)
-    if table.num_rows == 0:
-        raise InputError(f"{shown} has no rows (columns: {_list(table.column_names)}); "
-                         f"give a file with at least one record")
+    table, fmt = read_table_file(path, shown, encoding=side_config.encoding, side=side,
+                                 where="LEFT and RIGHT are the first two arguments of matchsim link")
     _check_columns(table, side_config, side=side, shown=shown)
     columns, address = {}, None
     converted = {}
@@ -153,6 +142,26 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str, trut
         identity = pc.if_else(pc.equal(identity, ""), pa.scalar(None, pa.string()), identity)
     return LinkInput(side, path, fmt, _file_sha256(path), pa.table(converted) if converted else pa.table({"__row": ids}),
                      ids, columns, address, identity)
+
+
+def read_table_file(path: Path, shown: str, *, encoding: str = "utf-8", side: str = "left",
+                    where: str = "") -> tuple[pa.Table, str]:
+    """A CSV (every column as text) or Parquet file with at least one row, and its format; a
+    missing, unreadable, empty or malformed file is an :class:`InputError` naming ``shown``."""
+    if not path.exists():
+        raise InputError(f"{shown} does not exist; check the path" + (f" ({where})" if where else ""))
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        got = f"suffix '{path.suffix}'" if path.suffix else "no suffix"
+        raise InputError(f"{shown} has {got}; matchsim reads {' and '.join(FORMATS)} files: "
+                         f"save it as CSV with a header line, or as Parquet, with one of those suffixes")
+    if not path.is_file():
+        raise InputError(f"{shown} is not a file; give the path of a {fmt.upper()} file")
+    table = _read_csv(path, encoding, shown, side) if fmt == "csv" else _read_parquet(path, shown)
+    if table.num_rows == 0:
+        raise InputError(f"{shown} has no rows (columns: {_list(table.column_names)}); "
+                         f"give a file with at least one record")
+    return table, fmt
 
 
 def _read_csv(path: Path, encoding: str, shown: str, side: str) -> pa.Table:

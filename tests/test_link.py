@@ -386,7 +386,7 @@ def test_a_file_of_another_format(files):
     sheet = files / "records.xlsx"
     sheet.write_bytes(b"PK\x03\x04")
     result = link(files / "people.csv", sheet, files / "out")
-    assert_refused(result, files / "out", f"right input '{sheet}' has suffix '.xlsx'; matchsim link reads .csv and "
+    assert_refused(result, files / "out", f"right input '{sheet}' has suffix '.xlsx'; matchsim reads .csv and "
                                           f".parquet files: save it as CSV with a header line, or as Parquet, with "
                                           f"one of those suffixes")
 
@@ -395,7 +395,7 @@ def test_a_file_without_a_suffix(files):
     bare = files / "records"
     bare.write_bytes(b"x")
     result = link(files / "people.csv", bare, files / "out")
-    assert_refused(result, files / "out", f"right input '{bare}' has no suffix; matchsim link reads .csv and "
+    assert_refused(result, files / "out", f"right input '{bare}' has no suffix; matchsim reads .csv and "
                                           f".parquet files: save it as CSV with a header line, or as Parquet, with "
                                           f"one of those suffixes")
 
