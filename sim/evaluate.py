@@ -61,7 +61,10 @@ COUNT_KEYS = (
     "updated_address_disclosures", "missed_matches", "gated", "unmatched", "ambiguous", "no_path",
 )
 #: Request attributes the summary breaks every count down by.
-BREAKDOWNS = ("path", "address_class", "ssn_source", "corruption", "origin_group", "name_commonness", "wrong_person_kind")
+BREAKDOWNS = ("path", "address_class", "ssn_source", "corruption", "origin_group", "name_commonness", "wrong_person_kind",
+              "miss_reason")
+#: Why a findable request was missed (``miss_reason``), in the order a request meets them.
+MISS_REASONS = ("no_path", "gated", "unmatched", "ambiguous", "wrong_person")
 _SSN_OWNER_SOURCES = ("borrowed_relative", "borrowed_stranger", "mistyped")
 #: The master-file columns :func:`evaluate` reads: its truth, what is compared with the request
 #: (name control, ZIP) and what a disclosure hands over.
@@ -323,6 +326,7 @@ def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
     columns = {
         "path": "path", "address_class": "truth_address_class", "ssn_source": "truth_ssn_source",
         "origin_group": "truth_origin_group", "name_commonness": "name_commonness", "wrong_person_kind": "wrong_person_kind",
+        "miss_reason": "miss_reason",
     }
     out: dict[str, dict[str, dict[str, int]]] = {}
     for name in BREAKDOWNS:
@@ -365,4 +369,4 @@ def _true_record_candidate(n: int, cands: Sequence[PathCandidates], person: np.n
 
 
 __all__ = ["evaluate", "counts", "rates", "breakdowns", "name_commonness", "census_ranks",
-           "NAME_COMMONNESS", "WRONG_PERSON_KINDS", "COUNT_KEYS", "BREAKDOWNS"]
+           "NAME_COMMONNESS", "WRONG_PERSON_KINDS", "MISS_REASONS", "COUNT_KEYS", "BREAKDOWNS"]

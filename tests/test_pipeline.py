@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from sim.cli import cli
 from sim.config import config_with
-from sim.evaluate import BREAKDOWNS, COUNT_KEYS, NAME_COMMONNESS, WRONG_PERSON_KINDS
+from sim.evaluate import BREAKDOWNS, COUNT_KEYS, MISS_REASONS, NAME_COMMONNESS, WRONG_PERSON_KINDS
 from sim.pipeline import DECISIONS_FILE, SUMMARY_FILE, run, write_run
 
 REQUIRED_SUMMARY_KEYS = {"scenario", "policy", "seed", "scale", "config_sha256", "version", "simulated", "estimates"}
@@ -77,10 +77,14 @@ def test_estimates_scale_the_simulated_counts_to_the_national_request_file(irs_s
 def test_breakdowns_partition_the_requests(irs_summary):
     b = irs_summary["breakdowns"]
     assert set(b) == set(BREAKDOWNS)
-    for name in ("path", "address_class", "ssn_source", "origin_group", "name_commonness", "wrong_person_kind"):
-        for key in ("requests", "disclosed", "wrong_person_disclosures"):
+    for name in ("path", "address_class", "ssn_source", "origin_group", "name_commonness", "wrong_person_kind", "miss_reason"):
+        for key in ("requests", "disclosed", "wrong_person_disclosures", "missed_matches"):
             assert sum(group[key] for group in b[name].values()) == irs_summary["simulated"][key], (name, key)
     assert set(b["name_commonness"]) <= set(NAME_COMMONNESS)
+    # missed matches by reason: each reason's group is missed matches only, and they are all of them
+    assert set(b["miss_reason"]) <= set(MISS_REASONS) | {"(none)"} and b["miss_reason"]["(none)"]["missed_matches"] == 0
+    for reason, group in b["miss_reason"].items():
+        assert reason == "(none)" or group["missed_matches"] == group["requests"] > 0, reason
     assert set(b["wrong_person_kind"]) <= set(WRONG_PERSON_KINDS) | {"(none)"}
     # a request with several corruptions counts under each, so the corruption groups cover all
     assert sum(group["requests"] for group in b["corruption"].values()) >= irs_summary["simulated"]["requests"]

@@ -140,6 +140,13 @@ def test_scored_pairs_link_the_top_pair_at_the_threshold_and_give_a_frontier(wor
         assert summary["simulated"]["right_person_disclosures"] == right
         assert summary["links"]["threshold"] == threshold and summary["links"]["columns"]["score"] == "p"
         assert summary["simulated"]["ambiguous"] == (tied if threshold <= 0.9 else 0)
+        # missed matches by reason: every findable request is missed: unlinked at 0.99; else for
+        # a stranger's record, or, tied at 0.9, unlinked at 0.92 and ambiguous at 0.5
+        missed = {k: v["missed_matches"] for k, v in summary["breakdowns"]["miss_reason"].items() if v["missed_matches"]}
+        findable = summary["simulated"]["findable"]
+        assert sum(missed.values()) == findable > 0
+        tie = {0.99: "unmatched", 0.92: "unmatched", 0.5: "ambiguous"}[threshold]
+        assert set(missed) == ({tie} if threshold == 0.99 else {"wrong_person", tie}), missed
     frontier = summary["frontier"]
     assert frontier and all(p["right_person_disclosures"] == 0 for p in frontier)
     decisions = pq.read_table(tmp_path / "at-0.5" / "decisions.parquet")
