@@ -25,13 +25,17 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sim.errors import EngineError
+from sim.io import remove_stale
 
 ENGINES = ("local", "dask")
 #: How many times a local task runs while its worker process dies before it is recorded failed.
@@ -220,6 +224,10 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="matchsim-watch-parent", daemon=True).start()
 
 
+#: The name of a local Dask cluster's scratch directory under $TMPDIR, before the owner's pid.
+DASK_SCRATCH_PREFIX = "matchsim-dask-"
+
+
 class DaskEngine(Engine):
     """Dask distributed: a local cluster of ``workers`` processes (default one per core), or
     the existing cluster whose scheduler is at ``scheduler``."""
@@ -229,22 +237,32 @@ class DaskEngine(Engine):
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None):
         import logging
 
+        import dask
         from distributed import Client, LocalCluster
 
         self._cluster = None
+        self._scratch: str | None = None
         self.address = scheduler
         try:
             if scheduler:
                 self._client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             else:
                 n = workers or os.cpu_count() or 1
-                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=logging.CRITICAL)
+                # the workers' scratch space is the run's own (Dask's default, $TMPDIR/dask-scratch-space,
+                # outlives every run), named with this process's id so that what a run killed
+                # outright leaves is removed by the next (sim.io.remove_stale)
+                remove_stale(Path(tempfile.gettempdir()), DASK_SCRATCH_PREFIX)
+                self._scratch = tempfile.mkdtemp(prefix=f"{DASK_SCRATCH_PREFIX}{os.getpid()}-")
+                with dask.config.set({"temporary-directory": self._scratch}):   # the nannies' and the workers' own
+                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                 local_directory=self._scratch, dashboard_address=None,
+                                                 silence_logs=logging.CRITICAL)
                 self._client = Client(self._cluster, set_as_default=False)
                 self.address = self._cluster.scheduler_address
         except (OSError, TimeoutError) as exc:
             if self._cluster is not None:
                 self._cluster.close()
+            self._remove_scratch()
             where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
             hint = ("check the address, and that `dask scheduler` is running there and reachable"
                     if scheduler else "check that this machine can open local TCP ports")
@@ -297,6 +315,12 @@ class DaskEngine(Engine):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+        self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def _matchsim_version() -> str:

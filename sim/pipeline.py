@@ -193,6 +193,8 @@ def run_policies(config: Config, policies: Sequence[PolicyConfig], *, matcher: s
     models = {key: policy_mod.fit_from(policy, []) for key, policy in first.items() if key not in fitted}
     rows: list[list[pa.Table]] = [[] for _ in policies]
     data: dict[str, list[dict]] = {key: [] for key in fitted}
+    # every run clears what runs killed outright left in $TMPDIR, whether it spills itself or not
+    remove_stale(Path(tempfile.gettempdir()), SPILL_PREFIX)
     spill = _Spill.create() if fitted else None
     try:
         # 1: each block matched under every policy; decided and evaluated at once where the

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from sim.io import output_dir, remove_stale
+from sim.parallel import DASK_SCRATCH_PREFIX, open_engine
 from sim.pipeline import SPILL_PREFIX, _Spill
 
 MATCHSIM = Path(sys.executable).parent / "matchsim"
@@ -27,11 +28,13 @@ MATCHSIM = Path(sys.executable).parent / "matchsim"
 WORKERS_EXIT_WITHIN_S = 10
 
 
-def _start(baseline_config_path, out: Path, tmpdir: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
+def _start(baseline_config_path, out: Path, tmpdir: Path, engine: str = "local") -> tuple[subprocess.Popen, list[psutil.Process]]:
     """A probabilistic run (an EM policy: its blocks spill to disk) on 2 workers, once both
-    workers are up, with the worker processes."""
+    workers are up, with the worker processes (a Dask LocalCluster's too: its nannies run in
+    the parent, its workers are spawned children of it)."""
     cmd = [MATCHSIM, "run", baseline_config_path, "-o", out, "--no-report", "-j", "2", "--set", "world.scale=0.02",
-           "--set", "study.replicates=1", "--set", "policy=probabilistic", "--set", "study.alternatives=[]"]
+           "--set", "study.replicates=1", "--set", "policy=probabilistic", "--set", "study.alternatives=[]",
+           "--engine", engine]
     proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "TMPDIR": str(tmpdir)})
     parent = psutil.Process(proc.pid)
@@ -74,10 +77,11 @@ def test_sigterm_and_ctrl_c_clean_up_and_exit_with_the_shells_code(baseline_conf
     assert list(tmpdir_env.glob(f"{SPILL_PREFIX}*")) == []
 
 
+@pytest.mark.parametrize("engine", ["local", "dask"])
 def test_sigkill_of_the_parent_stops_its_workers_and_the_next_run_removes_what_it_left(
-        baseline_config_path, tmp_path, tmpdir_env, monkeypatch):
+        baseline_config_path, tmp_path, tmpdir_env, monkeypatch, engine):
     out = tmp_path / "out"
-    proc, workers = _start(baseline_config_path, out, tmpdir_env)
+    proc, workers = _start(baseline_config_path, out, tmpdir_env, engine)
     proc.kill()
     proc.wait(timeout=30)
     _assert_gone(workers)
@@ -86,13 +90,32 @@ def test_sigkill_of_the_parent_stops_its_workers_and_the_next_run_removes_what_i
     assert len(spilled) == 1, "the kill came before the run spilled a block; kill it later"
     partial = list(tmp_path.glob(f"out.tmp-{proc.pid}-*"))
     # the next run's spill and the next output written to the same place remove them
+    scratch = list(tmpdir_env.glob(f"{DASK_SCRATCH_PREFIX}{proc.pid}-*"))
+    assert len(scratch) == (engine == "dask")          # a local Dask cluster's workers' scratch space
     monkeypatch.setattr(tempfile, "tempdir", str(tmpdir_env))
     spill = _Spill.create()
     with output_dir(out, force=False) as new:
         (new / "summary.json").write_text("{}")
     spill.remove()
+    if engine == "dask":
+        with open_engine("dask", jobs=1):
+            assert not any(p.exists() for p in scratch)
     assert not any(p.exists() for p in spilled + partial)
     assert list(tmpdir_env.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out", "tmp"]
+
+
+def test_a_run_that_does_not_spill_still_removes_what_a_killed_run_left(baseline_config_path, tmp_path, monkeypatch):
+    """The stale spill directories go at the start of every run, not only of runs that spill."""
+    from sim.config import load_config
+    from sim.pipeline import run
+
+    dead = tmp_path / f"{SPILL_PREFIX}{_dead_pid()}-abc"
+    dead.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = load_config(baseline_config_path, ["world.scale=0.0005", "study.alternatives=[]"])
+    assert config.policy.name == "irs-2025"               # rules: nothing to fit, nothing spilled
+    run(config)
+    assert not dead.exists()
 
 
 def test_what_a_live_process_or_another_name_owns_is_kept(tmp_path):
