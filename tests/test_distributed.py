@@ -89,7 +89,9 @@ class Cluster:
                         for i in range(workers)]
 
     def _start(self, cmd: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True)
+        # their scratch space in the test's folder, not $TMPDIR/dask-scratch-space, which outlives them
+        env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(self.root)}
+        return subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True, env=env)
 
     def wait_for_workers(self, n: int) -> None:
         from distributed import Client
