@@ -187,7 +187,8 @@ def _rows(values: pa.Array, world: pa.ChunkedArray, shown: str, name: str, what:
     n = int(pc.sum(pc.cast(unknown, pa.int64())).as_py() or 0)
     if n:
         examples = ", ".join(repr(v) for v in pc.filter(values, unknown).unique().to_pylist()[:3])
-        raise InputError(f"{shown}: {n:,} rows name a {what} that is not in {where} (column '{name}': {examples}); "
+        rows_name = "1 row names" if n == 1 else f"{n:,} rows name"
+        raise InputError(f"{shown}: {rows_name} a {what} that is not in {where} (column '{name}': {examples}); "
                          f"score the links made on this world, with --request-id and --tin naming the columns that "
                          f"hold its request_id and its master-file tin")
     return rows.to_numpy(zero_copy_only=False).astype(np.int64)

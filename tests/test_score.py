@@ -156,7 +156,7 @@ def test_scored_pairs_link_the_top_pair_at_the_threshold_and_give_a_frontier(wor
 
 @pytest.mark.parametrize(("make", "args", "message"), [
     (lambda d: write_links(d / "l.csv", [("R-NOPE", "123456789")]), [],
-     "1 rows name a request id that is not in the world's request file (column 'request_id': 'R-NOPE')"),
+     "1 row names a request id that is not in the world's request file (column 'request_id': 'R-NOPE')"),
     (lambda d: write_links(d / "l.csv", [("R0000001", "1")], names=("id", "tin")), [],
      "has no request id (--request-id) column 'request_id'; its columns are 'id', 'tin'"),
     (lambda d: write_links(d / "l.csv", [("R0000001", "1", 0.5)], names=("request_id", "tin", "p")), ["--score", "p"],
