@@ -165,13 +165,13 @@ def test_scored_pairs_link_the_top_pair_at_the_threshold_and_give_a_frontier(wor
      ["--score", "p", "--threshold", "0.5"], None),
     (lambda d: d / "missing.csv", [], "does not exist; check the path (LINKS is the second argument of matchsim score)"),
 ])
-def test_bad_links_are_a_clean_error_and_nothing_is_written(world_dir, requests_table, tmp_path, make, args, message):
+def test_bad_links_are_a_clean_error_and_nothing_is_written(world_dir, requests_table, master_file, tmp_path, make, args,
+                                                           message):
     path = make(tmp_path)
-    if path.exists() and message is None:     # a real id, so the score column is what is wrong
-        first = requests_table.column("request_id")[0].as_py()
-        tin = "000000001"
+    if message is None:     # the world's own request id and TIN, so the score is what is wrong
+        first, tin = requests_table.column("request_id")[0].as_py(), master_file.column("tin")[0].as_py()
         path.write_text(f"request_id,tin,p\n{first},{tin},high\n")
-        message = "name a TIN that is not in the world's master file"
+        message = "the score column 'p' holds text that is not a number; name the column of the pairs' scores with --score"
     result = run("score", world_dir, path, "-o", tmp_path / "out", *args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.stderr
