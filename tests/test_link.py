@@ -616,22 +616,9 @@ def test_a_mapped_column_of_lists_or_of_numbers_for_names_is_refused(tmp_path, c
 
 # --- a probabilistic link that links nothing says why (issue 13, item 5) ----------------------
 
-SELF_LINK = """
-policy = "{policy}"
-[left]
-id = "record_id"
-[left.columns]
-tin = "tin"
-first_name = "first"
-last_name = "last"
-date_of_birth = "dob"
-street_line = "address_line"
-city = "city"
-state = "state"
-zip5 = "zip"
-[right]
-id = "record_id"
-[right.columns]
+#: The example records' columns, mapped the same way on both sides
+_RECORD_COLUMNS = """id = "record_id"
+[{side}.columns]
 tin = "tin"
 first_name = "first"
 last_name = "last"
@@ -641,6 +628,8 @@ city = "city"
 state = "state"
 zip5 = "zip"
 """
+SELF_LINK = 'policy = "{policy}"\n' + "".join(f"[{side}]\n" + _RECORD_COLUMNS.replace("{side}", side)
+                                             for side in ("left", "right"))
 
 
 def test_the_probabilistic_policy_links_each_record_to_itself_and_says_why_when_it_links_none(tmp_path):
