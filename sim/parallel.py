@@ -176,6 +176,9 @@ class LocalEngine(Engine):
             worker.terminate()
         for worker in workers:
             worker.join(timeout=5)
+            if worker.is_alive():            # SIGTERM not heeded in 5 s: the wait below must not hang
+                worker.kill()
+                worker.join(timeout=5)
         # With its workers gone the executor's manager thread fails the pending futures
         # (BrokenProcessPool, which no one waits for) and ends; wait for it. Left running
         # (wait=False), it raced the interpreter's exit hook ("OSError: Bad file descriptor").
