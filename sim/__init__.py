@@ -5,7 +5,7 @@ The public API is re-exported here lazily so that importing :mod:`sim` runs noth
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from sim.provenance import VERSION as __version__
 
 __all__ = ["__version__", "load_config", "generate", "name_control"]
 

@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import lsq_linear
 
-import sim
 from sim.config import (CalibrationSettings, Config, FreeParameter, TargetConfig, TargetsConfig, balanced_updates,
                         config_with, get_dotted)
 from sim.errors import ConfigError
 from sim.io import atomic_write_text
 from sim.parallel import Engine, engine_or_local
+from sim.provenance import VERSION
 from sim.study import compare_published, metric, published_lines
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
@@ -81,7 +81,7 @@ class CalibrationResult:
         """The ``[calibration]`` table of the fitted config."""
         return {
             "date": date,
-            "version": sim.__version__,
+            "version": VERSION,
             "targets_file": targets_file,
             "scale": self.settings.scale,
             "replicates": self.settings.replicates,

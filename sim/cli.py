@@ -8,6 +8,7 @@ bug and keeps its traceback. Click's own usage errors keep click's exit code 2.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -193,7 +194,8 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: s
 
     # every worker the machine has: each world's blocks are spread over them (sim.study.run_study)
     with _open_engine(engine_name, jobs, scheduler) as engine:
-        result = run_and_write_study(config, out_dir, force=force, report=not no_report, pdf=not no_pdf, matcher=matcher,
+        finish = None if no_report else functools.partial(_write_report, pdf=not no_pdf)
+        result = run_and_write_study(config, out_dir, force=force, finish=finish, matcher=matcher,
                                      engine=engine, progress=not quiet and sys.stderr.isatty(),
                                      notes=parameter_notes(config_path, overrides))
     for line in result.summary_lines():
@@ -300,7 +302,11 @@ def sweep(sweep_path: Path, out_dir: Path, overrides: tuple[str, ...], engine_na
     check_writable(out_dir if out_dir.is_dir() else out_dir.parent, shown=str(out_dir))   # before any unit runs
     with _open_engine(engine_name, jobs, scheduler, most=len(plan.units())) as engine:
         result = run_sweep(plan, out_dir, engine=engine, force=force, retry_failed=retry_failed,
-                           progress=not quiet and sys.stderr.isatty(), report=not no_report)
+                           progress=not quiet and sys.stderr.isatty())
+    if not no_report:
+        from sim.report.sweep import write_sweep_report
+
+        write_sweep_report(result.summary, out_dir, force=True)
     for line in result.summary_lines():
         click.echo(line)
     click.echo(f"written to {out_dir}")
@@ -345,7 +351,7 @@ def report(study_dir: Path, no_pdf: bool, force: bool) -> None:
     """
     from sim.io import check_writable
     from sim.report import write_report
-    from sim.study import read_study
+    from sim.report.schema import read_study
 
     summary = read_study(study_dir)
     check_writable(study_dir)
@@ -463,6 +469,13 @@ def score(world_dir: Path, links_path: Path, out_dir: Path, request_column: str,
     for line in result.summary_lines():
         click.echo(line)
     click.echo(f"written to {out_dir}")
+
+
+def _write_report(summary: dict, out_dir: Path, *, pdf: bool) -> None:
+    """A study's audit report, written into its directory before the directory appears."""
+    from sim.report import write_report
+
+    write_report(summary, out_dir, pdf=pdf)
 
 
 def _truth_option(value: str | None) -> tuple[str, str] | None:

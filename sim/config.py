@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from sim.errors import ConfigError
+from sim.metrics import check_metric
 
 # Scalars are strict: TOML values are already typed, so true is not 1 and "0.5" is not 0.5
 # (an int is still accepted where a float is expected).
@@ -664,13 +665,9 @@ class LinkConfig(_Model):
 # --------------------------------------------------------------------------------------------
 # Published figures (targets) and the calibration that fits free parameters to them.
 
-#: What a target or a sweep can measure: a key of a run's summary.json, ``estimates.<count>``
-#: (scaled to the national request file), ``simulated.<count>`` or ``rates.<rate>``.
-METRIC_GROUPS = ("estimates", "simulated", "rates")
-
-
 class TargetConfig(_Model):
-    """A published figure and how close a simulation must come to it.
+    """A published figure and how close a simulation must come to it: ``metric`` names a figure
+    of a run's summary.json, ``GROUP.KEY`` (:mod:`sim.metrics`).
 
     ``tolerance`` is relative (0.015 = within 1.5%); ``range`` is an interval the figure must fall
     in (for "nearly 5%": [0.04, 0.05]). A target with neither is shown beside the simulation but
@@ -687,13 +684,7 @@ class TargetConfig(_Model):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        from sim.evaluate import COUNT_KEYS, RATE_KEYS  # late: evaluate imports the matcher
-
-        group, _, key = value.partition(".")
-        allowed = RATE_KEYS if group == "rates" else COUNT_KEYS
-        if key not in allowed:
-            raise ValueError(f"unknown metric {value!r}; {group}.* has: {', '.join(allowed)}")
-        return value
+        return check_metric(value)
 
     @model_validator(mode="after")
     def _range_ordered(self):

@@ -48,23 +48,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.match.policy import DISCLOSED_COLUMNS, OUTCOMES, PathCandidates, decision_columns, disclosed_values
+from sim.metrics import (BREAKDOWNS, COUNT_KEYS, MISS_REASONS, NAME_COMMONNESS, RATE_KEYS,  # noqa: F401 (re-exported)
+                         WRONG_PERSON_KINDS)
 
-#: Buckets of how common a request's (first) surname is, by its rank in the Census 2010 table.
-NAME_COMMONNESS = ("top_10", "rank_11_100", "rank_101_1000", "rank_1001_10000", "rarer")
 _COMMONNESS_EDGES = (10, 100, 1_000, 10_000)
-#: Whose record a wrong-person disclosure was, tested in this order.
-WRONG_PERSON_KINDS = ("ssn_owner", "household_member", "same_name_neighbour", "other")
-#: Count keys of ``summary.json`` (``simulated`` and ``estimates``).
-COUNT_KEYS = (
-    "requests", "requests_with_tin", "findable", "disclosed", "disclosed_tin_path", "disclosed_address_path",
-    "right_person_disclosures", "wrong_person_disclosures", "deficient_address_disclosures",
-    "updated_address_disclosures", "missed_matches", "gated", "unmatched", "ambiguous", "no_path",
-)
-#: Request attributes the summary breaks every count down by.
-BREAKDOWNS = ("path", "address_class", "ssn_source", "corruption", "origin_group", "name_commonness", "wrong_person_kind",
-              "miss_reason")
-#: Why a findable request was missed (``miss_reason``), in the order a request meets them.
-MISS_REASONS = ("no_path", "gated", "unmatched", "ambiguous", "wrong_person")
 _SSN_OWNER_SOURCES = ("borrowed_relative", "borrowed_stranger", "mistyped")
 #: The master-file columns :func:`evaluate` reads: its truth, what is compared with the request
 #: (name control, ZIP) and what a disclosure hands over.
@@ -297,11 +284,6 @@ def counts(decisions: pa.Table) -> dict[str, int]:
     }
 
 
-#: Rate keys of ``summary.json`` (``rates``).
-RATE_KEYS = (
-    "precision", "recall", "disclosure_rate", "wrong_person_rate", "deficient_address_rate",
-    "updated_address_rate", "tin_path_share",
-)
 
 
 def rates(c: Mapping[str, int]) -> dict[str, float | None]:

@@ -43,13 +43,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-import sim
 from sim.config import LinkConfig, LinkSideConfig
 from sim.errors import InputError
 from sim.io import atomic_write_text, output_dir
 from sim.match import policy as policy_mod
 from sim.match.encode import as_array
 from sim.match.prepare import prepare
+from sim.provenance import provenance
 from sim.rng import stream
 
 #: Match columns that hold names: a column of numbers mapped to one is a mistake, not a name.
@@ -520,8 +520,6 @@ def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.T
               decided: Mapping[str, np.ndarray], models: dict, *, seed: int | None) -> dict:
     """``summary.json``: provenance (version, config hash, inputs with their sha256 and row
     counts), counts by outcome overall and by path, and the Fellegi-Sunter parameters used."""
-    from sim.world.generate import library_versions
-
     n_out = len(policy_mod.OUTCOMES)
     names = [p.name for p in config.policy.paths]
     # path -1 (no path took the record) is counted last
@@ -532,7 +530,7 @@ def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.T
                for name, row in zip([*names, "(none)"], table) if row.any()}
     return {
         "command": "link",
-        "version": sim.__version__,
+        **provenance(),
         "policy": config.policy.name,
         "seed": seed,
         "config_sha256": config.sha256(),
@@ -543,7 +541,6 @@ def summarize(config: LinkConfig, left: LinkInput, right: LinkInput, pairs: pa.T
         "by_path": by_path,
         "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
         "notes": fellegi_sunter_notes(config.policy, decided, models),
-        "libraries": library_versions(),
         "config": config.to_dict(),
     }
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from sim.errors import EngineError
 from sim.io import remove_stale
+from sim.provenance import VERSION
 
 ENGINES = ("local", "dask")
 #: How many times a local task runs while its worker process dies before it is recorded failed.
@@ -275,18 +276,16 @@ class DaskEngine(Engine):
 
     def _check_workers(self) -> None:
         """Every worker runs this very matchsim: another version would compute other results."""
-        import sim
-
         try:
             versions = self._client.run(_matchsim_version)
         except ModuleNotFoundError as exc:
             self.close()
             raise EngineError(f"the Dask workers at {self.address} cannot import matchsim ({describe_error(exc)}); "
                               "install it where they run (pip install matchsim, or the checkout with pip install -e .)") from None
-        other = {w: v for w, v in versions.items() if v != sim.__version__}
+        other = {w: v for w, v in versions.items() if v != VERSION}
         if other:
             self.close()
-            raise EngineError(f"Dask workers run another matchsim version than this one ({sim.__version__}): "
+            raise EngineError(f"Dask workers run another matchsim version than this one ({VERSION}): "
                               f"{', '.join(f'{w} has {v}' for w, v in sorted(other.items()))}; install the same version everywhere")
 
     def map(self, fn: Callable, *iterables: Iterable) -> Iterator:
@@ -327,9 +326,10 @@ class DaskEngine(Engine):
 
 
 def _matchsim_version() -> str:
-    import sim
+    """The matchsim version of the process it runs in (a Dask worker's)."""
+    from sim.provenance import VERSION
 
-    return sim.__version__
+    return VERSION
 
 
 @contextlib.contextmanager

@@ -35,16 +35,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import sim
 from sim import evaluate
 from sim.config import Config, PolicyConfig
 from sim.io import atomic_write_text, output_dir, remove_stale
+from sim.provenance import provenance
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.parallel import Engine
 from sim.rng import stream
 from sim.world import geography
-from sim.world.generate import NOT_WORLD, dense, generate_block, library_versions, data_sha256
+from sim.world.generate import NOT_WORLD, dense, generate_block
 
 #: Master-file columns kept beside the match schema for the evaluation.
 TRUTH_COLUMNS = ("truth_person_id", "truth_household_id")
@@ -345,9 +345,7 @@ def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
         "scale": config.world.scale,
         "config_sha256": config.sha256(without=NOT_RUN),
         "world_sha256": config.sha256(without=NOT_WORLD),
-        "version": sim.__version__,
-        "data_sha256": data_sha256(),
-        "libraries": library_versions(),
+        **provenance(),
         "estimate_factor": factor,
         "simulated": simulated,
         "estimates": estimates,

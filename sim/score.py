@@ -38,13 +38,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-import sim
 from sim import evaluate
 from sim.errors import InputError
 from sim.io import atomic_write_text, output_dir
 from sim.match.policy import OUTCOMES
 from sim.match.prepare import prepare_master_file, prepare_requests
-from sim.world.generate import data_sha256, dense, library_versions, read_dataset
+from sim.provenance import provenance
+from sim.world.generate import dense, read_dataset
 
 DECISIONS_FILE, SUMMARY_FILE = "decisions.parquet", "summary.json"
 #: The path name the decisions carry: an outside tool has no paths of matchsim's.
@@ -269,9 +269,7 @@ def summarize(manifest: dict, links: Links, decisions: pa.Table) -> dict:
             json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest(),
         "links": {"file": links.path.name, "sha256": links.sha256, "rows": links.n_rows,
                   "columns": links.columns, "threshold": links.threshold},
-        "version": sim.__version__,
-        "data_sha256": data_sha256(),
-        "libraries": library_versions(),
+        **provenance(),
         "estimate_factor": factor,
         "simulated": simulated,
         "estimates": {k: int(round(v * factor)) for k, v in simulated.items()},

@@ -23,20 +23,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-import sim
 from sim import evaluate
 from sim.config import Config, TargetConfig
 from sim.io import atomic_write_text, output_dir
 from sim.parallel import Engine, engine_or_local
 from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
-from sim.world.generate import NOT_WORLD, data_sha256, library_versions
+from sim.provenance import provenance
+from sim.world.generate import NOT_WORLD
 
 #: The interval every figure of a study is reported with.
 INTERVAL_LEVEL = 0.95
@@ -352,9 +352,7 @@ def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mappin
         "interval": {"level": INTERVAL_LEVEL, "method": INTERVAL_METHOD},
         "config_sha256": config.sha256(without=NOT_STUDY),
         "world_sha256": {str(u["seed"]): u["world_sha256"] for u in baseline},
-        "version": sim.__version__,
-        "data_sha256": data_sha256(),
-        "libraries": library_versions(),
+        **provenance(),
         "policies": policies,
         "published_file": published.file if published else None,
         "published": compare_published(published.targets, baseline) if published else [],
@@ -400,51 +398,37 @@ def unit_dir(policy: str, seed: int) -> Path:
     return Path(RUNS_DIR) / policy / f"seed-{seed}"
 
 
-def write_study(result: StudyResult, out_dir: str | Path, *, force: bool = False, report: bool = True,
-                pdf: bool = True) -> Path:
-    """Write every unit, the study summary and (``report``) the audit report into ``out_dir``,
-    all or nothing."""
+#: What else is written into a study's directory before it appears, given the summary and the
+#: directory: the command line passes the report (``sim.report.write_report``), so a study's
+#: directory appears with its report or not at all, and the simulation never imports the report.
+Finish = Callable[[dict, Path], object]
+
+
+def write_study(result: StudyResult, out_dir: str | Path, *, force: bool = False, finish: Finish | None = None) -> Path:
+    """Write every unit, the study summary and what ``finish`` writes into ``out_dir``, all or
+    nothing."""
     out_dir = Path(out_dir)
     with output_dir(out_dir, force=force) as tmp:
         _write_units(result.units, tmp)
-        _write_summary(result, tmp, report=report, pdf=pdf)
+        _write_summary(result, tmp, finish)
     return out_dir
 
 
-def run_and_write_study(config: Config, out_dir: str | Path, *, force: bool = False, report: bool = True,
-                        pdf: bool = True, **run) -> StudyResult:
+def run_and_write_study(config: Config, out_dir: str | Path, *, force: bool = False, finish: Finish | None = None,
+                        **run) -> StudyResult:
     """:func:`run_study` writing each replicate's units into ``out_dir`` as it arrives (so no
-    more than one replicate's decisions are held at once), then the summary and the report; all
-    or nothing, as :func:`write_study`. ``run`` are :func:`run_study`'s options."""
+    more than one replicate's decisions are held at once), then the summary and what ``finish``
+    writes; all or nothing, as :func:`write_study`. ``run`` are :func:`run_study`'s options."""
     with output_dir(Path(out_dir), force=force) as tmp:
         result = run_study(config, write_to=tmp, **run)
-        _write_summary(result, tmp, report=report, pdf=pdf)
+        _write_summary(result, tmp, finish)
     return result
 
 
-def _write_summary(result: StudyResult, out_dir: Path, *, report: bool, pdf: bool) -> None:
+def _write_summary(result: StudyResult, out_dir: Path, finish: Finish | None) -> None:
     atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(result.summary, indent=2) + "\n")
-    if report:
-        from sim.report import write_report
-
-        write_report(result.summary, out_dir, pdf=pdf)
-
-
-def read_study(study_dir: str | Path) -> dict:
-    """A finished study's summary.json (for ``matchsim report``), checked against its schema
-    (:mod:`sim.report.schema`) so that the report renders it or an error says what is wrong."""
-    from sim.errors import InputError
-    from sim.report.schema import check_summary
-
-    path = Path(study_dir) / SUMMARY_FILE
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"no {SUMMARY_FILE} in '{study_dir}'; pass the directory `matchsim run` wrote (-o DIR)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read '{path}': {exc}; run `matchsim run` again to rewrite it") from None
-    check_summary(summary, str(path))
-    return summary
+    if finish is not None:
+        finish(result.summary, out_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -498,5 +482,5 @@ def format_rate(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-__all__ = ["same_volume", "aggregate_frontier", "aggregate_same_volume", "run_study", "write_study", "read_study", "summarize_study", "aggregate", "interval", "paired_differences", "seed_differences",
+__all__ = ["same_volume", "aggregate_frontier", "aggregate_same_volume", "run_study", "write_study", "summarize_study", "aggregate", "interval", "paired_differences", "seed_differences",
            "compare_published", "published_lines", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]

@@ -53,7 +53,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import sim
 from sim import evaluate
 from sim.config import (Config, SweepConfig, SweepParameter, balanced_updates, get_dotted, load_config, load_sweep,
                         toml_literal, unknown_key)
@@ -62,7 +61,9 @@ from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir
 from sim.parallel import Engine
 from sim.pipeline import NOT_RUN, run_policies
 from sim.study import INTERVAL_LEVEL, INTERVAL_METHOD, interval, metric, seed_differences
-from sim.world.generate import NOT_WORLD, data_sha256, library_versions
+from sim.metrics import METRIC_GROUPS
+from sim.provenance import VERSION, provenance
+from sim.world.generate import NOT_WORLD
 
 MANIFEST_FILE = "sweep.json"
 UNITS_DIR = "units"
@@ -73,8 +74,6 @@ POINT_OVERRIDES = ("study.replicates=1", "study.alternatives=[]")
 #: How a point's paired difference from the reference point is made (``summary.json``).
 DIFFERENCE_METHOD = ("point minus reference within each seed (the seeds both ran), mean over seeds, "
                      f"{INTERVAL_LEVEL:.0%} Student-t interval of the mean")
-#: The summary groups flattened into the results table, in this order, then the breakdowns.
-METRIC_GROUPS = ("simulated", "estimates", "rates")
 
 
 @dataclass
@@ -118,7 +117,7 @@ class SweepPlan:
         every point's config)."""
         body = {
             "format": 1,
-            "version": sim.__version__,
+            "version": VERSION,
             "sweep": self.name,
             "seeds": self.seeds,
             "columns": self.columns,
@@ -264,10 +263,11 @@ class SweepResult:
 
 
 def run_sweep(plan: SweepPlan, out_dir: str | Path, *, engine: Engine, force: bool = False,
-              retry_failed: bool = False, progress: bool = False, report: bool = True) -> SweepResult:
+              retry_failed: bool = False, progress: bool = False) -> SweepResult:
     """Run the units of ``plan`` not yet recorded in ``out_dir`` on ``engine``, then write the
-    results, the summary and (``report``) the report. ``force`` starts the sweep over (the
-    directory's earlier units are deleted); ``retry_failed`` runs the failed units again."""
+    results and the summary (the command line then writes the report from it:
+    ``sim.report.sweep.write_sweep_report``). ``force`` starts the sweep over (the directory's
+    earlier units are deleted); ``retry_failed`` runs the failed units again."""
     out_dir = Path(out_dir)
     _open_dir(out_dir, plan.manifest, force=force)
     units_dir = out_dir / UNITS_DIR
@@ -297,7 +297,7 @@ def run_sweep(plan: SweepPlan, out_dir: str | Path, *, engine: Engine, force: bo
             bar.set_postfix(failed=failed, refresh=False)
     if bar is not None:
         bar.close()
-    summary = collect(plan, out_dir, report=report)
+    summary = collect(plan, out_dir)
     return SweepResult(plan, out_dir, ran=len(todo), recorded_before=before, failed=failed, summary=summary)
 
 
@@ -373,9 +373,9 @@ def _bar(total: int, enabled: bool):
 # Results
 
 
-def collect(plan: SweepPlan, out_dir: str | Path, *, report: bool = True) -> dict:
-    """Write ``results.parquet``, ``summary.json`` and (``report``) ``report.html`` from the
-    units recorded in ``out_dir``; return the summary. Units not recorded yet are left out."""
+def collect(plan: SweepPlan, out_dir: str | Path) -> dict:
+    """Write ``results.parquet`` and ``summary.json`` from the units recorded in ``out_dir``;
+    return the summary. Units not recorded yet are left out."""
     out_dir = Path(out_dir)
     units = read_units(out_dir)
     rows = [units[key] for key in plan.units() if key in units]
@@ -385,10 +385,6 @@ def collect(plan: SweepPlan, out_dir: str | Path, *, report: bool = True) -> dic
     atomic_write_bytes(out_dir / RESULTS_FILE, sink.getvalue().to_pybytes())
     summary = summarize_sweep(plan, rows)
     atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    if report:
-        from sim.report.sweep import write_sweep_report
-
-        write_sweep_report(summary, out_dir, force=True)
     return summary
 
 
@@ -424,7 +420,7 @@ def results_table(plan: SweepPlan, rows: Sequence[Mapping]) -> pa.Table:
         rate = name.startswith("rates.")
         columns[name] = pa.array([m.get(name) for m in metrics], pa.float64() if rate else pa.int64())
     meta = {"matchsim.sweep": plan.name, "matchsim.sweep_sha256": plan.manifest["sweep_sha256"],
-            "matchsim.version": sim.__version__}
+            "matchsim.version": VERSION}
     return pa.table(columns).replace_schema_metadata(meta)
 
 
@@ -472,7 +468,7 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
         "scenario": plan.base.scenario,
         "base_config_sha256": plan.base.sha256(without=NOT_RUN),
         "sweep_sha256": plan.manifest["sweep_sha256"],
-        "version": sim.__version__,
+        "version": VERSION,
         "design": sweep.design.to_dict(),
         "set": dict(sweep.set),
         "command_line_set": list(plan.overrides),
@@ -488,7 +484,7 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
                   "failed": sum(r["status"] == "failed" for r in rows)},
         "points": points,
         "failures": [{"point": r["point"], "seed": r["seed"], "error": r["error"]} for r in rows if r["status"] == "failed"],
-        "provenance": {"version": sim.__version__, "data_sha256": data_sha256(), "libraries": library_versions()},
+        "provenance": provenance(),
     }
 
 

@@ -51,7 +51,7 @@ def reference(sweep_file, tmp_path_factory) -> Path:
     """The sweep on one local process."""
     out = tmp_path_factory.mktemp("reference") / "out"
     with open_engine("local", jobs=1) as engine:
-        run_sweep(plan_sweep(sweep_file), out, engine=engine, report=False)
+        run_sweep(plan_sweep(sweep_file), out, engine=engine)
     return out
 
 
@@ -64,7 +64,7 @@ def same_results(out: Path, reference: Path) -> None:
 def test_results_are_identical_on_either_engine_and_any_number_of_workers(sweep_file, reference, tmp_path, engine, jobs):
     with open_engine(engine, jobs=jobs) as e:
         assert e.slots == jobs
-        run_sweep(plan_sweep(sweep_file), tmp_path / "out", engine=e, report=False)
+        run_sweep(plan_sweep(sweep_file), tmp_path / "out", engine=e)
     same_results(tmp_path / "out", reference)
 
 
@@ -173,8 +173,8 @@ def test_a_shipped_sweep_gives_the_same_results_locally_and_on_dask(name, tmp_pa
     path = Path(__file__).parent.parent / "configs" / "sweeps" / f"{name}.toml"
     plan = plan_sweep(path, ["world.scale=0.001"])
     with open_engine("local", jobs=2) as engine:
-        local = run_sweep(plan, tmp_path / "local", engine=engine, report=False)
+        local = run_sweep(plan, tmp_path / "local", engine=engine)
     with open_engine("dask", jobs=2) as engine:
-        run_sweep(plan, tmp_path / "dask", engine=engine, report=False)
+        run_sweep(plan, tmp_path / "dask", engine=engine)
     assert local.summary["units"]["failed"] == 0
     same_results(tmp_path / "dask", tmp_path / "local")

