@@ -42,9 +42,10 @@ from sim.config import (CalibrationSettings, Config, FreeParameter, TargetConfig
                         config_with, get_dotted)
 from sim.errors import ConfigError
 from sim.io import atomic_write_text
+from sim.metrics import metric
 from sim.parallel import Engine, engine_or_local
 from sim.provenance import VERSION
-from sim.study import compare_published, metric, published_lines
+from sim.study import compare_published, published_lines
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
 DECIMALS = 4

@@ -7,6 +7,8 @@ A target (``configs/published-2025.toml``), a sweep's metrics and the report all
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 #: Count keys of ``summary.json`` (``simulated`` and ``estimates``).
 COUNT_KEYS = (
     "requests", "requests_with_tin", "findable", "disclosed", "disclosed_tin_path", "disclosed_address_path",
@@ -43,5 +45,11 @@ def check_metric(name: str) -> str:
     return name
 
 
-__all__ = ["COUNT_KEYS", "RATE_KEYS", "METRIC_GROUPS", "BREAKDOWNS", "NAME_COMMONNESS", "WRONG_PERSON_KINDS",
+def metric(summary: Mapping, key: str):
+    """The value of a dotted metric (``estimates.disclosed``, ``rates.precision``) in a run summary."""
+    group, _, name = key.partition(".")
+    return summary[group][name]
+
+
+__all__ = ["metric", "COUNT_KEYS", "RATE_KEYS", "METRIC_GROUPS", "BREAKDOWNS", "NAME_COMMONNESS", "WRONG_PERSON_KINDS",
            "MISS_REASONS", "check_metric"]

@@ -22,25 +22,20 @@ changes nothing in the outputs.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
-
 from sim import evaluate
 from sim.config import Config, TargetConfig
 from sim.io import atomic_write_text, output_dir
+from sim.metrics import metric
 from sim.parallel import Engine, engine_or_local
 from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
 from sim.provenance import provenance
+from sim.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
 from sim.world.generate import NOT_WORLD
 
-#: The interval every figure of a study is reported with.
-INTERVAL_LEVEL = 0.95
-INTERVAL_METHOD = "mean over replicate seeds, 95% Student-t interval of the mean"
 #: What a study summary leaves out of its config hash: only how it was executed, and the record
 #: of the calibration (its fitted values are in the config itself).
 NOT_STUDY = ("policy.engine", "calibration")
@@ -140,38 +135,6 @@ def _replicate(config: Config, seed: int, matcher: str | None, progress: bool = 
 # Aggregation
 
 
-def interval(values: Sequence[float | None], *, digits: int = 6) -> dict:
-    """Mean, 95% Student-t interval of the mean, standard deviation, min and max of ``values``
-    (None values, an undefined rate in one seed, are left out and counted in ``n``).
-
-    >>> interval([10, 12, 14])["mean"], interval([10, 12, 14])["lo"] < 10
-    (12.0, True)
-    >>> interval([5])["lo"] is None
-    True
-    """
-    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
-    n = int(v.size)
-    if n == 0:
-        return {"n": 0, "mean": None, "lo": None, "hi": None, "sd": None, "min": None, "max": None}
-    mean = float(v.mean())
-    sd = float(v.std(ddof=1)) if n > 1 else None
-    lo = hi = None
-    if sd is not None:
-        half = float(stats.t.ppf(0.5 + INTERVAL_LEVEL / 2, n - 1)) * sd / math.sqrt(n)
-        lo, hi = mean - half, mean + half
-
-    def r(x):
-        return None if x is None else round(x, digits)
-
-    return {"n": n, "mean": r(mean), "lo": r(lo), "hi": r(hi), "sd": r(sd), "min": r(float(v.min())), "max": r(float(v.max()))}
-
-
-def metric(summary: Mapping, key: str):
-    """The value of a dotted metric (``estimates.disclosed``, ``rates.precision``) in a run summary."""
-    group, _, name = key.partition(".")
-    return summary[group][name]
-
-
 def aggregate(units: Sequence[Mapping]) -> dict:
     """Every count, estimate and rate of a policy's unit summaries, as :func:`interval` s; the
     breakdowns as intervals of the national estimates of each count."""
@@ -208,20 +171,6 @@ def paired_differences(units: Sequence[Mapping], baseline: Sequence[Mapping]) ->
     """
     diffs = seed_differences(units, baseline, [f"estimates.{key}" for key in evaluate.COUNT_KEYS], digits=1)
     return {key: diffs[f"estimates.{key}"] for key in evaluate.COUNT_KEYS}
-
-
-def seed_differences(units: Sequence[Mapping], baseline: Sequence[Mapping], metrics: Sequence[str], *,
-                     digits: int = 6) -> dict:
-    """Each of ``metrics`` (dotted, as :func:`metric` reads them) of the run summaries ``units``
-    minus the same in ``baseline``'s, within each seed both have, as :func:`interval` s; a seed
-    where either is undefined (a rate without its denominator) is left out of that metric."""
-    by_seed = {u["seed"]: u for u in baseline}
-    pairs = [(u, by_seed[u["seed"]]) for u in units if u["seed"] in by_seed]
-    out = {}
-    for m in metrics:
-        values = [(metric(u, m), metric(b, m)) for u, b in pairs]
-        out[m] = interval([None if a is None or b is None else a - b for a, b in values], digits=digits)
-    return out
 
 
 #: Funnel stages derived from the counts: requests the address gate let through (neither gated
@@ -482,5 +431,5 @@ def format_rate(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-__all__ = ["same_volume", "aggregate_frontier", "aggregate_same_volume", "run_study", "write_study", "summarize_study", "aggregate", "interval", "paired_differences", "seed_differences",
+__all__ = ["same_volume", "aggregate_frontier", "aggregate_same_volume", "run_study", "write_study", "summarize_study", "aggregate", "paired_differences",
            "compare_published", "published_lines", "replicate_seeds", "unit_dir", "StudyResult", "NOT_STUDY", "NOT_RUN", "NOT_WORLD"]

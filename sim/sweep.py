@@ -58,11 +58,11 @@ from sim.config import (Config, SweepConfig, SweepParameter, balanced_updates, g
                         toml_literal, unknown_key)
 from sim.errors import ConfigError, OutputExistsError
 from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir
+from sim.metrics import METRIC_GROUPS, metric
 from sim.parallel import Engine
 from sim.pipeline import NOT_RUN, run_policies
-from sim.study import INTERVAL_LEVEL, INTERVAL_METHOD, interval, metric, seed_differences
-from sim.metrics import METRIC_GROUPS
 from sim.provenance import VERSION, provenance
+from sim.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
 from sim.world.generate import NOT_WORLD
 
 MANIFEST_FILE = "sweep.json"

@@ -17,7 +17,8 @@ from sim.config import load_config, parameter_notes
 from sim.errors import ConfigError
 from sim.evaluate import COUNT_KEYS, RATE_KEYS
 from sim.pipeline import DECISIONS_FILE, run
-from sim.study import SUMMARY_FILE, interval, run_and_write_study, run_study, unit_dir, write_study
+from sim.stats import interval
+from sim.study import SUMMARY_FILE, run_and_write_study, run_study, unit_dir, write_study
 
 SCALE = ["world.scale=0.0005"]
 # two replicates, the baseline and one alternative: small, and enough to test everything
