@@ -29,8 +29,6 @@ tomlkit keeps every comment, so the documentation of each parameter survives.
 
 from __future__ import annotations
 
-import datetime
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +44,7 @@ from sim.metrics import metric
 from sim.parallel import Engine, engine_or_local
 from sim.provenance import VERSION
 from sim.study import compare_published, published_lines
+from sim.text import today
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
 DECIMALS = 4
@@ -334,7 +333,7 @@ def calibrated_text(config_path: str | Path, result: CalibrationResult, *, targe
         earlier = doc["calibration"].unwrap()
         previous = [*earlier.pop("previous", []), earlier]
         del doc["calibration"]
-    date = date or _today()
+    date = date or today().isoformat()
     record = result.provenance(targets_file, date)
     if previous:
         record["previous"] = previous
@@ -383,12 +382,6 @@ def write_calibrated(text: str, out_path: str | Path, *, force: bool = False) ->
     check_calibrated_path(out_path, force=force)
     atomic_write_text(out_path, text)
     return Path(out_path)
-
-
-def _today() -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    now = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else datetime.datetime.now(datetime.timezone.utc)
-    return now.date().isoformat()
 
 
 __all__ = ["calibrate", "calibrated_text", "check_calibrated_path", "write_calibrated", "CalibrationResult"]

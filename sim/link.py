@@ -51,6 +51,7 @@ from sim.match.encode import as_array
 from sim.match.prepare import prepare
 from sim.provenance import provenance
 from sim.rng import stream
+from sim.text import percent
 
 #: Match columns that hold names: a column of numbers mapped to one is a mistake, not a name.
 _NAME_COLUMNS = ("first_name", "last_name", "name_control")
@@ -364,11 +365,8 @@ class LinkResult:
         if "truth" in s:
             t = s["truth"]
 
-            def pct(x):
-                return "n/a" if x is None else f"{100 * x:.1f}%"
-
             lines.append(f"  against the truth: {t['right_links']:,} right and {t['wrong_links']:,} wrong links, "
-                         f"{t['findable']:,} findable; precision {pct(t['precision'])}, recall {pct(t['recall'])}, F1 {pct(t['f1'])}")
+                         f"{t['findable']:,} findable; precision {percent(t['precision'])}, recall {percent(t['recall'])}, F1 {percent(t['f1'])}")
         lines += [f"  note: {note}" for note in s.get("notes", [])]
         return lines
 

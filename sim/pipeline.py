@@ -39,6 +39,7 @@ from sim import evaluate
 from sim.config import Config, PolicyConfig
 from sim.io import atomic_write_text, output_dir, remove_stale
 from sim.provenance import provenance
+from sim.text import percent
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.parallel import Engine
@@ -158,9 +159,9 @@ class RunResult:
                  f"  {'':<{width}}  {'simulated':>10}  {'national estimate':>17}"]
         for key in evaluate.COUNT_KEYS:
             lines.append(f"  {key:<{width}}  {s[key]:>10,}  {e[key]:>17,}")
-        lines.append(f"  precision {_pct(r['precision'])}, recall {_pct(r['recall'])}, "
-                     f"wrong person {_pct(r['wrong_person_rate'])} of disclosures, "
-                     f"deficient address {_pct(r['deficient_address_rate'])}")
+        lines.append(f"  precision {percent(r['precision'])}, recall {percent(r['recall'])}, "
+                     f"wrong person {percent(r['wrong_person_rate'])} of disclosures, "
+                     f"deficient address {percent(r['deficient_address_rate'])}")
         return lines
 
 
@@ -373,10 +374,6 @@ def write_run(result: RunResult, out_dir: str | Path, *, force: bool = False) ->
                        compression="zstd", compression_level=3)
         atomic_write_text(tmp / SUMMARY_FILE, json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
     return out_dir
-
-
-def _pct(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
 def _progress(total: int, enabled: bool, what: str = "matching"):

@@ -44,6 +44,7 @@ from sim.io import atomic_write_text, output_dir
 from sim.match.policy import OUTCOMES
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.provenance import provenance
+from sim.text import percent
 from sim.world.generate import dense, read_dataset
 
 DECISIONS_FILE, SUMMARY_FILE = "decisions.parquet", "summary.json"
@@ -83,9 +84,8 @@ class ScoreResult:
                  f"(seed {s['seed']}, scale {s['scale']:g}, world {s['world_sha256'][:12]})",
                  f"  {'':<{width}}  {'simulated':>10}  {'national estimate':>17}"]
         lines += [f"  {key:<{width}}  {c[key]:>10,}  {e[key]:>17,}" for key in evaluate.COUNT_KEYS]
-        pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
-        lines.append(f"  precision {pct(r['precision'])}, recall {pct(r['recall'])}, wrong person "
-                     f"{pct(r['wrong_person_rate'])} of disclosures, deficient address {pct(r['deficient_address_rate'])}")
+        lines.append(f"  precision {percent(r['precision'])}, recall {percent(r['recall'])}, wrong person "
+                     f"{percent(r['wrong_person_rate'])} of disclosures, deficient address {percent(r['deficient_address_rate'])}")
         return lines
 
 

@@ -34,6 +34,7 @@ from sim.parallel import Engine, engine_or_local
 from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
 from sim.provenance import provenance
 from sim.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
+from sim.text import count, interval_text, percent
 from sim.world.generate import NOT_WORLD
 
 #: What a study summary leaves out of its config hash: only how it was executed, and the record
@@ -395,8 +396,8 @@ def summary_lines(summary: Mapping) -> list[str]:
     lines.append(f"  {'policy':<{width}} {'disclosed':>26} {'wrong person':>26} {'precision':>9} {'recall':>7}")
     for p in summary["policies"]:
         e, r = p["aggregate"]["estimates"], p["aggregate"]["rates"]
-        lines.append(f"  {p['name']:<{width}} {format_interval(e['disclosed']):>26} {format_interval(e['wrong_person_disclosures']):>26} "
-                     f"{format_rate(r['precision']['mean']):>9} {format_rate(r['recall']['mean']):>7}")
+        lines.append(f"  {p['name']:<{width}} {interval_text(e['disclosed']):>26} {interval_text(e['wrong_person_disclosures']):>26} "
+                     f"{percent(r['precision']['mean']):>9} {percent(r['recall']['mean']):>7}")
     if summary["published"]:
         lines.append(f"  published vs simulated ({summary['baseline_policy']}):")
         lines += published_lines(summary["published"])
@@ -410,25 +411,11 @@ def published_lines(rows: Sequence[Mapping]) -> list[str]:
     lines = []
     for t in rows:
         rate = t["metric"].startswith("rates.")
-        shown = format_rate if rate else (lambda x: f"{x:,.0f}")
+        shown = percent if rate else count
         verdict = {True: "within target", False: "OUTSIDE target", None: "shown only"}[t["within"]]
         lines.append(f"    {t['name']:<{width}}  published {shown(t['published']):>9}  simulated "
-                     f"{format_interval(t['simulated'], rate=rate):>26}  {verdict}")
+                     f"{interval_text(t['simulated'], rate=rate):>26}  {verdict}")
     return lines
-
-
-def format_interval(iv: Mapping, *, rate: bool = False) -> str:
-    """``47,289 [46,800-47,700]`` (or percentages for a rate); the interval is left out for one seed."""
-    if iv.get("mean") is None:
-        return "n/a"
-    f = format_rate if rate else (lambda x: f"{x:,.0f}")
-    if iv.get("lo") is None:
-        return f(iv["mean"])
-    return f"{f(iv['mean'])} [{f(iv['lo'])}-{f(iv['hi'])}]"
-
-
-def format_rate(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
 __all__ = ["same_volume", "aggregate_frontier", "aggregate_same_volume", "run_study", "write_study", "summarize_study", "aggregate", "paired_differences",

@@ -20,7 +20,7 @@ SIM = Path(__file__).resolve().parent.parent / "sim"
 #: levels each comparison has), which the policy schema validates a policy's rules against; they
 #: import nothing of matchsim but each other.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("sim.errors", "sim.rng", "sim.io", "sim.metrics", "sim.stats", "sim.provenance", "sim.reference",
+    ("foundation", ("sim.errors", "sim.rng", "sim.io", "sim.metrics", "sim.stats", "sim.text", "sim.provenance", "sim.reference",
                     "sim.parallel")),
     ("comparisons", ("sim.match.encode", "sim.match.compare")),
     ("config", ("sim.config",)),

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.errors import InputError
+from sim.text import count, percent, today
 
 TITLE = "Address Disclosures to ICE: A Simulation of the August 2025 IRS Address Match"
 SUBTITLE = ("How many of the disclosed addresses went to the wrong person, "
@@ -114,16 +114,8 @@ ORIGIN_LABELS = {"el_salvador": "El Salvador", "other": "Other countries"}
 
 
 def report_date() -> _dt.date:
-    """The report's date: ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) if set, so that a
-    re-render is byte-identical (reproducible-builds.org convention), else today's UTC date."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
-        return _dt.datetime.now(_dt.timezone.utc).date()
-    try:
-        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).date()
-    except (ValueError, OverflowError, OSError):
-        raise InputError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970-01-01 UTC, got {epoch!r}; "
-                         f"fix it (e.g. SOURCE_DATE_EPOCH=$(date +%s)) or unset it to date the report today") from None
+    """The report's date: :func:`sim.text.today` (``SOURCE_DATE_EPOCH`` when it is set)."""
+    return today()
 
 
 def format_date(day: _dt.date) -> str:
@@ -131,20 +123,8 @@ def format_date(day: _dt.date) -> str:
     return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
-def fmt_count(x: float | None) -> str:
-    """``47,289``; ``n/a`` for a missing figure."""
-    if x is None:
-        return "n/a"
-    text = f"{x:,.0f}"
-    return "0" if text == "-0" else text
-
-
-def fmt_rate(x: float | None) -> str:
-    """``4.7%`` for 0.047; ``n/a`` for an undefined rate."""
-    if x is None:
-        return "n/a"
-    text = f"{100 * x:.1f}%"
-    return "0.0%" if text == "-0.0%" else text
+#: ``47,289`` and ``4.7%`` (``n/a`` for a missing figure), as everywhere in matchsim.
+fmt_count, fmt_rate = count, percent
 
 
 def fmt_number(x: Any) -> str:
