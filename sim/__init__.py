@@ -1,26 +1,67 @@
 """matchsim: a simulation of the 2025 ICE-to-IRS address match.
 
-The public API is re-exported here lazily so that importing :mod:`sim` runs nothing heavy.
+The public API, for a notebook or a script, is re-exported here lazily (each name is imported
+when first used), so ``import sim`` runs nothing heavy:
+
+* configs: :func:`load_config`, :func:`load_policy`, :func:`load_link_config`, :func:`load_targets`,
+  :func:`load_sweep`;
+* the world: :func:`generate` (to disk), :func:`read_dataset` (back from it);
+* a run and a study: :func:`run` (one world, one policy: decisions and summary),
+  :func:`run_policies` (one world, several), :func:`run_study` (seeds x policies, intervals);
+* sweeps and calibration: :func:`plan_sweep`, :func:`run_sweep`, :func:`calibrate_scenario`
+  (``sim.calibrate.calibrate``);
+* linking and scoring files: :func:`link_files` (``sim.link.link``: the matcher on two files),
+  :func:`score_links` (``sim.score.score``: another linker's output on a world's truth). These
+  three are not ``sim.calibrate``, ``sim.link`` and ``sim.score``: those names are the modules;
+* the matcher's parts: :func:`block_on`, the comparisons (:func:`exact`, :func:`jaro_winkler`,
+  :func:`levenshtein`, :func:`date`, and the composites :func:`address`, :func:`surname`,
+  :func:`given_name`, :func:`date_of_birth`, :func:`surname_address`), :class:`FellegiSunter`,
+  and :func:`name_control` (the IRS's name control of a surname);
+* engines: :func:`open_engine` (local processes or a Dask cluster).
+
+>>> import sim
+>>> sim.name_control("de la Cruz")
+'DELA'
+>>> sorted(set(sim.__all__) - set(dir(sim))) == []
+True
 """
 
 from __future__ import annotations
 
 from sim.provenance import VERSION as __version__
 
-__all__ = ["__version__", "load_config", "generate", "name_control"]
+#: Each public name: the module that defines it, and its name there when that differs (a
+#: function named as its module would be hidden by the module once imported).
+_RENAMED = {"calibrate_scenario": "calibrate", "link_files": "link", "score_links": "score"}
+_API = {
+    "load_config": "sim.config", "load_policy": "sim.config", "load_link_config": "sim.config",
+    "load_targets": "sim.config", "load_sweep": "sim.config",
+    "generate": "sim.world.generate", "read_dataset": "sim.world.generate",
+    "run": "sim.pipeline", "run_policies": "sim.pipeline", "run_study": "sim.study",
+    "plan_sweep": "sim.sweep", "run_sweep": "sim.sweep", "calibrate_scenario": "sim.calibrate",
+    "link_files": "sim.link", "score_links": "sim.score",
+    "block_on": "sim.match.blocking",
+    "exact": "sim.match.compare", "jaro_winkler": "sim.match.compare", "levenshtein": "sim.match.compare",
+    "date": "sim.match.compare", "address": "sim.match.compare", "surname": "sim.match.compare",
+    "given_name": "sim.match.compare", "date_of_birth": "sim.match.compare", "surname_address": "sim.match.compare",
+    "FellegiSunter": "sim.match.fellegi_sunter",
+    "name_control": "sim.normalize",
+    "open_engine": "sim.parallel",
+}
+
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str):
-    if name == "load_config":
-        from sim.config import load_config
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    import importlib
 
-        return load_config
-    if name == "generate":
-        from sim.world.generate import generate
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
+    globals()[name] = value          # imported once
+    return value
 
-        return generate
-    if name == "name_control":
-        from sim.normalize import name_control
 
-        return name_control
-    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
