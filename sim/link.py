@@ -133,7 +133,7 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str, trut
     identity = None
     if truth is not None:
         if truth not in table.column_names:
-            raise InputError(f"{shown} has no column '{truth}' for --truth; its columns are {_list(table.column_names)}: "
+            raise InputError(f"{shown} has no column '{truth}' for --truth; its columns are {quoted(table.column_names)}: "
                              f"give --truth LEFT_COLUMN=RIGHT_COLUMN naming the column of each file that holds the true identity")
         values = as_array(table.column(truth))
         if pa.types.is_nested(values.type):
@@ -141,7 +141,7 @@ def read_input(path: str | Path, side_config: LinkSideConfig, *, side: str, trut
                              f"identity per record (text or a number)")
         identity = pc.utf8_trim_whitespace(values.cast(pa.string()))
         identity = pc.if_else(pc.equal(identity, ""), pa.scalar(None, pa.string()), identity)
-    return LinkInput(side, path, fmt, _file_sha256(path), pa.table(converted) if converted else pa.table({"__row": ids}),
+    return LinkInput(side, path, fmt, file_sha256(path), pa.table(converted) if converted else pa.table({"__row": ids}),
                      ids, columns, address, identity)
 
 
@@ -160,7 +160,7 @@ def read_table_file(path: Path, shown: str, *, encoding: str = "utf-8", side: st
         raise InputError(f"{shown} is not a file; give the path of a {fmt.upper()} file")
     table = _read_csv(path, encoding, shown, side) if fmt == "csv" else _read_parquet(path, shown)
     if table.num_rows == 0:
-        raise InputError(f"{shown} has no rows (columns: {_list(table.column_names)}); "
+        raise InputError(f"{shown} has no rows (columns: {quoted(table.column_names)}); "
                          f"give a file with at least one record")
     return table, fmt
 
@@ -187,7 +187,7 @@ def _read_csv(path: Path, encoding: str, shown: str, side: str) -> pa.Table:
                          f"columns, then one line per record")
     dupes = sorted({name for name in header if header.count(name) > 1})
     if dupes:
-        raise InputError(f"{shown}: the header names {_list(dupes)} more than once; give every column a distinct name")
+        raise InputError(f"{shown}: the header names {quoted(dupes)} more than once; give every column a distinct name")
     try:
         table = pacsv.read_csv(
             path,
@@ -277,7 +277,7 @@ def _check_columns(table: pa.Table, side_config: LinkSideConfig, *, side: str, s
         missing.append(f"'{column}' (mapped by {key}" + (f"; did you mean '{guess[0]}'?)" if guess else ")"))
     if missing:
         what = "no column" if len(missing) == 1 else f"none of the {len(missing)} columns"
-        raise InputError(f"{shown} has {what} {', '.join(missing)}; its columns are: {_list(names)}; "
+        raise InputError(f"{shown} has {what} {', '.join(missing)}; its columns are: {quoted(names)}; "
                          f"fix the names under [{side}] in the link config")
 
 
@@ -332,7 +332,7 @@ def _ids(table: pa.Table, column: str | None, *, shown: str, side: str) -> pa.Ar
     return ids
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -612,7 +612,7 @@ def write_link(result: LinkResult, out_dir: str | Path, *, force: bool = False) 
 
 
 
-def _list(names) -> str:
+def quoted(names) -> str:
     names = list(names)
     shown = ", ".join(f"'{n}'" for n in names[:30])
     return shown + (f", ... ({len(names)} in all)" if len(names) > 30 else "")

@@ -125,7 +125,7 @@ def _manifest(world_dir: Path) -> dict:
 def read_links(path: Path, requests: pa.Table, master: pa.Table, *, request_column: str, tin_column: str,
                score_column: str | None, threshold: float | None) -> Links:
     """LINKS as rows of the world, every id and TIN checked to be the world's."""
-    from sim.link import _file_sha256, _list, read_table_file
+    from sim.link import file_sha256, quoted, read_table_file
 
     if (score_column is None) != (threshold is None):
         raise InputError("--score and --threshold go together: give the column holding each pair's score and the "
@@ -137,7 +137,7 @@ def read_links(path: Path, requests: pa.Table, master: pa.Table, *, request_colu
               **({"score (--score)": score_column} if score_column else {})}
     missing = [f"{what} column '{name}'" for what, name in wanted.items() if name not in table.column_names]
     if missing:
-        raise InputError(f"{shown} has no {' and no '.join(missing)}; its columns are {_list(table.column_names)}: "
+        raise InputError(f"{shown} has no {' and no '.join(missing)}; its columns are {quoted(table.column_names)}: "
                          f"name them with --request-id, --tin and --score")
     ids = _as_text(table.column(request_column), shown, request_column)
     tins = _as_text(table.column(tin_column), shown, tin_column)
@@ -163,7 +163,7 @@ def read_links(path: Path, requests: pa.Table, master: pa.Table, *, request_colu
                              f"or NaN scores; every pair needs a score (drop the pairs the tool did not score)")
         if not np.isfinite(threshold):
             raise InputError(f"--threshold must be a finite number; got {threshold}")
-    return Links(path, _file_sha256(path), table.num_rows, request_row, master_row, scores,
+    return Links(path, file_sha256(path), table.num_rows, request_row, master_row, scores,
                  {"request_id": request_column, "tin": tin_column, "score": score_column}, threshold)
 
 

@@ -139,3 +139,27 @@ def test_the_checks_find_an_upward_import_and_a_circle(graph):
     assert find_cycle(bad) is not None and find_cycle(graph) is None
     with pytest.raises(AssertionError, match="is in no layer"):
         layer_of("simulator.other")
+
+
+def private_imports(path: Path) -> list[str]:
+    """Private names (``_name``) ``path`` imports from another sim module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sim") and not node.level:
+            found += [f"from {node.module} import {a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_module_imports_another_ones_private_names():
+    """A helper two modules share is public, in the module where it belongs (issue 14 found
+    compare._grade, population._rank_within, context._Numbering, figures._svg, report._environment
+    and link._file_sha256 imported elsewhere)."""
+    found = {str(path.relative_to(SIM.parent)): names for path in sorted(SIM.rglob("*.py")) if (names := private_imports(path))}
+    assert found == {}
+
+
+def test_the_private_import_check_sees_one(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from sim.match.compare import _grade, exact\n")
+    assert private_imports(bad) == ["from sim.match.compare import _grade"]

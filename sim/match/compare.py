@@ -148,7 +148,7 @@ class Comparison:
         ua, ub = np.divmod(unique_keys, n)
         values = enc.dictionary
         scores = _SCORERS[self.kind](values.take(ua).to_pylist(), values.take(ub).to_pylist(), self.thresholds)
-        out[rest] = _grade(scores, self.thresholds, higher_is_closer=self.kind == "jaro_winkler")[inverse]
+        out[rest] = grade(scores, self.thresholds, higher_is_closer=self.kind == "jaro_winkler")[inverse]
         return out
 
 
@@ -676,7 +676,7 @@ def _levenshtein(a: list[str], b: list[str], thresholds) -> np.ndarray:
 _SCORERS = {"jaro_winkler": _jaro_winkler, "levenshtein": _levenshtein}
 
 
-def _grade(scores: np.ndarray, thresholds: tuple[float, ...], *, higher_is_closer: bool) -> np.ndarray:
+def grade(scores: np.ndarray, thresholds: tuple[float, ...], *, higher_is_closer: bool) -> np.ndarray:
     """Level of each score: 0, or 1..len(thresholds) for the loosest..closest threshold met."""
     out = np.zeros(len(scores), dtype=np.int8)
     for level, t in enumerate(thresholds, start=1):          # loosest first
@@ -700,7 +700,7 @@ def _date_levels(days_l, days_r, left_idx, right_idx, thresholds) -> np.ndarray:
         a, b = days_l[left_idx[start: start + _CHUNK]], days_r[right_idx[start: start + _CHUNK]]
         gap = np.abs(a - b)
         chunk = out[start: start + _CHUNK]
-        chunk[:] = _grade(gap, thresholds, higher_is_closer=False)
+        chunk[:] = grade(gap, thresholds, higher_is_closer=False)
         chunk[gap == 0] = len(thresholds) + 1
         chunk[(a == _NO_DATE) | (b == _NO_DATE)] = MISSING
     return out

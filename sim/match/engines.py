@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.match.blocking import BlockingRule, union_pairs
-from sim.match.compare import MISSING, Comparison, Composite, _grade, civil_parts, columns_of, comparison_matrix
+from sim.match.compare import MISSING, Comparison, Composite, grade, civil_parts, columns_of, comparison_matrix
 from sim.match.encode import as_strings
 
 EngineName = Literal["vectorized", "recordlinkage"]
@@ -186,13 +186,13 @@ class RecordLinkageEngine:
                 continue
             same = features[f"{i}:exact"].to_numpy()
             if c.kind == "jaro_winkler":
-                level = _grade(features[f"{i}:score"].to_numpy(np.float64), c.thresholds, higher_is_closer=True)
+                level = grade(features[f"{i}:score"].to_numpy(np.float64), c.thresholds, higher_is_closer=True)
             elif c.kind == "levenshtein":
                 similarity = features[f"{i}:score"].to_numpy(np.float64)
                 lengths_l, lengths_r = _lengths(left.column(c.columns[0])), _lengths(right.column(c.columns[1]))
                 longest = np.maximum(lengths_l[left_idx], lengths_r[right_idx])
                 distance = np.rint((1.0 - similarity) * longest).astype(np.int64)
-                level = _grade(distance, c.thresholds, higher_is_closer=False)
+                level = grade(distance, c.thresholds, higher_is_closer=False)
             elif c.kind == "date":
                 level = np.zeros(len(left_idx), np.int8)
                 for j in range(len(c.thresholds)):       # loosest first, as the thresholds are

@@ -82,7 +82,7 @@ def find_chromium() -> str:
 # Rendering
 
 
-def _environment(kind: str):
+def environment(kind: str):
     """The Jinja environment of one format, templates loaded from this package's folder."""
     import jinja2
 
@@ -107,13 +107,13 @@ def render_html(summary: Mapping) -> str:
     if ctx["frontier"]:
         svgs["frontier"] = figures.frontier_svg(ctx["frontier"])
     uris = {k: figures.data_uri(v) for k, v in svgs.items()}
-    return _environment("html").get_template("report.html.j2").render(ctx=ctx, figures=uris)
+    return environment("html").get_template("report.html.j2").render(ctx=ctx, figures=uris)
 
 
 def render_markdown(summary: Mapping) -> str:
     """report.md: the same content as GitHub-flavoured Markdown tables; figures by caption
     only. Pure; byte-identical for the same summary and report date."""
-    text = _environment("md").get_template("report.md.j2").render(ctx=context(summary))
+    text = environment("md").get_template("report.md.j2").render(ctx=context(summary))
     return re.sub(r"\n{3,}", "\n\n", text)     # the templates' optional blocks leave blank runs
 
 

@@ -166,7 +166,7 @@ def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
     """
     iv = iv if isinstance(iv, Mapping) else {}
     fmt = fmt_rate if rate else fmt_count
-    mean, lo, hi = (_number(iv.get(k)) for k in ("mean", "lo", "hi"))
+    mean, lo, hi = (as_number(iv.get(k)) for k in ("mean", "lo", "hi"))
     if lo is not None:
         lo = max(lo, 0.0)
     if hi is not None and rate:
@@ -185,7 +185,7 @@ def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
     }
 
 
-def _number(x: Any) -> float | None:
+def as_number(x: Any) -> float | None:
     """``x`` if it is a number (not a bool), else None: a malformed summary shows n/a, not a crash."""
     return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
@@ -228,8 +228,8 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     seeds_text = (f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])) if seeds else "n/a"
     source = f"Source: matchsim study, config {config_sha[:12]}..., seed{'s' if len(seeds) != 1 else ''} {seeds_text}."
 
-    tables = _Numbering("Table")
-    figures = _Numbering("Figure")
+    tables = Numbering("Table")
+    figures = Numbering("Figure")
     c = _Cells(level)
 
     # Built in the order the report shows them, so tables and figures are numbered in that order.
@@ -270,7 +270,7 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     return ctx
 
 
-class _Numbering:
+class Numbering:
     """Tables and figures numbered in the order the report shows them, so both formats agree."""
 
     def __init__(self, kind: str):
@@ -487,7 +487,7 @@ _BREAKDOWN_COLUMNS = ("requests", "disclosed", "wrong", "wrong_share", "deficien
 _SSN_COLUMNS = ("requests", "disclosed", "right", "wrong", "wrong_share", "missed")
 
 
-def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: _Numbering) -> dict | None:
+def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: Numbering) -> dict | None:
     """One breakdown of the summary as a table (None if the summary lacks it); ``(none)``, the
     requests a breakdown does not apply to, is left out."""
     data = _breakdown(policy, name)
@@ -503,7 +503,7 @@ def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: _Numbering) 
 _ZERO = {"mean": 0.0, "lo": 0.0, "hi": 0.0}
 
 
-def _wrong_person(policy: Mapping, c: _Cells, tables: _Numbering) -> dict:
+def _wrong_person(policy: Mapping, c: _Cells, tables: Numbering) -> dict:
     """Whose address the wrong-person disclosures gave out: each kind of wrong person, the path
     it went through, and whether ICE's address was deficient."""
     kinds = _breakdown(policy, "wrong_person_kind")
@@ -520,7 +520,7 @@ def _wrong_person(policy: Mapping, c: _Cells, tables: _Numbering) -> dict:
         rows.append({
             "code": kind,
             "label": _label(kind, WRONG_PERSON_LABELS),
-            "mean": _number(_mean(wrong)) or 0.0,
+            "mean": as_number(_mean(wrong)) or 0.0,
             "cells": [c(wrong), share_cell(_mean(wrong), total), c(counts.get("disclosed_tin_path")),
                       c(counts.get("disclosed_address_path")), c(counts.get("deficient_address_disclosures"))],
         })
@@ -589,8 +589,8 @@ def _tradeoff(rows: Sequence[dict], published: Sequence[dict]) -> dict:
 FRONTIER_TABLE_PROBABILITIES = (0.5, 0.9, 0.99, 0.999, 0.9999, 0.999999)
 
 
-def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: _Cells, tables: _Numbering,
-              figures: _Numbering) -> dict | None:
+def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: _Cells, tables: Numbering,
+              figures: Numbering) -> dict | None:
     """Section 5's precision-recall frontier: each Fellegi-Sunter policy's curve (means over
     seeds at every threshold), every policy as a point, and each model at the baseline's volume;
     a table of each model at quoted match probabilities and at that volume."""
@@ -832,7 +832,7 @@ def _parameter_groups(parameters: Sequence[Mapping]) -> list[dict]:
     return [{"name": name, "rows": rows} for name, rows in groups.items()]
 
 
-def _calibration(raw: Any, c: _Cells, tables: _Numbering) -> dict:
+def _calibration(raw: Any, c: _Cells, tables: Numbering) -> dict:
     """The record of the calibration (``matchsim calibrate`` writes it into the config),
     rendered defensively: a missing or malformed entry is shown as n/a."""
     if not raw:
@@ -846,7 +846,7 @@ def _calibration(raw: Any, c: _Cells, tables: _Numbering) -> dict:
         return "n/a" if v is None else fmt_value(v)
 
     def metric_fmt(metric: Any, v: Any, *, difference: bool = False) -> str:
-        if _number(v) is None:
+        if as_number(v) is None:
             return show(v)
         if str(metric).startswith("rates."):
             return f"{100 * v:+.1f} points" if difference else fmt_rate(v)
@@ -876,7 +876,7 @@ def _calibration(raw: Any, c: _Cells, tables: _Numbering) -> dict:
     targets = []
     for t in _list(get(cal, "targets")):
         m = get(t, "metric")
-        rel = _number(get(t, "relative_residual"))
+        rel = as_number(get(t, "relative_residual"))
         targets.append({"name": show(get(t, "name")), "metric": show(m), "published": metric_fmt(m, get(t, "published")),
                         "simulated": metric_fmt(m, get(t, "simulated")), "residual": metric_fmt(m, get(t, "residual"), difference=True),
                         "relative": f"{100 * rel:+.1f}%" if rel is not None else "n/a",
@@ -933,7 +933,7 @@ def _limitations(summary: Mapping, baseline: Mapping) -> list[str]:
     return out
 
 
-def _provenance(summary: Mapping, policies: Sequence[Mapping], date: str, tables: _Numbering) -> dict:
+def _provenance(summary: Mapping, policies: Sequence[Mapping], date: str, tables: Numbering) -> dict:
     libraries = summary.get("libraries") or {}
     facts = [
         ("Scenario", str(summary.get("scenario", "n/a"))),

@@ -27,7 +27,7 @@ BRICK = "#a33a2a"
 GREY = "#6b6b6b"
 INK = "#1a1a1a"
 
-_RC = {
+RC = {
     "svg.hashsalt": "matchsim-report",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -50,12 +50,13 @@ _RC = {
 }
 
 
-def _text(s: str) -> str:
+def plain_label(s: str) -> str:
     """A label as plain text: matplotlib would read ``$...$`` as mathtext."""
     return str(s).replace("$", r"\$")
 
 
-def _svg(fig: Figure) -> str:
+def svg_of(fig: Figure) -> str:
+    """The figure as an SVG document, deterministic (no date, fixed ids)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.05)
     return buf.getvalue().decode("utf-8")
@@ -92,7 +93,7 @@ def funnel_svg(funnel: Mapping) -> str:
     stages = {s["key"]: s for s in funnel["stages"]}
     paths = [p["label"] for p in funnel["paths"]]
     colours = [NAVY, SKY, "#b8c7d9", "#d9d9d9"]
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.0, 3.0))
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1.0], "wspace": 0.62})
         for ax, keys, title in ((left, ["requests", "passed_gate", "matched"], "All requests"),
@@ -117,7 +118,7 @@ def funnel_svg(funnel: Mapping) -> str:
             for y, t in zip(ys, totals):
                 edge = t["hi"] if t["hi"] is not None else (t["mean"] or 0.0)
                 ax.text(edge + top * 0.03, y, t["text"], va="center", ha="left", fontsize=8, color=INK)
-            ax.set_yticks(ys, [_text(stages[k]["label"]) for k in keys])
+            ax.set_yticks(ys, [plain_label(stages[k]["label"]) for k in keys])
             ax.set_xlim(0, top * 1.35)
             _counts(ax)
             ax.xaxis.set_major_locator(MaxNLocator(3))
@@ -125,7 +126,7 @@ def funnel_svg(funnel: Mapping) -> str:
             ax.tick_params(axis="y", length=0)
         if paths:
             left.legend(loc="upper center", bbox_to_anchor=(1.0, -0.16), ncol=len(paths))
-        return _svg(fig)
+        return svg_of(fig)
 
 
 def address_class_svg(data: Mapping) -> str:
@@ -133,7 +134,7 @@ def address_class_svg(data: Mapping) -> str:
     their intervals."""
     labels = data["labels"]
     n = len(labels)
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.0, 0.32 * n + 0.9))
         ax = fig.subplots()
         ys = [n - 1 - i for i in range(n)]
@@ -146,7 +147,7 @@ def address_class_svg(data: Mapping) -> str:
             if err is not None:
                 ax.errorbar([iv.get("mean") or 0.0 for iv in ivs], [y + offset for y in ys], xerr=err, fmt="none",
                             ecolor=INK, elinewidth=0.7, capsize=2)
-        ax.set_yticks(ys, [_text(s) for s in labels])
+        ax.set_yticks(ys, [plain_label(s) for s in labels])
         ax.tick_params(axis="y", length=0)
         _counts(ax)
         ax.set_xlim(left=0)
@@ -154,7 +155,7 @@ def address_class_svg(data: Mapping) -> str:
         ax.legend(loc="lower right")
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _svg(fig)
+        return svg_of(fig)
 
 
 def tradeoff_svg(data: Mapping) -> str:
@@ -166,7 +167,7 @@ def tradeoff_svg(data: Mapping) -> str:
     xs = [p["x"].get("mean") or 0.0 for p in points]
     ys = [p["y"].get("mean") or 0.0 for p in points]
     published = data.get("published_disclosed")
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.0, 3.9))
         ax = fig.subplots()
         xerr, yerr = _err([p["x"] for p in points]), _err([p["y"] for p in points])
@@ -184,7 +185,7 @@ def tradeoff_svg(data: Mapping) -> str:
             ax.set_xlim(left=0)
         if not log_y:
             ax.set_ylim(bottom=0)
-        names = [_text(p["name"]) for p in points]
+        names = [plain_label(p["name"]) for p in points]
         for i, (dx, dy, ha, va) in enumerate(_label_offsets(ax, xs, ys, names)):
             ax.annotate(names[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
                         ha=ha, va=va, fontsize=8, color=INK, zorder=4,
@@ -202,7 +203,7 @@ def tradeoff_svg(data: Mapping) -> str:
         ax.set_ylabel("Wrong-person disclosures" + (", log scale" if log_y else ""))
         ax.grid(color="#e3e3e3", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _svg(fig)
+        return svg_of(fig)
 
 
 def frontier_svg(data: Mapping) -> str:
@@ -217,7 +218,7 @@ def frontier_svg(data: Mapping) -> str:
     def y(v: float) -> float:
         return min(max(v, low), high)
 
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.0, 4.2))
         ax = fig.subplots()
         ax.set_yscale("logit")
@@ -240,7 +241,7 @@ def frontier_svg(data: Mapping) -> str:
                 ax.plot([v["recall"]], [y(v["precision"])], "*", color=BRICK, markersize=11, zorder=5)
         ax.set_xlim(0, 1.02)
         ax.set_ylim(low, high)
-        names = [_text(p["name"]) for p in data["points"]]
+        names = [plain_label(p["name"]) for p in data["points"]]
         for i, (dx, dy, ha, va) in enumerate(_label_offsets(ax, xs, ys, names)):
             ax.annotate(names[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
                         ha=ha, va=va, fontsize=8, color=INK, zorder=6,
@@ -253,7 +254,7 @@ def frontier_svg(data: Mapping) -> str:
         ax.set_ylabel("Precision (logit scale)")
         ax.grid(color="#e3e3e3", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _svg(fig)
+        return svg_of(fig)
 
 
 def _policy_points(ax, points: Sequence[Mapping], xs, ys, xerr, yerr, *, color: str, size: float, zorder: int) -> None:

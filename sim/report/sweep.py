@@ -51,7 +51,7 @@ from typing import Any
 from sim.config import toml_literal
 from sim.errors import InputError, OutputExistsError
 from sim.io import atomic_write_text
-from sim.report.context import _Numbering, _number, cell, fmt_count, fmt_rate, fmt_value, format_date, report_date
+from sim.report.context import Numbering, as_number, cell, fmt_count, fmt_rate, fmt_value, format_date, report_date
 from sim.sweep import DIFFERENCE_METHOD
 
 HTML_FILE = "report.html"
@@ -139,7 +139,7 @@ def difference_cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%
     ('+150', 'n/a')
     """
     iv = iv if isinstance(iv, Mapping) else {}
-    mean, lo, hi = (_number(iv.get(k)) for k in ("mean", "lo", "hi"))
+    mean, lo, hi = (as_number(iv.get(k)) for k in ("mean", "lo", "hi"))
     has_interval = mean is not None and lo is not None and hi is not None
     if rate and has_interval:
         lo, hi = max(lo, -1.0), min(hi, 1.0)
@@ -262,8 +262,8 @@ def sweep_context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     name = str(summary.get("sweep") or "n/a")
     sweep_sha = str(summary.get("sweep_sha256") or "n/a")
 
-    tables = _Numbering("Table")
-    figures = _Numbering("Figure")
+    tables = Numbering("Table")
+    figures = Numbering("Figure")
     ctx: dict = {
         "title": f"Parameter sweep: {name}",
         "name": name,
@@ -325,7 +325,7 @@ def _parameter(p: Mapping, points: Sequence[Mapping], short: Mapping[str, str]) 
         if _index(values, v) is None:
             values.append(v)
     rng = p.get("range") if isinstance(p.get("range"), (list, tuple)) and len(p["range"]) == 2 else None
-    numeric = all(_number(v) is not None for v in values) and (bool(values) or rng is not None)
+    numeric = all(as_number(v) is not None for v in values) and (bool(values) or rng is not None)
     balance = str(p["balance"]) if p.get("balance") else None
     if given:
         what = ", ".join(fmt_value(v) for v in given)
@@ -461,7 +461,7 @@ def _metric_range(metric: str, points: Sequence[Mapping], params: Sequence[Mappi
     rate = is_rate(metric)
     ref = reference.get("point") if reference else None
     defined = [(m, i, p) for i, p in enumerate(points)
-               if (m := _number((_interval(p, metric) or {}).get("mean"))) is not None]
+               if (m := as_number((_interval(p, metric) or {}).get("mean"))) is not None]
     label = metric_label(metric)
     if not defined:
         return {"low": None, "high": None, "text": f"{label}: n/a, no point has a value."}
@@ -598,7 +598,7 @@ def _heatmap_data(metric: str, params: Sequence[Mapping], points: Sequence[Mappi
         i, j = _index(py["values"], values[py["key"]]), _index(px["values"], values[px["key"]])
         if i is None or j is None or cells[i][j]["point"] is not None:
             continue
-        mean = _number((_interval(p, metric) or {}).get("mean"))
+        mean = as_number((_interval(p, metric) or {}).get("mean"))
         cells[i][j] = {"mean": mean, "text": fmt_metric(metric, mean), "point": p.get("point")}
     return {
         "metric": metric, "label": metric_label(metric), "rate": rate,
@@ -666,7 +666,7 @@ def _point_row(p: Mapping, columns: Sequence[str], metrics: Sequence[str], param
 
 
 def _differences(ctx: Mapping, points: Sequence[Mapping], metrics: Sequence[str], params: Sequence[Mapping],
-                 tables: _Numbering) -> dict:
+                 tables: Numbering) -> dict:
     """Section 2.1: the reference point and, with one, the table of every point's paired
     difference from it (``rows``: one per point, each metric a :func:`difference_cell`; the
     reference's row marked, with no cells), numbered after the table of every point. Without a
@@ -721,7 +721,7 @@ def _balance_note(params: Sequence[Mapping], short: Mapping[str, str]) -> str:
     return "Not swept but set at each point so that the shares sum to 1: " + "; ".join(parts) + "."
 
 
-def _failures(summary: Mapping, points: Sequence[Mapping], params: Sequence[Mapping], tables: _Numbering) -> dict:
+def _failures(summary: Mapping, points: Sequence[Mapping], params: Sequence[Mapping], tables: Numbering) -> dict:
     by_point = {p.get("point"): p for p in points}
     rows = []
     for f in summary.get("failures") or []:
@@ -770,7 +770,7 @@ def _reference_fact(ref: Mapping) -> str:
 
 
 def _provenance(summary: Mapping, ctx: Mapping, points: Sequence[Mapping], columns: Sequence[str],
-                tables: _Numbering) -> dict:
+                tables: Numbering) -> dict:
     prov = summary.get("provenance") if isinstance(summary.get("provenance"), Mapping) else {}
     libraries = prov.get("libraries") if isinstance(prov.get("libraries"), Mapping) else {}
     fixed = summary.get("set") if isinstance(summary.get("set"), Mapping) else {}
@@ -848,9 +848,9 @@ def metric_svg(data: Mapping, *, wide: bool = True) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    from sim.report.figures import _RC, GREY, INK, NAVY, _svg, _text
+    from sim.report.figures import GREY, INK, NAVY, RC, plain_label, svg_of
 
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.0, 3.0) if wide else (3.5, 2.9), layout="constrained")
         ax = fig.subplots()
         series = data["series"]
@@ -882,16 +882,16 @@ def metric_svg(data: Mapping, *, wide: bool = True) -> str:
                         color=colour, ecolor=colour, elinewidth=0.8, capsize=2.5,
                         markersize=4.5 if data["grid"] else 3.5,
                         linewidth=1.1, alpha=1.0 if data["grid"] else 0.85, zorder=3,
-                        label=_text(s["label"]) if data["legend"] else None)
+                        label=plain_label(s["label"]) if data["legend"] else None)
         if categorical:
             cats = data["categories"] or []
             tilt = len(cats) > 6 or any(len(c) > 10 for c in cats)
-            ax.set_xticks(range(len(cats)), [_text(c) for c in cats], rotation=30 if tilt else 0,
+            ax.set_xticks(range(len(cats)), [plain_label(c) for c in cats], rotation=30 if tilt else 0,
                           ha="right" if tilt else "center")
             ax.set_xlim(-0.6, len(cats) - 0.4)
         else:
             if data.get("ticks"):
-                ax.set_xticks(data["ticks"], [_text(t) for t in data["tick_labels"]])
+                ax.set_xticks(data["ticks"], [plain_label(t) for t in data["tick_labels"]])
             else:
                 ax.xaxis.set_major_locator(MaxNLocator(6 if wide else 4))
             if data.get("xlim"):
@@ -902,8 +902,8 @@ def metric_svg(data: Mapping, *, wide: bool = True) -> str:
             ax.set_ylim(*data["ylim"])
         low, high = ax.get_ylim()
         ax.yaxis.set_major_formatter(_axis_formatter(data["rate"], high - low))
-        ax.set_xlabel(_text(data["param"]))
-        ax.set_ylabel(_text(data["label"]))
+        ax.set_xlabel(plain_label(data["param"]))
+        ax.set_ylabel(plain_label(data["label"]))
         ax.grid(axis="y", color="#e3e3e3", linewidth=0.6)
         ax.set_axisbelow(True)
         if data["legend"]:     # below the axes, clear of the tick labels whatever their rotation
@@ -913,7 +913,7 @@ def metric_svg(data: Mapping, *, wide: bool = True) -> str:
             ax.text(0.5, 0.5, "no point has a value", transform=ax.transAxes, ha="center", va="center", color=GREY)
             ax.set_yticks([])
         ax.tick_params(axis="both", colors=INK)
-        return _svg(fig)
+        return svg_of(fig)
 
 
 def heatmap_svg(data: Mapping) -> str:
@@ -925,7 +925,7 @@ def heatmap_svg(data: Mapping) -> str:
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from sim.report.figures import _RC, INK, NAVY, _svg, _text
+    from sim.report.figures import INK, NAVY, RC, plain_label, svg_of
 
     xs, ys = data["x"]["categories"], data["y"]["categories"]
     cells = data["cells"]
@@ -938,7 +938,7 @@ def heatmap_svg(data: Mapping) -> str:
     norm = Normalize(lo, hi)
     nx, ny = max(len(xs), 1), max(len(ys), 1)
     size = 7.5 if nx <= 6 else (6.5 if nx <= 10 else 5.5)
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.0, min(6.5, max(2.2, 1.0 + 0.36 * ny))))
         ax = fig.subplots()
         image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, origin="lower", aspect="auto",
@@ -954,10 +954,10 @@ def heatmap_svg(data: Mapping) -> str:
                     ax.text(j, i, c["text"], ha="center", va="center", fontsize=size,
                             color="white" if dark else INK)
         tilt = any(len(x) > 8 for x in xs)
-        ax.set_xticks(range(len(xs)), [_text(x) for x in xs], rotation=30 if tilt else 0, ha="right" if tilt else "center")
-        ax.set_yticks(range(len(ys)), [_text(y) for y in ys])
-        ax.set_xlabel(_text(data["x"]["label"]))
-        ax.set_ylabel(_text(data["y"]["label"]))
+        ax.set_xticks(range(len(xs)), [plain_label(x) for x in xs], rotation=30 if tilt else 0, ha="right" if tilt else "center")
+        ax.set_yticks(range(len(ys)), [plain_label(y) for y in ys])
+        ax.set_xlabel(plain_label(data["x"]["label"]))
+        ax.set_ylabel(plain_label(data["y"]["label"]))
         for spine in ax.spines.values():
             spine.set_visible(False)
         ax.tick_params(length=0)
@@ -965,7 +965,7 @@ def heatmap_svg(data: Mapping) -> str:
         bar.ax.yaxis.set_major_formatter(_axis_formatter(data["rate"], hi - lo))
         bar.outline.set_visible(False)
         bar.ax.tick_params(labelsize=7, length=2)
-        return _svg(fig)
+        return svg_of(fig)
 
 
 # --------------------------------------------------------------------------------------------
@@ -975,7 +975,7 @@ def heatmap_svg(data: Mapping) -> str:
 def render_sweep_html(summary: Mapping) -> str:
     """report.html of a sweep: one self-contained HTML document (inline CSS, inline SVG figures,
     no script, no external resource). Pure; byte-identical for the same summary and report date."""
-    from sim.report import _environment
+    from sim.report import environment
     from sim.report.figures import data_uri
 
     ctx = sweep_context(summary)
@@ -986,7 +986,7 @@ def render_sweep_html(summary: Mapping) -> str:
             uris[f["figure"]["id"]] = data_uri(metric_svg(f, wide=wide))
         if m["heatmap"]:
             uris[m["heatmap"]["figure"]["id"]] = data_uri(heatmap_svg(m["heatmap"]))
-    return _environment("html").get_template("sweep.html.j2").render(ctx=ctx, figures=uris, wide=wide)
+    return environment("html").get_template("sweep.html.j2").render(ctx=ctx, figures=uris, wide=wide)
 
 
 def write_sweep_report(summary: Mapping, out_dir: str | Path, *, force: bool = True) -> Path:

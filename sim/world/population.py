@@ -145,14 +145,14 @@ def _categorical_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray
 
 
 def _rank_sorted(keys: np.ndarray) -> np.ndarray:
-    """:func:`_rank_within` for keys that are already sorted (no sort needed)."""
+    """:func:`rank_within` for keys that are already sorted (no sort needed)."""
     if len(keys) == 0:
         return np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     return np.arange(len(keys)) - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
 
 
-def _rank_within(keys: np.ndarray) -> np.ndarray:
+def rank_within(keys: np.ndarray) -> np.ndarray:
     """0-based position of each element among equal keys, in array order."""
     # numpy's stable sort is a linear radix sort for 16-bit keys
     small = len(keys) and 0 <= keys.min() and keys.max() < 2**16
@@ -283,7 +283,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     # number buildings along each street: a base, then a fixed step (same side of the street)
     st_base = rng.integers(1, 99, n_st) * 100 + rng.integers(0, 2, n_st)
     st_step = np.array([2, 4, 6, 10, 20])[rng.integers(0, 5, n_st)]
-    bl_number = st_base[bl_street] + _rank_within(bl_street) * st_step[bl_street]
+    bl_number = st_base[bl_street] + rank_within(bl_street) * st_step[bl_street]
     bl_zip4 = rng.integers(1, 10000, n_bl)
 
     # dwellings: single-family buildings have one; multi-unit buildings one per unit

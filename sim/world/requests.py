@@ -29,7 +29,7 @@ from sim.world import address, tin as tins
 from sim.world.address import ADDRESS_CLASSES
 from sim.world.geography import Block, Plan
 from sim.world.master_file import NO_TIN, MasterFile
-from sim.world.population import GENERAL, Population, _rank_within, reference_day
+from sim.world.population import GENERAL, Population, rank_within, reference_day
 from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 SSN_SOURCES = ("none", *SsnSources.model_fields)   # the config's table is the one place they are named
@@ -172,7 +172,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     # ---- identifiers and dates --------------------------------------------------------------
     rng = rngs["misc"]
     zip_of = pop.hh_zip[hh]
-    rank = _rank_within(zip_of)
+    rank = rank_within(zip_of)
     request_no = zips["request_offset"][zip_of] + rank
     # final order: issued within the last 20 years, at least 30 days before the file and after
     # the person's 16th birthday
