@@ -1,9 +1,9 @@
 """Benchmarks of the comparison step of the matcher, against the target of the matcher issue:
-the vectorized engine at least 30 times as fast as recordlinkage on the same candidate pairs.
+the vectorized matcher at least 30 times as fast as recordlinkage on the same candidate pairs.
 
 Both benchmarks compute the same five comparisons (:data:`COMPARISONS`: first and last name by
 Jaro-Winkler, the street line by Levenshtein, ZIP and date of birth exactly) on the same
-candidate pairs, one engine each (:mod:`sim.match.engines`), on one core. The pairs are what a
+candidate pairs, one matcher each (:mod:`sim.match.matchers`), on one core. The pairs are what a
 matcher blocking on ZIP compares: ICE's requests against the IRS master-file records of the ZIP
 parsed from the request's address, from the baseline world generated in memory at
 ``WORLD_SCALE``, sampled without replacement with a fixed seed down to ``N_PAIRS``. A request's
@@ -11,9 +11,9 @@ street line is parsed from its free-text address (:func:`sim.normalize.parse_add
 master file's is its standardized ``street_address``.
 
 Only ``engine.levels`` is timed: from the two Arrow tables and the pair index arrays to the
-level matrix, including each engine's own preparation of the columns (dictionary encoding;
+level matrix, including each matcher's own preparation of the columns (dictionary encoding;
 pandas frames for recordlinkage), not the world, the parsing or the blocking. Each benchmark
-also checks that the two engines give the same levels: recordlinkage's run against the
+also checks that the two matchers give the same levels: recordlinkage's run against the
 vectorized levels of all its pairs, the vectorized run against recordlinkage on a sample.
 
 ``make bench`` times the FULL sizes; ``make test`` runs each body once at the SMOKE sizes.
@@ -58,7 +58,7 @@ def comparisons():
     ]
 
 
-#: pairs/s of each engine measured in this session: the second benchmark reports the speed-up
+#: pairs/s of each matcher measured in this session: the second benchmark reports the speed-up
 _RATES: dict[str, float] = {}
 
 
@@ -71,7 +71,7 @@ def _plain(table: pa.Table) -> pa.Table:
 @functools.lru_cache(maxsize=2)
 def candidate_pairs(scale: float, n_pairs: int):
     """(requests side, master-file side, left_idx, right_idx, world facts): the same inputs for
-    both engines, built once per size and session."""
+    both matchers, built once per size and session."""
     from sim.config import config_with, load_config
     from sim.match.blocking import block_on
     from sim.normalize import parse_addresses
@@ -104,11 +104,11 @@ def _inputs(benchmark):
 
 
 def _run(benchmark, engine_name: str, rounds: int):
-    """Time ``levels`` of one engine on one core; the levels and the figures for extra_info."""
-    from sim.match.engines import get_engine
+    """Time ``levels`` of one matcher on one core; the levels and the figures for extra_info."""
+    from sim.match.matchers import get_matcher
 
     left, right, li, ri, facts = _inputs(benchmark)
-    engine, comps = get_engine(engine_name), comparisons()
+    engine, comps = get_matcher(engine_name), comparisons()
     one = np.zeros(1, np.int64)
     engine.levels(comps, left.slice(0, 1), right.slice(0, 1), one, one)   # imports, untimed
     with pinned_to_one_core() as cpu:
@@ -137,26 +137,26 @@ def _assert_levels_plausible(levels: np.ndarray, n_pairs: int) -> None:
 
 def test_compare_vectorized(benchmark):
     """The reference engine: dictionary codes, pruning, rapidfuzz on the distinct pairs left."""
-    from sim.match.engines import get_engine
+    from sim.match.matchers import get_matcher
 
     levels, info = _run(benchmark, "vectorized", VECTORIZED_ROUNDS)
     left, right, li, ri, _ = _inputs(benchmark)
     _assert_levels_plausible(levels, len(li))
     # the same levels from recordlinkage, on an evenly spread sample of the pairs
     sample = np.linspace(0, len(li) - 1, min(CHECK_PAIRS, len(li))).astype(np.int64)
-    expected = get_engine("recordlinkage").levels(comparisons(), left, right, li[sample], ri[sample])
+    expected = get_matcher("recordlinkage").levels(comparisons(), left, right, li[sample], ri[sample])
     np.testing.assert_array_equal(levels[sample], expected)
     benchmark.extra_info.update(info, checked_against_recordlinkage=len(sample))
 
 
 def test_compare_recordlinkage(benchmark):
     """recordlinkage's Compare (jellyfish, one pair at a time in Python) on the same pairs."""
-    from sim.match.engines import get_engine
+    from sim.match.matchers import get_matcher
 
     levels, info = _run(benchmark, "recordlinkage", RECORDLINKAGE_ROUNDS)
     left, right, li, ri, _ = _inputs(benchmark)
     _assert_levels_plausible(levels, len(li))
-    np.testing.assert_array_equal(levels, get_engine("vectorized").levels(comparisons(), left, right, li, ri))
+    np.testing.assert_array_equal(levels, get_matcher("vectorized").levels(comparisons(), left, right, li, ri))
     vectorized = _RATES.get("vectorized")
     speedup = round(vectorized / info["pairs_per_s"], 1) if vectorized and info["pairs_per_s"] else None
     benchmark.extra_info.update(info, checked_against_vectorized=len(li), vectorized_speedup=speedup,

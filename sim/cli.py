@@ -15,7 +15,9 @@ from pathlib import Path
 import click
 
 from sim import __version__
+from sim.config import MATCHERS
 from sim.errors import SimError, Terminated
+from sim.parallel import ENGINES
 
 
 class SweepFailures(SimError):
@@ -35,7 +37,7 @@ def _engine_options(fn):
     fn = click.option("-j", "--jobs", "--workers", "jobs", type=click.IntRange(1, 1024), default=None,
                       help="How many tasks run at once: processes of the local engine, or workers of the local Dask "
                            "cluster --engine dask starts [default: one per core]. Outputs do not depend on it.")(fn)
-    fn = click.option("--engine", "engine_name", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+    fn = click.option("--engine", "engine_name", type=click.Choice(ENGINES), default="local", show_default=True,
                       help="Where tasks run: processes on this machine, or Dask distributed (a local cluster, or "
                            "--scheduler's). Outputs are identical on either.")(fn)
     return fn
@@ -149,8 +151,8 @@ def generate(config_path: Path, out_dir: Path, overrides: tuple[str, ...], force
 @click.option("-o", "--out", "out_dir", required=True, metavar="DIR", type=click.Path(path_type=Path),
               help="Output directory for summary.json, runs/ and the report. Must not exist unless --force.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
-@click.option("--matcher", type=click.Choice(["vectorized", "recordlinkage"]), default=None,
-              help="Match every policy with this matching engine instead of its own policy.engine "
+@click.option("--matcher", type=click.Choice(MATCHERS), default=None,
+              help="Match every policy with this matcher instead of its own policy.matcher "
                    "(results are identical; recordlinkage is slower).")
 @_engine_options
 @click.option("--no-report", is_flag=True, help="Write summary.json and runs/ only, no report (re-render later with `matchsim report DIR`).")

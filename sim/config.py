@@ -48,14 +48,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
     def to_dict(self, *, without: tuple[str, ...] = ()) -> dict[str, Any]:
-        """The config as plain data; ``without`` drops dotted keys (``"policy.engine"``)."""
+        """The config as plain data; ``without`` drops dotted keys (``"policy.matcher"``; ``*``
+        stands for every item of a list: ``"study.alternatives.*.matcher"``)."""
         data = self.model_dump(mode="json")
         for key in without:
-            *parents, last = key.split(".")
-            node = data
-            for part in parents:
-                node = node[part]
-            node.pop(last)
+            _drop(data, key.split("."))
         return data
 
     def sha256(self, *, without: tuple[str, ...] = ()) -> str:
@@ -67,6 +64,17 @@ class _Model(BaseModel):
         """
         canonical = json.dumps(self.to_dict(without=without), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _drop(node: Any, parts: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if head == "*" and isinstance(node, list):
+        for item in node:
+            _drop(item, rest)
+    elif not rest:
+        node.pop(head)
+    else:
+        _drop(node[head], rest)
 
 
 class _Shares(_Model):
@@ -315,6 +323,11 @@ PathRequests = Literal["with_tin", "without_tin", "all"]
 #: nothing (the request is "ambiguous"); ``best`` discloses the single highest-scoring record
 #: and rejects a tie for the top.
 OnMultiple = Literal["reject", "best"]
+#: Who computes a policy's candidate pairs and comparison levels (sim.match.matchers): numpy and
+#: rapidfuzz (``vectorized``, the reference), or recordlinkage's Index and Compare (the
+#: cross-check); identical results, so not part of a result's identity.
+MatcherName = Literal["vectorized", "recordlinkage"]
+MATCHERS: tuple[str, ...] = MatcherName.__args__
 ComparisonKindName = Literal["exact", "jaro_winkler", "levenshtein", "date"]
 #: Composite comparisons over several columns built by named constructors
 #: (:data:`sim.match.compare.COMPOSITES`), and ``composite``: levels the config defines.
@@ -609,11 +622,11 @@ class PathConfig(_Model):
 
 
 class PolicyConfig(_Model):
-    """A matching policy: its processes (paths), the engine that runs them, and what is disclosed."""
+    """A matching policy: its processes (paths), the matcher that computes them, and what is disclosed."""
 
     name: Annotated[str, Strict(), Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     description: Annotated[str, Strict(), Field(min_length=1)]
-    engine: Literal["vectorized", "recordlinkage"]
+    matcher: MatcherName
     # what a match releases: the master file's last known address (26 CFR 301.6212-2)
     disclose: Literal["last_known_address"]
     paths: tuple[PathConfig, ...]
@@ -622,6 +635,16 @@ class PolicyConfig(_Model):
     # holds (sim.match.policy.check_pairs). A limit, not a rule: it never changes a result, only
     # refuses, so it is left out of the config's dump and hash.
     max_pairs: Annotated[Annotated[int, Strict(), Field(ge=1)] | None, Field(exclude=True)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_renamed(cls, data):
+        """``engine`` (vectorized | recordlinkage) was renamed ``matcher`` in December 2026: an
+        *engine* is now only where the work runs (local processes or Dask)."""
+        if isinstance(data, dict) and "engine" in data:
+            raise ValueError(f"the policy key 'engine' is now 'matcher' (got engine = {data['engine']!r}); rename it: "
+                             f"matcher = {data['engine']!r} (vectorized | recordlinkage)")
+        return data
 
     @model_validator(mode="after")
     def _paths(self):

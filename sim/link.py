@@ -372,7 +372,7 @@ class LinkResult:
 
 
 def link(config: LinkConfig, left_path: str | Path, right_path: str | Path, *, seed: int = 0,
-         engine: str | None = None, truth: tuple[str, str] | None = None) -> LinkResult:
+         matcher: str | None = None, truth: tuple[str, str] | None = None) -> LinkResult:
     """Read and check both files, then link them under ``config`` (see :func:`link_inputs`).
 
     ``seed`` feeds the only random draw, the record pairs a Fellegi-Sunter path estimates its u
@@ -383,17 +383,17 @@ def link(config: LinkConfig, left_path: str | Path, right_path: str | Path, *, s
     _check_policy_fits(config)
     left = read_input(left_path, config.left, side="left", truth=truth[0] if truth else None)
     right = read_input(right_path, config.right, side="right", truth=truth[1] if truth else None)
-    return link_inputs(config, left, right, rng=stream(seed, "match.u_sample", 0), seed=seed, engine=engine)
+    return link_inputs(config, left, right, rng=stream(seed, "match.u_sample", 0), seed=seed, matcher=matcher)
 
 
 def link_inputs(config: LinkConfig, left: LinkInput, right: LinkInput, *, rng: np.random.Generator,
-                seed: int | None = None, engine: str | None = None) -> LinkResult:
+                seed: int | None = None, matcher: str | None = None) -> LinkResult:
     """Prepare both sides, run ``config.policy`` on them, and tabulate pairs and decisions."""
     policy = config.policy
     left_p = prepare(left.table, columns=left.columns, address=left.address)
     right_p = prepare(right.table, columns=right.columns, address=right.address)
     try:
-        decided, cands, models = policy_mod.match(policy, left_p, right_p, engine=engine, rng=rng)
+        decided, cands, models = policy_mod.match(policy, left_p, right_p, matcher=matcher, rng=rng)
     except ValueError as exc:   # the policy's own messages: no pairs to fit, a gate with no text
         raise InputError(f"policy '{policy.name}' cannot run on {left.path.name} and {right.path.name}: {exc}") from None
     pairs = pairs_table(policy, cands, models, left.ids, right.ids)

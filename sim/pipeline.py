@@ -51,7 +51,7 @@ from sim.world.generate import NOT_WORLD, dense, generate_block
 TRUTH_COLUMNS = ("truth_person_id", "truth_household_id")
 #: Settings that say how a run is executed, not what it computes: engines give identical
 #: results, so outputs (and their config hash) are the same whichever ran them.
-EXECUTION_SETTINGS = ("policy.engine",)
+EXECUTION_SETTINGS = ("policy.matcher",)
 #: What one run's outputs do not depend on: how it is executed, the study around it (other
 #: seeds, other policies) and the record of how the scenario was calibrated. A run's
 #: config_sha256 leaves them out, so ``--set seed=...`` reproduces one replicate of a study
@@ -251,7 +251,7 @@ def _matching_key(policy: PolicyConfig) -> str:
     """What a policy's candidates and fitted models depend on: all of it but its name, its
     description, its engine (engines give identical results) and its thresholds (which only the
     decision reads)."""
-    data = policy.to_dict(without=("name", "description", "engine"))
+    data = policy.to_dict(without=("name", "description", "matcher"))
     for path in data["paths"]:
         if path.get("fellegi_sunter"):
             path["fellegi_sunter"].pop("match_weight_threshold")
@@ -317,7 +317,7 @@ def _block_task(config: Config, index: int, members: dict[str, list], models: di
 
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,
                  matcher: str | None, rng) -> _Block:
-    cands = policy_mod.candidates(policy, left, right, engine=matcher, rng=rng)
+    cands = policy_mod.candidates(policy, left, right, matcher=matcher, rng=rng)
     # keep only the master-file rows a candidate points at
     needed = np.unique(np.concatenate([c.right_idx for c in cands])) if cands else np.zeros(0, np.int64)
     return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])

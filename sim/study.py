@@ -39,7 +39,7 @@ from sim.world.generate import NOT_WORLD
 
 #: What a study summary leaves out of its config hash: only how it was executed, and the record
 #: of the calibration (its fitted values are in the config itself).
-NOT_STUDY = ("policy.engine", "calibration")
+NOT_STUDY = ("policy.matcher", "study.alternatives.*.matcher", "calibration")
 SUMMARY_FILE = "summary.json"
 RUNS_DIR = "runs"
 
@@ -281,7 +281,7 @@ def summarize_study(config: Config, units: Sequence[RunResult], *, notes: Mappin
             "name": policy.name,
             "description": policy.description,
             "role": "baseline" if i == 0 else "alternative",
-            "policy_sha256": policy.sha256(without=("engine",)),
+            "policy_sha256": policy.sha256(without=("matcher",)),
             "units": [{"seed": u["seed"], "config_sha256": u["config_sha256"], "dir": unit_dir(policy.name, u["seed"]).as_posix()}
                       for u in mine],
             "aggregate": aggregate(mine),

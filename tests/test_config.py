@@ -308,7 +308,7 @@ def test_a_bad_alternative_policy_is_reported_under_the_alternative_with_its_fil
     for name in ("irs-2025", "statute-6103", "careful-deterministic", "probabilistic"):
         (tmp_path / f"{name}.toml").write_text((baseline_config_path.parent / f"{name}.toml").read_text())
     (tmp_path / "published-2025.toml").write_text((baseline_config_path.parent / "published-2025.toml").read_text())
-    (tmp_path / "broken.toml").write_text('name = "broken"\ndescription = "x"\nengine = "vectorized"\n'
+    (tmp_path / "broken.toml").write_text('name = "broken"\ndescription = "x"\nmatcher = "vectorized"\n'
                                           'disclose = "last_known_address"\n[[paths]]\nname = 3\n')
     found = problems(scenario, ["study.alternatives.0.policy=broken"])
     broken = tmp_path / "broken.toml"

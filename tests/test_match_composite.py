@@ -1,5 +1,5 @@
 """Composite comparisons (sim.match.compare.Composite and its named constructors): the levels
-each constructor promises on hand-made pairs, the same levels from both engines on world pairs,
+each constructor promises on hand-made pairs, the same levels from both matchers on world pairs,
 the name parts they read (sim.match.prepare.name_parts), and user-defined composites from a
 policy's config, including the inputs that are refused."""
 
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sim.config import ComparisonConfig, PathConfig
 from sim.match import compare
 from sim.match.blocking import block_on
-from sim.match.engines import RecordLinkageEngine, VectorizedEngine
+from sim.match.matchers import RecordLinkageMatcher, VectorizedMatcher
 from sim.match.prepare import given_variants, name_parts, prepare_master_file, prepare_requests
 from sim.world.generate import read_dataset
 
@@ -141,14 +141,14 @@ def world_pairs(world_dir):
     left = prepare_requests(read_dataset(world_dir, "requests").slice(0, 3000))
     right = prepare_master_file(read_dataset(world_dir, "master_file"))
     rules = [block_on("tin"), block_on("name_control", "zip5"), block_on("first_name", "date_of_birth")]
-    li, ri = VectorizedEngine().pairs(rules, left, right)
+    li, ri = VectorizedMatcher().pairs(rules, left, right)
     return left, right, li, ri
 
 
-def test_both_engines_give_the_same_composite_levels_on_world_pairs(world_pairs):
+def test_both_matchers_give_the_same_composite_levels_on_world_pairs(world_pairs):
     left, right, li, ri = world_pairs
-    want = VectorizedEngine().levels(COMPOSITES, left, right, li, ri)
-    got = RecordLinkageEngine().levels(COMPOSITES, left, right, li, ri)
+    want = VectorizedMatcher().levels(COMPOSITES, left, right, li, ri)
+    got = RecordLinkageMatcher().levels(COMPOSITES, left, right, li, ri)
     assert want.shape == (len(li), len(COMPOSITES)) and len(li) > 5_000
     for j, c in enumerate(COMPOSITES):
         differ = np.flatnonzero(got[:, j] != want[:, j])
@@ -162,9 +162,9 @@ def test_both_engines_give_the_same_composite_levels_on_world_pairs(world_pairs)
 def test_a_composite_scores_each_feature_once_whatever_shares_it(world_pairs):
     """The same feature in two composites (and alone) gives the same gammas as when built alone."""
     left, right, li, ri = world_pairs
-    together = VectorizedEngine().levels([compare.surname(), compare.jaro_winkler("last_name", (0.92, 0.8)), compare.address()],
+    together = VectorizedMatcher().levels([compare.surname(), compare.jaro_winkler("last_name", (0.92, 0.8)), compare.address()],
                                          left, right, li, ri)
-    alone = VectorizedEngine().levels([compare.jaro_winkler("last_name", (0.92, 0.8))], left, right, li, ri)
+    alone = VectorizedMatcher().levels([compare.jaro_winkler("last_name", (0.92, 0.8))], left, right, li, ri)
     np.testing.assert_array_equal(together[:, 1], alone[:, 0])
 
 

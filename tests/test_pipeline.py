@@ -225,14 +225,14 @@ def test_name_commonness_uses_the_census_rank():
 
 
 @pytest.mark.parametrize("policy", ["irs-2025", "statute-6103", "probabilistic"])
-def test_both_engines_give_byte_identical_decisions_and_summaries(world_config, tmp_path, policy):
-    """The recordlinkage engine runs the same blocking and comparisons through recordlinkage's
+def test_both_matchers_give_byte_identical_decisions_and_summaries(world_config, tmp_path, policy):
+    """The recordlinkage matcher runs the same blocking and comparisons through recordlinkage's
     Index and Compare; the outputs (decisions, summary) must not change by a byte."""
     config = config_with(world_config, **{"world.scale": 0.001, "policy": _policy(policy, world_config)})
     outputs = {}
-    for engine in ("vectorized", "recordlinkage"):
-        out = write_run(run(config, matcher=engine), tmp_path / engine)
-        outputs[engine] = [(out / name).read_bytes() for name in (DECISIONS_FILE, SUMMARY_FILE)]
+    for matcher in ("vectorized", "recordlinkage"):
+        out = write_run(run(config, matcher=matcher), tmp_path / matcher)
+        outputs[matcher] = [(out / name).read_bytes() for name in (DECISIONS_FILE, SUMMARY_FILE)]
     assert outputs["vectorized"] == outputs["recordlinkage"]
     assert json.loads(outputs["vectorized"][1])["simulated"]["disclosed"] > 0
 

@@ -96,7 +96,7 @@ def test_published_figures_sit_beside_the_baseline_with_their_verdict(study):
 def test_the_summary_traces_to_config_seeds_and_version(study):
     s = study.summary
     assert s["seeds"] == [20250627, 20250628] and s["replicates"] == 2 and s["baseline_policy"] == "irs-2025"
-    assert s["config_sha256"] == study.config.sha256(without=("policy.engine", "calibration"))
+    assert s["config_sha256"] == study.config.sha256(without=("policy.matcher", "study.alternatives.*.matcher", "calibration"))
     assert set(s["world_sha256"]) == {"20250627", "20250628"}
     units = s["policies"][0]["units"]
     assert units[0]["dir"] == unit_dir("irs-2025", 20250627).as_posix() == "runs/irs-2025/seed-20250627"
@@ -195,7 +195,7 @@ def test_a_unit_reproduced_alone_has_the_hash_the_study_reported(baseline_config
     study_cfg = load_config(baseline_config_path, SMALL)
     alone = load_config(baseline_config_path, [*SCALE, "seed=20250628", "study.replicates=1"])
     assert run(study_cfg.model_copy(update={"seed": 20250628})).summary["config_sha256"] == alone.sha256(
-        without=("policy.engine", "study", "calibration"))
+        without=("policy.matcher", "study", "calibration"))
 
 
 def test_thresholds_of_one_model_share_its_fit_and_decide_as_alone(baseline_config_path):
@@ -262,3 +262,18 @@ def test_a_fellegi_sunter_alternative_is_compared_at_the_baseline_volume(baselin
     k = len(fs["frontier"]) // 2
     want = sum(u["frontier"][k]["disclosed"] * u["estimate_factor"] for u in mine) / 2
     assert fs["frontier"][k]["disclosed"]["mean"] == pytest.approx(want, abs=0.05)
+
+
+def test_no_policys_matcher_changes_a_studys_hash(baseline_config_path):
+    """The matchers give identical results, so which one a policy or an alternative names is not
+    part of a study's identity (the alternatives' once was)."""
+    from sim.study import NOT_STUDY
+
+    with_alternatives = [*SCALE, "study.replicates=2"]
+    base = load_config(baseline_config_path, with_alternatives)
+    assert len(base.study.alternatives) >= 2
+    for change in ("policy.matcher=recordlinkage", "study.alternatives.0.matcher=recordlinkage"):
+        other = load_config(baseline_config_path, [*with_alternatives, change])
+        assert other != base and other.sha256(without=NOT_STUDY) == base.sha256(without=NOT_STUDY), change
+    assert load_config(baseline_config_path, [*with_alternatives, "study.alternatives.0.paths.0.address_gate=none"]).sha256(
+        without=NOT_STUDY) != base.sha256(without=NOT_STUDY)

@@ -1,5 +1,8 @@
-"""The matcher: blocking, vectorized comparisons, policies, engines (issue 3, in progress).
+"""The matcher: prepared columns, blocking, comparisons, the Fellegi-Sunter model and policies.
 
-Data flows: candidate pairs (two integer index arrays) -> :mod:`sim.match.compare` (a small
-integer matrix of comparison levels) -> a policy (rules or Fellegi-Sunter) -> decisions.
+Data flows: both sides prepared into one schema (:mod:`sim.match.prepare`) -> candidate pairs as
+two integer index arrays (:mod:`sim.match.blocking`) -> a small integer matrix of comparison
+levels (:mod:`sim.match.compare`, computed by a matcher of :mod:`sim.match.matchers`) -> a
+policy's decision by rules or by Fellegi-Sunter weights (:mod:`sim.match.policy`,
+:mod:`sim.match.fellegi_sunter`). :mod:`sim.match.splink` translates a policy into Splink's terms.
 """

@@ -8,7 +8,7 @@ The steps, in the order the data flows (each a function below):
    exclusive. A request no path takes has outcome ``no_path``.
 2. :func:`address_gate` - the path's check on ICE's address text; a request that fails it is
    ``gated`` and never matched.
-3. :func:`candidates` - blocking and comparison levels by the policy's engine, for the requests
+3. :func:`candidates` - blocking and comparison levels by the policy's matcher, for the requests
    that passed, path by path (:class:`PathCandidates`).
 4. :func:`fit` - for Fellegi-Sunter paths, m/u estimated by EM on all candidate pairs (of every
    block of a world), or the fixed ones.
@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from sim.config import PathConfig, PolicyConfig
 from sim.match import compare
 from sim.match.blocking import block_on, union_pairs
-from sim.match.engines import get_engine
+from sim.match.matchers import get_matcher
 from sim.match.fellegi_sunter import TINY, FellegiSunter, pattern_counts
 
 #: What became of a request, in the order a request meets them.
@@ -112,13 +112,13 @@ class PathCandidates:
                               self.rule_hits, self.n_possible)
 
 
-def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str | None = None,
+def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, matcher: str | None = None,
                rng: np.random.Generator | None = None) -> list[PathCandidates]:
     """Steps 1-3 for every path: routing, the address gate, blocking and comparison levels.
 
     A Fellegi-Sunter path whose u is estimated from random pairs also gets the levels of
     ``u_random_pairs_per_request`` random master-file records per request, drawn from ``rng``."""
-    runner = get_engine(engine or policy.engine)
+    runner = get_matcher(matcher or policy.matcher)
     paths = route(policy, left)
     out = []
     for i, path in enumerate(policy.paths):
@@ -594,11 +594,11 @@ def decision_columns(path_names: Sequence[str], decisions: dict[str, np.ndarray]
     return out
 
 
-def match(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, engine: str | None = None,
+def match(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, matcher: str | None = None,
           rng: np.random.Generator | None = None) -> tuple[dict[str, np.ndarray], list[PathCandidates], dict[str, FellegiSunter]]:
     """Steps 1-5 on two prepared tables: (decisions, candidates, models). ``rng`` draws the
     random pairs a Fellegi-Sunter path estimates u from."""
-    cands = candidates(policy, left, right, engine=engine, rng=rng)
+    cands = candidates(policy, left, right, matcher=matcher, rng=rng)
     models = fit(policy, [cands])
     return decide(policy, left.num_rows, cands, models), cands, models
 

@@ -1,6 +1,7 @@
-"""Engines: who computes candidate pairs and comparison levels, behind one small interface.
+"""Matchers: who computes candidate pairs and comparison levels, behind one small interface.
 
-A policy (:mod:`sim.match.policy`) says *what* to compare; an engine says *how*. Every engine
+A policy (:mod:`sim.match.policy`) says *what* to compare; a matcher says *how* (an *engine*,
+:mod:`sim.parallel`, says where: local processes or a Dask cluster). Every matcher
 takes the two sides as Arrow tables with the same column names and returns
 
 * ``pairs(rules, left, right)``: the candidate pairs of the union of the blocking rules, as two
@@ -11,27 +12,24 @@ takes the two sides as Arrow tables with the same column names and returns
 ``vectorized`` (the default, and the reference) does this with numpy and rapidfuzz, each
 distinct value pair scored once. ``recordlinkage`` runs the same blocking and comparisons
 through recordlinkage's ``Index`` and ``Compare``; a test proves the two give identical pairs
-and levels on the same data (tests/test_match_engines.py). Engines are picked by name with
-:func:`get_engine`.
+and levels on the same data (tests/test_match_matchers.py). Matchers are picked by name with
+:func:`get_matcher` (``policy.matcher``, or ``matchsim run --matcher``).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim.config import MATCHERS
 from sim.match.blocking import BlockingRule, union_pairs
 from sim.match.compare import MISSING, Comparison, Composite, grade, civil_parts, columns_of, comparison_matrix
 from sim.match.encode import as_strings
 
-EngineName = Literal["vectorized", "recordlinkage"]
-ENGINES: tuple[str, ...] = ("vectorized", "recordlinkage")
-
-
-class Engine(Protocol):
+class Matcher(Protocol):
     name: str
 
     def pairs(self, rules: Sequence[BlockingRule], left: pa.Table, right: pa.Table) -> tuple[np.ndarray, np.ndarray]: ...
@@ -40,8 +38,8 @@ class Engine(Protocol):
                left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray: ...
 
 
-class VectorizedEngine:
-    """The reference engine: integer index arrays, columnar comparisons, no per-pair Python."""
+class VectorizedMatcher:
+    """The reference matcher: integer index arrays, columnar comparisons, no per-pair Python."""
 
     name = "vectorized"
 
@@ -59,13 +57,13 @@ class VectorizedEngine:
         return comparison_matrix(list(comparisons), cols_l, cols_r, left_idx, right_idx)
 
 
-class RecordLinkageEngine:
+class RecordLinkageMatcher:
     """The same blocking and comparisons through recordlinkage's ``Index`` and ``Compare``.
 
-    It is the cross-check of the vectorized engine (and the baseline its speed is measured
+    It is the cross-check of the vectorized matcher (and the baseline its speed is measured
     against), not a second definition of the levels: recordlinkage's raw scores are graded with
     the thresholds of :mod:`sim.match.compare`, and the data is prepared so that recordlinkage
-    sees what the vectorized engine sees:
+    sees what the vectorized matcher sees:
 
     * strings as plain text, an empty string as missing (recordlinkage would compare it as a
       value), every column compared as its string form as :func:`sim.match.encode.as_strings`
@@ -79,7 +77,7 @@ class RecordLinkageEngine:
       ``1 - d / max(len)`` is turned back into the whole distance ``d``;
     * dates as day numbers, one ``Compare.numeric(method="step", offset=t)`` per threshold.
 
-    recordlinkage is imported only when the engine is used: it takes about a second to import.
+    recordlinkage is imported only when the matcher is used: it takes about a second to import.
     """
 
     name = "recordlinkage"
@@ -117,7 +115,7 @@ class RecordLinkageEngine:
         right, right_idx = _referenced(right, columns, right_idx)
         # every basic comparison once, a composite's features among them; a composite's levels
         # are then its own combination of their gammas (Composite.combine), the same code as
-        # the vectorized engine's: what is cross-checked is each feature
+        # the vectorized matcher's: what is cross-checked is each feature
         basics = list(dict.fromkeys(f for c in comparisons for f in (c.basics() if isinstance(c, Composite) else (c,))))
         gammas = self._basic_levels(rl, pd, basics, left, right, left_idx, right_idx)
 
@@ -135,7 +133,7 @@ class RecordLinkageEngine:
     def _basic_levels(rl, pd, comparisons, left, right, left_idx, right_idx) -> list[np.ndarray]:
         # one frame column per compared column and form on each side: day numbers (and their
         # year, month, day) for date comparisons, the string form for the others (an exact
-        # comparison of dates compares their text, as the vectorized engine does)
+        # comparison of dates compares their text, as the vectorized matcher does)
         def form(column: str, c: Comparison) -> str:
             return f"{column}:days" if c.kind in ("date", "date_parts") else f"{column}:text"
 
@@ -210,13 +208,13 @@ class RecordLinkageEngine:
         return out
 
 
-def get_engine(name: str) -> Engine:
-    """The engine called ``name`` (one of :data:`ENGINES`)."""
+def get_matcher(name: str) -> Matcher:
+    """The matcher called ``name`` (one of :data:`sim.config.MATCHERS`)."""
     if name == "vectorized":
-        return VectorizedEngine()
+        return VectorizedMatcher()
     if name == "recordlinkage":
-        return RecordLinkageEngine()
-    raise ValueError(f"The 'engine' parameter must be one of {', '.join(ENGINES)}. Got {name!r} instead.")
+        return RecordLinkageMatcher()
+    raise ValueError(f"The 'matcher' parameter must be one of {', '.join(MATCHERS)}. Got {name!r} instead.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +222,7 @@ def get_engine(name: str) -> Engine:
 
 def _referenced(table: pa.Table, columns: list[str], idx) -> tuple[pa.Table, np.ndarray]:
     """``table``'s ``columns``, cut down to the rows ``idx`` refers to when those are under half
-    of them, and ``idx`` renumbered to match: the work of both engines then grows with the
+    of them, and ``idx`` renumbered to match: the work of both matchers then grows with the
     pairs, not with the table (a tight rule pairs 280,000 requests x records of a master file
     of 800,000 rows, of which it touches 79,000)."""
     idx = np.asarray(idx, np.int64)
@@ -245,15 +243,15 @@ def _recordlinkage():
         import recordlinkage
     except ImportError as error:  # pragma: no cover - both are dependencies of matchsim
         raise ImportError(
-            f"the 'recordlinkage' engine needs the recordlinkage package ({error}); install it with "
-            "`pip install recordlinkage`, or use the 'vectorized' engine"
+            f"the 'recordlinkage' matcher needs the recordlinkage package ({error}); install it with "
+            "`pip install recordlinkage`, or use the 'vectorized' matcher"
         ) from error
     return recordlinkage, pd
 
 
 def _text(column) -> np.ndarray:
     """A column as an object array of Python strings, ``None`` where null or empty: the missing
-    values of the vectorized engine, which recordlinkage drops from blocks and scores as missing."""
+    values of the vectorized matcher, which recordlinkage drops from blocks and scores as missing."""
     arr = as_strings(column)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return arr.to_numpy(zero_copy_only=False)

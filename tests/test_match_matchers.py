@@ -1,4 +1,4 @@
-"""Engines (sim.match.engines): the recordlinkage engine gives the vectorized engine's pairs and
+"""Matchers (sim.match.matchers): the recordlinkage matcher gives the vectorized matcher's pairs and
 levels, on world data with missing values, empty strings and accents, pair for pair."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 
 from sim.match.blocking import block_on
 from sim.match.compare import date, exact, jaro_winkler, levenshtein
-from sim.match.engines import ENGINES, RecordLinkageEngine, VectorizedEngine, get_engine
+from sim.config import MATCHERS
+from sim.match.matchers import RecordLinkageMatcher, VectorizedMatcher, get_matcher
 from sim.normalize import name_controls, parse_addresses
 from sim.world.generate import read_dataset
 
@@ -38,7 +39,7 @@ def _every(n: int, step: int, first: int) -> np.ndarray:
 
 
 def _blank(column: pa.Array, null_at: np.ndarray, empty_at: np.ndarray) -> pa.Array:
-    """``column`` with nulls and empty strings put in: both mean "missing" to both engines."""
+    """``column`` with nulls and empty strings put in: both mean "missing" to both matchers."""
     column = pc.if_else(pa.array(empty_at), "", column)
     return pc.if_else(pa.array(null_at), pa.scalar(None, pa.string()), column)
 
@@ -71,7 +72,7 @@ def sides(world_dir):
     })
     right = pa.table({
         "first_name": _blank(master.column("first_name").combine_chunks(), _every(m, 997, 0), _every(m, 997, 1)),
-        "last_name": master.column("last_name").combine_chunks().dictionary_encode(),   # engines take either form
+        "last_name": master.column("last_name").combine_chunks().dictionary_encode(),   # matchers take either form
         "name_control": master.column("name_control"),
         "date_of_birth": master.column("date_of_birth"),
         "street_line": master.column("street_address"),
@@ -83,17 +84,17 @@ def sides(world_dir):
 
 @pytest.fixture(scope="module")
 def pairs(sides):
-    """Both engines' candidate pairs for the IRS-like rules (name control and ZIP, or TIN) and
+    """Both matchers' candidate pairs for the IRS-like rules (name control and ZIP, or TIN) and
     for ZIP alone on a few requests."""
     left, right = sides
     rules = [block_on("name_control", "zip5"), block_on("tin")]
     few = left.slice(0, N_ZIP_REQUESTS)
     return {
         "rules": rules,
-        "vectorized": VectorizedEngine().pairs(rules, left, right),
-        "recordlinkage": RecordLinkageEngine().pairs(rules, left, right),
-        "zip_vectorized": VectorizedEngine().pairs([block_on("zip5")], few, right),
-        "zip_recordlinkage": RecordLinkageEngine().pairs([block_on("zip5")], few, right),
+        "vectorized": VectorizedMatcher().pairs(rules, left, right),
+        "recordlinkage": RecordLinkageMatcher().pairs(rules, left, right),
+        "zip_vectorized": VectorizedMatcher().pairs([block_on("zip5")], few, right),
+        "zip_recordlinkage": RecordLinkageMatcher().pairs([block_on("zip5")], few, right),
     }
 
 
@@ -108,7 +109,7 @@ def test_both_engines_give_the_same_candidate_pairs(sides, pairs):
         assert (np.diff(key) > 0).all(), "sorted by (left, right), each pair once"
     # the union is a real one: each rule finds pairs the other does not
     li, ri = pairs["vectorized"]
-    each = [set(zip(*(a.tolist() for a in VectorizedEngine().pairs([rule], left, right)))) for rule in pairs["rules"]]
+    each = [set(zip(*(a.tolist() for a in VectorizedMatcher().pairs([rule], left, right)))) for rule in pairs["rules"]]
     union = set(zip(li.tolist(), ri.tolist()))
     assert union == each[0] | each[1] and each[0] - each[1] and each[1] - each[0]
     assert len(pairs["zip_vectorized"][0]) > 20_000
@@ -119,8 +120,8 @@ def test_both_engines_give_the_same_levels_at_every_level(sides, pairs):
     li = np.concatenate([pairs["vectorized"][0], pairs["zip_vectorized"][0]])
     ri = np.concatenate([pairs["vectorized"][1], pairs["zip_vectorized"][1]])
 
-    got = get_engine("recordlinkage").levels(COMPARISONS, left, right, li, ri)
-    want = get_engine("vectorized").levels(COMPARISONS, left, right, li, ri)
+    got = get_matcher("recordlinkage").levels(COMPARISONS, left, right, li, ri)
+    want = get_matcher("vectorized").levels(COMPARISONS, left, right, li, ri)
 
     assert got.dtype == want.dtype == np.int8 and got.shape == want.shape == (len(li), len(COMPARISONS))
     for j, c in enumerate(COMPARISONS):
@@ -131,7 +132,7 @@ def test_both_engines_give_the_same_levels_at_every_level(sides, pairs):
         assert (counts > 0).all(), f"{c.description}: pairs per level from -1: {counts.tolist()}"
 
 
-def test_engines_agree_on_edge_cases():
+def test_matchers_agree_on_edge_cases():
     names = ["MARIA", "MARIA", "", None, "JOSÉ", "MUÑOZ", "ANA", "A", "AMANDA", "JULIA", "MARTHA"]
     others = ["MARIA", "MARHTA", "MARIA", "MARIA", "JOSE", "MUNOZ", None, "B", "ARIANA", "JULIO", ""]
     days = pa.array([0, 1, None, 400, 10, 10, 31, 32, 366, 367, 5], pa.int32()).cast(pa.date32())
@@ -141,8 +142,8 @@ def test_engines_agree_on_edge_cases():
     comps = [jaro_winkler("name", (0.92, 0.8)), levenshtein("name", (1, 2)), exact("name"), date("dob", (1, 31, 366))]
     li = ri = np.arange(len(names))
 
-    got = get_engine("recordlinkage").levels(comps, left, right, li, ri)
-    want = get_engine("vectorized").levels(comps, left, right, li, ri)
+    got = get_matcher("recordlinkage").levels(comps, left, right, li, ri)
+    want = get_matcher("vectorized").levels(comps, left, right, li, ri)
 
     np.testing.assert_array_equal(got, want)
     # MARIA/MARHTA 0.876; AMANDA/ARIANA 0.8 exactly (computed 0.7999999999999999); JULIA/JULIO 0.92
@@ -151,21 +152,21 @@ def test_engines_agree_on_edge_cases():
     assert want[:, 3].tolist() == [4, 3, -1, 0, 4, 3, 2, 1, 1, 0, 4]
 
 
-def test_engines_on_no_pairs_and_no_rules(sides):
+def test_matchers_on_no_pairs_and_no_rules(sides):
     left, right = (side.slice(0, 100) for side in sides)
     none = np.zeros(0, np.int64)
-    for engine in (VectorizedEngine(), RecordLinkageEngine()):
+    for engine in (VectorizedMatcher(), RecordLinkageMatcher()):
         assert engine.levels(COMPARISONS, left, right, none, none).shape == (0, len(COMPARISONS))
         li, ri = engine.pairs([], left, right)
         assert len(li) == len(ri) == 0
 
 
-def test_engines_are_picked_by_name():
-    assert ENGINES == ("vectorized", "recordlinkage")
-    assert [get_engine(name).name for name in ENGINES] == list(ENGINES)
+def test_matchers_are_picked_by_name():
+    assert MATCHERS == ("vectorized", "recordlinkage")
+    assert [get_matcher(name).name for name in MATCHERS] == list(MATCHERS)
 
 
-def test_an_unknown_engine_is_refused_with_the_choices():
+def test_an_unknown_matcher_is_refused_with_the_choices():
     with pytest.raises(ValueError) as info:
-        get_engine("dask")
-    assert str(info.value) == "The 'engine' parameter must be one of vectorized, recordlinkage. Got 'dask' instead."
+        get_matcher("dask")
+    assert str(info.value) == "The 'matcher' parameter must be one of vectorized, recordlinkage. Got 'dask' instead."
