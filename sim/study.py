@@ -11,8 +11,9 @@ for each figure the mean over seeds with a 95% Student-t interval (the uncertain
 from seed-to-seed variation: sampling of areas, people and errors; not the uncertainty of the
 assumptions, which the sweeps explore), and the published figures beside the simulated ones.
 
-Replicates are independent and each is deterministic, so running them in parallel (``jobs``)
-changes nothing in the outputs.
+Replicates run one after another, each world's blocks spread over the engine's workers
+(:mod:`sim.parallel`); every block is deterministic, so the number of workers changes nothing in
+the outputs.
 
 >>> from sim.config import load_config                                           # doctest: +SKIP
 >>> study = run_study(load_config("configs/august-2025.toml", ["world.scale=0.001"]))  # doctest: +SKIP
@@ -72,13 +73,10 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
 
     Replicates run one after another, each world's blocks spread over ``engine`` (default: a
     local engine of ``jobs`` processes, one per core): memory holds one world's decisions here
-    and one block in each worker, whatever the scale and the number of replicates. (Replicates
-    side by side, a whole world in each worker, held a national world's decisions in every
-    worker and again here, 16 GB for a national study; they were also slower, 219 s against
-    184 s for make run's study, as the last replicate ran alone on one core.) The outputs do not
-    depend on the engine or its number of workers. ``matcher`` overrides every policy's
-    matching engine. ``notes`` (:func:`sim.config.parameter_notes`) document each parameter in
-    the summary.
+    and one block in each worker, whatever the scale and the number of replicates (replicates
+    side by side would hold a whole world in every worker). The outputs do not depend on the
+    engine or its number of workers. ``matcher`` overrides every policy's matcher. ``notes``
+    (:func:`sim.config.parameter_notes`) document each parameter in the summary.
     """
     by_seed, volumes = [], []
     with engine_or_local(engine, jobs=jobs) as engine:
