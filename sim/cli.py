@@ -183,7 +183,7 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: s
     from sim.config import load_config
     from sim.io import check_output_dir
 
-    from sim.config import parameter_notes
+    from sim.report.notes import parameter_notes
 
     config = load_config(config_path, overrides)
     check_output_dir(out_dir, force=force, inputs=[config_path])

@@ -76,7 +76,7 @@ def run_study(config: Config, *, matcher: str | None = None, engine: Engine | No
     and one block in each worker, whatever the scale and the number of replicates (replicates
     side by side would hold a whole world in every worker). The outputs do not depend on the
     engine or its number of workers. ``matcher`` overrides every policy's matcher. ``notes``
-    (:func:`sim.config.parameter_notes`) document each parameter in the summary.
+    (:func:`sim.report.notes.parameter_notes`) document each parameter in the summary.
     """
     by_seed, volumes = [], []
     with engine_or_local(engine, jobs=jobs) as engine:

@@ -36,7 +36,8 @@ EPOCH_DATE = "January 1, 2026"
 @pytest.fixture(scope="module")
 def summary(baseline_config_path: Path) -> dict:
     """The summary of a real tiny study: scale 0.001, 2 replicates, every alternative."""
-    from sim.config import load_config, parameter_notes
+    from sim.config import load_config
+    from sim.report.notes import parameter_notes
     from sim.study import run_study
 
     overrides = ["world.scale=0.001", "study.replicates=2"]

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from sim.cli import cli
-from sim.config import load_config, parameter_notes
+from sim.config import load_config
+from sim.report.notes import parameter_notes
 from sim.errors import ConfigError
 from sim.evaluate import COUNT_KEYS, RATE_KEYS
 from sim.pipeline import DECISIONS_FILE, run
