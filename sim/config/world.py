@@ -1,0 +1,189 @@
+"""The world's schema (``[world]``): households, movers, the master file, the requested
+population and how ICE's file records it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.config.base import ConfigModel, Float, Int, low_high, mean_sd, Share, SHARE_TOLERANCE, Shares, size_shares
+
+
+class HouseholdsConfig(ConfigModel):
+    size_shares_general: tuple[Float, ...]
+    size_shares_immigrant: tuple[Float, ...]
+    renter_share_general: Share
+    renter_share_immigrant: Share
+    multiunit_share_renter: Share
+    multiunit_share_owner: Share
+    mean_building_units: Annotated[Float, Field(ge=2)]
+    doubled_up_share: Share
+    partner_share: Share
+    child_share: Share
+    requested_head_female_share: Share
+    head_age_general: tuple[Float, ...]
+    head_age_requested: tuple[Float, ...]
+
+    _check_general = field_validator("size_shares_general")(size_shares)
+    _check_immigrant = field_validator("size_shares_immigrant")(size_shares)
+    _check_ages = field_validator("head_age_general", "head_age_requested")(mean_sd)
+
+
+class MobilityConfig(ConfigModel):
+    owner_annual_move_rate: Share
+    renter_annual_move_rate: Share
+    same_zip_move_share: Share
+    ncoa_update_rate: Share
+
+
+class HispanicSurnameForms(Shares):
+    paternal_only: Share
+    both_spaced: Share
+    hyphenated: Share
+    maternal_only: Share
+    married_de: Share
+
+
+class MasterFileConfig(ConfigModel):
+    adult_on_file_rate: Share
+    child_on_file_rate: Share
+    zip4_known_rate: Share
+    compound_given_kept: Share
+    middle_initial_rate: Share
+    filing_lag_years_mean: Annotated[Float, Field(ge=0, le=20)]
+    hispanic_surname_forms: HispanicSurnameForms
+
+
+class OriginCounts(ConfigModel):
+    """Final-order docket counts by country of citizenship; only their proportions are used."""
+
+    honduras: Annotated[Int, Field(ge=0)]
+    guatemala: Annotated[Int, Field(ge=0)]
+    mexico: Annotated[Int, Field(ge=0)]
+    el_salvador: Annotated[Int, Field(ge=0)]
+    cuba: Annotated[Int, Field(ge=0)]
+    brazil: Annotated[Int, Field(ge=0)]
+    china: Annotated[Int, Field(ge=0)]
+    haiti: Annotated[Int, Field(ge=0)]
+    ecuador: Annotated[Int, Field(ge=0)]
+    colombia: Annotated[Int, Field(ge=0)]
+    other: Annotated[Int, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _not_all_zero(self):
+        if sum(self.as_dict().values()) == 0:
+            raise ValueError("at least one origin group needs a positive count")
+        return self
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+class RequestedConfig(ConfigModel):
+    in_master_file_share: Share
+    itin_share: Share
+    household_on_file_rate: Share
+    origin_counts: OriginCounts
+
+
+class NamesConfig(ConfigModel):
+    ice_particles_dropped: Share
+    ice_one_surname: Share
+    ice_compound_given_truncated: Share
+    transliteration_variant: Share
+    given_surname_swapped: Share
+    typo_rate: Share
+
+
+class DatesConfig(ConfigModel):
+    dob_error_rate: Share
+
+
+class SsnSources(Shares):
+    correct: Share
+    mistyped: Share
+    borrowed_relative: Share
+    borrowed_stranger: Share
+    never_issued: Share
+
+
+class SsnConfig(ConfigModel):
+    share_if_on_file: Share
+    share_if_not_on_file: Share
+    sources: SsnSources
+
+
+class AddressClasses(Shares):
+    complete: Share
+    missing_unit: Share
+    no_street_number: Share
+    city_state_only: Share
+    zip_only: Share
+    placeholder: Share
+    blank: Share
+    out_of_date: Share
+    shared: Share
+
+
+class FormattingConfig(ConfigModel):
+    suffix_spelled_out: Share
+    directional_spelled_out: Share
+    unit_hash: Share
+    lowercase: Share
+    titlecase: Share
+    no_commas: Share
+    typo_rate: Share
+    zip_typo_rate: Share
+
+    @model_validator(mode="after")
+    def _case_shares(self):
+        if self.lowercase + self.titlecase > 1 + SHARE_TOLERANCE:
+            raise ValueError(
+                f"lowercase + titlecase must be at most 1 (the rest is upper case), "
+                f"got {self.lowercase + self.titlecase:.6g}"
+            )
+        return self
+
+
+class AddressConfig(ConfigModel):
+    record_age_years: tuple[Float, ...]
+    classes: AddressClasses
+    formatting: FormattingConfig
+
+    _check_range = field_validator("record_age_years")(low_high)
+
+
+class RequestsConfig(ConfigModel):
+    names: NamesConfig
+    dates: DatesConfig
+    ssn: SsnConfig
+    address: AddressConfig
+
+
+#: The most requests a world can hold: every request reserves room for a household of
+#: sim.world.geography.MAX_HOUSEHOLD (8) ITINs in the 43,995,600 the ITIN format allows
+#: (sim.world.tin.ITIN_DOMAIN). ICE's refused June requests (7.6M, 7.3M records) are beyond it.
+MAX_REQUESTS = 5_000_000
+
+
+class WorldConfig(ConfigModel):
+    scale: Annotated[Float, Field(gt=0.0, le=1.0)]
+    n_requests: Annotated[Int, Field(ge=1)]
+
+    @field_validator("n_requests")
+    @classmethod
+    def _room_for_itins(cls, value: int) -> int:
+        if value > MAX_REQUESTS:
+            raise ValueError(f"must be at most {MAX_REQUESTS:,} (each request reserves 8 of the 44.0 million numbers "
+                             f"the ITIN format allows); got {value:,}")
+        return value
+    reference_year: Annotated[Int, Field(ge=2000, le=2030)]
+    population_growth: Annotated[Float, Field(gt=0.0, le=10.0)]
+    max_block_population: Annotated[Int, Field(ge=10_000)]
+    households: HouseholdsConfig
+    mobility: MobilityConfig
+    master_file: MasterFileConfig
+    requested: RequestedConfig
+    requests: RequestsConfig
