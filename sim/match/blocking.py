@@ -44,28 +44,47 @@ class BlockingRule:
         return out
 
     def count(self, left: dict, right: dict) -> int:
-        """How many pairs :meth:`pairs` would make, without making them: the memory a rule
-        needs is known before it is spent (:func:`sim.match.policy.check_pairs`)."""
-        return int(self._runs(left, right)[3].sum())
+        """How many pairs :meth:`pairs` would make, without making them."""
+        return self.runs(left, right).total
 
     def pairs(self, left: dict, right: dict) -> tuple[np.ndarray, np.ndarray]:
         """(left_idx, right_idx) of every pair agreeing on the columns, left-major order."""
-        key_l, order, lo, counts = self._runs(left, right)
-        total = int(counts.sum())
-        left_idx = np.repeat(np.arange(len(key_l), dtype=np.int64), counts)
-        start = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        right_idx = order[start + np.arange(total, dtype=np.int64)]
-        return left_idx, right_idx
+        return self.runs(left, right).pairs()
 
-    def _runs(self, left: dict, right: dict):
-        """The joint key of the left side, the order that sorts the right side's, and where each
-        left record's run of equal right keys starts and how long it is."""
+    def runs(self, left: dict, right: dict) -> Runs:
+        """Where each left record's run of equal right keys lies: the work of blocking but the
+        last step, so the pairs are counted before they are made, and made from the same runs
+        (:func:`sim.match.policy.check_pairs`)."""
         key_l, key_r = _joint_key([left[c] for c in self.columns], [right[c] for c in self.columns])
         order = np.argsort(key_r, kind="stable")
         sorted_r = key_r[order]
         lo = np.searchsorted(sorted_r, key_l, side="left")
         hi = np.searchsorted(sorted_r, key_l, side="right")
-        return key_l, order, lo, np.where(key_l >= 0, hi - lo, 0)
+        return Runs(order, lo, np.where(key_l >= 0, hi - lo, 0))
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A rule's blocking of two sides before its pairs are made: ``order`` sorts the right side
+    by the joint key, and left record ``i`` pairs with the ``counts[i]`` right records from
+    position ``lo[i]`` of that order."""
+
+    order: np.ndarray
+    lo: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def total(self) -> int:
+        """How many pairs :meth:`pairs` makes."""
+        return int(self.counts.sum())
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(left_idx, right_idx) of every pair, left-major order."""
+        counts = self.counts
+        left_idx = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        start = np.repeat(self.lo - (np.cumsum(counts) - counts), counts)
+        right_idx = self.order[start + np.arange(self.total, dtype=np.int64)]
+        return left_idx, right_idx
 
 
 def block_on(*columns: str) -> BlockingRule:

@@ -25,14 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.config import MATCHERS
-from sim.match.blocking import BlockingRule, union_pairs
+from sim.match.blocking import BlockingRule, Runs, union_pairs
 from sim.match.compare import MISSING, Comparison, Composite, grade, civil_parts, columns_of, comparison_matrix
 from sim.match.encode import as_strings
 
 class Matcher(Protocol):
     name: str
 
-    def pairs(self, rules: Sequence[BlockingRule], left: pa.Table, right: pa.Table) -> tuple[np.ndarray, np.ndarray]: ...
+    def pairs(self, rules: Sequence[BlockingRule], left: pa.Table, right: pa.Table, *,
+              runs: Sequence[Runs] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
     def levels(self, comparisons: Sequence[Comparison], left: pa.Table, right: pa.Table,
                left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray: ...
@@ -43,10 +44,14 @@ class VectorizedMatcher:
 
     name = "vectorized"
 
-    def pairs(self, rules, left, right):
-        cols_l = {c: left.column(c) for rule in rules for c in rule.columns}
-        cols_r = {c: right.column(c) for rule in rules for c in rule.columns}
-        return union_pairs(*(rule.pairs(cols_l, cols_r) for rule in rules))
+    def pairs(self, rules, left, right, *, runs=None):
+        """The union of the rules' pairs; ``runs``, the rules' :class:`~sim.match.blocking.Runs`
+        already computed on these tables (when their pairs were counted), are expanded as they are."""
+        if runs is None:
+            cols_l = {c: left.column(c) for rule in rules for c in rule.columns}
+            cols_r = {c: right.column(c) for rule in rules for c in rule.columns}
+            runs = [rule.runs(cols_l, cols_r) for rule in rules]
+        return union_pairs(*(r.pairs() for r in runs))
 
     def levels(self, comparisons, left, right, left_idx, right_idx):
         columns = columns_of(comparisons)
@@ -82,7 +87,9 @@ class RecordLinkageMatcher:
 
     name = "recordlinkage"
 
-    def pairs(self, rules, left, right):
+    def pairs(self, rules, left, right, *, runs=None):
+        """The rules' pairs by recordlinkage's own Index (``runs``, the vectorized blocking, are
+        not used: this matcher is its cross-check)."""
         rl, pd = _recordlinkage()
         columns = sorted({c for rule in rules for c in rule.columns})
         frame_l = pd.DataFrame({c: _text(left.column(c)) for c in columns}, index=pd.RangeIndex(left.num_rows))

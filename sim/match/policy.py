@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from sim.config import PathConfig, PolicyConfig
 from sim.match import compare
-from sim.match.blocking import block_on, union_pairs
+from sim.match.blocking import Runs, block_on
 from sim.match.matchers import get_matcher
 from sim.match.fellegi_sunter import TINY, FellegiSunter, pattern_counts
 
@@ -128,9 +128,8 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, matcher
         sub = left.take(active)
         # each rule blocked once: the union is the candidates; the pairs each training rule
         # would make (a refinement of a blocking rule) are what Fellegi-Sunter's EM sessions train on
-        check_pairs(policy, path, sub, right)
-        per_rule = [runner.pairs([block_on(*cols)], sub, right) for cols in path.blocking]
-        li, ri = union_pairs(*per_rule)
+        rules = [block_on(*cols) for cols in path.blocking]
+        li, ri = runner.pairs(rules, sub, right, runs=check_pairs(policy, path, sub, right))
         hits = _training_hits(path, sub, right, li, ri) if _em(path) else None
         comps = comparisons_of(path)
         levels = runner.levels(comps, sub, right, li, ri)
@@ -162,19 +161,21 @@ BYTES_PER_PAIR, BYTES_PER_PAIR_COMPARISON = 40, 8
 REFINEMENTS = ("zip5", "name_control", "surname_1", "street6", "given_1", "date_of_birth", "city")
 
 
-def check_pairs(policy: PolicyConfig, path: PathConfig, left: pa.Table, right: pa.Table) -> None:
+def check_pairs(policy: PolicyConfig, path: PathConfig, left: pa.Table, right: pa.Table) -> list[Runs]:
     """Refuse, before any pair is made, a path whose blocking rules would make more candidate
     pairs than ``policy.max_pairs`` or, when that is unset, than the memory available now holds
     (:func:`sim.parallel.available_memory`, at :data:`BYTES_PER_PAIR` and
     :data:`BYTES_PER_PAIR_COMPARISON`). The error names the rule, the count, the memory, and the
-    refinements of the largest rule (one more column) that would fit, with their counts."""
+    refinements of the largest rule (one more column) that would fit, with their counts.
+    Returns each rule's :class:`~sim.match.blocking.Runs`, from which its pairs are then made."""
     from sim.errors import BlockingTooCoarse
     from sim.parallel import available_memory
 
-    if not left.num_rows or not right.num_rows:
-        return
     columns = lambda table, rule: {c: table.column(c) for c in rule}  # noqa: E731
-    counts = {tuple(rule): block_on(*rule).count(columns(left, rule), columns(right, rule)) for rule in path.blocking}
+    runs = [block_on(*rule).runs(columns(left, rule), columns(right, rule)) for rule in path.blocking]
+    if not left.num_rows or not right.num_rows:
+        return runs
+    counts = {tuple(rule): r.total for rule, r in zip(path.blocking, runs)}
     total = sum(counts.values())
     per_pair = BYTES_PER_PAIR + BYTES_PER_PAIR_COMPARISON * len(path.comparisons)
     if policy.max_pairs is not None:
@@ -185,7 +186,7 @@ def check_pairs(policy: PolicyConfig, path: PathConfig, left: pa.Table, right: p
         why = (f"the {_gib(memory)} of memory available now holds at about {per_pair} bytes a pair "
                f"(about {_gib(total * per_pair)} needed)")
     if total <= limit:
-        return
+        return runs
     worst = max(counts, key=counts.get)
     shown = ", ".join(f"{list(rule)}: {n:,}" for rule, n in counts.items())
     fits = []
