@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim import evaluate
+from sim import evaluate, metrics
 from sim.config import Config, PolicyConfig
 from sim.io import atomic_write_text, output_dir, remove_stale
 from sim.provenance import provenance
@@ -153,11 +153,11 @@ class RunResult:
     def summary_lines(self) -> list[str]:
         s, e = self.summary["simulated"], self.summary["estimates"]
         r = self.summary["rates"]
-        width = max(len(k) for k in evaluate.COUNT_KEYS)
+        width = max(len(k) for k in metrics.COUNT_KEYS)
         lines = [f"scenario '{self.summary['scenario']}', policy '{self.summary['policy']}' "
                  f"(seed {self.summary['seed']}, scale {self.summary['scale']:g}, config {self.summary['config_sha256'][:12]})",
                  f"  {'':<{width}}  {'simulated':>10}  {'national estimate':>17}"]
-        for key in evaluate.COUNT_KEYS:
+        for key in metrics.COUNT_KEYS:
             lines.append(f"  {key:<{width}}  {s[key]:>10,}  {e[key]:>17,}")
         lines.append(f"  precision {percent(r['precision'])}, recall {percent(r['recall'])}, "
                      f"wrong person {percent(r['wrong_person_rate'])} of disclosures, "

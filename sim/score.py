@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim import evaluate
+from sim import evaluate, metrics
 from sim.errors import InputError
 from sim.io import atomic_write_text, output_dir
 from sim.match.policy import OUTCOMES
@@ -76,13 +76,13 @@ class ScoreResult:
     def summary_lines(self) -> list[str]:
         s = self.summary
         c, e, r = s["simulated"], s["estimates"], s["rates"]
-        width = max(len(k) for k in evaluate.COUNT_KEYS)
+        width = max(len(k) for k in metrics.COUNT_KEYS)
         shape = (f"scored pairs at {s['links']['columns']['score']} >= {s['links']['threshold']:g}"
                  if s["links"]["threshold"] is not None else "links")
         lines = [f"scored {s['links']['file']} ({s['links']['rows']:,} rows, {shape}) on world '{s['scenario']}' "
                  f"(seed {s['seed']}, scale {s['scale']:g}, world {s['world_sha256'][:12]})",
                  f"  {'':<{width}}  {'simulated':>10}  {'national estimate':>17}"]
-        lines += [f"  {key:<{width}}  {c[key]:>10,}  {e[key]:>17,}" for key in evaluate.COUNT_KEYS]
+        lines += [f"  {key:<{width}}  {c[key]:>10,}  {e[key]:>17,}" for key in metrics.COUNT_KEYS]
         lines.append(f"  precision {percent(r['precision'])}, recall {percent(r['recall'])}, wrong person "
                      f"{percent(r['wrong_person_rate'])} of disclosures, deficient address {percent(r['deficient_address_rate'])}")
         return lines

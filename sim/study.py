@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sim import evaluate
+from sim import evaluate, metrics
 from sim.config import Config, TargetConfig
 from sim.io import atomic_write_text, output_dir
 from sim.metrics import metric
@@ -138,10 +138,10 @@ def aggregate(units: Sequence[Mapping]) -> dict:
     """Every count, estimate and rate of a policy's unit summaries, as :func:`interval` s; the
     breakdowns as intervals of the national estimates of each count."""
     out: dict = {"estimates": {}, "simulated": {}, "rates": {}, "breakdowns": {}}
-    for key in evaluate.COUNT_KEYS:
+    for key in metrics.COUNT_KEYS:
         out["estimates"][key] = interval([u["estimates"][key] for u in units], digits=1)
         out["simulated"][key] = interval([u["simulated"][key] for u in units], digits=3)
-    for key in evaluate.RATE_KEYS:
+    for key in metrics.RATE_KEYS:
         out["rates"][key] = interval([u["rates"][key] for u in units])
     # the funnel's two stages that are not counted directly, per seed, so they get intervals too
     paths = sorted({c for u in units for c in u["breakdowns"]["path"]})
@@ -149,12 +149,12 @@ def aggregate(units: Sequence[Mapping]) -> dict:
         where: {stage: interval([_funnel_stage(u, where, stage) for u in units], digits=1) for stage in FUNNEL_STAGES}
         for where in ["all", *paths]
     }
-    for name in evaluate.BREAKDOWNS:
+    for name in metrics.BREAKDOWNS:
         categories = sorted({c for u in units for c in u["breakdowns"][name]})
         out["breakdowns"][name] = {
             category: {
                 key: _short(interval([_scaled(u, name, category, key) for u in units], digits=1))
-                for key in evaluate.COUNT_KEYS
+                for key in metrics.COUNT_KEYS
             }
             for category in categories
         }
@@ -168,8 +168,8 @@ def paired_differences(units: Sequence[Mapping], baseline: Sequence[Mapping]) ->
     none of the seed-to-seed variation both share: its interval is much tighter than the two
     policies' intervals side by side suggest.
     """
-    diffs = seed_differences(units, baseline, [f"estimates.{key}" for key in evaluate.COUNT_KEYS], digits=1)
-    return {key: diffs[f"estimates.{key}"] for key in evaluate.COUNT_KEYS}
+    diffs = seed_differences(units, baseline, [f"estimates.{key}" for key in metrics.COUNT_KEYS], digits=1)
+    return {key: diffs[f"estimates.{key}"] for key in metrics.COUNT_KEYS}
 
 
 #: Funnel stages derived from the counts: requests the address gate let through (neither gated

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from sim.cli import cli
 from sim.config import config_with
-from sim.evaluate import BREAKDOWNS, COUNT_KEYS, MISS_REASONS, NAME_COMMONNESS, WRONG_PERSON_KINDS
+from sim.metrics import BREAKDOWNS, COUNT_KEYS, MISS_REASONS, NAME_COMMONNESS, WRONG_PERSON_KINDS
 from sim.pipeline import DECISIONS_FILE, SUMMARY_FILE, run, write_run
 
 REQUIRED_SUMMARY_KEYS = {"scenario", "policy", "seed", "scale", "config_sha256", "version", "simulated", "estimates"}

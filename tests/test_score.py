@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from sim import evaluate
+from sim import metrics
 from sim.cli import cli
 from sim.score import score
 
@@ -104,7 +104,7 @@ def test_a_runs_own_disclosures_score_exactly_as_the_run_scored_them(world_confi
     assert len(rows) > 100
     scored = score(world_dir, write_links(tmp_path / "irs.parquet", rows))
     mine, theirs = ran.summary["simulated"], scored.summary["simulated"]
-    same = [k for k in evaluate.COUNT_KEYS if k not in ("gated", "unmatched", "ambiguous", "no_path")]
+    same = [k for k in metrics.COUNT_KEYS if k not in ("gated", "unmatched", "ambiguous", "no_path")]
     assert {k: theirs[k] for k in same} == {k: mine[k] for k in same}
     assert theirs["wrong_person_disclosures"] > 0         # the comparison covers wrong people too
     # a run's gated, ambiguous and no-path requests are, to an outside tool's links, unlinked

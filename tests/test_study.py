@@ -16,7 +16,7 @@ from sim.cli import cli
 from sim.config import load_config
 from sim.report.notes import parameter_notes
 from sim.errors import ConfigError
-from sim.evaluate import COUNT_KEYS, RATE_KEYS
+from sim.metrics import COUNT_KEYS, RATE_KEYS
 from sim.pipeline import DECISIONS_FILE, run
 from sim.stats import interval
 from sim.study import SUMMARY_FILE, run_and_write_study, run_study, unit_dir, write_study

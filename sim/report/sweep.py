@@ -57,7 +57,7 @@ from sim.sweep import DIFFERENCE_METHOD
 HTML_FILE = "report.html"
 KICKER = "Simulation sweep, not an audit of IRS records"
 
-#: Readable names of the metrics a sweep can measure (``sim.evaluate.COUNT_KEYS`` and
+#: Readable names of the metrics a sweep can measure (``sim.metrics.COUNT_KEYS`` and
 #: ``RATE_KEYS``); a key not listed is shown with its underscores as spaces.
 METRIC_LABELS = {
     "requests": "Requests",
