@@ -101,9 +101,8 @@ class _Spill:
 
     @classmethod
     def create(cls) -> "_Spill":
-        """A new directory, named with this process's id; the directories of runs whose process
-        is gone (killed with SIGKILL, or the machine lost power) are removed first."""
-        remove_stale(Path(tempfile.gettempdir()), SPILL_PREFIX)
+        """A new directory, named with this process's id, so that the next run removes it if this
+        process is killed outright (:func:`run_policies` clears such directories first)."""
         return cls(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-"))
 
     def remove(self) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from sim.io import output_dir, remove_stale
 from sim.parallel import DASK_SCRATCH_PREFIX, open_engine
-from sim.pipeline import SPILL_PREFIX, _Spill
+from sim.pipeline import SPILL_PREFIX
 
 MATCHSIM = Path(sys.executable).parent / "matchsim"
 #: How long the workers of a killed parent may take to exit: they check twice a second.
@@ -89,14 +89,13 @@ def test_sigkill_of_the_parent_stops_its_workers_and_the_next_run_removes_what_i
     spilled = list(tmpdir_env.glob(f"{SPILL_PREFIX}{proc.pid}-*"))
     assert len(spilled) == 1, "the kill came before the run spilled a block; kill it later"
     partial = list(tmp_path.glob(f"out.tmp-{proc.pid}-*"))
-    # the next run's spill and the next output written to the same place remove them
+    # the next run and the next output written to the same place remove them
     scratch = list(tmpdir_env.glob(f"{DASK_SCRATCH_PREFIX}{proc.pid}-*"))
     assert len(scratch) == (engine == "dask")          # a local Dask cluster's workers' scratch space
     monkeypatch.setattr(tempfile, "tempdir", str(tmpdir_env))
-    spill = _Spill.create()
+    remove_stale(Path(tempfile.gettempdir()), SPILL_PREFIX)      # what every run does first (run_policies)
     with output_dir(out, force=False) as new:
         (new / "summary.json").write_text("{}")
-    spill.remove()
     if engine == "dask":
         with open_engine("dask", jobs=1):
             assert not any(p.exists() for p in scratch)
