@@ -52,10 +52,10 @@ lock:
 	{ grep '^#' requirements.lock; "$$tmp/venv/bin/pip" freeze --exclude-editable; } > "$$tmp/requirements.lock"; \
 	mv "$$tmp/requirements.lock" requirements.lock
 
-# Record the size and SHA-256 of each reference data file (sim/reference.sha256) after changing
+# Record the size and SHA-256 of each reference data file (sim/common/reference.sha256) after changing
 # one on purpose; matchsim refuses a file that no longer matches its record (exit code 3).
 checksums: $(STAMP)
-	$(BIN)/python -m sim.reference --write
+	$(BIN)/python -m sim.common.reference --write
 
 clean:
 	rm -rf out build .pytest_cache

@@ -47,7 +47,7 @@ SPEEDUP_TARGET = 30             # vectorized pairs/s over recordlinkage pairs/s
 
 
 def comparisons():
-    from sim.match.compare import exact, jaro_winkler, levenshtein
+    from sim.compare.comparisons import exact, jaro_winkler, levenshtein
 
     return [
         jaro_winkler("first_name", (0.92, 0.8)),

@@ -9,10 +9,10 @@ when first used), so ``import sim`` runs nothing heavy:
 * a run and a study: :func:`run` (one world, one policy: decisions and summary),
   :func:`run_policies` (one world, several), :func:`run_study` (seeds x policies, intervals);
 * sweeps and calibration: :func:`plan_sweep`, :func:`run_sweep`, :func:`calibrate_scenario`
-  (``sim.calibrate.calibrate``);
-* linking and scoring files: :func:`link_files` (``sim.link.link``: the matcher on two files),
-  :func:`score_links` (``sim.score.score``: another linker's output on a world's truth). These
-  three are not ``sim.calibrate``, ``sim.link`` and ``sim.score``: those names are the modules;
+  (``sim.studies.calibrate.calibrate``);
+* linking and scoring files: :func:`link_files` (``sim.runs.link.link``: the matcher on two files),
+  :func:`score_links` (``sim.runs.score.score``: another linker's output on a world's truth). These
+  three are not ``sim.studies.calibrate``, ``sim.runs.link`` and ``sim.runs.score``: those names are the modules;
 * the matcher's parts: :func:`block_on`, the comparisons (:func:`exact`, :func:`jaro_winkler`,
   :func:`levenshtein`, :func:`date`, and the composites :func:`address`, :func:`surname`,
   :func:`given_name`, :func:`date_of_birth`, :func:`surname_address`), :class:`FellegiSunter`,
@@ -28,7 +28,7 @@ True
 
 from __future__ import annotations
 
-from sim.provenance import VERSION as __version__
+from sim.common.provenance import VERSION as __version__
 
 #: Each public name: the module that defines it, and its name there when that differs (a
 #: function named as its module would be hidden by the module once imported).
@@ -37,16 +37,16 @@ _API = {
     "load_config": "sim.config", "load_policy": "sim.config", "load_link_config": "sim.config",
     "load_targets": "sim.config", "load_sweep": "sim.config",
     "generate": "sim.world.generate", "read_dataset": "sim.world.generate",
-    "run": "sim.pipeline", "run_policies": "sim.pipeline", "run_study": "sim.study",
-    "plan_sweep": "sim.sweep", "run_sweep": "sim.sweep", "calibrate_scenario": "sim.calibrate",
-    "link_files": "sim.link", "score_links": "sim.score",
+    "run": "sim.runs.pipeline", "run_policies": "sim.runs.pipeline", "run_study": "sim.studies.study",
+    "plan_sweep": "sim.studies.sweep", "run_sweep": "sim.studies.sweep", "calibrate_scenario": "sim.studies.calibrate",
+    "link_files": "sim.runs.link", "score_links": "sim.runs.score",
     "block_on": "sim.match.blocking",
-    "exact": "sim.match.compare", "jaro_winkler": "sim.match.compare", "levenshtein": "sim.match.compare",
-    "date": "sim.match.compare", "address": "sim.match.compare", "surname": "sim.match.compare",
-    "given_name": "sim.match.compare", "date_of_birth": "sim.match.compare", "surname_address": "sim.match.compare",
+    "exact": "sim.compare.comparisons", "jaro_winkler": "sim.compare.comparisons", "levenshtein": "sim.compare.comparisons",
+    "date": "sim.compare.comparisons", "address": "sim.compare.comparisons", "surname": "sim.compare.comparisons",
+    "given_name": "sim.compare.comparisons", "date_of_birth": "sim.compare.comparisons", "surname_address": "sim.compare.comparisons",
     "FellegiSunter": "sim.match.fellegi_sunter",
     "name_control": "sim.normalize",
-    "open_engine": "sim.parallel",
+    "open_engine": "sim.common.parallel",
 }
 
 __all__ = ["__version__", *_API]

@@ -1,7 +1,7 @@
 """The ``matchsim`` command line: a thin adapter over the library.
 
 Each command parses its arguments, loads the config, makes one library call and prints what it
-returns. Errors the library raises on purpose (:class:`sim.errors.SimError`) become one
+returns. Errors the library raises on purpose (:class:`sim.common.errors.SimError`) become one
 ``error: <message>`` on stderr and the error's exit code, never a traceback; anything else is a
 bug and keeps its traceback. Click's own usage errors keep click's exit code 2.
 """
@@ -16,8 +16,8 @@ import click
 
 from sim import __version__
 from sim.config import MATCHERS
-from sim.errors import SimError, Terminated
-from sim.parallel import ENGINES
+from sim.common.errors import SimError, Terminated
+from sim.common.parallel import ENGINES
 
 
 class SweepFailures(SimError):
@@ -52,7 +52,7 @@ def _open_engine(engine_name: str, jobs: int | None, scheduler: str | None, *, m
                                "cluster's own workers run the tasks, so leave out --jobs")
     if scheduler:
         _check_scheduler_address(scheduler)
-    from sim.parallel import open_engine
+    from sim.common.parallel import open_engine
 
     return open_engine(engine_name, jobs=jobs, scheduler=scheduler, most=most if engine_name == "local" else None)
 
@@ -90,7 +90,7 @@ class _Group(click.Group):
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
         except KeyboardInterrupt as stop:
-            # Ctrl-C, or SIGTERM (sim.errors.Terminated): what was being written has been removed
+            # Ctrl-C, or SIGTERM (sim.common.errors.Terminated): what was being written has been removed
             # on the way here, and the workers stopped; the exit code is the shell's 128 + signal
             how = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
             click.echo(f"\ninterrupted ({how}): stopped; no partial output was left (a sweep keeps the units it "
@@ -132,7 +132,7 @@ def generate(config_path: Path, out_dir: Path, overrides: tuple[str, ...], force
       matchsim generate configs/august-2025.toml -o out/tiny --set world.scale=0.0005
     """
     from sim.config import load_config
-    from sim.io import check_output_dir
+    from sim.common.io import check_output_dir
 
     config = load_config(config_path, overrides)
     # generate() checks this too; checking here fails fast, before importing the generator, and
@@ -181,7 +181,7 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: s
           --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from sim.config import load_config
-    from sim.io import check_output_dir
+    from sim.common.io import check_output_dir
 
     from sim.report.notes import parameter_notes
 
@@ -192,9 +192,9 @@ def run(config_path: Path, out_dir: Path, overrides: tuple[str, ...], matcher: s
 
         find_chromium()   # fail before the long run, not after it
 
-    from sim.study import run_and_write_study
+    from sim.studies.study import run_and_write_study
 
-    # every worker the machine has: each world's blocks are spread over them (sim.study.run_study)
+    # every worker the machine has: each world's blocks are spread over them (sim.studies.study.run_study)
     with _open_engine(engine_name, jobs, scheduler) as engine:
         finish = None if no_report else functools.partial(_write_report, pdf=not no_pdf)
         result = run_and_write_study(config, out_dir, force=force, finish=finish, matcher=matcher,
@@ -236,7 +236,7 @@ def calibrate(config_path: Path, targets_path: Path, out_path: Path, scale, repl
     """
     import os
 
-    from sim.calibrate import check_calibrated_path
+    from sim.studies.calibrate import check_calibrated_path
     from sim.config import load_config, load_targets
 
     config = load_config(config_path)
@@ -252,7 +252,7 @@ def calibrate(config_path: Path, targets_path: Path, out_path: Path, scale, repl
     base = plan.calibration.to_dict() if plan.calibration else {}
     settings = CalibrationSettings.model_validate({**base, **{k: v for k, v in given.items() if v is not None}})
 
-    from sim.calibrate import calibrate as fit, calibrated_text, write_calibrated
+    from sim.studies.calibrate import calibrate as fit, calibrated_text, write_calibrated
 
     with _open_engine(engine_name, jobs, scheduler, most=settings.replicates * (len(plan.parameters) + 1)) as engine:
         result = fit(config, plan, settings=settings, engine=engine, progress=not quiet and sys.stderr.isatty())
@@ -295,8 +295,8 @@ def sweep(sweep_path: Path, out_dir: Path, overrides: tuple[str, ...], engine_na
       matchsim sweep configs/sweeps/address-quality.toml -o out/aq --engine dask --workers 4
       matchsim sweep configs/sweeps/threshold.toml -o out/t --engine dask --scheduler tcp://10.0.0.5:8786
     """
-    from sim.io import check_output_dir, check_writable
-    from sim.sweep import plan_sweep, run_sweep
+    from sim.common.io import check_output_dir, check_writable
+    from sim.studies.sweep import plan_sweep, run_sweep
 
     plan = plan_sweep(sweep_path, overrides)
     if force and out_dir.exists():      # --force starts the sweep over: never over its own sweep file
@@ -351,7 +351,7 @@ def report(study_dir: Path, no_pdf: bool, force: bool) -> None:
     Example:
       matchsim report out/august-2025 --force
     """
-    from sim.io import check_writable
+    from sim.common.io import check_writable
     from sim.report import write_report
     from sim.report.schema import read_study
 
@@ -414,12 +414,12 @@ def link(left_path: Path, right_path: Path, config_path: Path, out_dir: Path, ov
       matchsim link people.csv roster.csv -c my-link.toml -o out/link --set left.encoding=latin-1
     """
     from sim.config import load_link_config
-    from sim.io import check_output_dir
+    from sim.common.io import check_output_dir
 
     config = load_link_config(config_path, overrides)
     check_output_dir(out_dir, force=force, inputs=[left_path, right_path, config_path])
 
-    from sim.link import link as link_files, write_link
+    from sim.runs.link import link as link_files, write_link
 
     result = link_files(config, left_path, right_path, seed=seed, truth=truth)
     write_link(result, out_dir, force=force)
@@ -461,8 +461,8 @@ def score(world_dir: Path, links_path: Path, out_dir: Path, request_column: str,
       matchsim score out/world splink-pairs.parquet -o out/score-splink \\
           --request-id unique_id_l --tin unique_id_r --score match_probability --threshold 0.99
     """
-    from sim.io import check_output_dir
-    from sim.score import score as score_links, write_score
+    from sim.common.io import check_output_dir
+    from sim.runs.score import score as score_links, write_score
 
     check_output_dir(out_dir, force=force, inputs=[world_dir, links_path])
     result = score_links(world_dir, links_path, request_column=request_column, tin_column=tin_column,
@@ -496,7 +496,7 @@ def _stop_on_sigterm(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``matchsim``); exits with the command's exit code. SIGTERM
-    stops a command as Ctrl-C does, cleaning up on the way out (:class:`sim.errors.Terminated`)."""
+    stops a command as Ctrl-C does, cleaning up on the way out (:class:`sim.common.errors.Terminated`)."""
     import signal
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.match.policy import DISCLOSED_COLUMNS, OUTCOMES, PathCandidates, decision_columns, disclosed_values
-from sim.metrics import BREAKDOWNS, NAME_COMMONNESS, WRONG_PERSON_KINDS
+from sim.common.metrics import BREAKDOWNS, NAME_COMMONNESS, WRONG_PERSON_KINDS
 
 _COMMONNESS_EDGES = (10, 100, 1_000, 10_000)
 _SSN_OWNER_SOURCES = ("borrowed_relative", "borrowed_stranger", "mistyped")
@@ -147,7 +147,7 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
 
 
 def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
-    """The :data:`sim.metrics.NAME_COMMONNESS` bucket of each last name's first surname (particles kept with
+    """The :data:`sim.common.metrics.NAME_COMMONNESS` bucket of each last name's first surname (particles kept with
     it: DE LA TORRE MUNOZ -> DELATORRE, as the Census table writes it)."""
     from sim.normalize import PARTICLES, clean_name, map_distinct
 
@@ -260,7 +260,7 @@ def at_volume(decisions: pa.Table, fs_paths: Mapping[str, str], volume: int) -> 
 
 
 def counts(decisions: pa.Table) -> dict[str, int]:
-    """The :data:`sim.metrics.COUNT_KEYS` of a set of decision rows (see the module docstring)."""
+    """The :data:`sim.common.metrics.COUNT_KEYS` of a set of decision rows (see the module docstring)."""
     def n(mask) -> int:
         return int(pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0)
 
@@ -302,7 +302,7 @@ def rates(c: Mapping[str, int]) -> dict[str, float | None]:
 
 
 def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
-    """:func:`counts` within each value of each of :data:`sim.metrics.BREAKDOWNS`. A request with several
+    """:func:`counts` within each value of each of :data:`sim.common.metrics.BREAKDOWNS`. A request with several
     corruptions counts under each; one with none under ``none``."""
     columns = {
         "path": "path", "address_class": "truth_address_class", "ssn_source": "truth_ssn_source",

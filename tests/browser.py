@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.errors import MissingToolError
+from sim.common.errors import MissingToolError
 from sim.report import find_chromium
 
 

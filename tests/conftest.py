@@ -111,7 +111,7 @@ class WorldTruth:
         import numpy as np
         import pandas as pd
 
-        from sim.rng import stream
+        from sim.common.rng import stream
         from sim.world import population
         from sim.world.vocab import vocabulary
 

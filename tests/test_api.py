@@ -24,7 +24,7 @@ def test_every_public_name_resolves_to_what_its_module_defines():
         module = importlib.import_module(sim._API[name])
         assert getattr(sim, name) is getattr(module, sim._RENAMED.get(name, name)), name
     # the functions named after a module stay reachable once the module is imported
-    for module in ("sim.calibrate", "sim.link", "sim.score"):
+    for module in ("sim.studies.calibrate", "sim.runs.link", "sim.runs.score"):
         importlib.import_module(module)
     assert callable(sim.link_files) and callable(sim.score_links) and callable(sim.calibrate_scenario)
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):

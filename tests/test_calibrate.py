@@ -1,4 +1,4 @@
-"""sim.calibrate: the fit recovers a parameter whose effect is known, writes the scenario back
+"""sim.studies.calibrate: the fit recovers a parameter whose effect is known, writes the scenario back
 with every comment and a record of the fit, and refuses what it cannot do."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.calibrate import calibrate, calibrated_text
+from sim.studies.calibrate import calibrate, calibrated_text
 from sim.cli import cli
 from sim.config import CalibrationSettings, TargetsConfig, load_config
-from sim.errors import ConfigError
-from sim.pipeline import run
+from sim.common.errors import ConfigError
+from sim.runs.pipeline import run
 
 TINY = CalibrationSettings(scale=0.001, replicates=2, max_iterations=6, confirm_scale=0.001, confirm_replicates=2)
 SHARE = "world.requested.in_master_file_share"
@@ -167,7 +167,7 @@ def test_shares_balanced_by_one_key_give_way_together(config, repo_root):
     set of shares, and the record says where complete ended."""
     import numpy as np
 
-    from sim.calibrate import _values
+    from sim.studies.calibrate import _values
     from sim.config import config_with, load_targets
 
     plan = load_targets(repo_root / "configs" / "published-2025.toml")

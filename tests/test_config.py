@@ -11,7 +11,7 @@ import pytest
 
 from sim.config import (MAX_CONFIG_BYTES, Config, apply_overrides, config_with, load_config, load_policy, load_targets, resolve_policy,
                         resolve_study, validate_config)
-from sim.errors import ConfigError
+from sim.common.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # scenarios and policies; configs/link/ holds matchsim link configs, validated in test_link.py

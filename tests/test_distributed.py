@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from sim.config import load_config
-from sim.errors import EngineError
-from sim.parallel import open_engine
-from sim.pipeline import DECISIONS_FILE, write_run
-from sim.study import run_study
-from sim.sweep import RESULTS_FILE, SUMMARY_FILE, plan_sweep, run_sweep
+from sim.common.errors import EngineError
+from sim.common.parallel import open_engine
+from sim.runs.pipeline import DECISIONS_FILE, write_run
+from sim.studies.study import run_study
+from sim.studies.sweep import RESULTS_FILE, SUMMARY_FILE, plan_sweep, run_sweep
 
 BIN = Path(sys.executable).parent
 MATCHSIM = [sys.executable, "-m", "sim"]

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from sim.config import load_config
-from sim.pipeline import run
+from sim.runs.pipeline import run
 
 SEED = 20250627
 #: surname_address levels whose agreement needs a shared place (a dwelling, a street, a ZIP)

@@ -1,4 +1,4 @@
-"""sim.io: outputs appear complete or not at all, and nothing is replaced unless asked."""
+"""sim.common.io: outputs appear complete or not at all, and nothing is replaced unless asked."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import OutputExistsError
-from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir, output_dir
+from sim.common.errors import OutputExistsError
+from sim.common.io import atomic_write_bytes, atomic_write_text, check_output_dir, output_dir
 
 
 class Boom(Exception):
@@ -20,7 +20,7 @@ def _siblings(path: Path) -> list[str]:
 
 
 def _old_output(path: Path) -> Path:
-    """An earlier matchsim output: its summary.json marks it as one (sim.io.OUTPUT_MARKERS)."""
+    """An earlier matchsim output: its summary.json marks it as one (sim.common.io.OUTPUT_MARKERS)."""
     path.mkdir(parents=True)
     (path / "summary.json").write_text("old run\n")
     return path

@@ -16,19 +16,18 @@ import pytest
 
 SIM = Path(__file__).resolve().parent.parent / "sim"
 
-#: Bottom to top. ``comparisons``: the matcher's vocabulary (how two columns are compared, and the
-#: levels each comparison has), which the policy schema validates a policy's rules against; they
-#: import nothing of matchsim but each other.
+#: Bottom to top, each layer a folder of sim/ or a module at its top, so a module's layer is its
+#: folder. ``compare``: the matcher's vocabulary (how two columns are compared, and the levels each
+#: comparison has), which the policy schema checks a policy's rules against.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("sim.errors", "sim.rng", "sim.io", "sim.metrics", "sim.stats", "sim.text", "sim.provenance", "sim.reference",
-                    "sim.parallel")),
-    ("comparisons", ("sim.match.encode", "sim.match.compare")),
+    ("common", ("sim.common",)),
+    ("compare", ("sim.compare",)),
     ("config", ("sim.config",)),
     ("normalize", ("sim.normalize",)),
     ("world and matcher", ("sim.world", "sim.match")),
     ("evaluate", ("sim.evaluate",)),
-    ("runs", ("sim.pipeline", "sim.link", "sim.score")),
-    ("studies", ("sim.study", "sim.sweep", "sim.calibrate")),
+    ("runs", ("sim.runs",)),
+    ("studies", ("sim.studies",)),
     ("report", ("sim.report",)),
     ("command line", ("sim.cli", "sim.__main__", "sim")),
 )
@@ -44,7 +43,7 @@ def modules() -> dict[str, Path]:
 
 
 def layer_of(module: str) -> int:
-    """The layer of ``module``: the most specific prefix listed (``sim.match.compare`` before
+    """The layer of ``module``: the most specific prefix listed (``sim.compare.comparisons`` before
     ``sim.match``; ``sim`` itself, the package's public API, only for the package)."""
     best, found = -1, None
     for i, (_, prefixes) in enumerate(LAYERS):
@@ -133,9 +132,9 @@ def test_the_checks_find_an_upward_import_and_a_circle(graph):
     module imports the sweep). Both checks fail on them."""
     bad = {name: set(targets) for name, targets in graph.items()}
     bad["sim.config"].add("sim.evaluate")
-    bad["sim.sweep"].add("sim.report.sweep")
+    bad["sim.studies.sweep"].add("sim.report.sweep")
     assert upward(bad) == ["sim.config (config) imports sim.evaluate (evaluate)",
-                           "sim.sweep (studies) imports sim.report.sweep (report)"]
+                           "sim.studies.sweep (studies) imports sim.report.sweep (report)"]
     assert find_cycle(bad) is not None and find_cycle(graph) is None
     with pytest.raises(AssertionError, match="is in no layer"):
         layer_of("simulator.other")
@@ -161,5 +160,5 @@ def test_no_module_imports_another_ones_private_names():
 
 def test_the_private_import_check_sees_one(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from sim.match.compare import _grade, exact\n")
-    assert private_imports(bad) == ["from sim.match.compare import _grade"]
+    bad.write_text("from sim.compare.comparisons import _grade, exact\n")
+    assert private_imports(bad) == ["from sim.compare.comparisons import _grade"]

@@ -1,4 +1,4 @@
-"""``matchsim link``: the matcher on two files of one's own (sim/link.py and its command)."""
+"""``matchsim link``: the matcher on two files of one's own (sim/runs/link.py and its command)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import sim
 from sim.cli import cli
 from sim.config import LinkSideConfig, load_link_config, load_policy
-from sim.link import read_input
+from sim.runs.link import read_input
 from sim.match.policy import DISCLOSED_COLUMNS
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
@@ -313,7 +313,7 @@ def test_link_on_the_worlds_own_files_gives_the_matchers_outcomes(world_dir, tmp
     got = pq.read_table(tmp_path / "out" / "decisions.parquet")
 
     policy = load_policy(REPO / "configs" / f"{policy_name}.toml")
-    rng = sim.rng.stream(0, "match.u_sample", 0)        # link's own stream at --seed 0
+    rng = sim.common.rng.stream(0, "match.u_sample", 0)        # link's own stream at --seed 0
     decided, _, _ = policy_mod.match(policy, prepare_requests(requests), prepare_master_file(master), rng=rng)
     outcomes = [policy_mod.OUTCOMES[i] for i in decided["outcome"]]
     assert got["left_id"].to_pylist() == requests["request_id"].to_pylist()

@@ -1,4 +1,4 @@
-"""Vectorized comparisons (sim.match.compare) against a naive per-pair computation."""
+"""Vectorized comparisons (sim.compare.comparisons) against a naive per-pair computation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from rapidfuzz import distance
 
-from sim.match.compare import DISAGREE, MISSING, comparison_matrix, date, exact, jaro_winkler, levenshtein
+from sim.compare.comparisons import DISAGREE, MISSING, comparison_matrix, date, exact, jaro_winkler, levenshtein
 from sim.world.generate import read_dataset
 
 

@@ -1,4 +1,4 @@
-"""Composite comparisons (sim.match.compare.Composite and its named constructors): the levels
+"""Composite comparisons (sim.compare.comparisons.Composite and its named constructors): the levels
 each constructor promises on hand-made pairs, the same levels from both matchers on world pairs,
 the name parts they read (sim.match.prepare.name_parts), and user-defined composites from a
 policy's config, including the inputs that are refused."""

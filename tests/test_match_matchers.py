@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from sim.match.blocking import block_on
-from sim.match.compare import date, exact, jaro_winkler, levenshtein
+from sim.compare.comparisons import date, exact, jaro_winkler, levenshtein
 from sim.config import MATCHERS
 from sim.match.matchers import RecordLinkageMatcher, VectorizedMatcher, get_matcher
 from sim.normalize import name_controls, parse_addresses

@@ -194,7 +194,7 @@ def address_path_pairs(left, right, rule) -> tuple[int, int]:
 def test_a_rule_over_the_policys_max_pairs_is_refused_with_refinements_that_fit(irs, world_sides):
     """Blocking on zip5 alone pairs each request with everyone in its ZIP area (99M pairs in the
     test world, about 8 GB): refused before a pair is made, with the refinements that fit."""
-    from sim.errors import BlockingTooCoarse
+    from sim.common.errors import BlockingTooCoarse
 
     _, _, left, right = world_sides
     n_left, n = address_path_pairs(left, right, ["zip5"])
@@ -218,11 +218,11 @@ def test_a_rule_over_the_policys_max_pairs_is_refused_with_refinements_that_fit(
 
 def test_without_max_pairs_the_limit_is_the_memory_available(irs, world_sides, monkeypatch):
     """The IRS address path has 5 comparisons, so 80 bytes a pair: 64 MiB holds 838,860 pairs."""
-    from sim.errors import BlockingTooCoarse
+    from sim.common.errors import BlockingTooCoarse
 
     _, _, left, right = world_sides
     _, n = address_path_pairs(left, right, ["zip5"])
-    monkeypatch.setattr("sim.parallel.available_memory", lambda: 64 * 2**20)
+    monkeypatch.setattr("sim.common.parallel.available_memory", lambda: 64 * 2**20)
     with pytest.raises(BlockingTooCoarse) as info:
         match(with_rule(irs, ["zip5"]), left, right)
     assert (f"more than the 64 MiB of memory available now holds at about 80 bytes a pair (about "

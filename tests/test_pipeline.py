@@ -1,4 +1,4 @@
-"""sim.pipeline and sim.evaluate: matchsim run end to end; every figure of the summary traced
+"""sim.runs.pipeline and sim.evaluate: matchsim run end to end; every figure of the summary traced
 to decisions.parquet; every decision checked against the truth; same config, same bytes."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from sim.cli import cli
 from sim.config import config_with
-from sim.metrics import BREAKDOWNS, COUNT_KEYS, MISS_REASONS, NAME_COMMONNESS, WRONG_PERSON_KINDS
-from sim.pipeline import DECISIONS_FILE, SUMMARY_FILE, run, write_run
+from sim.common.metrics import BREAKDOWNS, COUNT_KEYS, MISS_REASONS, NAME_COMMONNESS, WRONG_PERSON_KINDS
+from sim.runs.pipeline import DECISIONS_FILE, SUMMARY_FILE, run, write_run
 
 REQUIRED_SUMMARY_KEYS = {"scenario", "policy", "seed", "scale", "config_sha256", "version", "simulated", "estimates"}
 REQUIRED_COUNT_KEYS = {"requests", "disclosed", "disclosed_tin_path", "disclosed_address_path", "deficient_address_disclosures",
@@ -244,7 +244,7 @@ def test_em_blocks_wait_for_the_fit_on_disk_and_blocks_not_kept_are_matched_agai
     The directory goes with the run."""
     import tempfile
 
-    import sim.pipeline as pipeline
+    import sim.runs.pipeline as pipeline
 
     config = config_with(world_config, **{"world.scale": 0.002, "policy": _policy("probabilistic", world_config)})
     generated = []

@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sim.io import output_dir, remove_stale
-from sim.parallel import DASK_SCRATCH_PREFIX, open_engine
-from sim.pipeline import SPILL_PREFIX
+from sim.common.io import output_dir, remove_stale
+from sim.common.parallel import DASK_SCRATCH_PREFIX, open_engine
+from sim.runs.pipeline import SPILL_PREFIX
 
 MATCHSIM = Path(sys.executable).parent / "matchsim"
 #: How long the workers of a killed parent may take to exit: they check twice a second.
@@ -106,7 +106,7 @@ def test_sigkill_of_the_parent_stops_its_workers_and_the_next_run_removes_what_i
 def test_a_run_that_does_not_spill_still_removes_what_a_killed_run_left(baseline_config_path, tmp_path, monkeypatch):
     """The stale spill directories go at the start of every run, not only of runs that spill."""
     from sim.config import load_config
-    from sim.pipeline import run
+    from sim.runs.pipeline import run
 
     dead = tmp_path / f"{SPILL_PREFIX}{_dead_pid()}-abc"
     dead.mkdir()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import sim.reference as reference
-from sim.errors import DataError
+import sim.common.reference as reference
+from sim.common.errors import DataError
 
 
 def test_the_recorded_checksums_are_those_of_the_files_shipped():
@@ -26,7 +26,7 @@ def test_the_recorded_checksums_are_those_of_the_files_shipped():
 def damaged(tmp_path, monkeypatch):
     """sim/world/data copied to tmp_path, with the caller damaging a file in it."""
     folder = tmp_path / "data"
-    shutil.copytree(Path(reference.__file__).parent / "world" / "data", folder)
+    shutil.copytree(Path(reference.__file__).parents[1] / "world" / "data", folder)
     real = reference._folder
     monkeypatch.setattr(reference, "_folder", lambda source: folder if source == "sim.world" else real(source))
     reference.reference_path.cache_clear()
@@ -68,13 +68,13 @@ def test_the_command_line_exits_3_on_truncated_reference_data_and_writes_nothing
     """End to end, in a fresh process whose package data is a truncated copy (the parquet cut at
     a third: pyarrow raised ArrowInvalid through the CLI before)."""
     folder = tmp_path / "data"
-    shutil.copytree(Path(reference.__file__).parent / "world" / "data", folder)
+    shutil.copytree(Path(reference.__file__).parents[1] / "world" / "data", folder)
     parquet = folder / "census_2010_surnames.parquet"
     parquet.write_bytes(parquet.read_bytes()[: parquet.stat().st_size // 3])
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        import sim.reference as reference
+        import sim.common.reference as reference
         real = reference._folder
         reference._folder = lambda source: Path({str(folder)!r}) if source == "sim.world" else real(source)
         from sim.cli import main

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import InputError, MissingToolError, OutputExistsError
+from sim.common.errors import InputError, MissingToolError, OutputExistsError
 from sim.report import context, find_chromium, render_html, render_markdown, write_report
 from sim.report.context import TITLE, cell
 from sim.report.schema import check_summary, read_study
@@ -38,7 +38,7 @@ def summary(baseline_config_path: Path) -> dict:
     """The summary of a real tiny study: scale 0.001, 2 replicates, every alternative."""
     from sim.config import load_config
     from sim.report.notes import parameter_notes
-    from sim.study import run_study
+    from sim.studies.study import run_study
 
     overrides = ["world.scale=0.001", "study.replicates=2"]
     config = load_config(baseline_config_path, overrides)
@@ -308,7 +308,7 @@ def test_render_is_deterministic_with_source_date_epoch(summary, monkeypatch):
     assert render_markdown(reread) == md and render_html(reread) == html
     assert context(summary)["date_iso"] == "2026-01-01"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "not-a-number")
-    from sim.errors import InputError
+    from sim.common.errors import InputError
 
     with pytest.raises(InputError, match="SOURCE_DATE_EPOCH"):
         render_markdown(summary)

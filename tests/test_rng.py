@@ -1,11 +1,11 @@
-"""sim.rng: one named, reproducible random stream per stage and block."""
+"""sim.common.rng: one named, reproducible random stream per stage and block."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.rng import STAGES, stream
+from sim.common.rng import STAGES, stream
 
 DRAWS = 64  # two streams agreeing on 64 uniform doubles by chance: probability ~2**-3000
 

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from sim import metrics
 from sim.cli import cli
-from sim.score import score
+from sim.runs.score import score
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,7 +96,7 @@ def test_links_to_a_relative_are_wrong_person_household_member_and_two_tins_are_
 def test_a_runs_own_disclosures_score_exactly_as_the_run_scored_them(world_config, world_dir, tmp_path):
     """matchsim's run of the IRS policy on the same world, its disclosures written as links: the
     same requests disclosed, the same right and wrong people, the same breakdowns."""
-    from sim.pipeline import run as run_pipeline
+    from sim.runs.pipeline import run as run_pipeline
 
     ran = run_pipeline(world_config)
     d = ran.decisions.filter(ran.decisions.column("disclosed"))

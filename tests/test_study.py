@@ -1,4 +1,4 @@
-"""sim.study: the main job over replicate seeds and alternative policies. Every unit is the
+"""sim.studies.study: the main job over replicate seeds and alternative policies. Every unit is the
 single run it claims to be; the aggregates are the statistics of the units; the outputs do not
 depend on how many processes ran them."""
 
@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from sim.cli import cli
 from sim.config import load_config
 from sim.report.notes import parameter_notes
-from sim.errors import ConfigError
-from sim.metrics import COUNT_KEYS, RATE_KEYS
-from sim.pipeline import DECISIONS_FILE, run
-from sim.stats import interval
-from sim.study import SUMMARY_FILE, run_and_write_study, run_study, unit_dir, write_study
+from sim.common.errors import ConfigError
+from sim.common.metrics import COUNT_KEYS, RATE_KEYS
+from sim.runs.pipeline import DECISIONS_FILE, run
+from sim.common.stats import interval
+from sim.studies.study import SUMMARY_FILE, run_and_write_study, run_study, unit_dir, write_study
 
 SCALE = ["world.scale=0.0005"]
 # two replicates, the baseline and one alternative: small, and enough to test everything
@@ -162,7 +162,7 @@ def test_every_parameter_carries_the_note_of_the_config_file(study, baseline_con
     assert notes["world.scale"].startswith("(0, 1]: share of the country simulated")
     assert "ACS 2023" in notes["world.households.renter_share_general"]
     assert notes["policy.paths.0.address_gate"].startswith("none | nonblank | zip_regex | sufficient")
-    from sim.study import parameters
+    from sim.studies.study import parameters
 
     rows = {r["key"]: r for r in parameters(study.config, notes)}
     assert rows["world.scale"]["value"] == 0.0005
@@ -200,7 +200,7 @@ def test_a_unit_reproduced_alone_has_the_hash_the_study_reported(baseline_config
 
 
 def test_thresholds_of_one_model_share_its_fit_and_decide_as_alone(baseline_config_path):
-    from sim.pipeline import _matching_key, run_policies
+    from sim.runs.pipeline import _matching_key, run_policies
 
     config = load_config(baseline_config_path, SCALE)
     model = next(p for p in config.study.alternatives if p.name == "probabilistic")
@@ -268,7 +268,7 @@ def test_a_fellegi_sunter_alternative_is_compared_at_the_baseline_volume(baselin
 def test_no_policys_matcher_changes_a_studys_hash(baseline_config_path):
     """The matchers give identical results, so which one a policy or an alternative names is not
     part of a study's identity (the alternatives' once was)."""
-    from sim.study import NOT_STUDY
+    from sim.studies.study import NOT_STUDY
 
     with_alternatives = [*SCALE, "study.replicates=2"]
     base = load_config(baseline_config_path, with_alternatives)

@@ -18,7 +18,7 @@ import shlex
 
 import pytest
 
-from sim.errors import InputError, OutputExistsError
+from sim.common.errors import InputError, OutputExistsError
 from sim.report.sweep import difference_cell, render_sweep_html, sweep_context, toml_value, write_sweep_report
 from tests.browser import chromium_or_fail, launch, open_page
 

@@ -170,7 +170,7 @@ def test_a_doubled_up_household_never_lives_alone(world_config, world_plan):
     # frequent: doubled_up_share = 1 in the three busiest blocks, where many potential hosts are
     # requested households themselves (~70 were left alone, labelled truth_doubled_up).
     from sim.config import config_with
-    from sim.rng import stream
+    from sim.common.rng import stream
     from sim.world import population
 
     config = config_with(world_config, **{"world.households.doubled_up_share": 1.0})

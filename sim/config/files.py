@@ -16,7 +16,7 @@ from sim.config.keys import apply_overrides, flatten, set_dotted
 from sim.config.messages import describe, shown
 from sim.config.policy import LinkConfig, PolicyConfig
 from sim.config.study import Config, SweepConfig, TargetsConfig
-from sim.errors import ConfigError
+from sim.common.errors import ConfigError
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sim.config.study import Config
-from sim.errors import ConfigError
+from sim.common.errors import ConfigError
 
 
 def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

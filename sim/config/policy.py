@@ -48,7 +48,7 @@ MatcherName = Literal["vectorized", "recordlinkage"]
 MATCHERS: tuple[str, ...] = MatcherName.__args__
 ComparisonKindName = Literal["exact", "jaro_winkler", "levenshtein", "date"]
 #: Composite comparisons over several columns built by named constructors
-#: (:data:`sim.match.compare.COMPOSITES`), and ``composite``: levels the config defines.
+#: (:data:`sim.compare.comparisons.COMPOSITES`), and ``composite``: levels the config defines.
 CompositeKindName = Literal["address", "surname", "given_name", "date_of_birth", "surname_address", "composite"]
 #: What a user-defined composite level may ask of a column: equal, missing on either side, on
 #: one side only or on both, or a Jaro-Winkler similarity at least a number in (0, 1).
@@ -170,7 +170,7 @@ class ComparisonConfig(ConfigModel):
     def level_names(self) -> tuple[Any, ...]:
         """What a rule may name as a minimum level, loosest first: the thresholds, then "exact"
         (a composite's level labels), as the comparison built from this config has them."""
-        from sim.match.compare import build
+        from sim.compare.comparisons import build
 
         return build(self).level_names
 

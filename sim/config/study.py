@@ -12,12 +12,12 @@ from pydantic import Field, Strict, field_validator, model_validator
 from sim.config.base import ConfigModel, Float, Int
 from sim.config.policy import PolicyConfig
 from sim.config.world import WorldConfig
-from sim.metrics import check_metric
+from sim.common.metrics import check_metric
 
 
 class TargetConfig(ConfigModel):
     """A published figure and how close a simulation must come to it: ``metric`` names a figure
-    of a run's summary.json, ``GROUP.KEY`` (:mod:`sim.metrics`).
+    of a run's summary.json, ``GROUP.KEY`` (:mod:`sim.common.metrics`).
 
     ``tolerance`` is relative (0.015 = within 1.5%); ``range`` is an interval the figure must fall
     in (for "nearly 5%": [0.04, 0.05]). A target with neither is shown beside the simulation but

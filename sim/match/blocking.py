@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sim.match.encode import shared_dictionary
+from sim.compare.encode import shared_dictionary
 
 @dataclass(frozen=True)
 class BlockingRule:

@@ -1,6 +1,6 @@
 """Fellegi-Sunter scoring: m and u probabilities per comparison level, estimated by EM.
 
-Each candidate pair has a vector of comparison levels (:mod:`sim.match.compare`). Under the
+Each candidate pair has a vector of comparison levels (:mod:`sim.compare.comparisons`). Under the
 Fellegi-Sunter model the levels are independent given whether the pair is a match: ``m[k][l]``
 is the probability that comparison ``k`` is at level ``l`` for a true match, ``u[k][l]`` for a
 non-match. A pair's **match weight** is ``log2(prior odds) + sum_k log2(m[k][l_k] / u[k][l_k])``;

@@ -1,13 +1,13 @@
 """Matchers: who computes candidate pairs and comparison levels, behind one small interface.
 
 A policy (:mod:`sim.match.policy`) says *what* to compare; a matcher says *how* (an *engine*,
-:mod:`sim.parallel`, says where: local processes or a Dask cluster). Every matcher
+:mod:`sim.common.parallel`, says where: local processes or a Dask cluster). Every matcher
 takes the two sides as Arrow tables with the same column names and returns
 
 * ``pairs(rules, left, right)``: the candidate pairs of the union of the blocking rules, as two
   int64 index arrays sorted by (left, right), each pair once;
 * ``levels(comparisons, left, right, left_idx, right_idx)``: the ``(n_pairs, n_comparisons)``
-  int8 matrix of comparison levels (see :mod:`sim.match.compare` for what a level means).
+  int8 matrix of comparison levels (see :mod:`sim.compare.comparisons` for what a level means).
 
 ``vectorized`` (the default, and the reference) does this with numpy and rapidfuzz, each
 distinct value pair scored once. ``recordlinkage`` runs the same blocking and comparisons
@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 
 from sim.config import MATCHERS
 from sim.match.blocking import BlockingRule, Runs, union_pairs
-from sim.match.compare import MISSING, Comparison, Composite, grade, civil_parts, columns_of, comparison_matrix
-from sim.match.encode import as_strings
+from sim.compare.comparisons import MISSING, Comparison, Composite, grade, civil_parts, columns_of, comparison_matrix
+from sim.compare.encode import as_strings
 
 class Matcher(Protocol):
     name: str
@@ -67,11 +67,11 @@ class RecordLinkageMatcher:
 
     It is the cross-check of the vectorized matcher (and the baseline its speed is measured
     against), not a second definition of the levels: recordlinkage's raw scores are graded with
-    the thresholds of :mod:`sim.match.compare`, and the data is prepared so that recordlinkage
+    the thresholds of :mod:`sim.compare.comparisons`, and the data is prepared so that recordlinkage
     sees what the vectorized matcher sees:
 
     * strings as plain text, an empty string as missing (recordlinkage would compare it as a
-      value), every column compared as its string form as :func:`sim.match.encode.as_strings`
+      value), every column compared as its string form as :func:`sim.compare.encode.as_strings`
       gives it;
     * the exact level of every comparison from ``Compare.exact``, which also marks the missing;
     * Jaro-Winkler from ``Compare.string(method="jarowinkler")`` (jellyfish: bit for bit the

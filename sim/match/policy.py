@@ -18,7 +18,7 @@ The steps, in the order the data flows (each a function below):
    otherwise (or on a tie for the top).
 
 :func:`match` runs all five on two prepared tables (:mod:`sim.match.prepare`). The world's
-pipeline (:mod:`sim.pipeline`) runs steps 1-3 block by block and 4-5 once every block's
+pipeline (:mod:`sim.runs.pipeline`) runs steps 1-3 block by block and 4-5 once every block's
 candidates are known, so EM sees the whole world.
 """
 
@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.config import PathConfig, PolicyConfig
-from sim.match import compare
+from sim.compare import comparisons as compare
 from sim.match.blocking import Runs, block_on
 from sim.match.matchers import get_matcher
 from sim.match.fellegi_sunter import TINY, FellegiSunter, pattern_counts
@@ -81,7 +81,7 @@ def address_gate(name: str, left: pa.Table) -> np.ndarray:
 
 
 def comparisons_of(path: PathConfig) -> list:
-    """The path's comparisons, built by the named constructors of :mod:`sim.match.compare`."""
+    """The path's comparisons, built by the named constructors of :mod:`sim.compare.comparisons`."""
     return [compare.build(c) for c in path.comparisons]
 
 
@@ -164,12 +164,12 @@ REFINEMENTS = ("zip5", "name_control", "surname_1", "street6", "given_1", "date_
 def check_pairs(policy: PolicyConfig, path: PathConfig, left: pa.Table, right: pa.Table) -> list[Runs]:
     """Refuse, before any pair is made, a path whose blocking rules would make more candidate
     pairs than ``policy.max_pairs`` or, when that is unset, than the memory available now holds
-    (:func:`sim.parallel.available_memory`, at :data:`BYTES_PER_PAIR` and
+    (:func:`sim.common.parallel.available_memory`, at :data:`BYTES_PER_PAIR` and
     :data:`BYTES_PER_PAIR_COMPARISON`). The error names the rule, the count, the memory, and the
     refinements of the largest rule (one more column) that would fit, with their counts.
     Returns each rule's :class:`~sim.match.blocking.Runs`, from which its pairs are then made."""
-    from sim.errors import BlockingTooCoarse
-    from sim.parallel import available_memory
+    from sim.common.errors import BlockingTooCoarse
+    from sim.common.parallel import available_memory
 
     columns = lambda table, rule: {c: table.column(c) for c in rule}  # noqa: E731
     runs = [block_on(*rule).runs(columns(left, rule), columns(right, rule)) for rule in path.blocking]

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.config import DERIVED_COLUMNS, MAPPABLE_COLUMNS, MATCH_COLUMNS
-from sim.match.encode import as_array
+from sim.compare.encode import as_array
 from sim.normalize import PARTICLES, address_words, clean_name, name_controls, parse_addresses
 
 #: Columns kept beside the match columns: ICE's address text and what the sufficiency classifier
@@ -156,7 +156,7 @@ def given_variants(given: pa.Array) -> pa.Array:
 @lru_cache(maxsize=1)
 def _variant_table() -> tuple[pa.Array, pa.Array]:
     """(every listed name, the form it is grouped under), the group forms among the names."""
-    from sim.reference import reference_toml
+    from sim.common.reference import reference_toml
 
     data = reference_toml("sim.match", "given_name_variants.toml")
     pairs = {}

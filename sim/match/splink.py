@@ -11,7 +11,7 @@ job of two tables in the match schema (:mod:`sim.match.prepare`) with a ``unique
   Splink numbers them as matchsim's gamma: -1 null, ``n`` the closest ... 0 different;
 * a composite level holds when all the terms of any of its alternatives hold, a term being
   "feature k's gamma lies in [low, high]": a condition on the feature's score, or on its gamma
-  written as a SQL ``CASE`` (:func:`gamma_sql`), graded as :mod:`sim.match.compare` grades it
+  written as a SQL ``CASE`` (:func:`gamma_sql`), graded as :mod:`sim.compare.comparisons` grades it
   (Jaro-Winkler by DuckDB's ``jaro_winkler_similarity`` with the same tolerance at the
   thresholds, Levenshtein by ``levenshtein``, dates by day differences and
   ``year``/``month``/``day``);
@@ -25,7 +25,7 @@ The conditions are DuckDB SQL. Missing values must be nulls, as :mod:`sim.match.
 them (an empty string is a value to SQL). Only a dictionary is built here: Splink itself is not
 imported, so this module works without it installed.
 
->>> from sim.match import compare
+>>> from sim.compare import comparisons as compare
 >>> [level["sql_condition"] for level in comparison_levels(compare.exact("zip5"))]
 ['(zip5_l IS NULL OR zip5_r IS NULL)', 'zip5_l = zip5_r', 'ELSE']
 """
@@ -37,14 +37,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sim.config import MATCH_COLUMNS, PathConfig
-from sim.match import compare
-from sim.match.compare import SCORE_TOLERANCE, Comparison, Composite, Term
+from sim.compare import comparisons as compare
+from sim.compare.comparisons import SCORE_TOLERANCE, Comparison, Composite, Term
 from sim.match.policy import comparisons_of
 
 
 def gamma_sql(feature: Comparison | Composite) -> str:
     """A SQL expression for the gamma of a comparison: -1 missing, 0 different, ``1..n`` loosest
-    to closest, as :mod:`sim.match.compare` grades a pair (a composite: the first of its levels
+    to closest, as :mod:`sim.compare.comparisons` grades a pair (a composite: the first of its levels
     that holds, closest first)."""
     if isinstance(feature, Composite):
         whens = [f"WHEN {_any_of_sql(feature.features, feature.missing.any_of)} THEN -1"] if feature.missing is not None else []

@@ -35,8 +35,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from sim.errors import MissingToolError, OutputExistsError
-from sim.io import atomic_write_text
+from sim.common.errors import MissingToolError, OutputExistsError
+from sim.common.io import atomic_write_text
 from sim.report.context import TITLE, context, report_date
 
 HTML_FILE = "report.html"

@@ -1,6 +1,6 @@
 """Everything the audit report shows, computed from a study's ``summary.json`` alone.
 
-:func:`context` turns the study summary (:func:`sim.study.summarize_study`) into one plain dict
+:func:`context` turns the study summary (:func:`sim.studies.study.summarize_study`) into one plain dict
 of formatted figures, tables and sentences. Both templates (HTML and Markdown) and the figures
 read only this dict, so the two formats say the same thing, and what the report claims can be
 tested against the summary without parsing a document. It is pure: the same summary and date
@@ -23,8 +23,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sim.errors import InputError
-from sim.text import count, percent, today
+from sim.common.errors import InputError
+from sim.common.text import count, percent, today
 
 TITLE = "Address Disclosures to ICE: A Simulation of the August 2025 IRS Address Match"
 SUBTITLE = ("How many of the disclosed addresses went to the wrong person, "
@@ -114,7 +114,7 @@ ORIGIN_LABELS = {"el_salvador": "El Salvador", "other": "Other countries"}
 
 
 def report_date() -> _dt.date:
-    """The report's date: :func:`sim.text.today` (``SOURCE_DATE_EPOCH`` when it is set)."""
+    """The report's date: :func:`sim.common.text.today` (``SOURCE_DATE_EPOCH`` when it is set)."""
     return today()
 
 

@@ -1,6 +1,6 @@
 """The shape of a study's summary.json, checked before ``matchsim report`` renders it.
 
-``matchsim run`` writes the summary (:mod:`sim.study`); ``matchsim report DIR`` renders it again,
+``matchsim run`` writes the summary (:mod:`sim.studies.study`); ``matchsim report DIR`` renders it again,
 possibly after it was copied, edited or damaged. :func:`check_summary` validates it against
 these models first, so a summary of the wrong shape is one clear error listing each key path,
 what was there and what was expected (exit code 2), instead of a traceback from deep in the
@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
-from sim.errors import InputError
-from sim.study import SUMMARY_FILE
+from sim.common.errors import InputError
+from sim.studies.study import SUMMARY_FILE
 
 Number = float | None   # JSON has no NaN literal matchsim relies on; a figure with no value is null
 

@@ -49,15 +49,15 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import toml_literal
-from sim.errors import InputError, OutputExistsError
-from sim.io import atomic_write_text
+from sim.common.errors import InputError, OutputExistsError
+from sim.common.io import atomic_write_text
 from sim.report.context import Numbering, as_number, cell, fmt_count, fmt_rate, fmt_value, format_date, report_date
-from sim.sweep import DIFFERENCE_METHOD
+from sim.studies.sweep import DIFFERENCE_METHOD
 
 HTML_FILE = "report.html"
 KICKER = "Simulation sweep, not an audit of IRS records"
 
-#: Readable names of the metrics a sweep can measure (``sim.metrics.COUNT_KEYS`` and
+#: Readable names of the metrics a sweep can measure (``sim.common.metrics.COUNT_KEYS`` and
 #: ``RATE_KEYS``); a key not listed is shown with its underscores as spaces.
 METRIC_LABELS = {
     "requests": "Requests",

@@ -3,7 +3,7 @@
 ``DIR/master_file/<STATE>.parquet`` and ``DIR/requests/<STATE>.parquet`` (one file per state, one
 row group per block), and ``DIR/manifest.json`` with the provenance (the config and its hashes,
 seed, version, the reference data's hash, library versions, counts); each Parquet file carries
-its own provenance keys. The directory appears complete or not at all (:mod:`sim.io`).
+its own provenance keys. The directory appears complete or not at all (:mod:`sim.common.io`).
 
 Memory is bounded by ``world.max_block_population`` whatever the scale: a block is generated,
 written and dropped before the next. Each block draws from its own random streams, so a block's
@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.config import Config
-from sim.io import atomic_write_text, check_output_dir, output_dir
-from sim.provenance import VERSION, provenance
-from sim.rng import stream
+from sim.common.io import atomic_write_text, check_output_dir, output_dir
+from sim.common.provenance import VERSION, provenance
+from sim.common.rng import stream
 from sim.world import geography, master_file, population, requests
 from sim.world.vocab import vocabulary
 

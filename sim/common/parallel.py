@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.errors import EngineError
-from sim.io import remove_stale
-from sim.provenance import VERSION
+from sim.common.errors import EngineError
+from sim.common.io import remove_stale
+from sim.common.provenance import VERSION
 
 ENGINES = ("local", "dask")
 #: How many times a local task runs while its worker process dies before it is recorded failed.
@@ -254,7 +254,7 @@ class DaskEngine(Engine):
                 n = workers or os.cpu_count() or 1
                 # the workers' scratch space is the run's own (Dask's default, $TMPDIR/dask-scratch-space,
                 # outlives every run), named with this process's id so that what a run killed
-                # outright leaves is removed by the next (sim.io.remove_stale)
+                # outright leaves is removed by the next (sim.common.io.remove_stale)
                 remove_stale(Path(tempfile.gettempdir()), DASK_SCRATCH_PREFIX)
                 self._scratch = tempfile.mkdtemp(prefix=f"{DASK_SCRATCH_PREFIX}{os.getpid()}-")
                 with dask.config.set({"temporary-directory": self._scratch}):   # the nannies' and the workers' own
@@ -327,7 +327,7 @@ class DaskEngine(Engine):
 
 def _matchsim_version() -> str:
     """The matchsim version of the process it runs in (a Dask worker's)."""
-    from sim.provenance import VERSION
+    from sim.common.provenance import VERSION
 
     return VERSION
 

@@ -10,7 +10,7 @@ The data flows top to bottom:
 
 1. :func:`read_input` - read a CSV (every column as text, in the side's encoding) or Parquet
    file and check it: it exists, has a header and rows, holds every mapped column, its dates of
-   birth are dates and its ids are unique. Every failure is an :class:`~sim.errors.InputError`
+   birth are dates and its ids are unique. Every failure is an :class:`~sim.common.errors.InputError`
    that says what was wrong, what was received, and how to fix it (rows are numbered from 1,
    the header not counted).
 2. :func:`link_inputs` - pure: prepare both sides, run the policy, and build two tables:
@@ -44,14 +44,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from sim.config import LinkConfig, LinkSideConfig
-from sim.errors import InputError
-from sim.io import atomic_write_text, output_dir
+from sim.common.errors import InputError
+from sim.common.io import atomic_write_text, output_dir
 from sim.match import policy as policy_mod
-from sim.match.encode import as_array
+from sim.compare.encode import as_array
 from sim.match.prepare import prepare
-from sim.provenance import provenance
-from sim.rng import stream
-from sim.text import percent
+from sim.common.provenance import provenance
+from sim.common.rng import stream
+from sim.common.text import percent
 
 #: Match columns that hold names: a column of numbers mapped to one is a mistake, not a name.
 _NAME_COLUMNS = ("first_name", "last_name", "name_control")
@@ -593,7 +593,7 @@ def _check_policy_fits(config: LinkConfig) -> None:
 
 def write_link(result: LinkResult, out_dir: str | Path, *, force: bool = False) -> Path:
     """Write ``pairs.parquet``, ``decisions.parquet`` and ``summary.json`` into ``out_dir``, all or
-    nothing (:func:`sim.io.output_dir`); an existing ``out_dir`` is replaced only with ``force``."""
+    nothing (:func:`sim.common.io.output_dir`); an existing ``out_dir`` is replaced only with ``force``."""
     out_dir = Path(out_dir)
     s = result.summary
     meta = {

@@ -12,9 +12,9 @@ values, or random or Latin-hypercube draws from their ranges. The flow:
    the seeds ``seed, seed + 1, ...`` of the base scenario under its policy alone (the study's
    alternatives and replicates are the sweep's business here).
 2. :func:`run_sweep` runs the (point, seed) *units* not yet recorded in the sweep directory on an
-   engine (:mod:`sim.parallel`: local processes or a Dask cluster). Points that share a world
+   engine (:mod:`sim.common.parallel`: local processes or a Dask cluster). Points that share a world
    (they differ only in their policy: an address gate, a threshold) are one task per seed: the
-   world is generated once and matched under each (:func:`sim.pipeline.run_policies`, which
+   world is generated once and matched under each (:func:`sim.runs.pipeline.run_policies`, which
    gives each policy exactly what it would get alone). Each unit is written to
    ``DIR/units/`` atomically the moment its task ends, so a sweep killed at any moment (even by
    ``kill -9``) and started again with the same command runs only the missing units: none is lost
@@ -56,13 +56,13 @@ import pyarrow.parquet as pq
 from sim import evaluate
 from sim.config import (Config, SweepConfig, SweepParameter, balanced_updates, get_dotted, load_config, load_sweep,
                         toml_literal, unknown_key)
-from sim.errors import ConfigError, OutputExistsError
-from sim.io import atomic_write_bytes, atomic_write_text, check_output_dir
-from sim.metrics import METRIC_GROUPS, metric
-from sim.parallel import Engine
-from sim.pipeline import NOT_RUN, run_policies
-from sim.provenance import VERSION, provenance
-from sim.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
+from sim.common.errors import ConfigError, OutputExistsError
+from sim.common.io import atomic_write_bytes, atomic_write_text, check_output_dir
+from sim.common.metrics import METRIC_GROUPS, metric
+from sim.common.parallel import Engine
+from sim.runs.pipeline import NOT_RUN, run_policies
+from sim.common.provenance import VERSION, provenance
+from sim.common.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
 from sim.world.generate import NOT_WORLD
 
 MANIFEST_FILE = "sweep.json"

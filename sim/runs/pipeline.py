@@ -12,7 +12,7 @@ their distinct comparison-level vectors with counts, the model is fitted from th
 and its blocks are then decided: each matched block waits for the fit on local disk
 (:class:`_Spill`), or, where it could not be kept, is generated and matched again (both are
 deterministic, so the block is the same). Blocks can run on an engine's workers
-(:mod:`sim.parallel`), in the plan's order whatever finishes first.
+(:mod:`sim.common.parallel`), in the plan's order whatever finishes first.
 
 >>> from sim.config import load_config                                        # doctest: +SKIP
 >>> result = run(load_config("configs/august-2025.toml", ["world.scale=0.001"]))  # doctest: +SKIP
@@ -35,15 +35,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim import evaluate, metrics
+from sim import evaluate
+from sim.common import metrics
 from sim.config import Config, PolicyConfig
-from sim.io import atomic_write_text, output_dir, remove_stale
-from sim.provenance import provenance
-from sim.text import percent
+from sim.common.io import atomic_write_text, output_dir, remove_stale
+from sim.common.provenance import provenance
+from sim.common.text import percent
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
-from sim.parallel import Engine
-from sim.rng import stream
+from sim.common.parallel import Engine
+from sim.common.rng import stream
 from sim.world import geography
 from sim.world.generate import NOT_WORLD, dense, generate_block
 

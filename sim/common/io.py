@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from sim.errors import OutputError, OutputExistsError
+from sim.common.errors import OutputError, OutputExistsError
 
 __all__ = ["output_dir", "check_output_dir", "check_writable", "atomic_write_bytes", "atomic_write_text", "OUTPUT_MARKERS",
            "remove_stale"]

@@ -12,7 +12,7 @@ import datetime as _dt
 import os
 from collections.abc import Mapping
 
-from sim.errors import InputError
+from sim.common.errors import InputError
 
 
 def percent(x: float | None) -> str:

@@ -48,7 +48,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.match.encode import shared_dictionary
+from sim.compare.encode import shared_dictionary
 
 ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date", "date_parts", "missing_sides"]
 MISSING, DISAGREE = -1, 0

@@ -37,13 +37,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim import evaluate, metrics
-from sim.errors import InputError
-from sim.io import atomic_write_text, output_dir
+from sim import evaluate
+from sim.common import metrics
+from sim.common.errors import InputError
+from sim.common.io import atomic_write_text, output_dir
 from sim.match.policy import OUTCOMES
 from sim.match.prepare import prepare_master_file, prepare_requests
-from sim.provenance import provenance
-from sim.text import percent
+from sim.common.provenance import provenance
+from sim.common.text import percent
 from sim.world.generate import dense, read_dataset
 
 DECISIONS_FILE, SUMMARY_FILE = "decisions.parquet", "summary.json"
@@ -124,7 +125,7 @@ def _manifest(world_dir: Path) -> dict:
 def read_links(path: Path, requests: pa.Table, master: pa.Table, *, request_column: str, tin_column: str,
                score_column: str | None, threshold: float | None) -> Links:
     """LINKS as rows of the world, every id and TIN checked to be the world's."""
-    from sim.link import file_sha256, quoted, read_table_file
+    from sim.runs.link import file_sha256, quoted, read_table_file
 
     if (score_column is None) != (threshold is None):
         raise InputError("--score and --threshold go together: give the column holding each pair's score and the "

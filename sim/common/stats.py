@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from sim.metrics import metric
+from sim.common.metrics import metric
 
 #: The interval every figure of a study is reported with.
 INTERVAL_LEVEL = 0.95

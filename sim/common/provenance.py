@@ -28,8 +28,8 @@ def data_sha256() -> str:
     """Hash of the reference data shipped in sim/world/data (the Census surname table, naming and
     geography assumptions that are not in the config) and sim/match/data (the given-name variants
     the matcher compares), so the manifest pins them too. Each file is read as every reader reads
-    it, checked against its recorded size and SHA-256 (:mod:`sim.reference`)."""
-    from sim.reference import data_files, reference_bytes
+    it, checked against its recorded size and SHA-256 (:mod:`sim.common.reference`)."""
+    from sim.common.reference import data_files, reference_bytes
 
     digest = hashlib.sha256()
     for package in ("sim.world", "sim.match"):
