@@ -69,7 +69,7 @@ def imports(path: Path, name: str, known: set[str]) -> set[str]:
                 base = ".".join([*parts, *([node.module] if node.module else [])])
             if base.split(".")[0] != "sim":
                 continue
-            for alias in node.names:       # `from sim.match import compare` imports a module
+            for alias in node.names:       # `from sim.compare import comparisons` imports a module
                 out.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
     out.discard(name)
     return out

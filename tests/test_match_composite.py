@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from sim.config import ComparisonConfig, PathConfig
-from sim.match import compare
+from sim.compare import comparisons as compare
 from sim.match.blocking import block_on
 from sim.match.matchers import RecordLinkageMatcher, VectorizedMatcher
 from sim.match.prepare import given_variants, name_parts, prepare_master_file, prepare_requests

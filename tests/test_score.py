@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from sim import metrics
+from sim.common import metrics
 from sim.cli import cli
 from sim.runs.score import score
 
