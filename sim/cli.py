@@ -353,9 +353,9 @@ def report(study_dir: Path, no_pdf: bool, force: bool) -> None:
     """
     from sim.common.io import check_writable
     from sim.report import write_report
-    from sim.report.schema import read_study
+    from sim.common.summaries import read_summary
 
-    summary = read_study(study_dir)
+    summary = read_summary(study_dir, "study")
     check_writable(study_dir)
     written = write_report(summary, study_dir, pdf=not no_pdf, force=force)
     for path in written:

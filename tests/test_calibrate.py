@@ -4,7 +4,6 @@ with every comment and a record of the fit, and refuses what it cannot do."""
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

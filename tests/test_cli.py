@@ -7,7 +7,6 @@ import sys
 import types
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 

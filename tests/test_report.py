@@ -20,7 +20,7 @@ import pytest
 from sim.common.errors import InputError, MissingToolError, OutputExistsError
 from sim.report import context, find_chromium, render_html, render_markdown, write_report
 from sim.report.context import TITLE, cell
-from sim.report.schema import check_summary, read_study
+from sim.common.summaries import check_summary, read_summary
 from tests.browser import chromium_or_fail, launch, open_page
 
 HOSTILE_SCRIPT = "<script>alert(1)</script>"
@@ -178,7 +178,7 @@ def test_single_replicate_and_missing_keys_render(summary):
 
 def test_the_summary_a_run_writes_passes_its_schema(summary, tmp_path):
     write_study_summary(summary, tmp_path)
-    assert read_study(tmp_path) == summary
+    assert read_summary(tmp_path, "study") == summary
 
 
 def write_study_summary(summary: dict, folder: Path) -> Path:
@@ -199,10 +199,10 @@ def test_a_summary_of_the_wrong_shape_is_one_error_naming_each_key(summary, tmp_
     bad["policies"][2]["aggregate"]["breakdowns"]["name_commonness"]["rarer"]["disclosed"] = True
     path = write_study_summary(bad, tmp_path)
     with pytest.raises(InputError) as info:
-        read_study(tmp_path)
+        read_summary(tmp_path, "study")
     assert info.value.exit_code == 2
     assert str(info.value) == "\n".join([
-        f"'{path}' is not a summary `matchsim report` can render: 5 problems",
+        f"'{path}' is not a study summary matchsim can read: 5 problems",
         "  - scale: input should be a valid number; got '0.001'",
         "  - policies.0.role: input should be 'baseline' or 'alternative'; got [1]",
         "  - policies.1.aggregate.rates: missing",
@@ -216,7 +216,7 @@ def test_a_summary_of_the_wrong_shape_is_one_error_naming_each_key(summary, tmp_
     write_study_summary(bad, tmp_path)
     with pytest.raises(InputError, match=r"  - \(top level\): baseline_policy is 'nope' but the policies with role "
                                          r"'baseline' are \['irs-2025'\]; exactly that one policy must have it"):
-        read_study(tmp_path)
+        read_summary(tmp_path, "study")
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -253,7 +253,7 @@ def test_every_damaged_summary_is_refused_or_renders(summary, seed):
         else:
             parent[at[-1]] = rng.choice([None, "x", [], {}, -1, 1e308, True, [1], {"a": 1}])
         try:
-            check_summary(damaged, "summary.json")
+            check_summary(damaged, "summary.json", "study")
         except InputError:
             refused += 1
             continue

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 
 from sim.normalize import name_controls
-from sim.world.population import ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER
+from sim.world.population import ROLE_HEAD, ROLE_PARTNER
 from sim.world.vocab import names_data
 from tests.stats import four_se
 

@@ -16,7 +16,7 @@ import pytest
 from sim.normalize import PARTICLES
 from sim.world.address import ADDRESS_CLASSES
 from sim.world.requests import CORRUPTIONS, SSN_SOURCES, SWAP_POOLS
-from sim.world.vocab import names_data, vocabulary
+from sim.world.vocab import vocabulary
 from tests.stats import binomial_plausible, four_se
 
 NAME_CORRUPTIONS = {"particles_dropped", "one_surname", "given_truncated", "transliterated", "name_order_swapped", "first_name_typo", "last_name_typo"}

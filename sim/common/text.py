@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from sim.common.errors import InputError
 
@@ -42,6 +43,15 @@ def interval_text(iv: Mapping, *, rate: bool = False) -> str:
     return f"{shown(iv['mean'])} [{shown(iv['lo'])}-{shown(iv['hi'])}]"
 
 
+def shown(value: Any) -> str:
+    """A value received where it was not allowed, as an error message quotes it: a table as
+    "a table", anything else as its repr, cut at 60 characters."""
+    if isinstance(value, dict):
+        return "a table" if value else "an empty table"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def today() -> _dt.date:
     """Today's UTC date, or the date of ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) when it is
     set, so that a report or a calibrated config written again is byte-identical
@@ -56,4 +66,4 @@ def today() -> _dt.date:
                          f"fix it (e.g. SOURCE_DATE_EPOCH=$(date +%s)) or unset it to date the output today") from None
 
 
-__all__ = ["percent", "count", "interval_text", "today"]
+__all__ = ["percent", "count", "interval_text", "shown", "today"]

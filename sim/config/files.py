@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.config.keys import apply_overrides, flatten, set_dotted
-from sim.config.messages import describe, shown
+from sim.common.text import shown
+from sim.config.messages import describe
 from sim.config.policy import LinkConfig, PolicyConfig
 from sim.config.study import Config, SweepConfig, TargetsConfig
 from sim.common.errors import ConfigError

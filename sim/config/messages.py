@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sim.common.text import shown
 from sim.config.policy import LinkConfig, PolicyConfig
 from sim.config.study import Config
 
@@ -55,10 +56,3 @@ def _model_at(loc: list[str], root: type[BaseModel]) -> type[BaseModel] | None:
         else:
             return None
     return model
-
-
-def shown(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table" if value else "an empty table"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

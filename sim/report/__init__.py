@@ -19,8 +19,8 @@ report.html is one self-contained file: inline CSS and figures, system fonts, a 
 Policy that forbids scripts and any fetch. Everything from the summary (policy descriptions,
 parameter notes) is user text and is escaped.
 
->>> from sim.report.schema import read_study                                      # doctest: +SKIP
->>> write_report(read_study("out/august-2025"), "out/august-2025", force=True)  # doctest: +SKIP
+>>> from sim.common.summaries import read_summary                                        # doctest: +SKIP
+>>> write_report(read_summary("out/august-2025", "study"), "out/august-2025", force=True)  # doctest: +SKIP
 [PosixPath('out/august-2025/report.html'), PosixPath('out/august-2025/report.md'), PosixPath('out/august-2025/report.pdf')]
 """
 

@@ -32,7 +32,6 @@ import codecs
 import csv
 import difflib
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +44,13 @@ import pyarrow.parquet as pq
 
 from sim.config import LinkConfig, LinkSideConfig
 from sim.common.errors import InputError
-from sim.common.io import atomic_write_text, output_dir
+from sim.common.io import output_dir
 from sim.match import policy as policy_mod
 from sim.compare.encode import as_array
 from sim.match.prepare import prepare
 from sim.common.provenance import provenance
 from sim.common.rng import stream
+from sim.common.summaries import parquet_metadata, write_summary
 from sim.common.text import percent
 
 #: Match columns that hold names: a column of numbers mapped to one is a mistake, not a name.
@@ -59,7 +59,6 @@ _NAME_COLUMNS = ("first_name", "last_name", "name_control")
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 PAIRS_FILE = "pairs.parquet"
 DECISIONS_FILE = "decisions.parquet"
-SUMMARY_FILE = "summary.json"
 #: Text columns that a Parquet file may hold as integers, losing leading zeros: the width they
 #: are padded back to.
 _DIGIT_WIDTHS = {"zip5": 5, "zip4": 4, "tin": 9}
@@ -596,15 +595,12 @@ def write_link(result: LinkResult, out_dir: str | Path, *, force: bool = False) 
     nothing (:func:`sim.common.io.output_dir`); an existing ``out_dir`` is replaced only with ``force``."""
     out_dir = Path(out_dir)
     s = result.summary
-    meta = {
-        "matchsim.command": "link", "matchsim.version": s["version"], "matchsim.policy": s["policy"],
-        "matchsim.seed": str(s["seed"]), "matchsim.config_sha256": s["config_sha256"],
-        "matchsim.left_sha256": s["inputs"]["left"]["sha256"], "matchsim.right_sha256": s["inputs"]["right"]["sha256"],
-    }
+    meta = parquet_metadata({**{k: s[k] for k in ("command", "version", "policy", "seed", "config_sha256")},
+                             "left_sha256": s["inputs"]["left"]["sha256"], "right_sha256": s["inputs"]["right"]["sha256"]})
     with output_dir(out_dir, force=force) as tmp:
         for name, table in ((PAIRS_FILE, result.pairs), (DECISIONS_FILE, result.decisions)):
             pq.write_table(table.replace_schema_metadata(meta), tmp / name, compression="zstd", compression_level=3)
-        atomic_write_text(tmp / SUMMARY_FILE, json.dumps(s, indent=2) + "\n")
+        write_summary(tmp, s, "link")
     return out_dir
 
 

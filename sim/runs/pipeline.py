@@ -38,13 +38,14 @@ import pyarrow.parquet as pq
 from sim import evaluate
 from sim.common import metrics
 from sim.config import Config, PolicyConfig
-from sim.common.io import atomic_write_text, output_dir, remove_stale
+from sim.common.io import output_dir, remove_stale
 from sim.common.provenance import provenance
 from sim.common.text import percent
 from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.common.parallel import Engine
 from sim.common.rng import stream
+from sim.common.summaries import parquet_metadata, write_summary
 from sim.world import geography
 from sim.world.generate import NOT_WORLD, dense, generate_block
 
@@ -59,7 +60,6 @@ EXECUTION_SETTINGS = ("policy.matcher",)
 #: with the hash the study reported for it.
 NOT_RUN = (*EXECUTION_SETTINGS, "study", "calibration")
 DECISIONS_FILE = "decisions.parquet"
-SUMMARY_FILE = "summary.json"
 
 
 #: The name of a run's spill directory under $TMPDIR starts with this and the run's process id.
@@ -369,10 +369,11 @@ def write_run(result: RunResult, out_dir: str | Path, *, force: bool = False) ->
     """Write ``decisions.parquet`` and ``summary.json`` into ``out_dir``, all or nothing."""
     out_dir = Path(out_dir)
     with output_dir(out_dir, force=force) as tmp:
-        meta = {f"matchsim.{k}": str(result.summary[k]) for k in ("scenario", "policy", "seed", "scale", "config_sha256", "version")}
+        s = result.summary
+        meta = parquet_metadata({k: s[k] for k in ("scenario", "policy", "seed", "scale", "config_sha256", "version")})
         pq.write_table(result.decisions.replace_schema_metadata(meta), tmp / DECISIONS_FILE,
                        compression="zstd", compression_level=3)
-        atomic_write_text(tmp / SUMMARY_FILE, json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
+        write_summary(tmp, s, "run")
     return out_dir
 
 

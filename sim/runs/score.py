@@ -28,7 +28,6 @@ TIN that the world does not hold is an error, not a silent miss.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +39,15 @@ import pyarrow.parquet as pq
 from sim import evaluate
 from sim.common import metrics
 from sim.common.errors import InputError
-from sim.common.io import atomic_write_text, output_dir
+from sim.common.io import output_dir
 from sim.match.policy import OUTCOMES
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.common.provenance import provenance
+from sim.common.summaries import MANIFEST_FILE, parquet_metadata, read_summary, write_summary
 from sim.common.text import percent
 from sim.world.generate import dense, read_dataset
 
-DECISIONS_FILE, SUMMARY_FILE = "decisions.parquet", "summary.json"
+DECISIONS_FILE = "decisions.parquet"
 #: The path name the decisions carry: an outside tool has no paths of matchsim's.
 PATH_NAME = "links"
 #: Thresholds of the frontier of scored pairs: this many quantiles of the requests' top scores.
@@ -110,15 +110,14 @@ def score(world_dir: str | Path, links_path: str | Path, *, request_column: str 
 
 
 def _manifest(world_dir: Path) -> dict:
-    path = world_dir / "manifest.json"
-    if not world_dir.is_dir() or not path.is_file():
-        raise InputError(f"'{world_dir}' is not a generated world (no manifest.json); pass the directory "
+    if not world_dir.is_dir() or not (world_dir / MANIFEST_FILE).is_file():
+        raise InputError(f"'{world_dir}' is not a generated world (no {MANIFEST_FILE}); pass the directory "
                          f"`matchsim generate CONFIG -o DIR` wrote")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["config"]["world"]["n_requests"], manifest["world_sha256"]    # what the summary needs of it
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read the world's manifest '{path}' ({exc}); generate the world again") from None
+    manifest = read_summary(world_dir, "world")
+    n_requests = manifest["config"].get("world", {}).get("n_requests") if isinstance(manifest["config"].get("world"), dict) else None
+    if not isinstance(n_requests, int):     # what the summary needs of the config
+        raise InputError(f"the world's manifest '{world_dir / MANIFEST_FILE}' has no config.world.n_requests; "
+                         f"generate the world again")
     return manifest
 
 
@@ -304,10 +303,11 @@ def write_score(result: ScoreResult, out_dir: str | Path, *, force: bool = False
     """Write ``decisions.parquet`` and ``summary.json`` into ``out_dir``, all or nothing."""
     out_dir = Path(out_dir)
     with output_dir(out_dir, force=force) as tmp:
-        meta = {f"matchsim.{k}": str(result.summary[k]) for k in ("scenario", "seed", "scale", "world_sha256", "version")}
+        s = result.summary
+        meta = parquet_metadata({k: s[k] for k in ("scenario", "seed", "scale", "world_sha256", "version")})
         pq.write_table(result.decisions.replace_schema_metadata(meta), tmp / DECISIONS_FILE,
                        compression="zstd", compression_level=3)
-        atomic_write_text(tmp / SUMMARY_FILE, json.dumps(result.summary, indent=2) + "\n")
+        write_summary(tmp, s, "score")
     return out_dir
 
 

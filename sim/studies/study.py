@@ -22,7 +22,6 @@ the outputs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,19 +29,19 @@ from pathlib import Path
 from sim import evaluate
 from sim.common import metrics
 from sim.config import Config, TargetConfig
-from sim.common.io import atomic_write_text, output_dir
+from sim.common.io import output_dir
 from sim.common.metrics import metric
 from sim.common.parallel import Engine, engine_or_local
 from sim.runs.pipeline import NOT_RUN, RunResult, run_policies, write_run
 from sim.common.provenance import provenance
 from sim.common.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
+from sim.common.summaries import write_summary
 from sim.common.text import count, interval_text, percent
 from sim.world.generate import NOT_WORLD
 
 #: What a study summary leaves out of its config hash: only how it was executed, and the record
 #: of the calibration (its fitted values are in the config itself).
 NOT_STUDY = ("policy.matcher", "study.alternatives.*.matcher", "calibration")
-SUMMARY_FILE = "summary.json"
 RUNS_DIR = "runs"
 
 
@@ -375,7 +374,7 @@ def run_and_write_study(config: Config, out_dir: str | Path, *, force: bool = Fa
 
 
 def _write_summary(result: StudyResult, out_dir: Path, finish: Finish | None) -> None:
-    atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(result.summary, indent=2) + "\n")
+    write_summary(out_dir, result.summary, "study")
     if finish is not None:
         finish(result.summary, out_dir)
 

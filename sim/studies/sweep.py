@@ -53,7 +53,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim import evaluate
 from sim.config import (Config, SweepConfig, SweepParameter, balanced_updates, get_dotted, load_config, load_sweep,
                         toml_literal, unknown_key)
 from sim.common.errors import ConfigError, OutputExistsError
@@ -63,12 +62,12 @@ from sim.common.parallel import Engine
 from sim.runs.pipeline import NOT_RUN, run_policies
 from sim.common.provenance import VERSION, provenance
 from sim.common.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
+from sim.common.summaries import SUMMARY_FILE, parquet_metadata, write_summary
 from sim.world.generate import NOT_WORLD
 
 MANIFEST_FILE = "sweep.json"
 UNITS_DIR = "units"
 RESULTS_FILE = "results.parquet"
-SUMMARY_FILE = "summary.json"
 #: What every point of a sweep runs: its own policy, one seed at a time.
 POINT_OVERRIDES = ("study.replicates=1", "study.alternatives=[]")
 #: How a point's paired difference from the reference point is made (``summary.json``).
@@ -384,7 +383,7 @@ def collect(plan: SweepPlan, out_dir: str | Path) -> dict:
     pq.write_table(table, sink, compression="zstd", compression_level=3)
     atomic_write_bytes(out_dir / RESULTS_FILE, sink.getvalue().to_pybytes())
     summary = summarize_sweep(plan, rows)
-    atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    write_summary(out_dir, summary, "sweep")
     return summary
 
 
@@ -419,8 +418,7 @@ def results_table(plan: SweepPlan, rows: Sequence[Mapping]) -> pa.Table:
     for name in names:
         rate = name.startswith("rates.")
         columns[name] = pa.array([m.get(name) for m in metrics], pa.float64() if rate else pa.int64())
-    meta = {"matchsim.sweep": plan.name, "matchsim.sweep_sha256": plan.manifest["sweep_sha256"],
-            "matchsim.version": VERSION}
+    meta = parquet_metadata({"sweep": plan.name, "sweep_sha256": plan.manifest["sweep_sha256"], "version": VERSION})
     return pa.table(columns).replace_schema_metadata(meta)
 
 
@@ -489,4 +487,4 @@ def summarize_sweep(plan: SweepPlan, rows: Sequence[Mapping]) -> dict:
 
 
 __all__ = ["plan_sweep", "run_sweep", "collect", "design_points", "results_table", "summarize_sweep", "flat_metrics",
-           "read_units", "SweepPlan", "SweepResult", "Point", "MANIFEST_FILE", "RESULTS_FILE", "SUMMARY_FILE"]
+           "read_units", "SweepPlan", "SweepResult", "Point", "MANIFEST_FILE", "RESULTS_FILE"]

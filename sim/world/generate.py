@@ -15,7 +15,6 @@ rows do not depend on the other blocks, and the same config gives byte-identical
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,9 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.config import Config
-from sim.common.io import atomic_write_text, check_output_dir, output_dir
+from sim.common.io import check_output_dir, output_dir
 from sim.common.provenance import VERSION, provenance
 from sim.common.rng import stream
+from sim.common.summaries import parquet_metadata, write_summary
 from sim.world import geography, master_file, population, requests
 from sim.world.vocab import vocabulary
 
@@ -153,7 +153,7 @@ def generate(config: Config, out_dir: str | Path, *, force: bool = False, progre
             if bar is not None:
                 bar.close()
         summary.seconds = time.perf_counter() - started
-        atomic_write_text(tmp / "manifest.json", json.dumps(summary.manifest(config), indent=2, sort_keys=True) + "\n")
+        write_summary(tmp, summary.manifest(config), "world")
     return summary
 
 
@@ -163,7 +163,7 @@ class _Writer:
 
     def __init__(self, root: Path, metadata: dict[str, dict]):
         self.root = root
-        self.provenance = {name: {f"matchsim.{k}": str(v) for k, v in keys.items()} for name, keys in metadata.items()}
+        self.provenance = {name: parquet_metadata(keys) for name, keys in metadata.items()}
         self.state: str | None = None
         self.files: dict[str, pq.ParquetWriter] = {}
 

@@ -30,7 +30,7 @@ from sim.normalize import name_controls
 from sim.world import address, tin as tins
 from sim.world.address import categories, take
 from sim.world.geography import Block, Plan
-from sim.world.population import GENERAL, ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER, Population
+from sim.world.population import GENERAL, ROLE_HEAD, ROLE_PARTNER, Population
 from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 ROLES = pa.array(["head", "partner", "child", "relative"], pa.string())   # ROLE_* codes

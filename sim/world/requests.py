@@ -29,7 +29,7 @@ from sim.world import address, tin as tins
 from sim.world.address import ADDRESS_CLASSES
 from sim.world.geography import Block, Plan
 from sim.world.master_file import NO_TIN, MasterFile
-from sim.world.population import GENERAL, Population, rank_within, reference_day
+from sim.world.population import Population, rank_within, reference_day
 from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 SSN_SOURCES = ("none", *SsnSources.model_fields)   # the config's table is the one place they are named
