@@ -19,7 +19,8 @@ import pytest
 
 from sim.common.errors import InputError, MissingToolError, OutputExistsError
 from sim.report import context, find_chromium, render_html, render_markdown, write_report
-from sim.report.context import TITLE, cell
+from sim.report.format import cell
+from sim.report.labels import TITLE
 from sim.common.summaries import check_summary, read_summary
 from tests.browser import chromium_or_fail, launch, open_page
 

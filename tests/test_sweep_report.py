@@ -19,7 +19,8 @@ import shlex
 import pytest
 
 from sim.common.errors import InputError, OutputExistsError
-from sim.report.sweep import difference_cell, render_sweep_html, sweep_context, toml_value, write_sweep_report
+from sim.report.format import difference_cell, toml_value
+from sim.report.sweep import render_sweep_html, sweep_context, write_sweep_report
 from tests.browser import chromium_or_fail, launch, open_page
 
 ZIP = "world.requests.address.classes.zip_only"

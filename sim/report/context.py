@@ -19,192 +19,15 @@ tables (``52,348 [39,139-65,558]``) and in words in the text (``52,348 (95% inte
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.common.errors import InputError
-from sim.common.text import count, percent, today
-
-TITLE = "Address Disclosures to ICE: A Simulation of the August 2025 IRS Address Match"
-SUBTITLE = ("How many of the disclosed addresses went to the wrong person, "
-            "and what other matching rules would have done")
-KICKER = "Simulation study, not an audit of IRS records"
-
-# The public record the study reproduces (../shared/FACTS.md). The simulated figures and the
-# published ones the study compares with come from the summary; these only tell the story.
-FACTS_REQUESTS = "1.28 million"
-FACTS_DISCLOSED = "47,289"
-FACTS_TIN_PATH = "42,695"
-
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
-
-# Readable names of the summary's category codes; a code not listed is shown with its
-# underscores as spaces, so a new category never breaks the report.
-PATH_LABELS = {"tin": "TIN path", "address": "Address path", "all": "Single path", "(none)": "No path"}
-ADDRESS_CLASS_LABELS = {
-    "complete": "Complete",
-    "missing_unit": "Apartment, no unit number",
-    "out_of_date": "Out of date (person moved)",
-    "shared": "Shared (shelter, office)",
-    "no_street_number": "No street number",
-    "city_state_only": "City and state only",
-    "zip_only": "ZIP code only",
-    "placeholder": "Placeholder text",
-    "blank": "Blank",
-}
-SSN_SOURCE_LABELS = {
-    "correct": "Correct number",
-    "mistyped": "Mistyped number",
-    "borrowed_relative": "Borrowed from a household member",
-    "borrowed_stranger": "Borrowed from a stranger",
-    "never_issued": "Number never issued",
-    "none": "No number",
-}
-WRONG_PERSON_LABELS = {
-    "ssn_owner": "Owner of a borrowed or mistyped SSN",
-    "household_member": "Household member",
-    "same_name_neighbour": "Same-name neighbour",
-    "other": "Other person",
-}
-WRONG_PERSON_PHRASES = {
-    "ssn_owner": "the owners of borrowed or mistyped SSNs",
-    "household_member": "household members",
-    "same_name_neighbour": "same-name neighbours",
-    "other": "other people",
-}
-CORRUPTION_LABELS = {
-    "none": "None",
-    "particles_dropped": "Name: surname particles dropped",
-    "one_surname": "Name: first surname only",
-    "given_truncated": "Name: compound given name truncated",
-    "transliterated": "Name: other romanization",
-    "name_order_swapped": "Name: given name and surname swapped",
-    "first_name_typo": "Name: first-name typo",
-    "last_name_typo": "Name: last-name typo",
-    "dob_error": "Date of birth wrong",
-    "ssn_mistyped": "SSN: mistyped",
-    "ssn_borrowed_relative": "SSN: borrowed from a household member",
-    "ssn_borrowed_stranger": "SSN: borrowed from a stranger",
-    "ssn_never_issued": "SSN: never issued",
-    "address_missing_unit": "Address: apartment, no unit number",
-    "address_out_of_date": "Address: out of date",
-    "address_shared": "Address: shared",
-    "address_no_street_number": "Address: no street number",
-    "address_city_state_only": "Address: city and state only",
-    "address_zip_only": "Address: ZIP code only",
-    "address_placeholder": "Address: placeholder text",
-    "address_blank": "Address: blank",
-    "address_typo": "Address: street-name typo",
-    "address_zip_typo": "Address: ZIP typo",
-}
-NAME_COMMONNESS_LABELS = {
-    "top_10": "Top 10 surnames",
-    "rank_11_100": "Surname rank 11-100",
-    "rank_101_1000": "Surname rank 101-1,000",
-    "rank_1001_10000": "Surname rank 1,001-10,000",
-    "rarer": "Rarer surnames",
-}
-ORIGIN_LABELS = {"el_salvador": "El Salvador", "other": "Other countries"}
-
-
-# --------------------------------------------------------------------------------------------
-# Numbers
-
-
-def report_date() -> _dt.date:
-    """The report's date: :func:`sim.common.text.today` (``SOURCE_DATE_EPOCH`` when it is set)."""
-    return today()
-
-
-def format_date(day: _dt.date) -> str:
-    """``November 21, 2026`` (English month names whatever the locale)."""
-    return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
-
-
-#: ``47,289`` and ``4.7%`` (``n/a`` for a missing figure), as everywhere in matchsim.
-fmt_count, fmt_rate = count, percent
-
-
-def fmt_number(x: Any) -> str:
-    """A number as given in the config (``0.003``, ``1280000``), without float noise."""
-    if isinstance(x, bool) or x is None:
-        return fmt_value(x)
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        return f"{x:.6g}" if abs(x) < 1e6 else f"{x:,.0f}"
-    return str(x)
-
-
-def fmt_value(value: Any) -> str:
-    """A parameter value: lists and tables as compact JSON, None as ``none``."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return fmt_number(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
-
-
-def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
-    """A figure with its interval, formatted every way the report shows it.
-
-    ``iv`` is an interval of the summary (``{"mean", "lo", "hi", ...}``). A lower bound below 0
-    (a count, or a rate) and an upper bound above 1 (a rate) are shown at that limit: the
-    Student-t interval is symmetric and knows nothing of the bounds.
-
-    >>> c = cell({"mean": 52348.3, "lo": 39138.8, "hi": 65557.9})
-    >>> c["compact"], c["long"]
-    ('52,348 [39,139-65,558]', '52,348 (95% interval 39,139 to 65,558)')
-    >>> cell({"mean": 0.0792, "lo": None, "hi": None}, rate=True)["compact"]
-    '7.9%'
-    """
-    iv = iv if isinstance(iv, Mapping) else {}
-    fmt = fmt_rate if rate else fmt_count
-    mean, lo, hi = (as_number(iv.get(k)) for k in ("mean", "lo", "hi"))
-    if lo is not None:
-        lo = max(lo, 0.0)
-    if hi is not None and rate:
-        hi = min(hi, 1.0)
-    if hi is not None:
-        hi = max(hi, 0.0)
-    text = fmt(mean)
-    has_interval = mean is not None and lo is not None and hi is not None
-    span = f"{fmt(lo)}-{fmt(hi)}" if has_interval else ""
-    return {
-        "mean": mean, "lo": lo if has_interval else None, "hi": hi if has_interval else None,
-        "text": text,
-        "range": span,
-        "compact": f"{text} [{span}]" if has_interval else text,
-        "long": f"{text} ({level} interval {fmt(lo)} to {fmt(hi)})" if has_interval else text,
-    }
-
-
-def as_number(x: Any) -> float | None:
-    """``x`` if it is a number (not a bool), else None: a malformed summary shows n/a, not a crash."""
-    return x if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
-def share_cell(num: float | None, den: float | None) -> dict:
-    """A share computed from two means (no interval of its own): ``9.1%``, or ``n/a`` when the
-    denominator is 0."""
-    value = None if num is None or not den else num / den
-    return cell({"mean": value}, rate=True)
-
-
-def _label(code: str, labels: Mapping[str, str]) -> str:
-    return labels.get(code) or code.replace("_", " ").capitalize()
-
-
-def _ordered(categories: Sequence[str], order: Sequence[str]) -> list[str]:
-    """``categories`` in the report's fixed order, unknown ones after it, alphabetically."""
-    known = [c for c in order if c in categories]
-    return known + sorted(c for c in categories if c not in order)
+from sim.report.format import (Cells, Numbering, as_number, cell, fmt_count, fmt_number, fmt_rate, fmt_value, format_date,
+                               format_seeds, report_date, share_cell)
+from sim.report.labels import (ADDRESS_CLASS_LABELS, CORRUPTION_LABELS, FACTS_DISCLOSED, FACTS_REQUESTS, FACTS_TIN_PATH,
+                               KICKER, NAME_COMMONNESS_LABELS, ORIGIN_LABELS, PATH_LABELS, SSN_SOURCE_LABELS, SUBTITLE,
+                               TITLE, WRONG_PERSON_LABELS, WRONG_PERSON_PHRASES, label_of, ordered_codes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,12 +48,12 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     baseline = next((p for p in policies if p.get("name") == summary.get("baseline_policy")), policies[0])
     seeds = list(summary.get("seeds") or [])
     config_sha = summary.get("config_sha256") or ""
-    seeds_text = (f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])) if seeds else "n/a"
+    seeds_text = format_seeds(seeds)
     source = f"Source: matchsim study, config {config_sha[:12]}..., seed{'s' if len(seeds) != 1 else ''} {seeds_text}."
 
     tables = Numbering("Table")
     figures = Numbering("Figure")
-    c = _Cells(level)
+    c = Cells(level)
 
     # Built in the order the report shows them, so tables and figures are numbered in that order.
     study = _study(summary, baseline, level, seeds_text)
@@ -268,28 +91,6 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     ctx["limitations"] = _limitations(summary, baseline)
     ctx["provenance"] = _provenance(summary, policies, ctx["date"], tables)
     return ctx
-
-
-class Numbering:
-    """Tables and figures numbered in the order the report shows them, so both formats agree."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-        self.n = 0
-
-    def next(self, slug: str) -> dict:
-        self.n += 1
-        return {"number": self.n, "label": f"{self.kind} {self.n}", "id": f"{self.kind.lower()}-{slug}"}
-
-
-class _Cells:
-    """:func:`cell` with the study's interval level."""
-
-    def __init__(self, level: str):
-        self.level = level
-
-    def __call__(self, iv: Mapping | None, *, rate: bool = False) -> dict:
-        return cell(iv, rate=rate, level=self.level)
 
 
 def _est(policy: Mapping, key: str) -> Mapping:
@@ -337,7 +138,7 @@ def _study(summary: Mapping, baseline: Mapping, level: str, seeds_text: str) -> 
     }
 
 
-def _published(summary: Mapping, c: _Cells) -> list[dict]:
+def _published(summary: Mapping, c: Cells) -> list[dict]:
     """The published figures beside the simulated ones, with the verdict of each."""
     rows = []
     for t in summary.get("published") or []:
@@ -405,10 +206,10 @@ def _stage_value(counts: Mapping[str, Mapping], key: str, funnel: Mapping | None
     return counts.get(key) or {}
 
 
-def _funnel(policy: Mapping, c: _Cells) -> dict:
+def _funnel(policy: Mapping, c: Cells) -> dict:
     estimates = (policy.get("aggregate") or {}).get("estimates") or {}
     by_path = _breakdown(policy, "path")
-    paths = _ordered(list(by_path), ["tin", "address", "all", "(none)"])
+    paths = ordered_codes(list(by_path), ["tin", "address", "all", "(none)"])
     requests = _mean(estimates.get("requests"))
     funnel = (policy.get("aggregate") or {}).get("funnel") or {}
     stages = []
@@ -424,7 +225,7 @@ def _funnel(policy: Mapping, c: _Cells) -> dict:
         })
     return {
         "policy": policy.get("name", "n/a"),
-        "paths": [{"code": p, "label": _label(p, PATH_LABELS)} for p in paths],
+        "paths": [{"code": p, "label": label_of(p, PATH_LABELS)} for p in paths],
         "stages": stages,
         "disclosed": _mean(estimates.get("disclosed")),
     }
@@ -444,7 +245,7 @@ _COLUMNS = {
 }
 
 
-def _row(label: str, counts: Mapping, columns: Sequence[str], c: _Cells) -> dict:
+def _row(label: str, counts: Mapping, columns: Sequence[str], c: Cells) -> dict:
     cells = []
     for col in columns:
         if col == "wrong_share":
@@ -487,7 +288,7 @@ _BREAKDOWN_COLUMNS = ("requests", "disclosed", "wrong", "wrong_share", "deficien
 _SSN_COLUMNS = ("requests", "disclosed", "right", "wrong", "wrong_share", "missed")
 
 
-def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: Numbering) -> dict | None:
+def _breakdown_table(policy: Mapping, name: str, c: Cells, tables: Numbering) -> dict | None:
     """One breakdown of the summary as a table (None if the summary lacks it); ``(none)``, the
     requests a breakdown does not apply to, is left out."""
     data = _breakdown(policy, name)
@@ -495,7 +296,7 @@ def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: Numbering) -
         return None
     slug, title, first, labels, order, note = _BREAKDOWN_TABLES[name]
     columns = _SSN_COLUMNS if name == "ssn_source" else _BREAKDOWN_COLUMNS
-    rows = [_row(_label(k, labels), data[k], columns, c) for k in _ordered([k for k in data if k != "(none)"], order)]
+    rows = [_row(label_of(k, labels), data[k], columns, c) for k in ordered_codes([k for k in data if k != "(none)"], order)]
     return {"name": name, "table": tables.next(slug), "title": title, "first": first,
             "columns": [_COLUMNS[col][0] for col in columns], "rows": rows, "note": note}
 
@@ -503,13 +304,13 @@ def _breakdown_table(policy: Mapping, name: str, c: _Cells, tables: Numbering) -
 _ZERO = {"mean": 0.0, "lo": 0.0, "hi": 0.0}
 
 
-def _wrong_person(policy: Mapping, c: _Cells, tables: Numbering) -> dict:
+def _wrong_person(policy: Mapping, c: Cells, tables: Numbering) -> dict:
     """Whose address the wrong-person disclosures gave out: each kind of wrong person, the path
     it went through, and whether ICE's address was deficient."""
     kinds = _breakdown(policy, "wrong_person_kind")
     total = _mean(_est(policy, "wrong_person_disclosures"))
     rows = []
-    for kind in _ordered([k for k in kinds if k != "(none)"] + [k for k in WRONG_PERSON_LABELS if k not in kinds],
+    for kind in ordered_codes([k for k in kinds if k != "(none)"] + [k for k in WRONG_PERSON_LABELS if k not in kinds],
                          list(WRONG_PERSON_LABELS)):
         # a kind no seed produced is absent from the breakdown: none of those disclosures (but
         # without the breakdown at all, nothing is known: n/a)
@@ -519,7 +320,7 @@ def _wrong_person(policy: Mapping, c: _Cells, tables: Numbering) -> dict:
         wrong = counts.get("wrong_person_disclosures")
         rows.append({
             "code": kind,
-            "label": _label(kind, WRONG_PERSON_LABELS),
+            "label": label_of(kind, WRONG_PERSON_LABELS),
             "mean": as_number(_mean(wrong)) or 0.0,
             "cells": [c(wrong), share_cell(_mean(wrong), total), c(counts.get("disclosed_tin_path")),
                       c(counts.get("disclosed_address_path")), c(counts.get("deficient_address_disclosures"))],
@@ -542,10 +343,10 @@ def _wrong_person(policy: Mapping, c: _Cells, tables: Numbering) -> dict:
 
 def _address_class_figure(policy: Mapping) -> dict:
     data = _breakdown(policy, "address_class")
-    classes = _ordered([k for k in data if k != "(none)"], list(ADDRESS_CLASS_LABELS))
+    classes = ordered_codes([k for k in data if k != "(none)"], list(ADDRESS_CLASS_LABELS))
     return {
         "policy": policy.get("name", "n/a"),
-        "labels": [_label(k, ADDRESS_CLASS_LABELS) for k in classes],
+        "labels": [label_of(k, ADDRESS_CLASS_LABELS) for k in classes],
         "disclosed": [_interval3(data[k].get("disclosed")) for k in classes],
         "wrong": [_interval3(data[k].get("wrong_person_disclosures")) for k in classes],
     }
@@ -556,7 +357,7 @@ def _interval3(iv: Mapping | None) -> dict:
     return {"mean": iv.get("mean"), "lo": iv.get("lo"), "hi": iv.get("hi")}
 
 
-def _policy_row(policy: Mapping, c: _Cells) -> dict:
+def _policy_row(policy: Mapping, c: Cells) -> dict:
     return {
         "name": policy.get("name", "n/a"),
         "description": policy.get("description", ""),
@@ -589,7 +390,7 @@ def _tradeoff(rows: Sequence[dict], published: Sequence[dict]) -> dict:
 FRONTIER_TABLE_PROBABILITIES = (0.5, 0.9, 0.99, 0.999, 0.9999, 0.999999)
 
 
-def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: _Cells, tables: Numbering,
+def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: Cells, tables: Numbering,
               figures: Numbering) -> dict | None:
     """Section 5's precision-recall frontier: each Fellegi-Sunter policy's curve (means over
     seeds at every threshold), every policy as a point, and each model at the baseline's volume;
@@ -646,7 +447,7 @@ def _by_metric(published: Sequence[dict], metric: str) -> dict | None:
     return next((r for r in published if r["metric"] == metric), None)
 
 
-def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: _Cells, policies: Sequence[Mapping]) -> dict:
+def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: Cells, policies: Sequence[Mapping]) -> dict:
     """The first page: why, what was simulated, what it found and what the alternatives do."""
     study, published = ctx["study"], ctx["published"]["rows"]
     base = next(r for r in rows if r["name"] == ctx["baseline"]["name"])
@@ -832,7 +633,7 @@ def _parameter_groups(parameters: Sequence[Mapping]) -> list[dict]:
     return [{"name": name, "rows": rows} for name, rows in groups.items()]
 
 
-def _calibration(raw: Any, c: _Cells, tables: Numbering) -> dict:
+def _calibration(raw: Any, c: Cells, tables: Numbering) -> dict:
     """The record of the calibration (``matchsim calibrate`` writes it into the config),
     rendered defensively: a missing or malformed entry is shown as n/a."""
     if not raw:
@@ -962,4 +763,4 @@ def _provenance(summary: Mapping, policies: Sequence[Mapping], date: str, tables
     }
 
 
-__all__ = ["context", "report_date", "format_date", "cell", "share_cell", "fmt_count", "fmt_rate", "fmt_value", "TITLE"]
+__all__ = ["context"]

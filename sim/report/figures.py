@@ -1,7 +1,9 @@
-"""The report's three figures, drawn with matplotlib from the report context as SVG text.
+"""The reports' figures, drawn with matplotlib from a report context as SVG text: the study
+report's funnel, address classes, trade-off and frontier, and the sweep report's metric-against-
+parameter figures and heatmaps.
 
-Each function takes the figure's part of :func:`sim.report.context.context` and returns an SVG
-document. The SVGs are deterministic (a fixed ``svg.hashsalt`` for the element ids, no date in
+Each function takes the figure's part of :func:`sim.report.context.context` (or of
+:func:`sim.report.sweep.sweep_context`) and returns an SVG document. The SVGs are deterministic (a fixed ``svg.hashsalt`` for the element ids, no date in
 the metadata, text drawn as paths so no font is needed), so a re-render is byte-identical. They
 are drawn on a :class:`~matplotlib.figure.Figure` of their own, never through pyplot, so no
 global backend or figure registry is touched.
@@ -13,10 +15,13 @@ them as mathtext.
 from __future__ import annotations
 
 import base64
+import math
 import io
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -314,4 +319,137 @@ def _label_offsets(ax, xs: Sequence[float], ys: Sequence[float], names: Sequence
     return out
 
 
-__all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg", "frontier_svg", "data_uri"]
+def _axis_formatter(rate: bool, span: float | None = None):
+    """Counts as ``47,000``; rates as ``4%``, or ``4.5%`` on an axis that spans less than 5 points."""
+    if not rate:
+        return FuncFormatter(lambda v, _: f"{v:,.0f}")
+    digits = 1 if span is not None and span < 0.05 else 0
+    return FuncFormatter(lambda v, _: f"{100 * v:.{digits}f}%")
+
+
+_PALETTE = ("#1f3a5f", "#a33a2a", "#2f6b3a", "#b07d1a", "#7f9cc0", "#6b4c8a", "#2a7f86", "#6b6b6b")
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+
+
+def metric_svg(data: Mapping, *, wide: bool = True) -> str:
+    """One metric against one parameter: means with their intervals as whiskers. A numeric
+    parameter of a grid gets a line per combination of the other parameters' values; a
+    categorical one its values in order along the axis, series side by side; a drawn design
+    plain markers (on a categorical axis spread within their category)."""
+
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(7.0, 3.0) if wide else (3.5, 2.9), layout="constrained")
+        ax = fig.subplots()
+        series = data["series"]
+        n = len(series)
+        categorical = data["kind"] == "categorical"
+        for si, s in enumerate(series):
+            pts = s["points"]
+            if categorical and data["grid"]:
+                width = min(0.6 / max(n, 1), 0.16)
+                xs = [q["x"] + (si - (n - 1) / 2) * width for q in pts]
+            elif categorical:
+                # a drawn design: the points of a category spread evenly across it, in the summary's order
+                counts = Counter(q["x"] for q in pts)
+                seen: Counter = Counter()
+                xs = []
+                for q in pts:
+                    k, m = seen[q["x"]], counts[q["x"]]
+                    seen[q["x"]] += 1
+                    xs.append(q["x"] + (0.0 if m == 1 else -0.25 + 0.5 * k / (m - 1)))
+            else:
+                xs = [q["x"] for q in pts]
+            ys = [q["mean"] if q["mean"] is not None else math.nan for q in pts]
+            below = [0.0 if q["mean"] is None or q["lo"] is None else max(q["mean"] - q["lo"], 0.0) for q in pts]
+            above = [0.0 if q["mean"] is None or q["hi"] is None else max(q["hi"] - q["mean"], 0.0) for q in pts]
+            colour = NAVY if n == 1 else _PALETTE[si % len(_PALETTE)]
+            marker = "o" if n == 1 else _MARKERS[(si // len(_PALETTE)) % len(_MARKERS)]
+            has_err = any(below) or any(above)
+            ax.errorbar(xs, ys, yerr=[below, above] if has_err else None, fmt=marker + ("-" if data["lines"] else ""),
+                        color=colour, ecolor=colour, elinewidth=0.8, capsize=2.5,
+                        markersize=4.5 if data["grid"] else 3.5,
+                        linewidth=1.1, alpha=1.0 if data["grid"] else 0.85, zorder=3,
+                        label=plain_label(s["label"]) if data["legend"] else None)
+        if categorical:
+            cats = data["categories"] or []
+            tilt = len(cats) > 6 or any(len(c) > 10 for c in cats)
+            ax.set_xticks(range(len(cats)), [plain_label(c) for c in cats], rotation=30 if tilt else 0,
+                          ha="right" if tilt else "center")
+            ax.set_xlim(-0.6, len(cats) - 0.4)
+        else:
+            if data.get("ticks"):
+                ax.set_xticks(data["ticks"], [plain_label(t) for t in data["tick_labels"]])
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(6 if wide else 4))
+            if data.get("xlim"):
+                lo, hi = data["xlim"]
+                pad = (hi - lo) * 0.06 or abs(hi) * 0.1 or 1.0
+                ax.set_xlim(lo - pad, hi + pad)
+        if data.get("ylim"):
+            ax.set_ylim(*data["ylim"])
+        low, high = ax.get_ylim()
+        ax.yaxis.set_major_formatter(_axis_formatter(data["rate"], high - low))
+        ax.set_xlabel(plain_label(data["param"]))
+        ax.set_ylabel(plain_label(data["label"]))
+        ax.grid(axis="y", color="#e3e3e3", linewidth=0.6)
+        ax.set_axisbelow(True)
+        if data["legend"]:     # below the axes, clear of the tick labels whatever their rotation
+            fig.legend(loc="outside lower center", ncol=2 if not wide else 3, fontsize=7, handlelength=1.6,
+                       columnspacing=1.0)
+        if data["n_defined"] == 0:
+            ax.text(0.5, 0.5, "no point has a value", transform=ax.transAxes, ha="center", va="center", color=GREY)
+            ax.set_yticks([])
+        ax.tick_params(axis="both", colors=INK)
+        return svg_of(fig)
+
+
+def heatmap_svg(data: Mapping) -> str:
+    """A grid over two parameters: the mean of the metric in each cell, annotated; a cell with
+    no value is hatched and says n/a."""
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.patches import Rectangle
+
+    xs, ys = data["x"]["categories"], data["y"]["categories"]
+    cells = data["cells"]
+    values = np.array([[math.nan if c["mean"] is None else c["mean"] for c in row] for row in cells], dtype=float)
+    finite = values[np.isfinite(values)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if hi == lo:
+        hi = lo + (abs(lo) * 0.01 or 1.0)
+    cmap = LinearSegmentedColormap.from_list("matchsim-navy", ["#f3f6fa", "#7f9cc0", NAVY]).with_extremes(bad="#ffffff")
+    norm = Normalize(lo, hi)
+    nx, ny = max(len(xs), 1), max(len(ys), 1)
+    size = 7.5 if nx <= 6 else (6.5 if nx <= 10 else 5.5)
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(7.0, min(6.5, max(2.2, 1.0 + 0.36 * ny))))
+        ax = fig.subplots()
+        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, origin="lower", aspect="auto",
+                          interpolation="nearest")
+        for i, row in enumerate(cells):
+            for j, c in enumerate(row):
+                if c["mean"] is None:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                                              edgecolor="#c8c8c8", linewidth=0))
+                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=size, color="#6b6b6b")
+                else:
+                    dark = norm(c["mean"]) > 0.55
+                    ax.text(j, i, c["text"], ha="center", va="center", fontsize=size,
+                            color="white" if dark else INK)
+        tilt = any(len(x) > 8 for x in xs)
+        ax.set_xticks(range(len(xs)), [plain_label(x) for x in xs], rotation=30 if tilt else 0, ha="right" if tilt else "center")
+        ax.set_yticks(range(len(ys)), [plain_label(y) for y in ys])
+        ax.set_xlabel(plain_label(data["x"]["label"]))
+        ax.set_ylabel(plain_label(data["y"]["label"]))
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.tick_params(length=0)
+        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
+        bar.ax.yaxis.set_major_formatter(_axis_formatter(data["rate"], hi - lo))
+        bar.outline.set_visible(False)
+        bar.ax.tick_params(labelsize=7, length=2)
+        return svg_of(fig)
+
+
+__all__ = ["funnel_svg", "address_class_svg", "tradeoff_svg", "frontier_svg", "metric_svg", "heatmap_svg", "data_uri"]

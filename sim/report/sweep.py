@@ -40,191 +40,23 @@ PosixPath('out/sweep/report.html')
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import re
 import shlex
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.config import toml_literal
 from sim.common.errors import InputError, OutputExistsError
 from sim.common.io import atomic_write_text
-from sim.report.context import Numbering, as_number, cell, fmt_count, fmt_rate, fmt_value, format_date, report_date
+from sim.report.format import (Numbering, as_number, cell, difference_cell, fmt_metric, fmt_value, format_date, format_seeds,
+                               index_of, interval_level, plural, report_date, same_value, short_labels, toml_value)
+from sim.report.labels import DESIGN_LABELS, SWEEP_KICKER, is_rate, metric_label
 from sim.studies.sweep import DIFFERENCE_METHOD
 
 HTML_FILE = "report.html"
-KICKER = "Simulation sweep, not an audit of IRS records"
-
-#: Readable names of the metrics a sweep can measure (``sim.common.metrics.COUNT_KEYS`` and
-#: ``RATE_KEYS``); a key not listed is shown with its underscores as spaces.
-METRIC_LABELS = {
-    "requests": "Requests",
-    "requests_with_tin": "Requests with a TIN",
-    "findable": "Requests whose person has a record",
-    "disclosed": "Disclosures",
-    "disclosed_tin_path": "Disclosures, TIN path",
-    "disclosed_address_path": "Disclosures, address path",
-    "right_person_disclosures": "Right-person disclosures",
-    "wrong_person_disclosures": "Wrong-person disclosures",
-    "deficient_address_disclosures": "Disclosures on a deficient address",
-    "updated_address_disclosures": "Disclosures of an updated address",
-    "missed_matches": "Missed matches",
-    "gated": "Gated requests",
-    "unmatched": "Unmatched requests",
-    "ambiguous": "Ambiguous requests",
-    "no_path": "Requests with no path",
-    "precision": "Precision",
-    "recall": "Recall",
-    "disclosure_rate": "Disclosure rate",
-    "wrong_person_rate": "Wrong-person rate",
-    "deficient_address_rate": "Deficient-address share",
-    "updated_address_rate": "Updated-address share",
-    "tin_path_share": "TIN-path share",
-}
-DESIGN_LABELS = {"grid": "grid", "random": "random design", "lhs": "Latin hypercube"}
 
 #: Series of a figure that share the other parameters' values get a legend up to this many.
 MAX_LEGEND = 10
-
-
-# --------------------------------------------------------------------------------------------
-# Small formatters
-
-
-def is_rate(metric: str) -> bool:
-    """``rates.*`` are shares, shown as percentages; ``estimates.*`` and ``simulated.*`` counts."""
-    return str(metric).startswith("rates.")
-
-
-def metric_label(metric: str) -> str:
-    """``Wrong-person disclosures`` for ``estimates.wrong_person_disclosures``; a simulated
-    (unscaled) count says so."""
-    group, _, leaf = str(metric).partition(".")
-    label = METRIC_LABELS.get(leaf) or (leaf or group).replace("_", " ").capitalize()
-    return f"{label} (simulated)" if group == "simulated" else label
-
-
-def fmt_metric(metric: str, x: float | None) -> str:
-    """A metric's value as the report shows it: a count or a percentage; ``n/a`` if undefined."""
-    return fmt_rate(x) if is_rate(metric) else fmt_count(x)
-
-
-def _signed(x: float, spec: str) -> str:
-    """``x`` with its sign (``+2,300``, ``-0.8``); a figure that rounds to zero has none."""
-    text = f"{x:+{spec}}"
-    return text if any(ch in "123456789" for ch in text) else text[1:]
-
-
-def difference_cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
-    """A paired difference from the reference point (a point's ``vs_reference``) with its
-    interval, formatted every way the report shows it, with the keys of
-    :func:`sim.report.context.cell`.
-
-    Signed: a count as ``+2,300 [+2,180 to +2,420]`` (a difference of national estimates), a
-    rate in percentage points as ``-2.8 points [-3.0 to -2.6]``, to two decimals when every
-    figure of the cell is under one point (and not all 0), so that a tight difference does not
-    read as 0.0.
-    The ends are joined by "to", as a minus sign would be lost in "-". Unlike a level, a
-    difference keeps a bound below 0 (a rate's stays within 100 points either way).
-
-    >>> difference_cell({"mean": 2300.0, "lo": 2180.0, "hi": 2420.0})["compact"]
-    '+2,300 [+2,180 to +2,420]'
-    >>> difference_cell({"mean": -0.0277, "lo": -0.0297, "hi": -0.0257}, rate=True)["long"]
-    '-2.8 points (95% interval -3.0 to -2.6 points)'
-    >>> difference_cell({"mean": -0.0004, "lo": -0.0006, "hi": -0.0002}, rate=True)["compact"]
-    '-0.04 points [-0.06 to -0.02]'
-    >>> difference_cell({"mean": 150.0, "lo": None, "hi": None})["compact"], difference_cell(None)["text"]
-    ('+150', 'n/a')
-    """
-    iv = iv if isinstance(iv, Mapping) else {}
-    mean, lo, hi = (as_number(iv.get(k)) for k in ("mean", "lo", "hi"))
-    has_interval = mean is not None and lo is not None and hi is not None
-    if rate and has_interval:
-        lo, hi = max(lo, -1.0), min(hi, 1.0)
-    if rate:
-        shown = [abs(v) for v in ((mean, lo, hi) if has_interval else (mean,)) if v is not None]
-        digits = 2 if shown and 0 < max(shown) < 0.01 else 1
-
-        def fmt(v: float) -> str:
-            return _signed(100 * v, f".{digits}f")
-        unit = " points"
-    else:
-        def fmt(v: float) -> str:
-            return _signed(v, ",.0f")
-        unit = ""
-    n = iv.get("n")
-    if mean is None:
-        return {"mean": None, "lo": None, "hi": None, "n": n, "text": "n/a", "range": "", "compact": "n/a", "long": "n/a"}
-    text = fmt(mean) + unit
-    span = f"{fmt(lo)} to {fmt(hi)}" if has_interval else ""
-    return {
-        "mean": mean, "lo": lo if has_interval else None, "hi": hi if has_interval else None, "n": n,
-        "text": text,
-        "range": span,
-        "compact": f"{text} [{span}]" if has_interval else text,
-        "long": f"{text} ({level} interval {span}{unit})" if has_interval else text,
-    }
-
-
-def short_labels(keys: Sequence[str]) -> dict[str, str]:
-    """Each dotted key by its shortest suffix that no other key ends with, so that a figure's
-    axis says ``zip_only`` rather than ``world.requests.address.classes.zip_only``; a suffix is
-    never a bare list index (``paths.1.address_gate``, not ``1.address_gate``).
-
-    >>> list(short_labels(["world.a.zip_only", "world.a.complete", "policy.paths.0.gate", "policy.paths.1.gate"]).values())
-    ['zip_only', 'complete', 'paths.0.gate', 'paths.1.gate']
-    """
-    split = {k: str(k).split(".") for k in keys}
-    out = {}
-    for key, parts in split.items():
-        n = 1
-        while n < len(parts) and (any(o != key and other[-n:] == parts[-n:] for o, other in split.items())
-                                  or parts[-n].isdigit()):
-            n += 1
-        out[key] = ".".join(parts[-n:])
-    return out
-
-
-#: ``value`` as the TOML text ``--set KEY=VALUE`` reads back as the same value: the reproduce
-#: commands are built with what the sweep itself uses to apply a point's values.
-toml_value = toml_literal
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal values of the same kind: ``True`` is not the number 1 here."""
-    return isinstance(a, bool) == isinstance(b, bool) and a == b
-
-
-def _index(values: Sequence[Any], v: Any) -> int | None:
-    return next((i for i, w in enumerate(values) if _same(w, v)), None)
-
-
-def _level(interval: Any) -> tuple[str, str]:
-    """The interval's level (``95%``) and its description, from the summary's ``interval``."""
-    if isinstance(interval, Mapping):
-        level = interval.get("level")
-        text = str(interval.get("method", "n/a"))
-        if isinstance(level, (int, float)) and not isinstance(level, bool):
-            return f"{round(100 * level):d}%", text
-    else:
-        text = str(interval) if interval else "n/a"
-    found = re.search(r"(\d+(?:\.\d+)?)\s*%", text)
-    return (f"{found.group(1)}%" if found else "95%"), text
-
-
-def _seeds_text(seeds: Sequence[Any]) -> str:
-    if not seeds:
-        return "n/a"
-    consecutive = all(isinstance(s, int) for s in seeds) and list(seeds) == list(range(seeds[0], seeds[0] + len(seeds)))
-    if len(seeds) > 2 and consecutive:
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ", ".join(str(s) for s in seeds)
-
-
-def _plural(n: int, word: str, words: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +80,7 @@ def sweep_context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
         raise InputError(f"summary.json is a {kind!r} summary, not a sweep's (kind = \"sweep\"); "
                          "render a study with `matchsim report DIR`, or point at the sweep's output directory")
     date = date or report_date()
-    level, interval_text = _level(summary.get("interval"))
+    level, interval_text = interval_level(summary.get("interval"))
     design = summary.get("design") if isinstance(summary.get("design"), Mapping) else {}
     design_kind = str(design.get("kind") or "grid")
     columns = [str(c) for c in summary.get("columns") or []]
@@ -267,7 +99,7 @@ def sweep_context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     ctx: dict = {
         "title": f"Parameter sweep: {name}",
         "name": name,
-        "kicker": KICKER,
+        "kicker": SWEEP_KICKER,
         "description": str(summary.get("description") or ""),
         "date": format_date(date),
         "date_iso": date.isoformat(),
@@ -277,10 +109,10 @@ def sweep_context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
         "scenario": str(summary.get("scenario") or "n/a"),
         "base": str(summary.get("base") or "n/a"),
         "source": f"Source: matchsim sweep {name}, sweep file sha256 {sweep_sha[:12]}..., "
-                  f"seed{'s' if len(seeds) != 1 else ''} {_seeds_text(seeds)}.",
+                  f"seed{'s' if len(seeds) != 1 else ''} {format_seeds(seeds)}.",
         "parameters": params,
         "design": _design(design_kind, design, len(points), params),
-        "seeds": {"list": seeds, "n": len(seeds), "text": _seeds_text(seeds),
+        "seeds": {"list": seeds, "n": len(seeds), "text": format_seeds(seeds),
                   "has_interval": len(seeds) > 1},
         "units": _units(summary, points, seeds),
         "grid2": design_kind == "grid" and len(params) == 2,
@@ -322,7 +154,7 @@ def _parameter(p: Mapping, points: Sequence[Mapping], short: Mapping[str, str]) 
     seen = [pt["values"][key] for pt in points if isinstance(pt.get("values"), Mapping) and key in pt["values"]]
     values = list(given)
     for v in seen:
-        if _index(values, v) is None:
+        if index_of(values, v) is None:
             values.append(v)
     rng = p.get("range") if isinstance(p.get("range"), (list, tuple)) and len(p["range"]) == 2 else None
     numeric = all(as_number(v) is not None for v in values) and (bool(values) or rng is not None)
@@ -345,15 +177,15 @@ def _design(kind: str, design: Mapping, n_points: int, params: Sequence[Mapping]
     seed = design.get("seed")
     if kind == "grid":
         sizes = " x ".join(str(len(p["values"])) for p in params)
-        text = (f"a grid of {_plural(n_points, 'point')}, every combination of the values"
+        text = (f"a grid of {plural(n_points, 'point')}, every combination of the values"
                 + (f" ({sizes})" if len(params) > 1 else ""))
     elif kind == "lhs":
-        text = (f"a Latin hypercube of {_plural(n_points, 'point')} (each range cut into {n_points} strata, "
+        text = (f"a Latin hypercube of {plural(n_points, 'point')} (each range cut into {n_points} strata, "
                 f"one draw in each), design seed {seed}")
     elif kind == "random":
-        text = f"{_plural(n_points, 'point')} drawn uniformly at random, design seed {seed}"
+        text = f"{plural(n_points, 'point')} drawn uniformly at random, design seed {seed}"
     else:
-        text = f"a {kind} design of {_plural(n_points, 'point')}"
+        text = f"a {kind} design of {plural(n_points, 'point')}"
     return {"kind": kind, "label": DESIGN_LABELS.get(kind, kind), "n_points": n_points,
             "seed": seed, "digits": design.get("digits"), "text": text}
 
@@ -367,11 +199,11 @@ def _units(summary: Mapping, points: Sequence[Mapping], seeds: Sequence[Any]) ->
     ok = ok if isinstance(ok, int) else sum(int(p.get("ok") or 0) for p in points)
     failed = failed if isinstance(failed, int) else sum(int(p.get("failed") or 0) for p in points)
     empty = [p.get("point") for p in points if not p.get("metrics")]
-    text = f"{_plural(total, 'unit')} (a point on one seed): {ok:,} ran, {failed:,} failed"
+    text = f"{plural(total, 'unit')} (a point on one seed): {ok:,} ran, {failed:,} failed"
     if empty:
         listed = ", ".join(str(e) for e in empty[:10]) + (f" and {len(empty) - 10:,} more" if len(empty) > 10 else "")
         one = len(empty) == 1
-        text += (f"; {_plural(len(empty), 'point')} ({listed}) {'has' if one else 'have'} no result, "
+        text += (f"; {plural(len(empty), 'point')} ({listed}) {'has' if one else 'have'} no result, "
                  f"every unit of {'it' if one else 'them'} failed")
     return {"total": total, "ok": ok, "failed": failed, "empty_points": empty, "text": text + "."}
 
@@ -420,7 +252,7 @@ def _reference(summary: Mapping, points: Sequence[Mapping], params: Sequence[Map
                 "text": why, "paired": "", "how": how, "example": example,
                 "highlight": why + ' To compare each point with one of them seed by seed, name it in the sweep file '
                                    'with reference = { "<swept key>" = value, ... } (Section 2.1).'}
-    point = next((p for p in points if _same(p.get("point"), index)), None)
+    point = next((p for p in points if same_value(p.get("point"), index)), None)
     values_text = _values_text(point if point is not None else {"values": raw.get("values")}, params)
     reason = str(raw.get("reason") or "").strip()
     method = str(raw.get("difference") or DIFFERENCE_METHOD)
@@ -471,7 +303,7 @@ def _metric_range(metric: str, points: Sequence[Mapping], params: Sequence[Mappi
     def end(t):
         _, _, p = t
         c = cell(_interval(p, metric), rate=rate, level=level)
-        is_ref = ref is not None and _same(p.get("point"), ref)
+        is_ref = ref is not None and same_value(p.get("point"), ref)
         d = (None if ref is None or is_ref
              else difference_cell(_interval(p, metric, "vs_reference"), rate=rate, level=level))
         return {"point": p.get("point"), "mean": c["mean"], "cell": c, "values": _values_text(p, params),
@@ -545,9 +377,9 @@ def _figure_data(metric: str, param: Mapping, params: Sequence[Mapping], points:
         if param["kind"] == "numeric":
             x = float(v)
         else:
-            x = _index(param["values"], v)
+            x = index_of(param["values"], v)
         if grid:
-            order = tuple(_index(o["values"], values.get(o["key"])) if o["key"] in values else -1 for o in others)
+            order = tuple(index_of(o["values"], values.get(o["key"])) if o["key"] in values else -1 for o in others)
             order = tuple(-1 if i is None else i for i in order)
             label = ", ".join(f"{o['short']} = {fmt_value(values[o['key']]) if o['key'] in values else 'n/a'}"
                               for o in others)
@@ -595,7 +427,7 @@ def _heatmap_data(metric: str, params: Sequence[Mapping], points: Sequence[Mappi
         values = p.get("values") if isinstance(p.get("values"), Mapping) else {}
         if px["key"] not in values or py["key"] not in values:
             continue
-        i, j = _index(py["values"], values[py["key"]]), _index(px["values"], values[px["key"]])
+        i, j = index_of(py["values"], values[py["key"]]), index_of(px["values"], values[px["key"]])
         if i is None or j is None or cells[i][j]["point"] is not None:
             continue
         mean = as_number((_interval(p, metric) or {}).get("mean"))
@@ -643,7 +475,7 @@ def _highlights(ctx: Mapping) -> dict:
 def _point_label(p: Mapping, reference: Any) -> str:
     """How a table names a point: ``4``, or ``2 (reference)`` for the reference point."""
     index = p.get("point", "n/a")
-    return f"{index} (reference)" if reference is not None and _same(index, reference) else str(index)
+    return f"{index} (reference)" if reference is not None and same_value(index, reference) else str(index)
 
 
 def _point_row(p: Mapping, columns: Sequence[str], metrics: Sequence[str], params: Sequence[Mapping],
@@ -655,7 +487,7 @@ def _point_row(p: Mapping, columns: Sequence[str], metrics: Sequence[str], param
     return {
         "point": _point_label(p, reference),
         "index": p.get("point", "n/a"),
-        "reference": reference is not None and _same(p.get("point"), reference),
+        "reference": reference is not None and same_value(p.get("point"), reference),
         "column_values": [fmt_value(values[c]) if c in values else "n/a" for c in columns],
         "values_text": _values_text(p, params),
         "ok": p.get("ok", "n/a"), "failed": p.get("failed", "n/a"),
@@ -682,7 +514,7 @@ def _differences(ctx: Mapping, points: Sequence[Mapping], metrics: Sequence[str]
         return out
     for p in points:
         values = p.get("values") if isinstance(p.get("values"), Mapping) else {}
-        is_ref = _same(p.get("point"), ref["point"])
+        is_ref = same_value(p.get("point"), ref["point"])
         cells = [difference_cell(_interval(p, m, "vs_reference"), rate=is_rate(m), level=level) for m in metrics]
         ns = [c["n"] for c in cells if isinstance(c["n"], int) and not isinstance(c["n"], bool)]
         out["rows"].append({
@@ -735,7 +567,7 @@ def _failures(summary: Mapping, points: Sequence[Mapping], params: Sequence[Mapp
     units = summary.get("units") if isinstance(summary.get("units"), Mapping) else {}
     total = units.get("total")
     if rows:
-        text = (f"{_plural(len(rows), 'unit')} of {total if isinstance(total, int) else 'n/a'} failed. A failed unit "
+        text = (f"{plural(len(rows), 'unit')} of {total if isinstance(total, int) else 'n/a'} failed. A failed unit "
                 "leaves its point's figures to the seeds that ran (a mean over fewer seeds, with a wider interval); a "
                 "point none of whose units ran has no figure and is left out of the figures.")
     else:
@@ -784,7 +616,7 @@ def _provenance(summary: Mapping, ctx: Mapping, points: Sequence[Mapping], colum
         ("Scenario", ctx["scenario"]),
         ("Fixed overrides (set)", ", ".join(f"{k} = {toml_value(v)}" for k, v in fixed.items()) or "none"),
         ("Command-line overrides (--set)", ", ".join(_command_line_set(summary)) or "none"),
-        ("Design", f"{design['label']}, {_plural(design['n_points'], 'point')}"
+        ("Design", f"{design['label']}, {plural(design['n_points'], 'point')}"
                    + (f", design seed {design['seed']}" if design["seed"] is not None else "")
                    + (f", drawn values rounded to {design['digits']} digits" if design["kind"] != "grid"
                       and design["digits"] is not None else "")),
@@ -825,149 +657,6 @@ def _provenance(summary: Mapping, ctx: Mapping, points: Sequence[Mapping], colum
 # Figures
 
 
-def _axis_formatter(rate: bool, span: float | None = None):
-    """Counts as ``47,000``; rates as ``4%``, or ``4.5%`` on an axis that spans less than 5 points."""
-    from matplotlib.ticker import FuncFormatter
-
-    if not rate:
-        return FuncFormatter(lambda v, _: f"{v:,.0f}")
-    digits = 1 if span is not None and span < 0.05 else 0
-    return FuncFormatter(lambda v, _: f"{100 * v:.{digits}f}%")
-
-
-_PALETTE = ("#1f3a5f", "#a33a2a", "#2f6b3a", "#b07d1a", "#7f9cc0", "#6b4c8a", "#2a7f86", "#6b6b6b")
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
-
-
-def metric_svg(data: Mapping, *, wide: bool = True) -> str:
-    """One metric against one parameter: means with their intervals as whiskers. A numeric
-    parameter of a grid gets a line per combination of the other parameters' values; a
-    categorical one its values in order along the axis, series side by side; a drawn design
-    plain markers (on a categorical axis spread within their category)."""
-    import matplotlib
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    from sim.report.figures import GREY, INK, NAVY, RC, plain_label, svg_of
-
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(7.0, 3.0) if wide else (3.5, 2.9), layout="constrained")
-        ax = fig.subplots()
-        series = data["series"]
-        n = len(series)
-        categorical = data["kind"] == "categorical"
-        for si, s in enumerate(series):
-            pts = s["points"]
-            if categorical and data["grid"]:
-                width = min(0.6 / max(n, 1), 0.16)
-                xs = [q["x"] + (si - (n - 1) / 2) * width for q in pts]
-            elif categorical:
-                # a drawn design: the points of a category spread evenly across it, in the summary's order
-                counts = Counter(q["x"] for q in pts)
-                seen: Counter = Counter()
-                xs = []
-                for q in pts:
-                    k, m = seen[q["x"]], counts[q["x"]]
-                    seen[q["x"]] += 1
-                    xs.append(q["x"] + (0.0 if m == 1 else -0.25 + 0.5 * k / (m - 1)))
-            else:
-                xs = [q["x"] for q in pts]
-            ys = [q["mean"] if q["mean"] is not None else math.nan for q in pts]
-            below = [0.0 if q["mean"] is None or q["lo"] is None else max(q["mean"] - q["lo"], 0.0) for q in pts]
-            above = [0.0 if q["mean"] is None or q["hi"] is None else max(q["hi"] - q["mean"], 0.0) for q in pts]
-            colour = NAVY if n == 1 else _PALETTE[si % len(_PALETTE)]
-            marker = "o" if n == 1 else _MARKERS[(si // len(_PALETTE)) % len(_MARKERS)]
-            has_err = any(below) or any(above)
-            ax.errorbar(xs, ys, yerr=[below, above] if has_err else None, fmt=marker + ("-" if data["lines"] else ""),
-                        color=colour, ecolor=colour, elinewidth=0.8, capsize=2.5,
-                        markersize=4.5 if data["grid"] else 3.5,
-                        linewidth=1.1, alpha=1.0 if data["grid"] else 0.85, zorder=3,
-                        label=plain_label(s["label"]) if data["legend"] else None)
-        if categorical:
-            cats = data["categories"] or []
-            tilt = len(cats) > 6 or any(len(c) > 10 for c in cats)
-            ax.set_xticks(range(len(cats)), [plain_label(c) for c in cats], rotation=30 if tilt else 0,
-                          ha="right" if tilt else "center")
-            ax.set_xlim(-0.6, len(cats) - 0.4)
-        else:
-            if data.get("ticks"):
-                ax.set_xticks(data["ticks"], [plain_label(t) for t in data["tick_labels"]])
-            else:
-                ax.xaxis.set_major_locator(MaxNLocator(6 if wide else 4))
-            if data.get("xlim"):
-                lo, hi = data["xlim"]
-                pad = (hi - lo) * 0.06 or abs(hi) * 0.1 or 1.0
-                ax.set_xlim(lo - pad, hi + pad)
-        if data.get("ylim"):
-            ax.set_ylim(*data["ylim"])
-        low, high = ax.get_ylim()
-        ax.yaxis.set_major_formatter(_axis_formatter(data["rate"], high - low))
-        ax.set_xlabel(plain_label(data["param"]))
-        ax.set_ylabel(plain_label(data["label"]))
-        ax.grid(axis="y", color="#e3e3e3", linewidth=0.6)
-        ax.set_axisbelow(True)
-        if data["legend"]:     # below the axes, clear of the tick labels whatever their rotation
-            fig.legend(loc="outside lower center", ncol=2 if not wide else 3, fontsize=7, handlelength=1.6,
-                       columnspacing=1.0)
-        if data["n_defined"] == 0:
-            ax.text(0.5, 0.5, "no point has a value", transform=ax.transAxes, ha="center", va="center", color=GREY)
-            ax.set_yticks([])
-        ax.tick_params(axis="both", colors=INK)
-        return svg_of(fig)
-
-
-def heatmap_svg(data: Mapping) -> str:
-    """A grid over two parameters: the mean of the metric in each cell, annotated; a cell with
-    no value is hatched and says n/a."""
-    import matplotlib
-    import numpy as np
-    from matplotlib.colors import LinearSegmentedColormap, Normalize
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-
-    from sim.report.figures import INK, NAVY, RC, plain_label, svg_of
-
-    xs, ys = data["x"]["categories"], data["y"]["categories"]
-    cells = data["cells"]
-    values = np.array([[math.nan if c["mean"] is None else c["mean"] for c in row] for row in cells], dtype=float)
-    finite = values[np.isfinite(values)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if hi == lo:
-        hi = lo + (abs(lo) * 0.01 or 1.0)
-    cmap = LinearSegmentedColormap.from_list("matchsim-navy", ["#f3f6fa", "#7f9cc0", NAVY]).with_extremes(bad="#ffffff")
-    norm = Normalize(lo, hi)
-    nx, ny = max(len(xs), 1), max(len(ys), 1)
-    size = 7.5 if nx <= 6 else (6.5 if nx <= 10 else 5.5)
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(7.0, min(6.5, max(2.2, 1.0 + 0.36 * ny))))
-        ax = fig.subplots()
-        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, origin="lower", aspect="auto",
-                          interpolation="nearest")
-        for i, row in enumerate(cells):
-            for j, c in enumerate(row):
-                if c["mean"] is None:
-                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
-                                                              edgecolor="#c8c8c8", linewidth=0))
-                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=size, color="#6b6b6b")
-                else:
-                    dark = norm(c["mean"]) > 0.55
-                    ax.text(j, i, c["text"], ha="center", va="center", fontsize=size,
-                            color="white" if dark else INK)
-        tilt = any(len(x) > 8 for x in xs)
-        ax.set_xticks(range(len(xs)), [plain_label(x) for x in xs], rotation=30 if tilt else 0, ha="right" if tilt else "center")
-        ax.set_yticks(range(len(ys)), [plain_label(y) for y in ys])
-        ax.set_xlabel(plain_label(data["x"]["label"]))
-        ax.set_ylabel(plain_label(data["y"]["label"]))
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        ax.tick_params(length=0)
-        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
-        bar.ax.yaxis.set_major_formatter(_axis_formatter(data["rate"], hi - lo))
-        bar.outline.set_visible(False)
-        bar.ax.tick_params(labelsize=7, length=2)
-        return svg_of(fig)
-
-
 # --------------------------------------------------------------------------------------------
 # Rendering and writing
 
@@ -976,7 +665,7 @@ def render_sweep_html(summary: Mapping) -> str:
     """report.html of a sweep: one self-contained HTML document (inline CSS, inline SVG figures,
     no script, no external resource). Pure; byte-identical for the same summary and report date."""
     from sim.report import environment
-    from sim.report.figures import data_uri
+    from sim.report.figures import data_uri, heatmap_svg, metric_svg
 
     ctx = sweep_context(summary)
     wide = len(ctx["parameters"]) < 2
@@ -1008,5 +697,4 @@ def write_sweep_report(summary: Mapping, out_dir: str | Path, *, force: bool = T
     return path
 
 
-__all__ = ["sweep_context", "render_sweep_html", "write_sweep_report", "metric_svg", "heatmap_svg",
-           "metric_label", "difference_cell", "short_labels", "toml_value", "HTML_FILE"]
+__all__ = ["sweep_context", "render_sweep_html", "write_sweep_report", "HTML_FILE"]
