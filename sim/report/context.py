@@ -24,10 +24,13 @@ from typing import Any
 
 from sim.common.errors import InputError
 from sim.report.format import (Cells, Numbering, as_number, cell, fmt_count, fmt_number, fmt_rate, fmt_value, format_date,
-                               format_seeds, report_date, share_cell)
+                               format_seeds, paragraphs, prose, report_date, sentence, share_cell)
 from sim.report.labels import (ADDRESS_CLASS_LABELS, CORRUPTION_LABELS, FACTS_DISCLOSED, FACTS_REQUESTS, FACTS_TIN_PATH,
                                KICKER, NAME_COMMONNESS_LABELS, ORIGIN_LABELS, PATH_LABELS, SSN_SOURCE_LABELS, SUBTITLE,
                                TITLE, WRONG_PERSON_LABELS, WRONG_PERSON_PHRASES, label_of, ordered_codes)
+
+#: The report's paragraphs (templates/prose.j2).
+PROSE = prose("prose.j2")
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,33 +259,19 @@ def _row(label: str, counts: Mapping, columns: Sequence[str], c: Cells) -> dict:
 
 
 _BREAKDOWN_TABLES = {
-    # breakdown: (slug, title, first column, labels, order, note)
-    "address_class": (
-        "address-class", "Requests and disclosures by the quality of ICE's address", "Address class (as generated)",
-        ADDRESS_CLASS_LABELS, list(ADDRESS_CLASS_LABELS),
-        "Address class is the class the world gave ICE's address (the truth). \"Deficient\" is what the IRS "
-        "could see from the text: not a complete address by the sufficiency classifier, so an out-of-date or "
-        "shared address can read as complete."),
-    "path": (
-        "path", "Requests and disclosures by matching path", "Path", PATH_LABELS, ["tin", "address", "all", "(none)"],
-        "The TIN path takes the requests that carry an SSN or ITIN, the address path the others."),
-    "ssn_source": (
-        "ssn-source", "Requests and disclosures by the SSN in ICE's file", "SSN in ICE's file",
-        SSN_SOURCE_LABELS, list(SSN_SOURCE_LABELS),
-        "\"Correct\" is the person's own number. A borrowed or mistyped number may belong to someone else, whose "
-        "address TIN Matching discloses when the name control agrees."),
-    "corruption": (
-        "corruption", "Requests and disclosures by the error in ICE's record", "Error in ICE's record",
-        CORRUPTION_LABELS, list(CORRUPTION_LABELS),
-        "A request with several errors counts under each, so the rows add up to more than the total."),
-    "origin_group": (
-        "origin-group", "Requests and disclosures by origin group", "Origin group", ORIGIN_LABELS,
-        ["honduras", "guatemala", "mexico", "el_salvador", "cuba", "brazil", "china", "haiti", "ecuador", "colombia", "other"],
-        "Origin groups in proportion to ICE's non-detained final-order docket (November 2024)."),
-    "name_commonness": (
-        "name-commonness", "Requests and disclosures by how common the surname is", "Surname (Census 2010 rank)",
-        NAME_COMMONNESS_LABELS, list(NAME_COMMONNESS_LABELS),
-        "Common surnames are shared by more people at the same address or nearby."),
+    # breakdown: (slug, title, first column, labels, order); its note is prose.j2's breakdown_note
+    "address_class": ("address-class", "Requests and disclosures by the quality of ICE's address",
+                      "Address class (as generated)", ADDRESS_CLASS_LABELS, list(ADDRESS_CLASS_LABELS)),
+    "path": ("path", "Requests and disclosures by matching path", "Path", PATH_LABELS, ["tin", "address", "all", "(none)"]),
+    "ssn_source": ("ssn-source", "Requests and disclosures by the SSN in ICE's file", "SSN in ICE's file",
+                   SSN_SOURCE_LABELS, list(SSN_SOURCE_LABELS)),
+    "corruption": ("corruption", "Requests and disclosures by the error in ICE's record", "Error in ICE's record",
+                   CORRUPTION_LABELS, list(CORRUPTION_LABELS)),
+    "origin_group": ("origin-group", "Requests and disclosures by origin group", "Origin group", ORIGIN_LABELS,
+                     ["honduras", "guatemala", "mexico", "el_salvador", "cuba", "brazil", "china", "haiti", "ecuador",
+                      "colombia", "other"]),
+    "name_commonness": ("name-commonness", "Requests and disclosures by how common the surname is",
+                        "Surname (Census 2010 rank)", NAME_COMMONNESS_LABELS, list(NAME_COMMONNESS_LABELS)),
 }
 _BREAKDOWN_COLUMNS = ("requests", "disclosed", "wrong", "wrong_share", "deficient", "missed")
 _SSN_COLUMNS = ("requests", "disclosed", "right", "wrong", "wrong_share", "missed")
@@ -294,11 +283,12 @@ def _breakdown_table(policy: Mapping, name: str, c: Cells, tables: Numbering) ->
     data = _breakdown(policy, name)
     if not data:
         return None
-    slug, title, first, labels, order, note = _BREAKDOWN_TABLES[name]
+    slug, title, first, labels, order = _BREAKDOWN_TABLES[name]
     columns = _SSN_COLUMNS if name == "ssn_source" else _BREAKDOWN_COLUMNS
     rows = [_row(label_of(k, labels), data[k], columns, c) for k in ordered_codes([k for k in data if k != "(none)"], order)]
     return {"name": name, "table": tables.next(slug), "title": title, "first": first,
-            "columns": [_COLUMNS[col][0] for col in columns], "rows": rows, "note": note}
+            "columns": [_COLUMNS[col][0] for col in columns], "rows": rows,
+            "note": sentence(PROSE.breakdown_note(name))}
 
 
 _ZERO = {"mean": 0.0, "lo": 0.0, "hi": 0.0}
@@ -443,49 +433,21 @@ def _weight_text(w: float | None) -> str:
     return f"{w:.1f}, probability {1 / (1 + 2.0 ** -w):.4g}"
 
 
-def _by_metric(published: Sequence[dict], metric: str) -> dict | None:
-    return next((r for r in published if r["metric"] == metric), None)
-
-
 def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: Cells, policies: Sequence[Mapping]) -> dict:
     """The first page: why, what was simulated, what it found and what the alternatives do."""
     study, published = ctx["study"], ctx["published"]["rows"]
     base = next(r for r in rows if r["name"] == ctx["baseline"]["name"])
-    interval_note = (f"Figures are national estimates: the mean over {study['replicates_text']} with a "
-                     f"{study['level']} interval." if study["has_interval"] else
-                     "Figures are national estimates from a single replicate, so they have no interval.")
     n_alt = len(rows) - 1
-    why = [
-        f"On June 27, 2025, ICE asked the IRS for the last known addresses of {FACTS_REQUESTS} people with "
-        f"final removal orders. On August 7 the IRS disclosed {FACTS_DISCLOSED} addresses, about {FACTS_TIN_PATH} "
-        "of them through TIN matching without checking the address ICE supplied. A federal court later held "
-        "that disclosures made without a confirmed address violated IRC 6103(i)(2).",
-        "No one has published how many of the disclosed addresses belonged to someone other than the person "
-        "ICE asked about. That cannot be counted from the record; it can be estimated on a synthetic world "
-        "in which the truth about every record is known.",
-    ]
-    did = (f"We simulated ICE's request file and the IRS master file {study['replicates']} time"
-           f"{'s' if study['replicates'] != 1 else ''} (seeds {study['seeds_text']}) on {study['scale_percent']} of the "
-           f"country's ZIP areas, matched each world under the IRS's procedure as described in court filings "
-           f"(policy {base['name']}) and under {n_alt} alternative rule{'s' if n_alt != 1 else ''}, and judged every "
-           f"disclosure against the truth. {interval_note}")
-
-    def vs(metric: str) -> str:
-        row = _by_metric(published, metric)
-        return f"; the published figure is {row['published']}" if row else ""
+    why = paragraphs(PROSE.why({"requests": FACTS_REQUESTS, "disclosed": FACTS_DISCLOSED, "tin_path": FACTS_TIN_PATH}))
+    did = sentence(PROSE.did(study, base["name"], n_alt))
+    published_figures = {}                  # each metric's published figure (the first, if two share one)
+    for r in published:
+        published_figures.setdefault(r["metric"], r["published"])
 
     wrong = ctx["wrong_person"]
     by_kind = ", ".join(f"{r['cells'][0]['text']} to {WRONG_PERSON_PHRASES.get(r['code'], r['label'].lower())}"
                         for r in sorted(wrong["rows"], key=lambda r: -r["mean"]) if r["mean"])
-    found = [
-        f"The simulated procedure disclosed {base['disclosed']['long']} addresses{vs('estimates.disclosed')}.",
-        f"Through the TIN path: {base['tin']['long']}{vs('estimates.disclosed_tin_path')}. "
-        f"Through the address path: {base['address']['long']}{vs('estimates.disclosed_address_path')}.",
-        f"An estimated {base['wrong']['long']} disclosures went to the wrong person, "
-        f"{wrong['rate']['long']} of all disclosures" + (f": {by_kind}." if by_kind else "."),
-        f"{base['deficient_rate']['long']} of the disclosures were made on an address ICE supplied that was not "
-        f"complete{vs('rates.deficient_address_rate')}.",
-    ]
+    found = paragraphs(PROSE.found(base, wrong, by_kind, published_figures))
     alternatives = []
     paired = {p.get("name"): p.get("vs_baseline") or {} for p in policies}
     for r in rows:
@@ -495,11 +457,8 @@ def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: Cells,
         alternatives.append({
             "name": r["name"],
             "description": r["description"],
-            "text": (f"{r['disclosed']['compact']} disclosures, {r['wrong']['compact']} to the wrong person "
-                     f"(precision {r['precision']['text']}, recall {r['recall']['text']}): "
-                     f"{_change(diff.get('wrong_person_disclosures'), 'wrong-person')} and "
-                     f"{_change(diff.get('right_person_disclosures'), 'right-person disclosures')} "
-                     f"than {base['name']} on the same worlds."),
+            "text": sentence(PROSE.alternative(r, base["name"], _change(diff.get("wrong_person_disclosures"), "wrong-person"),
+                                               _change(diff.get("right_person_disclosures"), "right-person disclosures"))),
         })
     for p in policies:
         volume = p.get("same_volume")
@@ -509,13 +468,12 @@ def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: Cells,
         alternatives.append({
             "name": f"{p.get('name', 'n/a')} at {volume.get('reference', base['name'])}'s volume",
             "description": "",
-            "text": (f"set to disclose as many addresses as {volume.get('reference', base['name'])} on each world "
-                     f"({c(volume.get('disclosed'))['compact']}), the model would have sent "
-                     f"{c(volume.get('wrong_person_disclosures'))['compact']} to the wrong person against "
-                     f"{c(volume.get('reference_wrong_person_disclosures'))['compact']}: "
-                     f"{_change(_negated(fewer), 'wrong-person disclosures')}, "
-                     f"at precision {c(volume.get('precision'), rate=True)['text']} and recall "
-                     f"{c(volume.get('recall'), rate=True)['text']}."),
+            "text": sentence(PROSE.same_volume(
+                volume.get("reference", base["name"]), c(volume.get("disclosed"))["compact"],
+                c(volume.get("wrong_person_disclosures"))["compact"],
+                c(volume.get("reference_wrong_person_disclosures"))["compact"],
+                _change(_negated(fewer), "wrong-person disclosures"), c(volume.get("precision"), rate=True)["text"],
+                c(volume.get("recall"), rate=True)["text"])),
         })
     return {"why": why, "did": did, "found": found, "alternatives": alternatives}
 
@@ -543,43 +501,8 @@ def _change(diff: Mapping | None, what: str) -> str:
 def _methodology(summary: Mapping, ctx: Mapping, policies: Sequence[Mapping]) -> dict:
     """The appendix's scope and methodology, in paragraphs."""
     study = ctx["study"]
-    world = [
-        "The world is synthetic. ZIP code areas are drawn from the Census 2010 ZIP Code Tabulation Areas, "
-        "scaled to the 2025 population, and filled with households whose sizes, tenure, buildings and moves "
-        "follow ACS figures. The IRS master file holds the adults who file (and some teenagers), each with a "
-        "TIN, a name as the IRS keys it and a last known address: the address of the last processed return, "
-        "updated from the USPS change-of-address file for a share of moves.",
-        "ICE's request file holds people with final removal orders in proportion to ICE's docket by country of "
-        "origin. Each record carries what ICE had: names recorded by immigration conventions (particles dropped, "
-        "one surname, other romanizations, given name and surname swapped, typos), a date of birth, an SSN or "
-        "ITIN where ICE had one (sometimes mistyped, borrowed from a relative or a stranger, or never issued) and "
-        "a free-text address whose quality classes are anchored on DHS OIG-23-47 (blank, apartments without a "
-        "unit number, shelters and offices, placeholders, out of date). The truth about every record is kept: "
-        "whose record each request is, and whose record each disclosure was.",
-        "The matcher runs each policy as the IRS ran its processes: every request is routed to one path, passes "
-        "or fails the path's address gate, is blocked against the master file, compared field by field and "
-        "decided by rules or by a Fellegi-Sunter match weight; a match discloses the master file's last known "
-        "address. Every decision is then judged against the truth: a disclosure is to the right person when the "
-        "record disclosed belongs to the person ICE asked about. Precision is right-person disclosures over "
-        "disclosures; recall is right-person disclosures over requests whose person has a record of their own. "
-        "A deficient address is one the classifier does not read as complete from ICE's text.",
-    ]
-    estimates = [
-        f"National estimate: each replicate simulates {study['scale_percent']} of the country's ZIP areas "
-        f"(about {study['simulated_requests']} requests), and every count is multiplied by the number of requests "
-        f"in ICE's file ({study['n_requests']}) over that replicate's simulated requests (about "
-        f"{study['estimate_factor']} here). At scale 1 the estimate is the simulated count.",
-        (f"Intervals: {study['interval_method']} ({study['replicates_text']}, seeds {study['seeds_text']}). They "
-         "describe how much the figures vary from one simulated world to another (the sampling of areas, people "
-         "and errors), not how uncertain the assumptions are. A lower bound below zero, or a rate above 100%, is "
-         "shown at that limit. Shares computed from two figures (the wrong-person share of a table row) are "
-         "ratios of the means and carry no interval." if study["has_interval"] else
-         "Intervals: this study has a single replicate, so no figure has an interval; run more replicates "
-         "(study.replicates) for one."),
-        "The funnel's \"passed the address gate\" and \"matched\" stages are derived from the counts the summary "
-        "keeps (requests less gated and unrouted ones; less unmatched and ambiguous ones), as means without "
-        "an interval.",
-    ]
+    world = paragraphs(PROSE.world())
+    estimates = paragraphs(PROSE.estimates(study))
     policy_list = [{"name": p.get("name", "n/a"), "role": p.get("role", "n/a"), "description": p.get("description", "")}
                    for p in policies]
     return {"world": world, "estimates": estimates, "policies": policy_list}
@@ -709,29 +632,9 @@ def _list(value: Any) -> list:
 
 def _limitations(summary: Mapping, baseline: Mapping) -> list[str]:
     scale = summary.get("scale")
-    out = [
-        "The world is synthetic, built under the assumptions listed in Appendix B. The figures are what "
-        "those assumptions imply, not counts of what happened to real people.",
-        "The IRS did not publish its address-matching rule, so the baseline's address path is an assumption. "
-        f"The baseline ({baseline.get('name', 'n/a')}) is described as: \"{baseline.get('description', 'n/a')}\".",
-        "Intervals cover the variation from one simulated world to another, not the uncertainty of the "
-        "assumptions themselves; the sweeps explore those.",
-        "National estimates scale simulated counts by the number of requests in ICE's file; a category that is "
-        "rare in the sample is estimated from a handful of simulated records.",
-        "The Fellegi-Sunter model takes its comparisons as independent given whether a pair is a match. "
-        "Relatives break that: they share a surname, an address and sometimes an SSN, so the model is "
-        "overconfident about them, and its precision at a match probability falls short of that probability "
-        "at the lower thresholds (the frontier shows by how much). Its u and prior are shares of all record "
-        "pairs and shrink as the simulated world grows; their products, and so the match probabilities, do not.",
-    ]
-    if scale is not None and scale < 1:
-        out.insert(3, f"At scale {fmt_number(scale)} the ZIP areas are a sample of the country: a borrowed or "
-                      "mistyped SSN can only hit a TIN in the simulated areas, and accidental hits on other people's "
-                      "numbers are understated accordingly.")
-    if summary.get("calibration") is None:
-        out.append("The scenario was not calibrated: its free parameters are the documented values, not fitted to "
-                   "the published figures, so differences from them are expected.")
-    return out
+    return paragraphs(PROSE.limitations(
+        {"name": baseline.get("name", "n/a"), "description": baseline.get("description", "n/a")},
+        fmt_number(scale) if scale is not None and scale < 1 else None, summary.get("calibration") is not None))
 
 
 def _provenance(summary: Mapping, policies: Sequence[Mapping], date: str, tables: Numbering) -> dict:

@@ -14,11 +14,46 @@ import datetime as _dt
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from sim.common.text import count, percent, today
 from sim.config import toml_literal
 from sim.report.labels import is_rate
+
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@lru_cache(maxsize=None)
+def prose(name: str):
+    """The macros of ``templates/NAME``, where the reports' paragraphs are written, callable from
+    Python (``prose("prose.j2").limitations(...)``). Plain text, not escaped: the report's
+    templates escape it where they show it. An undefined name in a macro is an error, not a blank."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=False,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+    return env.get_template(name).module
+
+
+def paragraphs(text: str) -> list[str]:
+    """What a prose macro returned, as paragraphs: split at blank lines, each paragraph's line
+    breaks read as spaces.
+
+    >>> paragraphs("One line\\n  and its end.\\n\\n\\n\\nTwo.")
+    ['One line and its end.', 'Two.']
+    """
+    return [re.sub(r"[ \t]*\n[ \t]*", " ", p.strip()) for p in re.split(r"\n[ \t]*\n", str(text)) if p.strip()]
+
+
+def sentence(text: str) -> str:
+    """What a prose macro returned, as one paragraph (see :func:`paragraphs`)."""
+    found = paragraphs(text)
+    if len(found) > 1:
+        raise ValueError(f"expected one paragraph, got {len(found)}: {found}")
+    return found[0] if found else ""
 
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
