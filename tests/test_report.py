@@ -433,3 +433,23 @@ def test_pdf_has_the_report_on_letter_pages(written, summary):
     assert summary["config_sha256"] in rest
     appendix = next(i for i, t in enumerate(texts) if "Appendix A. Scope and methodology" in t)
     assert appendix > 3 and texts[appendix].startswith("Appendix A. Scope and methodology")   # on a new page
+
+
+def test_every_paragraph_macro_is_used_and_an_undefined_name_is_an_error():
+    """The reports' words live in templates/prose.j2 and sweep_prose.j2: each macro is called by
+    the context that owns the template (none left behind by an edit), and a macro given a name
+    it does not know fails instead of printing a blank."""
+    import re
+
+    import jinja2
+
+    from sim.report.format import TEMPLATES, paragraphs, prose
+
+    sources = {"prose.j2": "context.py", "sweep_prose.j2": "sweep.py"}
+    for template, module in sources.items():
+        defined = set(re.findall(r"{% macro (\w+)\(", (TEMPLATES / template).read_text()))
+        code = (TEMPLATES.parent / module).read_text()
+        used = set(re.findall(r"PROSE\.(\w+)\(", code)) | set(re.findall(r"{{ (\w+)\(", (TEMPLATES / template).read_text()))
+        assert defined and defined <= used, f"{template}: macros never called: {sorted(defined - used)}"
+    with pytest.raises(jinja2.UndefinedError):
+        paragraphs(prose("prose.j2").estimates({"scale_percent": "5%"}))

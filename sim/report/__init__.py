@@ -6,7 +6,9 @@ results with captioned tables and figures, and appendices (scope and methodology
 parameter, the calibration, the limitations, the provenance). The pipeline is:
 
 1. :func:`context` (``sim.report.context``): the summary dict -> every number, table and
-   sentence the report shows, formatted once. Pure, so what the report claims is testable.
+   sentence the report shows, formatted once (formats in ``sim.report.format``, the names of
+   codes in ``sim.report.labels``, the paragraphs' words in ``templates/prose.j2``). Pure, so
+   what the report claims is testable.
 2. :func:`render_html` / :func:`render_markdown`: the context through the Jinja templates in
    ``templates/`` (HTML autoescaped; Markdown escaped cell by cell), with the figures
    (``sim.report.figures``) inlined as SVG ``data:`` URIs. Pure and deterministic: with
@@ -86,7 +88,9 @@ def environment(kind: str):
     """The Jinja environment of one format, templates loaded from this package's folder."""
     import jinja2
 
-    loader = jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates"))
+    from sim.report.format import TEMPLATES
+
+    loader = jinja2.FileSystemLoader(str(TEMPLATES))
     common = {"loader": loader, "undefined": jinja2.StrictUndefined, "keep_trailing_newline": True}
     if kind == "html":
         return jinja2.Environment(autoescape=True, **common)

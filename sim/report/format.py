@@ -50,10 +50,7 @@ def paragraphs(text: str) -> list[str]:
 
 def sentence(text: str) -> str:
     """What a prose macro returned, as one paragraph (see :func:`paragraphs`)."""
-    found = paragraphs(text)
-    if len(found) > 1:
-        raise ValueError(f"expected one paragraph, got {len(found)}: {found}")
-    return found[0] if found else ""
+    return " ".join(paragraphs(text))
 
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",

@@ -20,8 +20,8 @@ and how to name one.
 
 The pipeline is the audit report's:
 
-1. :func:`sweep_context`: the summary -> every number, table and sentence the report shows,
-   formatted once (counts as ``47,289``, rates as ``4.7%``, intervals as ``47,289
+1. :func:`sweep_context`: the summary -> every number, table and sentence the report shows
+   (the paragraphs' words in ``templates/sweep_prose.j2``), formatted once (counts as ``47,289``, rates as ``4.7%``, intervals as ``47,289
    [46,800-47,700]``; paired differences signed, ``+2,300 [+2,180 to +2,420]`` and rates in
    percentage points, ``-2.8 points [-3.0 to -2.6]``; a mean from one seed has no interval, an
    undefined rate is ``n/a``). Pure, so what the report claims is testable without parsing a
@@ -49,11 +49,15 @@ from typing import Any
 from sim.common.errors import InputError, OutputExistsError
 from sim.common.io import atomic_write_text
 from sim.report.format import (Numbering, as_number, cell, difference_cell, fmt_metric, fmt_value, format_date, format_seeds,
-                               index_of, interval_level, plural, report_date, same_value, short_labels, toml_value)
+                               index_of, interval_level, plural, prose, report_date, same_value, sentence, short_labels,
+                               toml_value)
 from sim.report.labels import DESIGN_LABELS, SWEEP_KICKER, is_rate, metric_label
 from sim.studies.sweep import DIFFERENCE_METHOD
 
 HTML_FILE = "report.html"
+
+#: The report's paragraphs (templates/sweep_prose.j2).
+PROSE = prose("sweep_prose.j2")
 
 #: Series of a figure that share the other parameters' values get a legend up to this many.
 MAX_LEGEND = 10
@@ -235,48 +239,29 @@ def _reference(summary: Mapping, points: Sequence[Mapping], params: Sequence[Map
     if isinstance(index, bool) or not isinstance(index, int):
         index = None
     if index is None:
-        if "reference" in summary:
-            why = ("The sweep has no reference point: none of its points is the base scenario itself and the sweep "
-                   "file names none, so points are compared here only by their own intervals, side by side.")
-        else:
-            why = ("The summary names no reference point (a summary written before sweeps compared every point with "
-                   "a reference has none), so points are compared here only by their own intervals, side by side.")
+        legacy = "reference" not in summary
+        why = sentence(PROSE.no_reference(legacy))
         # a point that ran: one whose values make no valid scenario cannot be the reference
         first = next((p for p in points if isinstance(p.get("values"), Mapping) and p.get("metrics")), None)
         values = first["values"] if first else {}
         named = {p["key"]: values[p["key"]] for p in params if p["key"] in values}
         example = f"reference = {toml_value(named)}" if named else 'reference = { "<swept key>" = value, ... }'
-        how = ("To compare every point with one of them seed by seed, name that point in the sweep file by the values "
-               "of its swept keys" + (f", e.g. point {first.get('point')}:" if named else ":"))
+        how = sentence(PROSE.how_to_name(bool(named), first.get("point") if first else None))
         return {"point": None, "values_text": None, "reason": None, "method": None, "empty": False, "by": None,
                 "text": why, "paired": "", "how": how, "example": example,
-                "highlight": why + ' To compare each point with one of them seed by seed, name it in the sweep file '
-                                   'with reference = { "<swept key>" = value, ... } (Section 2.1).'}
+                "highlight": sentence(PROSE.no_reference_highlight(legacy))}
     point = next((p for p in points if same_value(p.get("point"), index)), None)
     values_text = _values_text(point if point is not None else {"values": raw.get("values")}, params)
     reason = str(raw.get("reason") or "").strip()
     method = str(raw.get("difference") or DIFFERENCE_METHOD)
-    text = f"The reference point is point {index} ({values_text})" + (f", {reason}." if reason else ".")
     empty = point is None or not point.get("metrics")
-    if point is None:
-        text += " It is not among the summary's points, so no point could be compared with it."
+    state = "missing" if point is None else "empty" if empty else "ok"
+    text = sentence(PROSE.reference(index, values_text, reason, state))
+    if empty:
         paired = short = ""
-    elif empty:
-        text += " It has no result (every unit of it failed), so no point could be compared with it."
-        paired = short = ""
-    elif has_interval:
-        paired = (f"Each other point is also given as its difference from the reference, seed by seed: the point minus "
-                  f"the reference within each seed, on the seeds both ran, as the mean over those seeds with its {level} "
-                  "interval. Every point ran on the same seeds, so a paired difference carries none of the seed-to-seed "
-                  "variation of the simulated worlds: its interval is usually much narrower than the two points' own "
-                  "intervals side by side suggest, and it is the one to read when comparing a point with the reference.")
-        short = ("Each other point is also compared with it seed by seed (Section 2.1): on the same worlds, without "
-                 "their seed-to-seed variation, so these paired intervals are usually much narrower than the two "
-                 "points' own intervals side by side suggest.")
     else:
-        paired = ("Each other point is also given as its difference from the reference on the same seed, the same "
-                  "simulated world: with a single seed, that difference has no interval.")
-        short = "Each other point is also compared with it on the same seed (Section 2.1)."
+        paired = sentence(PROSE.paired(level, has_interval))
+        short = sentence(PROSE.paired_short(has_interval))
     return {"point": index, "values_text": values_text, "reason": reason or None, "method": method, "empty": empty,
             "by": "seed by seed" if has_interval else "on the same seed",
             "text": text, "paired": paired, "how": None, "example": None,
@@ -448,26 +433,11 @@ def _highlights(ctx: Mapping) -> dict:
         if p["balance"]:
             text += f"; {p['balance']} gives way, so the shares still sum to 1"
         swept.append(text)
-    seeds = ctx["seeds"]
-    design = ctx["design"]
-    same = f"the same {seeds['n']} replicate seeds" if seeds["n"] != 1 else "the same seed"
-    did = (f"The sweep ran the scenario {ctx['scenario']} ({ctx['base']}) at {design['text']}. Every point ran on "
-           f"{same} ({seeds['text']}), so the differences between points are the parameters' effect and not a change "
-           f"of worlds.")
     ref = ctx["reference"]
     paired = ref["point"] is not None and not ref["empty"]
-    if seeds["has_interval"]:
-        did += f" Each figure is the mean over the seeds, with its {ctx['level']} interval ({ctx['interval']})."
-        moved = f"The mean over the seeds, with its {ctx['level']} interval, at the lowest point and at the highest"
-        moved += (f"; then each one's difference from the reference point {ref['point']}, seed by seed (the point "
-                  f"minus the reference within each seed, mean over the seeds both ran, with its {ctx['level']} "
-                  "interval):" if paired else ":")
-    else:
-        did += " With a single seed per point, the figures are that seed's values and carry no interval."
-        moved = ("The value at the lowest point and at the highest (one seed, so no interval)"
-                 + (f"; then each one's difference from the reference point {ref['point']} on that seed:"
-                    if paired else ":"))
-    did += " " + ref["highlight"]
+    did = sentence(PROSE.did(ctx["scenario"], ctx["base"], ctx["design"], ctx["seeds"], ctx["level"], ctx["interval"],
+                             ref["highlight"]))
+    moved = sentence(PROSE.moved_lead(ctx["seeds"]["has_interval"], ctx["level"], ref["point"] if paired else None))
     return {"swept": swept, "did": did, "units": ctx["units"]["text"], "moved_lead": moved,
             "moved": [m["range"]["text"] for m in ctx["metrics"]]}
 
@@ -528,17 +498,8 @@ def _differences(ctx: Mapping, points: Sequence[Mapping], metrics: Sequence[str]
             "empty": not is_ref and all(c["mean"] is None for c in cells),
         })
     out["table"] = tables.next("differences")
-    out["caption"] = (f"Difference from the reference point, seed by seed: each point minus point {ref['point']} "
-                      f"within each seed, mean [{level} interval] of each metric" if ctx["seeds"]["has_interval"] else
-                      f"Difference from the reference point on the same seed: each point minus point {ref['point']}, "
-                      "each metric (one seed, so no interval)")
-    counts = ("Counts are differences of national estimates (of simulated counts, for a metric marked simulated)"
-              if any(str(m).startswith("simulated.") for m in metrics) else "Counts are differences of national estimates")
-    out["note"] = (f"Difference: {ref['method']}. {counts}; rates are "
-                   "differences of rates, in percentage points (to two decimals when under one point). Seeds: the "
-                   "seeds both the point and the reference ran; a rate undefined at either on a seed leaves that seed "
-                   "out of its difference. n/a: no seed in common with the reference, or a rate undefined on every "
-                   "one.")
+    out["caption"] = sentence(PROSE.difference_caption(ref["point"], level, ctx["seeds"]["has_interval"]))
+    out["note"] = sentence(PROSE.difference_note(ref["method"], any(str(m).startswith("simulated.") for m in metrics)))
     return out
 
 
@@ -566,12 +527,7 @@ def _failures(summary: Mapping, points: Sequence[Mapping], params: Sequence[Mapp
                      "error": str(f.get("error") or "n/a")})
     units = summary.get("units") if isinstance(summary.get("units"), Mapping) else {}
     total = units.get("total")
-    if rows:
-        text = (f"{plural(len(rows), 'unit')} of {total if isinstance(total, int) else 'n/a'} failed. A failed unit "
-                "leaves its point's figures to the seeds that ran (a mean over fewer seeds, with a wider interval); a "
-                "point none of whose units ran has no figure and is left out of the figures.")
-    else:
-        text = (f"None of the {total:,} units failed." if isinstance(total, int) else "No unit failed.")
+    text = sentence(PROSE.failures(len(rows), plural(len(rows), "unit"), total if isinstance(total, int) else None))
     return {"rows": rows, "text": text, "table": tables.next("failures") if rows else None}
 
 
