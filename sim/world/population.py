@@ -194,17 +194,55 @@ def _previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, by_zip: np.ndar
 
 
 def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.random.Generator) -> Population:
-    """Generate the households, people and dwellings of ``block``."""
+    """Generate the households, people and dwellings of ``block``: the stages of the module's
+    docstring, each drawing from ``rng`` in turn in the order called here (which fixes the
+    world's draws: the moves are drawn before the people)."""
     world = config.world
-    hcfg = world.households
     zips = plan.areas(block)
+    hh = _households(world.households, plan, block, zips, vocab, rng)
+    place = _dwellings(world.households, hh, len(zips), vocab, rng)
+    doubled = _double_up(world.households, hh, place.hh_dwelling, len(zips), len(vocab.pools), rng)
+    years, previous = _moves(world.mobility, hh, place, len(zips), rng)
+    people = _people(world, hh, zips, rng)
+    given1, given2, sur1, sur2 = _names(hh, people, vocab, rng)
+
+    i32 = lambda a: a.astype(np.int32)  # noqa: E731  compact address arrays: gathers stay in cache
+    return Population(
+        hh_zip=hh.zip, hh_pool=hh.pool, hh_origin=hh.origin, hh_size=hh.size, hh_renter=hh.renter,
+        hh_years_since_move=years, hh_dwelling=i32(place.hh_dwelling), hh_previous=i32(previous), hh_doubled_up=doubled,
+        dw_building=i32(place.dw_building), dw_unit=i32(place.dw_unit),
+        bl_street=i32(place.bl_street), bl_number=i32(place.bl_number), bl_zip4=i32(place.bl_zip4),
+        st_zip=i32(place.st_zip), st_stem=i32(place.st_stem), st_suffix=i32(place.st_suffix),
+        st_predir=i32(place.st_predir), st_base=i32(place.st_base), st_step=i32(place.st_step),
+        household=people.household, person_id=people.person_id, role=people.role, female=people.female,
+        age=people.age, dob=people.dob, given1=given1, given2=given2, sur1=sur1, sur2=sur2,
+        requested=(people.role == ROLE_HEAD) & hh.requested[people.household], pool_names=tuple(vocab.pools),
+    )
+
+
+@dataclass
+class _Households:
+    """Stage 1: each household's area, naming pool, origin group, size and tenure, in area
+    order (general households first within an area)."""
+    zip: np.ndarray
+    pool: np.ndarray
+    origin: np.ndarray
+    size: np.ndarray
+    requested: np.ndarray         # a household of ICE's docket
+    renter: np.ndarray
+    multiunit: np.ndarray
+
+    @property
+    def start(self) -> np.ndarray:
+        return np.cumsum(self.size) - self.size
+
+
+def _households(hcfg, plan: Plan, block: Block, zips, vocab: Vocabulary, rng: np.random.Generator) -> _Households:
     n_zip = len(zips)
     groups_data = origin_groups_data()
-    pool_names = tuple(vocab.pools)
-    pool_code = {p: i for i, p in enumerate(pool_names)}
+    pool_code = {p: i for i, p in enumerate(vocab.pools)}
     pool_code["general"] = pool_code["general_white"]  # an alias: households get the real pool
 
-    # 1. households ------------------------------------------------------------------------
     pop = zips["population"]
     race_share = np.stack([zips[f"pop_{r}"] for r in RACES], axis=1)
     race_share = race_share / race_share.sum(axis=1, keepdims=True)
@@ -241,17 +279,36 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
         out[r_place] = requested
         return out
 
-    hh_zip = merged(g_zip, r_zip, np.int32)
-    hh_pool = merged(g_pool, r_pool, np.int8)
-    hh_origin = merged(GENERAL, r_origin, np.int8)
-    hh_size = merged(g_size, r_size, np.int64)
-    is_req = hh_origin != GENERAL
-
+    origin = merged(GENERAL, r_origin, np.int8)
+    is_req = origin != GENERAL
     renter = rng.random(n_hh, dtype=np.float32) < np.where(is_req, hcfg.renter_share_immigrant, hcfg.renter_share_general)
     multiunit = rng.random(n_hh, dtype=np.float32) < np.where(renter, hcfg.multiunit_share_renter, hcfg.multiunit_share_owner)
+    return _Households(zip=merged(g_zip, r_zip, np.int32), pool=merged(g_pool, r_pool, np.int8), origin=origin,
+                       size=merged(g_size, r_size, np.int64), requested=is_req, renter=renter, multiunit=multiunit)
 
-    # 2. streets, buildings, dwellings -----------------------------------------------------
-    hh_per_zip = np.bincount(hh_zip, minlength=n_zip)
+
+@dataclass
+class _Dwellings:
+    """Stage 2: streets, buildings along them and the dwellings (units) in those, and each
+    household's dwelling."""
+    st_zip: np.ndarray
+    st_stem: np.ndarray
+    st_suffix: np.ndarray
+    st_predir: np.ndarray
+    st_base: np.ndarray
+    st_step: np.ndarray
+    bl_zip: np.ndarray
+    bl_street: np.ndarray
+    bl_number: np.ndarray
+    bl_zip4: np.ndarray
+    dw_building: np.ndarray
+    dw_unit: np.ndarray
+    hh_dwelling: np.ndarray
+    n_single_family: int          # dwellings [0, n) are single-family houses, in area order
+
+
+def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.random.Generator) -> _Dwellings:
+    hh_per_zip = np.bincount(hh.zip, minlength=n_zip)
     n_streets = np.maximum(3, np.ceil(hh_per_zip / 25).astype(np.int64))
     st_zip = np.repeat(np.arange(n_zip), n_streets)
     n_st = len(st_zip)
@@ -270,14 +327,14 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     st_first = np.concatenate([[0], np.cumsum(n_streets)[:-1]])
 
     # multi-unit households, shuffled within their area, cut into buildings
-    mu = np.flatnonzero(multiunit)
-    mu = mu[np.argsort(hh_zip[mu] + rng.random(len(mu)))]   # area order, random within an area
+    mu = np.flatnonzero(hh.multiunit)
+    mu = mu[np.argsort(hh.zip[mu] + rng.random(len(mu)))]   # area order, random within an area
     mean_extra = max(hcfg.mean_building_units - 2.0, 1e-9)
     building_sizes = lambda r, n: 1 + r.geometric(1.0 / (mean_extra + 1.0), n)  # noqa: E731  mean = mean_building_units
-    mu_counts = np.bincount(hh_zip[mu], minlength=n_zip)
+    mu_counts = np.bincount(hh.zip[mu], minlength=n_zip)
     b_cell, b_units = _cut(mu_counts, building_sizes, rng)
-    sf = np.flatnonzero(~multiunit)
-    bl_zip = np.concatenate([hh_zip[sf], b_cell])
+    sf = np.flatnonzero(~hh.multiunit)
+    bl_zip = np.concatenate([hh.zip[sf], b_cell])
     n_bl = len(bl_zip)
     bl_street = st_first[bl_zip] + (rng.random(n_bl) * n_streets[bl_zip]).astype(np.int64)
     # number buildings along each street: a base, then a fixed step (same side of the street)
@@ -292,50 +349,78 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     j = _rank_sorted(dw_building)
     big = units_per_building[dw_building] > 8
     dw_unit = np.where(units_per_building[dw_building] == 1, 0, np.where(big, (j // 12 + 1) * 100 + j % 12 + 1, j + 1))
-    hh_dwelling = np.empty(n_hh, dtype=np.int64)
+    hh_dwelling = np.empty(len(hh.zip), dtype=np.int64)
     hh_dwelling[sf] = np.arange(len(sf))
     hh_dwelling[mu] = len(sf) + np.arange(len(mu))
+    return _Dwellings(st_zip=st_zip, st_stem=st_stem, st_suffix=st_suffix, st_predir=st_predir, st_base=st_base,
+                      st_step=st_step, bl_zip=bl_zip, bl_street=bl_street, bl_number=bl_number, bl_zip4=bl_zip4,
+                      dw_building=dw_building, dw_unit=dw_unit, hh_dwelling=hh_dwelling, n_single_family=len(sf))
 
-    # doubled up: a requested household living in the unit of another household of its area
-    # that stays in its own unit, of the same naming community where the area has one (shared
-    # homes are family and compatriots: FACTS, D. Mass.), otherwise any
-    doubled = is_req & (rng.random(n_hh) < hcfg.doubled_up_share)
+
+def _double_up(hcfg, hh: _Households, hh_dwelling: np.ndarray, n_zip: int, n_pools: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """Doubled up: a requested household living in the unit of another household of its area
+    that stays in its own unit, of the same naming community where the area has one (shared
+    homes are family and compatriots: FACTS, D. Mass.), otherwise any. Moves the guests into
+    their hosts' dwellings (``hh_dwelling``, in place) and returns who is a guest."""
+    n_hh = len(hh.zip)
+    doubled = hh.requested & (rng.random(n_hh) < hcfg.doubled_up_share)
     hosts = np.flatnonzero(~doubled)
-    n_pools = len(pool_names)
-    community = hh_zip.astype(np.int64) * n_pools + hh_pool
+    community = hh.zip.astype(np.int64) * n_pools + hh.pool
     hosts_by_community = hosts[np.argsort(community[hosts], kind="stable")]
     per_community = np.bincount(community[hosts], minlength=n_zip * n_pools)
     first_in_community = np.cumsum(per_community) - per_community
-    hosts_per_zip = np.bincount(hh_zip[hosts], minlength=n_zip)
+    hosts_per_zip = np.bincount(hh.zip[hosts], minlength=n_zip)
     first_host = np.cumsum(hosts_per_zip) - hosts_per_zip
-    doubled &= hosts_per_zip[hh_zip] > 0
+    doubled &= hosts_per_zip[hh.zip] > 0
     guest = np.flatnonzero(doubled)
     u = rng.random(len(guest))
     same = per_community[community[guest]]
-    anyone = hosts[first_host[hh_zip[guest]] + (u * hosts_per_zip[hh_zip[guest]]).astype(np.int64)]
+    anyone = hosts[first_host[hh.zip[guest]] + (u * hosts_per_zip[hh.zip[guest]]).astype(np.int64)]
     kin = hosts_by_community[np.minimum(first_in_community[community[guest]] + (u * same).astype(np.int64), len(hosts) - 1)]
     hh_dwelling[guest] = hh_dwelling[np.where(same > 0, kin, anyone)]
+    return doubled
 
-    # moves: years since moving in, and the dwelling before (now someone else's)
-    annual = np.where(renter, world.mobility.renter_annual_move_rate, world.mobility.owner_annual_move_rate)
+
+def _moves(mobility, hh: _Households, place: _Dwellings, n_zip: int,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 4: each household's years since it moved in, and the dwelling before (now someone
+    else's)."""
+    annual = np.where(hh.renter, mobility.renter_annual_move_rate, mobility.owner_annual_move_rate)
     hazard = -np.log1p(-np.minimum(annual, 0.999999))
-    years = rng.exponential(1.0, n_hh) / np.maximum(hazard, 1e-12)
+    years = rng.exponential(1.0, len(hh.zip)) / np.maximum(hazard, 1e-12)
     # dwellings in area order: single-family ones (already in area order) merged with the
     # apartments (also in area order), by counts rather than a sort
-    dw_zip = bl_zip[dw_building]
-    n_sf = len(sf)
+    dw_zip = place.bl_zip[place.dw_building]
+    n_sf = place.n_single_family
     sf_count = np.bincount(dw_zip[:n_sf], minlength=n_zip)
     mu_count = np.bincount(dw_zip[n_sf:], minlength=n_zip)
     by_zip = np.empty(len(dw_zip), dtype=np.int64)
     by_zip[np.arange(n_sf) + (np.cumsum(mu_count) - mu_count)[dw_zip[:n_sf]]] = np.arange(n_sf)
     by_zip[np.arange(len(dw_zip) - n_sf) + np.cumsum(sf_count)[dw_zip[n_sf:]]] = np.arange(n_sf, len(dw_zip))
-    previous = _previous_dwellings(hh_dwelling, dw_zip, by_zip, n_zip, world.mobility.same_zip_move_share, rng)
+    previous = _previous_dwellings(place.hh_dwelling, dw_zip, by_zip, n_zip, mobility.same_zip_move_share, rng)
+    return years, previous
 
-    # 3. people ----------------------------------------------------------------------------
-    n = int(hh_size.sum())
-    hh_start = np.cumsum(hh_size) - hh_size
-    household = np.repeat(np.arange(n_hh, dtype=np.int32), hh_size)
-    member = np.arange(n, dtype=np.int32) - np.repeat(hh_start.astype(np.int32), hh_size)
+
+@dataclass
+class _People:
+    """Stage 3: each person's household, role, sex, age and date of birth, and identifier;
+    members stored head first, households in order."""
+    household: np.ndarray
+    role: np.ndarray
+    female: np.ndarray
+    age: np.ndarray
+    dob: np.ndarray
+    person_id: np.ndarray
+
+
+def _people(world, hh: _Households, zips, rng: np.random.Generator) -> _People:
+    hcfg = world.households
+    n_hh, n_zip = len(hh.zip), len(zips)
+    n = int(hh.size.sum())
+    hh_start = hh.start
+    household = np.repeat(np.arange(n_hh, dtype=np.int32), hh.size)
+    member = np.arange(n, dtype=np.int32) - np.repeat(hh_start.astype(np.int32), hh.size)
     # role by position: the head first; the second member is a partner or another adult
     # relative; later members are children or adult relatives (world.households shares). Heads
     # of requested households are mostly men (ICE's docket); partners are of the other sex.
@@ -344,15 +429,14 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     role[(member == 1) | (u >= hcfg.child_share)] = ROLE_RELATIVE
     role[(member == 1) & (u < hcfg.partner_share)] = ROLE_PARTNER
     role[hh_start] = ROLE_HEAD
-    req_hh = is_req[household]
-    head_female = rng.random(n_hh, dtype=np.float32) < np.where(is_req, hcfg.requested_head_female_share, 0.5)
+    head_female = rng.random(n_hh, dtype=np.float32) < np.where(hh.requested, hcfg.requested_head_female_share, 0.5)
     female = rng.random(n, dtype=np.float32) < 0.5
     female[hh_start] = head_female
     partners = np.flatnonzero(role == ROLE_PARTNER)
     female[partners] = ~head_female[household[partners]]
     z = rng.standard_normal(n_hh, dtype=np.float32)
     (m_req, sd_req), (m_gen, sd_gen) = hcfg.head_age_requested, hcfg.head_age_general
-    head_age = np.where(is_req, np.clip(m_req + sd_req * z, 18, 75), np.clip(m_gen + sd_gen * z, 18, 95)).astype(np.float32)
+    head_age = np.where(hh.requested, np.clip(m_req + sd_req * z, 18, 75), np.clip(m_gen + sd_gen * z, 18, 95)).astype(np.float32)
     age = head_age[household]
     partner, child, relative = role == ROLE_PARTNER, role == ROLE_CHILD, role == ROLE_RELATIVE
     age[partner] = np.clip(age[partner] - 2 + 4 * rng.standard_normal(int(partner.sum()), dtype=np.float32), 18, 99)
@@ -365,11 +449,21 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     # person identifiers: the area's national offset + position in the area
     # households are in area order, so a person's position in its area is its position in the
     # block minus the first position of the area
-    people_per_zip = np.bincount(hh_zip, weights=hh_size, minlength=n_zip).astype(np.int64)
+    people_per_zip = np.bincount(hh.zip, weights=hh.size, minlength=n_zip).astype(np.int64)
     first_person = np.cumsum(people_per_zip) - people_per_zip
     person_id = np.repeat(zips["person_offset"] - first_person, people_per_zip) + np.arange(n)
+    return _People(household=household, role=role, female=female, age=age, dob=dob, person_id=person_id)
 
-    # names, pool by pool
+
+def _names(hh: _Households, people: _People, vocab: Vocabulary,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stage 3, names: given names and surnames, naming pool by pool. Two-surname pools pass
+    the father's and mother's first surnames to the children; others share one surname,
+    partners taking it at the pool's rate. Returns given1, given2, sur1, sur2 (-1: none)."""
+    pool_names = tuple(vocab.pools)
+    role, female, household = people.role, people.female, people.household
+    n = len(household)
+    hh_start = hh.start
     given1 = np.empty(n, np.int32)
     given2 = np.full(n, -1, np.int32)
     sur1 = np.empty(n, np.int32)
@@ -377,9 +471,9 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     head_index = hh_start
     # people grouped by naming pool, in block order within a pool: group households, then
     # expand each household to its members
-    hh_by_pool = np.argsort(hh_pool, kind="stable")
-    hh_bounds = np.concatenate([[0], np.cumsum(np.bincount(hh_pool, minlength=len(pool_names)))])
-    sizes_by_pool = hh_size[hh_by_pool]
+    hh_by_pool = np.argsort(hh.pool, kind="stable")
+    hh_bounds = np.concatenate([[0], np.cumsum(np.bincount(hh.pool, minlength=len(pool_names)))])
+    sizes_by_pool = hh.size[hh_by_pool]
     starts_by_pool = hh_start[hh_by_pool]
     person_bounds = np.concatenate([[0], np.cumsum(sizes_by_pool)])
     for code, name in enumerate(pool_names):
@@ -389,26 +483,26 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
             continue
         sz = sizes_by_pool[a:b]
         first = person_bounds[a:b] - person_bounds[a]
-        people = np.repeat(starts_by_pool[a:b] - first, sz) + np.arange(person_bounds[b] - person_bounds[a])
-        if len(people) == 0:
+        members = np.repeat(starts_by_pool[a:b] - first, sz) + np.arange(person_bounds[b] - person_bounds[a])
+        if len(members) == 0:
             continue
-        g1, g2 = pool.given(rng, female[people])
-        given1[people], given2[people] = g1, g2
-        r = role[people]
-        head_at = np.repeat(first, sz)        # each household's head is its first person in `people`
+        g1, g2 = pool.given(rng, female[members])
+        given1[members], given2[members] = g1, g2
+        r = role[members]
+        head_at = np.repeat(first, sz)        # each household's head is its first person in `members`
         if name in TWO_SURNAME_POOLS:
             # heads and partners carry surnames of their own; children take one from each
             # parent, relatives (the head's siblings) the head's two
             own = (r == ROLE_HEAD) | (r == ROLE_PARTNER)
-            own1 = np.zeros(len(people), np.int32)
-            own2 = np.zeros(len(people), np.int32)
+            own1 = np.zeros(len(members), np.int32)
+            own2 = np.zeros(len(members), np.int32)
             own1[own] = pool.surnames(rng, int(own.sum()))
             own2[own] = pool.surnames(rng, int(own.sum()))
-            hh_p = household[people]
+            hh_p = household[members]
             head_p = head_index[hh_p]
             partner_pos = np.minimum(head_p + 1, n - 1)
-            has_partner = (hh_size[hh_p] > 1) & (role[partner_pos] == ROLE_PARTNER)
-            partner_at = np.searchsorted(people, partner_pos).clip(max=len(people) - 1)
+            has_partner = (hh.size[hh_p] > 1) & (role[partner_pos] == ROLE_PARTNER)
+            partner_at = np.searchsorted(members, partner_pos).clip(max=len(members) - 1)
             head_own1, head_own2 = own1[head_at], own2[head_at]
             # a parent who does not live here still gives all the children the same surname
             absent = pool.surnames(rng, b - a)[np.repeat(np.arange(b - a), sz)]
@@ -420,29 +514,14 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
                 child1, child2 = father1, mother1
             else:                    # Portuguese order: mother's surname, then father's
                 child1, child2 = mother1, father1
-            sur1[people] = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child1, head_own1], own1)
-            sur2[people] = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child2, head_own2], own2)
+            sur1[members] = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child1, head_own1], own1)
+            sur2[members] = np.select([r == ROLE_CHILD, r == ROLE_RELATIVE], [child2, head_own2], own2)
         else:
             # one household surname: the head's, shared by children and relatives and taken by
             # partners at the pool's rate; only heads and the other partners draw their own
-            takes = rng.random(len(people), dtype=np.float32) < PARTNER_TAKES_SURNAME.get(name, PARTNER_TAKES_SURNAME_DEFAULT)
+            takes = rng.random(len(members), dtype=np.float32) < PARTNER_TAKES_SURNAME.get(name, PARTNER_TAKES_SURNAME_DEFAULT)
             own = (r == ROLE_HEAD) | ((r == ROLE_PARTNER) & ~takes)
-            surname = np.zeros(len(people), np.int32)
+            surname = np.zeros(len(members), np.int32)
             surname[own] = pool.surnames(rng, int(own.sum()))
-            sur1[people] = np.where(own, surname, surname[head_at])
-
-    requested = (role == ROLE_HEAD) & req_hh
-    i32 = lambda a: a.astype(np.int32)  # noqa: E731  compact address arrays: gathers stay in cache
-    hh_dwelling, previous, dw_building, dw_unit = i32(hh_dwelling), i32(previous), i32(dw_building), i32(dw_unit)
-    bl_street, bl_number, bl_zip4 = i32(bl_street), i32(bl_number), i32(bl_zip4)
-    st_zip, st_stem, st_suffix, st_predir = i32(st_zip), i32(st_stem), i32(st_suffix), i32(st_predir)
-    return Population(
-        hh_zip=hh_zip, hh_pool=hh_pool, hh_origin=hh_origin, hh_size=hh_size, hh_renter=renter,
-        hh_years_since_move=years, hh_dwelling=hh_dwelling, hh_previous=previous, hh_doubled_up=doubled,
-        dw_building=dw_building, dw_unit=dw_unit,
-        bl_street=bl_street, bl_number=bl_number, bl_zip4=bl_zip4,
-        st_zip=st_zip, st_stem=st_stem, st_suffix=st_suffix, st_predir=st_predir,
-        st_base=i32(st_base), st_step=i32(st_step),
-        household=household, person_id=person_id, role=role, female=female, age=age, dob=dob,
-        given1=given1, given2=given2, sur1=sur1, sur2=sur2, requested=requested, pool_names=pool_names,
-    )
+            sur1[members] = np.where(own, surname, surname[head_at])
+    return given1, given2, sur1, sur2
