@@ -23,7 +23,8 @@ from sim.common.errors import EngineError
 from sim.common.parallel import open_engine
 from sim.runs.pipeline import DECISIONS_FILE, write_run
 from sim.studies.study import run_study
-from sim.studies.sweep import RESULTS_FILE, SUMMARY_FILE, plan_sweep, run_sweep
+from sim.common.summaries import SUMMARY_FILE
+from sim.studies.sweep import RESULTS_FILE, plan_sweep, run_sweep
 
 BIN = Path(sys.executable).parent
 MATCHSIM = [sys.executable, "-m", "sim"]

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from sim.cli import cli
 from sim.config import config_with
 from sim.common.metrics import BREAKDOWNS, COUNT_KEYS, MISS_REASONS, NAME_COMMONNESS, WRONG_PERSON_KINDS
-from sim.runs.pipeline import DECISIONS_FILE, SUMMARY_FILE, run, write_run
+from sim.common.summaries import SUMMARY_FILE
+from sim.runs.pipeline import DECISIONS_FILE, run, write_run
 
 REQUIRED_SUMMARY_KEYS = {"scenario", "policy", "seed", "scale", "config_sha256", "version", "simulated", "estimates"}
 REQUIRED_COUNT_KEYS = {"requests", "disclosed", "disclosed_tin_path", "disclosed_address_path", "deficient_address_disclosures",

@@ -19,7 +19,8 @@ from sim.common.errors import ConfigError
 from sim.common.metrics import COUNT_KEYS, RATE_KEYS
 from sim.runs.pipeline import DECISIONS_FILE, run
 from sim.common.stats import interval
-from sim.studies.study import SUMMARY_FILE, run_and_write_study, run_study, unit_dir, write_study
+from sim.common.summaries import SUMMARY_FILE
+from sim.studies.study import run_and_write_study, run_study, unit_dir, write_study
 
 SCALE = ["world.scale=0.0005"]
 # two replicates, the baseline and one alternative: small, and enough to test everything

@@ -23,7 +23,8 @@ from sim.config import load_config
 from sim.common.errors import ConfigError, OutputExistsError
 from sim.common.parallel import open_engine
 from sim.runs.pipeline import run
-from sim.studies.sweep import (MANIFEST_FILE, RESULTS_FILE, SUMMARY_FILE, design_points, plan_sweep, read_units,
+from sim.common.summaries import SUMMARY_FILE
+from sim.studies.sweep import (MANIFEST_FILE, RESULTS_FILE, design_points, plan_sweep, read_units,
                        run_sweep)
 
 MATCHSIM = [sys.executable, "-m", "sim"]
