@@ -163,6 +163,18 @@ class ScoreSummary(Provenance, Figures):
     frontier: list[ScoreFrontierPoint] | None = None
 
 
+class LinkTruth(Model):
+    """A link scored on truth columns of the two files (``matchsim link --truth``)."""
+    findable: StrictInt
+    linked: StrictInt
+    right_links: StrictInt
+    wrong_links: StrictInt
+    precision: Number
+    recall: Number
+    f1: Number
+    frontier: list[WeightFrontierPoint] | None = None
+
+
 class LinkSummary(Provenance):
     command: Literal["link"]
     policy: str
@@ -176,6 +188,7 @@ class LinkSummary(Provenance):
     fellegi_sunter: dict[str, Fit]
     notes: list[str]
     config: dict[str, Any]
+    truth: LinkTruth | None = None
 
 
 # ----------------------------------------------------------------------------------------------
