@@ -1,0 +1,200 @@
+"""Where each household lived, and since when: a dated residence history.
+
+A household's history is a run of *spells*, oldest first: the dwelling it moved into and the day
+it moved in. The last spell is the household's home today (``Population.hh_dwelling``); the
+dwellings before are other households' homes now (a dwelling left is someone else's).
+
+Moves are drawn backwards from the reference day as a renewal process. A household's hazard of
+moving at a time depends on its tenure (the owner and renter annual rates) and on its head's age
+then (``age_factors``, relative rates by age band), so the gap back to the move before is drawn by
+inverting the cumulative hazard, piecewise constant over the head's age bands: a renter household
+can move several times in a year, an older owner household not at all in thirty. The history goes
+back until it covers the household's *horizon*, the earliest day some record about it was made
+(ICE's final order, the IRS's last return), so no more is drawn than is used. Each earlier
+dwelling is in the same ZIP area as the one moved into at ``same_zip_share``, else in another area
+of the block (:func:`previous_dwellings`).
+
+Lookups are vectorized: :meth:`History.dwelling_at` (where a household lived on a day) and
+:meth:`History.moves_between` (how many times it moved in a span of days) are binary searches on
+one sorted key, ``household * 2**32 + day``.
+
+>>> import numpy as np
+>>> h = History(offsets=np.array([0, 2, 3]), dwelling=np.array([7, 4, 9]), moved_in=np.array([100, 500, 50]))
+>>> h.dwelling_at(np.array([0, 0, 0, 1]), np.array([99, 100, 600, 60])).tolist()
+[7, 7, 4, 9]
+>>> h.moves_between(np.array([0, 0]), np.array([100, 0]), np.array([600, 99])).tolist()
+[1, 0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DAYS_PER_YEAR = 365.25
+_DAY_BITS = 32
+_DAY_OFFSET = 1 << 31          # days since 1970 as unsigned within a key
+
+
+@dataclass
+class History:
+    """Each household's spells, oldest first: ``dwelling[offsets[h]:offsets[h + 1]]`` and the days
+    they were moved into, ``moved_in`` (days since 1970-01-01). The last spell is the current home."""
+
+    offsets: np.ndarray           # (n_households + 1,)
+    dwelling: np.ndarray
+    moved_in: np.ndarray
+
+    @property
+    def n_households(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_moves(self) -> np.ndarray:
+        """Moves in each household's history (its spells less one: the oldest spell's move-in is
+        dated, its origin is not recorded)."""
+        return np.diff(self.offsets) - 1
+
+    def current_moved_in(self) -> np.ndarray:
+        """The day each household moved into its current home."""
+        return self.moved_in[self.offsets[1:] - 1]
+
+    def previous(self) -> np.ndarray:
+        """The dwelling each household lived in before its current one (its current one when the
+        history has a single spell)."""
+        last = self.offsets[1:] - 1
+        return self.dwelling[np.maximum(last - 1, self.offsets[:-1])]
+
+    def _keys(self) -> np.ndarray:
+        household = np.repeat(np.arange(self.n_households, dtype=np.int64), np.diff(self.offsets))
+        return (household << _DAY_BITS) + (self.moved_in.astype(np.int64) + _DAY_OFFSET)
+
+    def spell_at(self, households: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Index (into ``dwelling``) of the spell each of ``households`` was in on ``days``: the
+        latest moved into on or before the day; the oldest when the day is before the history
+        begins (the household is taken to have lived there since)."""
+        households = np.asarray(households, dtype=np.int64)
+        query = (households << _DAY_BITS) + (np.asarray(days, dtype=np.int64) + _DAY_OFFSET)
+        found = np.searchsorted(self._keys(), query, side="right") - 1
+        return np.maximum(found, self.offsets[households])
+
+    def dwelling_at(self, households: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """The dwelling each of ``households`` lived in on ``days``."""
+        return self.dwelling[self.spell_at(households, days)]
+
+    def moves_between(self, households: np.ndarray, after: np.ndarray, until: np.ndarray) -> np.ndarray:
+        """How many times each of ``households`` moved on a day in ``(after, until]``."""
+        households = np.asarray(households, dtype=np.int64)
+        keys = self._keys()
+        lo = np.searchsorted(keys, (households << _DAY_BITS) + (np.asarray(after, np.int64) + _DAY_OFFSET), side="right")
+        hi = np.searchsorted(keys, (households << _DAY_BITS) + (np.asarray(until, np.int64) + _DAY_OFFSET), side="right")
+        # the oldest spell's move-in is not a move within the history
+        return np.maximum(hi - np.maximum(lo, self.offsets[households] + 1), 0)
+
+
+def annual_hazard(rate: np.ndarray | float) -> np.ndarray:
+    """The hazard (per year) of an annual probability: ``-log(1 - rate)``."""
+    return -np.log1p(-np.minimum(np.asarray(rate, dtype=np.float64), 0.999999))
+
+
+def gaps_back(hazard_by_band: np.ndarray, band_lower: np.ndarray, age: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+    """Years back from each household's present to its move before, for heads now ``age`` years
+    old: a unit exponential of cumulative hazard spent walking down the head's age bands.
+
+    ``hazard_by_band[i, b]`` is household i's hazard per year while its head is in age band b,
+    from ``band_lower[b]`` to the next band's lower edge (the last band is open above, the first
+    below). A household whose hazard runs out never moved before (``inf``).
+
+    >>> gaps_back(np.array([[0.0, 0.5]]), np.array([0.0, 30.0]), np.array([30.0]), np.random.default_rng(1)).tolist()
+    [inf]
+    """
+    n = len(age)
+    need = rng.exponential(1.0, n)
+    gap = np.zeros(n)
+    a = np.asarray(age, dtype=np.float64).copy()
+    walking = np.ones(n, dtype=bool)
+    for b in range(len(band_lower) - 1, -1, -1):
+        lower = band_lower[b] if b > 0 else -np.inf
+        here = np.flatnonzero(walking & (a > lower))
+        if len(here) == 0:
+            continue
+        h = hazard_by_band[here, b]
+        span = a[here] - lower
+        with np.errstate(invalid="ignore"):
+            mass = np.where(h > 0, h * span, 0.0)
+        inside = need[here] <= mass
+        gap[here] += np.where(inside, need[here] / np.where(h > 0, h, 1.0), span)
+        need[here] -= np.where(inside, 0.0, mass)
+        walking[here[inside]] = False
+        a[here] = lower
+    gap[walking] = np.inf
+    return gap
+
+
+def previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, by_zip: np.ndarray, n_zip: int,
+                       same_zip_share: float, rng: np.random.Generator) -> np.ndarray:
+    """The dwelling each household lived in before ``current``: another dwelling of the same
+    area with probability ``same_zip_share``, else a dwelling of another area of the block
+    (or of its own area when the block has no other). Never ``current`` itself.
+
+    Drawing the share explicitly keeps local moves as common at every scale, however many
+    areas a block holds. ``by_zip`` lists the dwellings in area order (stable).
+    """
+    n = len(current)
+    count = np.bincount(dw_zip, minlength=n_zip)
+    first = np.cumsum(count) - count
+    z = dw_zip[current]
+    total = len(dw_zip)
+    u = rng.random(n)
+    local = (rng.random(n) < same_zip_share) | (count[z] == total)
+    # same area: any of its dwellings but the current one
+    k = (u * np.maximum(count[z] - 1, 1)).astype(np.int64)
+    same = by_zip[first[z] + k]
+    same = np.where(same == current, by_zip[np.minimum(first[z] + count[z] - 1, total - 1)], same)
+    # another area: a position outside this area's run of the sorted dwellings
+    j = (u * np.maximum(total - count[z], 1)).astype(np.int64)
+    j = np.where(j >= first[z], j + count[z], j)
+    other = by_zip[np.minimum(j, total - 1)]
+    previous = np.where(local, same, other)
+    return np.where(previous == current, (current + 1) % max(total, 1), previous)
+
+
+def build_history(current: np.ndarray, hazard_by_band: np.ndarray, band_lower: np.ndarray, head_age: np.ndarray,
+                  horizon: np.ndarray, reference_day: int, dw_zip: np.ndarray, by_zip: np.ndarray, n_zip: int,
+                  same_zip_share: float, rng: np.random.Generator) -> History:
+    """Each household's history back to its ``horizon`` (a day): spells drawn newest first, one
+    round per move, each round for the households whose history does not yet reach back that far.
+
+    ``current``: each household's dwelling today; ``hazard_by_band``: (households x age bands)
+    hazards per year; ``head_age``: the head's age today in years."""
+    n = len(current)
+    rounds_hh, rounds_dw, rounds_in, rounds_k = [], [], [], []
+    active = np.arange(n)
+    dwelling = np.asarray(current, dtype=np.int64)
+    day = np.full(n, float(reference_day))
+    age = np.asarray(head_age, dtype=np.float64).copy()
+    while len(active):
+        gap = gaps_back(hazard_by_band[active], band_lower, age, rng)
+        start = day - gap * DAYS_PER_YEAR
+        # before 1900 is "always": no record reaches it, and the day must fit its key
+        moved_in = np.floor(np.maximum(start, -25567.0)).astype(np.int64)
+        rounds_hh.append(active)
+        rounds_dw.append(dwelling)
+        rounds_in.append(moved_in)
+        rounds_k.append(np.full(len(active), len(rounds_k), np.int64))
+        more = moved_in > horizon[active]
+        # the head's age on the (whole) day moved in, so the next gap starts where this one ended
+        active, day, age = active[more], moved_in[more].astype(np.float64), age[more] - (day[more] - moved_in[more]) / DAYS_PER_YEAR
+        dwelling = previous_dwellings(dwelling[more], dw_zip, by_zip, n_zip, same_zip_share, rng)
+    household = np.concatenate(rounds_hh) if rounds_hh else np.zeros(0, np.int64)
+    spells = np.concatenate(rounds_dw) if rounds_dw else np.zeros(0, np.int64)
+    moved_in = np.concatenate(rounds_in) if rounds_in else np.zeros(0, np.int64)
+    later = -np.concatenate(rounds_k) if rounds_k else np.zeros(0, np.int64)
+    order = np.lexsort((later, household))             # by household, oldest (last drawn) first
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(household, minlength=n))])
+    return History(offsets=offsets, dwelling=spells[order], moved_in=moved_in[order])
+
+
+__all__ = ["History", "DAYS_PER_YEAR", "annual_hazard", "gaps_back", "previous_dwellings", "build_history"]
