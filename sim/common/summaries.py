@@ -348,7 +348,7 @@ class SweepUnits(Model):
 class SweepPoint(Model):
     point: StrictInt
     values: dict[str, Any]
-    config_sha256: str
+    config_sha256: str | None            # None: the point's values make no valid scenario
     ok: StrictInt
     failed: StrictInt
     metrics: StatFigures
