@@ -164,8 +164,20 @@ class WorldTruth:
         rows = self.rows(person_ids)
         return self.people["block"].to_numpy()[rows], self.people["pos"].to_numpy()[rows]
 
-    def address_codes(self, person_ids, which: str = "current") -> dict:
-        """Integer codes of each person's ``current`` or ``previous`` dwelling address: zip5,
+    @staticmethod
+    def dwellings(pop, positions, which, days=None):
+        """The dwelling of the people at ``positions`` of ``pop``: ``current``, ``previous`` (before
+        the last move) or ``on`` each of ``days`` (days since 1970, from the residence history)."""
+        household = pop.household[positions]
+        if which == "current":
+            return pop.hh_dwelling[household]
+        if which == "previous":
+            return pop.hh_previous[household]
+        return pop.history.dwelling_at(household, days)
+
+    def address_codes(self, person_ids, which: str = "current", days=None) -> dict:
+        """Integer codes of each person's ``current`` or ``previous`` dwelling address (or the one
+        ``on`` each of ``days``): zip5,
         number, predir (-1 none), street_name (index of the distinct stem), suffix, unit (0 none).
         Compare with :meth:`address_codes_of_table` of a file's structured address columns."""
         import numpy as np
@@ -178,7 +190,7 @@ class WorldTruth:
         for i in np.unique(block):
             rows = np.flatnonzero(block == i)
             pop = self.pops[i]
-            dwelling = (pop.hh_dwelling if which == "current" else pop.hh_previous)[pop.household[pos[rows]]]
+            dwelling = self.dwellings(pop, pos[rows], which, None if days is None else np.asarray(days)[rows])
             building = pop.dw_building[dwelling]
             street = pop.bl_street[building]
             zips = self.plan.zips.iloc[self.plan.blocks[i].rows]
@@ -225,7 +237,7 @@ class WorldTruth:
         codes, uniques = self._stem_ids
         return codes, list(uniques)
 
-    def address_columns(self, person_ids, which: str = "current") -> dict:
+    def address_columns(self, person_ids, which: str = "current", days=None) -> dict:
         """Address parts of each person's ``current`` or ``previous`` dwelling as Arrow string
         arrays in USPS standard forms: number, predir (null), street_name, suffix, unit (null),
         zip5, city, state."""
@@ -247,7 +259,7 @@ class WorldTruth:
             rows = np.flatnonzero(block == i)
             order.append(rows)
             pop = self.pops[i]
-            dwelling = (pop.hh_dwelling if which == "current" else pop.hh_previous)[pop.household[pos[rows]]]
+            dwelling = self.dwellings(pop, pos[rows], which, None if days is None else np.asarray(days)[rows])
             building = pop.dw_building[dwelling]
             street = pop.bl_street[building]
             unit = pop.dw_unit[dwelling].astype(np.int64)
@@ -269,11 +281,11 @@ class WorldTruth:
         inverse = pa.array(inverse)
         return {c: pa.concat_arrays(chunks[c]).take(inverse) for c in ADDRESS_PARTS}
 
-    def addresses(self, person_ids, which: str = "current"):
+    def addresses(self, person_ids, which: str = "current", days=None):
         """:meth:`address_columns` as a pandas DataFrame (missing parts are None)."""
         import pyarrow as pa
 
-        return pa.table(self.address_columns(person_ids, which)).to_pandas()
+        return pa.table(self.address_columns(person_ids, which, days)).to_pandas()
 
 
 ADDRESS_PARTS = ("number", "predir", "street_name", "suffix", "unit", "zip5", "city", "state")

@@ -100,10 +100,10 @@ def test_a_plan_it_cannot_fit_is_refused_with_every_problem(config):
         calibrate(config, _plan(target, []), settings=TINY)
     assert info.value.problems == ["parameters: the targets file lists no [[parameters]] to fit; add at least one"]
     with pytest.raises(ConfigError) as info:
-        calibrate(config, _plan(target, [{"key": "world.requests.address.record_age_years", "range": [0, 1], "reason": "x"},
+        calibrate(config, _plan(target, [{"key": "world.households.head_age_general", "range": [0, 1], "reason": "x"},
                                          {"key": SHARE, "range": [0.1, 0.2], "reason": "x"}]), settings=TINY)
     assert info.value.problems == [
-        "parameters.0: 'world.requests.address.record_age_years' is not a number in the scenario (got [0.5, 10.0]); "
+        "parameters.0: 'world.households.head_age_general' is not a number in the scenario (got [50.0, 17.0]); "
         "name a numeric key such as world.requested.in_master_file_share",
         f"parameters.1: the scenario's {SHARE} = {config.world.requested.in_master_file_share:g} is outside the range [0.1, 0.2]; widen the range",
     ]
@@ -143,7 +143,10 @@ def test_the_shipped_baseline_is_the_calibration_s_output(config, repo_root):
     record = config.calibration
     assert record is not None, "configs/august-2025.toml has no [calibration] table: run matchsim calibrate"
     fits = [*record.get("previous", []), record]
-    assert [f["targets_file"] for f in fits] == ["published-2025.toml", "calibration/deficient-national.toml"]
+    # the undated world's fit and national refit (2026-11-21), then the dated world's fit at
+    # scale 0.02 and its refinement at 0.05 (2026-12-06)
+    assert [(f["targets_file"], f["scale"]) for f in fits] == [("published-2025.toml", 0.02), ("calibration/deficient-national.toml", 1.0),
+                                                              ("published-2025.toml", 0.02), ("published-2025.toml", 0.05)]
     held = {}
     for fit in fits:
         assert (repo_root / "configs" / fit["targets_file"]).is_file()

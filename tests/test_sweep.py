@@ -182,7 +182,7 @@ def test_the_reference_point_is_the_base_scenario_or_the_one_the_file_names(tmp_
     named = plan_sweep(write_sweep(tmp_path, baseline_config_path,
                                    'reference = { "policy.paths.0.address_gate" = "nonblank" }\n' + GATES, name="named"))
     assert (named.reference, named.reference_reason) == (0, "named by the sweep file's reference")
-    # no point of [0, 0.05, 0.1] is the calibrated 0.0189: no reference, unless named
+    # no point of [0, 0.05, 0.1] is the calibrated 0.0148: no reference, unless named
     assert plan_sweep(write_sweep(tmp_path, baseline_config_path, ZIP_ONLY, name="none")).reference is None
 
 

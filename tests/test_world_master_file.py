@@ -28,12 +28,13 @@ def same(a: dict, b: dict) -> np.ndarray:
 @pytest.fixture(scope="module")
 def mf(master_df, master_file, world_truth) -> pd.DataFrame:
     """The master file's people's truth, row by row, and how their address compares with where
-    they live (``is_current``) and lived before (``is_previous``)."""
+    they live (``is_current``), lived before (``is_previous``) and lived on the day the IRS
+    learned the address (``is_then``, from ``truth_lka_age_years`` and the residence history)."""
     rows = world_truth.rows(master_df["truth_person_id"].to_numpy())
     truth = world_truth.people.iloc[rows]
     frame = pd.DataFrame({f"true_{c}": truth[c].to_numpy() for c in ["household_id", "role", "female", "age", "pool", "origin", "sur1", "sur2", "given1", "given2", "requested"]})
     for c in ["truth_person_id", "truth_household_id", "tin_type", "truth_role", "truth_requested", "truth_origin_group", "truth_lka_current",
-              "last_name", "first_name", "middle_initial", "last_return_tax_year"]:
+              "last_name", "first_name", "middle_initial", "last_return_tax_year", "truth_lka_age_years"]:
         frame[c] = master_df[c].to_numpy()
     written = world_truth.address_codes_of_table(master_file)
     current = world_truth.address_codes(master_df["truth_person_id"], "current")
@@ -41,6 +42,17 @@ def mf(master_df, master_file, world_truth) -> pd.DataFrame:
     frame["is_current"] = same(written, current)
     frame["is_previous"] = same(written, previous)
     frame["moved_somewhere"] = ~same(previous, current)
+    reference = int((np.datetime64(f"{world_truth.config.world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
+    learned = np.rint(reference - master_df["truth_lka_age_years"].to_numpy().astype(np.float64) * 365.25).astype(np.int64)
+    frame["learned_day"] = learned
+    frame["is_then"] = same(written, world_truth.address_codes(master_df["truth_person_id"], "on", learned))
+    block, pos = world_truth.locate(master_df["truth_person_id"].to_numpy())
+    moved_in = np.empty(len(master_df), dtype=np.int64)
+    for i in np.unique(block):
+        rows = block == i
+        pop = world_truth.pops[i]
+        moved_in[rows] = pop.history.current_moved_in()[pop.household[pos[rows]]]
+    frame["moved_in"] = moved_in          # the day the household moved into its current home
     # the address as two integers (ZIP and house number; the rest), to compare within households
     frame["address_a"] = written["zip5"] * 2**24 + written["number"]
     frame["address_b"] = (((written["predir"] + 1) * 2**16 + written["street_name"]) * 2**8 + written["suffix"]) * 2**20 + written["unit"]
@@ -222,35 +234,46 @@ def test_brazilians_mostly_file_under_the_fathers_last_surname(mf, world_truth):
 # --- last known address -----------------------------------------------------------------------
 
 
-def test_last_known_address_is_the_current_dwelling_or_the_one_before(mf):
+def test_last_known_address_is_the_home_on_the_day_the_irs_learned_it(mf):
+    """The last return's address, or a move USPS reported since: the household's home that day
+    (sim.world.history), which is the current one exactly when truth_lka_current says so."""
+    assert mf["is_then"].all()
     current = mf["truth_lka_current"].to_numpy()
     assert mf["is_current"].to_numpy()[current].all()
-    assert mf["is_previous"].to_numpy()[~current].all()
+    assert not mf["is_current"].to_numpy()[~current].any()
+    assert (mf["truth_lka_age_years"] >= 0).all()
 
 
-def test_a_non_current_last_known_address_is_not_where_the_person_lives(mf):
+def test_a_non_current_last_known_address_is_one_the_household_left(mf):
     stale = ~mf["truth_lka_current"].to_numpy()
-    assert stale.sum() > 10_000
-    assert mf["moved_somewhere"].to_numpy()[stale].all(), "the dwelling before the last move is another one"
-    assert not mf["is_current"].to_numpy()[stale].any()
+    assert stale.sum() > 1_000
+    assert mf["moved_somewhere"].to_numpy()[stale].all(), "a household that moved has a dwelling before its current one"
 
 
-def test_the_share_of_stale_addresses_follows_moves_filing_lag_and_ncoa(mf, world_truth, world_config):
-    # A household's address is stale if it moved after its last return (lag ~ exponential with
-    # the configured mean) and the IRS did not learn the move from NCOA:
-    # P(stale | years since move t) = exp(-t / mean_lag) x (1 - ncoa). Households with someone on
-    # file are independent draws: the bound is 4 Poisson-binomial standard deviations.
+def test_the_last_return_follows_the_filing_rates_and_is_processed_february_to_may(mf, world_config):
+    """A household files for each tax year at its rate (an ITIN holder's at the ITIN rate): the
+    share whose last return is for the latest tax year is that rate; the address dates from a
+    day between February and May of the year after its tax year, unless USPS reported a move."""
     w = world_config.world
     first = mf.drop_duplicates("truth_household_id")
-    years = np.empty(len(first))
-    block, pos = world_truth.locate(first["truth_person_id"].to_numpy())
-    for i in np.unique(block):
-        rows = block == i
-        pop = world_truth.pops[i]
-        years[rows] = pop.hh_years_since_move[pop.household[pos[rows]]]
-    p = np.exp(-years / w.master_file.filing_lag_years_mean) * (1 - w.mobility.ncoa_update_rate)
-    stale = ~first["truth_lka_current"].to_numpy()
-    assert abs(stale.sum() - p.sum()) <= 4 * np.sqrt((p * (1 - p)).sum())
+    itin_households = set(mf.loc[mf["tin_type"] == "ITIN", "truth_household_id"])
+    itin = first["truth_household_id"].isin(itin_households).to_numpy()
+    latest = first["last_return_tax_year"].to_numpy() == w.reference_year - 1
+    for mine, rate in ((itin, w.master_file.filing_rate_itin), (~itin, w.master_file.filing_rate_ssn)):
+        assert abs(latest[mine].mean() - rate) <= four_se(rate, int(mine.sum())), rate
+    year = first["last_return_tax_year"].to_numpy()
+    assert (year >= w.reference_year - 1 - w.master_file.max_filing_gap_years).all()
+    learned = first["learned_day"].to_numpy().astype("datetime64[D]")
+    reported = first["truth_lka_current"].to_numpy() & (first["learned_day"].to_numpy() == first["moved_in"].to_numpy())
+    month = learned.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    in_year = learned.astype("datetime64[Y]").astype(np.int64) + 1970 == year + 1
+    assert (in_year & (month >= 2) & (month <= 5))[~reported].all()
+    # the rest are moves USPS reported, within the IRS's window and after the last return
+    reference = np.datetime64(f"{w.reference_year}-06-27")
+    window = (reference - learned[reported]).astype(np.int64) / 365.25
+    assert (window <= w.mobility.ncoa_window_years + 1e-3).all()
+    share = reported.mean()
+    assert 0.001 < share < 0.5, share
 
 
 def test_a_household_shares_one_last_known_address_and_tax_year(mf, world_config):
@@ -259,8 +282,6 @@ def test_a_household_shares_one_last_known_address_and_tax_year(mf, world_config
     year = mf["last_return_tax_year"]
     assert year.max() == world_config.world.reference_year - 1
     assert (year <= world_config.world.reference_year - 1).all()
-    # a lag of ~0.8 years on average: most returns are last year's
-    assert (year == world_config.world.reference_year - 1).mean() > 0.5
 
 
 def test_zip4_is_known_at_the_configured_rate(master_df, world_config):

@@ -188,11 +188,26 @@ def test_every_household_lives_in_its_own_area(hh):
 
 
 def test_the_dwelling_before_the_last_move_is_not_the_current_one(world_truth):
-    # population.py: "the dwelling it lived in before, which is now someone else's". A uniform
-    # draw over the block's dwellings hits the household's own about once per block (~40 in the
-    # session world; fixed in 088989b); those "out of date" addresses would be current.
-    same = [int((pop.hh_previous == pop.hh_dwelling).sum()) for pop in world_truth.pops]
+    # population.py: "each earlier home now someone else's". A uniform draw over the block's
+    # dwellings once hit the household's own about once per block (~40 in the session world;
+    # fixed in 088989b); those "out of date" addresses would be current.
+    moved = [np.diff(pop.history.offsets) > 1 for pop in world_truth.pops]
+    same = [int((pop.hh_previous == pop.hh_dwelling)[m].sum()) for pop, m in zip(world_truth.pops, moved)]
     assert sum(same) == 0, f"{sum(same)} households' previous dwelling is their current one"
+    assert sum(int(m.sum()) for m in moved) > 10_000
+
+
+def test_every_history_reaches_back_to_its_oldest_record_and_ends_at_home(world_truth, world_config):
+    """A requested household's history covers ICE's oldest final orders; any other household's
+    the IRS's oldest last return; the last spell is the household's current dwelling."""
+    w = world_config.world
+    for pop in world_truth.pops:
+        h = pop.history
+        assert (h.dwelling[h.offsets[1:] - 1] == pop.hh_dwelling).all()
+        requested = pop.hh_origin != -1
+        years = (pop.reference_day - h.moved_in[h.offsets[:-1]]) / 365.25
+        assert (years[requested] >= w.requests.record.order_age.bands()[-1][1]).all()
+        assert (years[~requested] >= w.master_file.max_filing_gap_years + 1).all()
 
 
 def test_every_dwelling_has_its_own_address_in_its_area(world_truth):

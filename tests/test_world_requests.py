@@ -61,20 +61,21 @@ def canonical(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def rq(requests_df, world_truth) -> pd.DataFrame:
-    """Requests with their person's truth and the parts of their current and previous address."""
+    """Requests with their person's truth and the parts of their current and previous address, and
+    of the one they lived at when ICE recorded it (``recorded``)."""
     rows = world_truth.rows(requests_df["truth_person_id"].to_numpy())
     truth = world_truth.people.iloc[rows]
     frame = requests_df.copy()
     for column in ["household_id", "role", "female", "age", "pool", "origin", "sur1", "sur2", "given1", "given2", "requested", "block", "pos"]:
         frame[f"true_{column}"] = truth[column].to_numpy()
-    for which in ("current", "previous"):
-        parts = world_truth.addresses(requests_df["truth_person_id"], which)
+    recorded = requests_df["truth_address_recorded"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    for which in ("current", "previous", "recorded"):
+        parts = world_truth.addresses(requests_df["truth_person_id"], which, recorded if which == "recorded" else None)
         for column in parts:
             frame[f"{which}_{column}"] = parts[column].to_numpy()
-    # the dwelling ICE's text names: the one the person left where the address is stale
-    stale = frame["truth_address_stale"].to_numpy()
+    # the dwelling ICE's text names: the person's home when ICE recorded it
     for column in parts:
-        frame[f"named_{column}"] = np.where(stale, frame[f"previous_{column}"], frame[f"current_{column}"])
+        frame[f"named_{column}"] = frame[f"recorded_{column}"]
     frame["text"] = frame["earm_address"].map(canonical)
     # a mistyped ZIP (address_zip_typo) is checked on its own; the other checks read the text
     # with the ZIP it should have had (institutions excepted: their ZIP is not the person's)
@@ -141,7 +142,8 @@ def test_final_orders_and_fins_look_like_ice_data(requests_df, world_config):
     ref = np.datetime64(f"{world_config.world.reference_year}-06-27")
     order = requests_df["final_order_date"].to_numpy().astype("datetime64[D]")
     days = (ref - order).astype(np.int64)
-    assert ((days >= 30) & (days <= 20 * 365.25 + 31)).all()
+    oldest = world_config.world.requests.record.order_age.bands()[-1][1]
+    assert ((days >= 30) & (days <= oldest * 365.25 + 1)).all()
     assert requests_df["fin"].str.fullmatch(r"[1-9]\d{9}").all()
 
 
@@ -360,10 +362,13 @@ def test_sources_follow_the_configured_shares(rq, world_config):
 
 
 def test_address_classes_follow_the_configured_shares(rq, world_config):
+    """Each quality class has its configured share; out_of_date is no share of its own but the
+    complete addresses of homes left since, so complete and out_of_date share complete's."""
     shares = world_config.world.requests.address.classes.as_dict()
-    assert tuple(shares) == ADDRESS_CLASSES
+    assert tuple(shares) == tuple(c for c in ADDRESS_CLASSES if c != "out_of_date")
     got = rq["truth_address_class"].value_counts(normalize=True)
     assert set(got.index) == set(ADDRESS_CLASSES)
+    got["complete"] += got.pop("out_of_date")
     for cls, p in shares.items():
         assert abs(got[cls] - p) <= four_se(p, len(rq)), f"{cls}: {got[cls]:.4f} vs {p}"
 
@@ -430,8 +435,8 @@ def test_complete_addresses_are_the_current_address(rq):
 
 
 def test_missing_unit_addresses_are_apartments_written_without_their_unit(rq):
-    rows = check_rendering(rq, "missing_unit", "current", unit=False)
-    assert rows["current_unit"].notna().all(), "only addresses with a unit can miss it"
+    rows = check_rendering(rq, "missing_unit", "recorded", unit=False)
+    assert rows["recorded_unit"].notna().all(), "only addresses with a unit can miss it"
     assert not rows["text"].str.contains(r"\bAPT\b").any()
     assert not rows["earm_address"].str.contains("#").any()
 
@@ -439,31 +444,56 @@ def test_missing_unit_addresses_are_apartments_written_without_their_unit(rq):
 def test_no_street_number_addresses_begin_with_the_street_name(rq):
     # Not always a letter: numbered streets (1ST DR, 16TH AVENUE) begin with a digit, but never
     # with a house number (a token of digits only).
-    rows = check_rendering(rq, "no_street_number", "current", number=False)
+    rows = check_rendering(rq, "no_street_number", "recorded", number=False)
     assert not rows["earm_address"].str.match(r"\d+[ ,]").any()
 
 
-def test_out_of_date_addresses_are_the_dwelling_before_the_last_move(rq):
-    rows = check_rendering(rq, "out_of_date", "previous")
-    # and so not the current one
+def test_out_of_date_addresses_are_the_home_when_ice_recorded_it_and_not_today(rq):
+    rows = check_rendering(rq, "out_of_date", "recorded")
     current_text = rows.apply(lambda r: " ".join(p for p in street_line(r, "current") if p), axis=1)
     assert (rows["text"] != current_text).all()
+    assert (rows["truth_moves_since_record"] > 0).all()
 
 
-def test_stale_addresses_are_out_of_date_or_a_left_behind_zip_or_city(rq):
-    # out_of_date is always stale; ZIP-only, city-only and placeholder texts are stale when the
-    # person moved after ICE's record; full and partial street addresses, blanks and
-    # institutions never are
+def test_an_address_is_stale_exactly_when_the_person_moved_after_ice_recorded_it(rq):
+    """Staleness is an outcome of the dates and the moves: a text that names a place (all but
+    blanks and institutions) is stale when the household moved after ICE's record. A complete
+    address of a home left is the class out_of_date, so complete ones are never stale."""
+    moved = ((rq["recorded_zip5"] != rq["current_zip5"]) | (rq["recorded_street_name"] != rq["current_street_name"])
+             | (rq["recorded_number"] != rq["current_number"]) | (rq["recorded_unit"].fillna("") != rq["current_unit"].fillna("")))
+    names_a_place = ~rq["truth_address_class"].isin(["blank", "shared"])
+    assert (rq["truth_address_stale"] == (moved & names_a_place)).all()
     stale = rq.groupby("truth_address_class")["truth_address_stale"].mean()
     assert stale["out_of_date"] == 1.0
-    for cls in ("complete", "missing_unit", "no_street_number", "blank", "shared"):
+    for cls in ("complete", "blank", "shared"):
         assert stale[cls] == 0.0, cls
-    for cls in ("zip_only", "city_state_only", "placeholder"):
+    for cls in ("missing_unit", "zip_only", "city_state_only"):
         assert 0.05 < stale[cls] < 0.95, (cls, stale[cls])
-    # and a stale text names the dwelling left behind, which is never the current one
-    rows = rq[rq["truth_address_stale"]]
-    assert ((rows["previous_zip5"] != rows["current_zip5"]) | (rows["previous_street_name"] != rows["current_street_name"])
-            | (rows["previous_number"] != rows["current_number"]) | (rows["previous_unit"].fillna("") != rows["current_unit"].fillna(""))).all()
+    assert (rq.loc[rq["truth_address_stale"], "truth_moves_since_record"] > 0).all()
+
+
+def test_ice_recorded_each_address_at_the_order_or_a_later_contact(rq, world_config):
+    """The final order's age follows the docket's bands; reporting people and those on ATD were
+    last in touch within their interval, never before their order."""
+    rcfg = world_config.world.requests.record
+    day = rq["final_order_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    recorded = rq["truth_address_recorded"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    reference = int((np.datetime64(f"{world_config.world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
+    source = rq["truth_record_source"].to_numpy()
+    assert (recorded >= day).all() and (recorded[source == "order"] == day[source == "order"]).all()
+    for kind, interval in (("reporting", rcfg.reporting_interval_years), ("atd", rcfg.atd_interval_years)):
+        mine = source == kind
+        assert ((reference - recorded[mine]) <= np.maximum(interval * 365.25, reference - day[mine]) + 1).all()
+    n = len(rq)
+    for kind, share in (("reporting", rcfg.reporting_share), ("atd", rcfg.atd_share)):
+        assert abs(np.mean(source == kind) - share) < four_se(share, n), kind
+    age = (reference - day) / 365.25
+    bands = rcfg.order_age.bands()
+    edges, shares = [a for a, _ in bands] + [bands[-1][1]], np.asarray(list(rcfg.order_age.as_dict().values()))
+    adults = rq["true_age"].to_numpy() >= edges[-1] + 16           # never held back by the 16th birthday
+    counts = np.histogram(age[adults], bins=edges)[0] / adults.sum()
+    assert np.all(np.abs(counts - shares) < [four_se(p, int(adults.sum())) + 0.005 for p in shares])
+    np.testing.assert_allclose(rq["truth_address_age_years"], (reference - recorded) / 365.25, rtol=1e-6)
 
 
 def test_institutions_are_not_homes(rq, master_df):
@@ -515,8 +545,7 @@ def test_formatting_varies_at_the_configured_rates(rq, world_config):
     # suffix spelled out, where the full word differs from the abbreviation (WAY, LOOP do not)
     v = vocabulary()
     full_of = dict(zip(v.suffix_abbr, v.suffix_full))
-    which = np.where(street["truth_address_class"] == "complete", "current", "previous")
-    suffix = np.array([street.iloc[i][f"{w}_suffix"] for i, w in enumerate(which)], dtype=object)
+    suffix = street["recorded_suffix"].to_numpy(dtype=object)
     differs = np.array([full_of[s] != s for s in suffix])
     spelled = np.array([f" {full_of[s]} " in f" {t.upper().replace(',', ' ')} " for s, t in zip(suffix, text)])
     p = fmt.suffix_spelled_out

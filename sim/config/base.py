@@ -73,12 +73,6 @@ def mean_sd(value: tuple[float, ...]) -> tuple[float, ...]:
     return value
 
 
-def low_high(value: tuple[float, ...]) -> tuple[float, ...]:
-    if len(value) != 2 or not 0 <= value[0] <= value[1]:
-        raise ValueError(f"must be [min, max] with 0 <= min <= max, got {list(value)}")
-    return value
-
-
 def size_shares(value: tuple[float, ...]) -> tuple[float, ...]:
     if len(value) != 7:
         raise ValueError(f"must list 7 shares (household sizes 1..7+), got {len(value)}")

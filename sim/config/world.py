@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.config.base import ConfigModel, Float, Int, low_high, mean_sd, Share, SHARE_TOLERANCE, Shares, size_shares
+from sim.config.base import ConfigModel, Float, Int, mean_sd, Share, SHARE_TOLERANCE, Shares, size_shares
 
 
 class HouseholdsConfig(ConfigModel):
@@ -31,11 +31,29 @@ class HouseholdsConfig(ConfigModel):
     _check_ages = field_validator("head_age_general", "head_age_requested")(mean_sd)
 
 
+def _bands_and_values(edges: tuple[float, ...], values: tuple[float, ...], what: str) -> None:
+    """``edges``: the lower edges of consecutive bands, increasing from >= 0; ``values`` one per band, >= 0."""
+    if not edges or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0:
+        raise ValueError(f"{what} bands must be lower edges in years, increasing from >= 0, got {list(edges)}")
+    if len(values) != len(edges) or any(v < 0 for v in values):
+        raise ValueError(f"{what} needs one value >= 0 per band ({len(edges)}), got {list(values)}")
+
+
 class MobilityConfig(ConfigModel):
     owner_annual_move_rate: Share
     renter_annual_move_rate: Share
+    age_bands: tuple[Float, ...]
+    age_factors: tuple[Float, ...]
     same_zip_move_share: Share
     ncoa_update_rate: Share
+    ncoa_window_years: Annotated[Float, Field(ge=0, le=20)]
+
+    @model_validator(mode="after")
+    def _age_bands(self):
+        _bands_and_values(self.age_bands, self.age_factors, "age_factors")
+        if not any(self.age_factors):
+            raise ValueError("age_factors must not all be 0 (no household would ever move)")
+        return self
 
 
 class HispanicSurnameForms(Shares):
@@ -52,7 +70,9 @@ class MasterFileConfig(ConfigModel):
     zip4_known_rate: Share
     compound_given_kept: Share
     middle_initial_rate: Share
-    filing_lag_years_mean: Annotated[Float, Field(ge=0, le=20)]
+    filing_rate_ssn: Share
+    filing_rate_itin: Share
+    max_filing_gap_years: Annotated[Int, Field(ge=0, le=30)]
     hispanic_surname_forms: HispanicSurnameForms
 
 
@@ -123,7 +143,6 @@ class AddressClasses(Shares):
     zip_only: Share
     placeholder: Share
     blank: Share
-    out_of_date: Share
     shared: Share
 
 
@@ -148,17 +167,47 @@ class FormattingConfig(ConfigModel):
 
 
 class AddressConfig(ConfigModel):
-    record_age_years: tuple[Float, ...]
     classes: AddressClasses
     formatting: FormattingConfig
 
-    _check_range = field_validator("record_age_years")(low_high)
+
+class OrderAgeShares(Shares):
+    """The final-order docket by the age of its orders: ``years_A_B`` is the share of orders
+    issued A to B years before the reference day."""
+    years_0_1: Share
+    years_1_3: Share
+    years_3_5: Share
+    years_5_10: Share
+    years_10_20: Share
+    years_20_30: Share
+
+    @staticmethod
+    def bands() -> tuple[tuple[float, float], ...]:
+        """Each field's (from, to) years, in field order."""
+        return tuple((float(a), float(b)) for a, b in (name.split("_")[1:] for name in OrderAgeShares.model_fields))
+
+
+class RecordConfig(ConfigModel):
+    """When ICE last recorded each address: the final order's date, drawn from the docket's age
+    mix, or a later contact for people who report or are on Alternatives to Detention."""
+    order_age: OrderAgeShares
+    reporting_share: Share
+    reporting_interval_years: Annotated[Float, Field(ge=0, le=10)]
+    atd_share: Share
+    atd_interval_years: Annotated[Float, Field(ge=0, le=10)]
+
+    @model_validator(mode="after")
+    def _contacts(self):
+        if self.reporting_share + self.atd_share > 1 + SHARE_TOLERANCE:
+            raise ValueError(f"reporting_share + atd_share must be at most 1, got {self.reporting_share + self.atd_share:.6g}")
+        return self
 
 
 class RequestsConfig(ConfigModel):
     names: NamesConfig
     dates: DatesConfig
     ssn: SsnConfig
+    record: RecordConfig
     address: AddressConfig
 
 

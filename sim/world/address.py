@@ -19,7 +19,10 @@ from sim.world.population import Population
 from sim.world.vocab import Vocabulary
 
 # ICE's address quality classes, in the order of the config's table (the one place they are named).
-ADDRESS_CLASSES = tuple(AddressClasses.model_fields)
+#: The classes of ICE's address in the truth (``truth_address_class``): the configured quality
+#: classes, and ``out_of_date``, a complete address of a home the person left after ICE recorded
+#: it, an outcome of the residence history rather than a share.
+ADDRESS_CLASSES = (*AddressClasses.model_fields, "out_of_date")
 KEYBOARD_NEIGHBOURS = {
     "A": "QSZ", "B": "VGHN", "C": "XDFV", "D": "SERFCX", "E": "WSDR", "F": "DRTGVC", "G": "FTYHBV",
     "H": "GYUJNB", "I": "UJKO", "J": "HUIKMN", "K": "JIOLM", "L": "KOP", "M": "NJK", "N": "BHJM",

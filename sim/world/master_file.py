@@ -13,8 +13,9 @@ Rules, in order:
    one of the configured forms (first surname only, both, hyphenated, second only, or a married
    woman's "DE" + her husband's); Brazilians usually by their last (father's) surname.
    The name control follows from the last name by the IRS rules (:func:`sim.name_control`).
-4. The last known address: the address on the most recent processed return, unless the
-   household moved since and the IRS learned the move from USPS change of address.
+4. The last known address: the home on the day the most recent return was processed (filing
+   rates by TIN type), unless the household moved since and the IRS learned the move from USPS
+   change of address (:func:`last_known_addresses`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sim.normalize import name_controls
 from sim.world import address, tin as tins
 from sim.world.address import categories, take
 from sim.world.geography import Block, Plan
+from sim.world.history import DAYS_PER_YEAR
 from sim.world.population import GENERAL, ROLE_HEAD, ROLE_PARTNER, Population
 from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
@@ -132,6 +134,31 @@ def extend_table(table: pa.Array, index: dict[str, int], text: pa.Array) -> tupl
 
 
 
+def last_known_addresses(world, pop: Population, itin_household: np.ndarray,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each household's last known address: ``(tax year of the last return, day the address was
+    learned, dwelling)``.
+
+    A household files for each tax year at its filing rate (an ITIN holder's household at the
+    ITIN rate), so its last return is a geometric number of years before the latest tax year
+    (at most ``max_filing_gap_years``), processed between February and May of the next year; the
+    address is its home that day (:mod:`sim.world.history`). A later move is learned from USPS
+    change of address when it falls within the window the IRS reads and was reported, at
+    ``ncoa_update_rate`` (only the latest move is considered)."""
+    mcfg, mob = world.master_file, world.mobility
+    n_hh = len(pop.hh_size)
+    rate = np.where(itin_household, mcfg.filing_rate_itin, mcfg.filing_rate_ssn)
+    gap = np.minimum(rng.geometric(np.maximum(rate, 1e-9), n_hh) - 1, mcfg.max_filing_gap_years)
+    tax_year = (world.reference_year - 1 - gap).astype(np.int16)
+    january = (tax_year.astype(np.int64) + 1 - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    processed = np.minimum(january + rng.integers(31, 151, n_hh), pop.reference_day)
+    dwelling = pop.history.dwelling_at(np.arange(n_hh), processed)
+    moved_in = pop.history.current_moved_in().astype(np.int64)
+    reported = ((moved_in > processed) & (moved_in >= pop.reference_day - mob.ncoa_window_years * DAYS_PER_YEAR)
+                & (rng.random(n_hh) < mob.ncoa_update_rate))
+    return tax_year, np.where(reported, moved_in, processed), np.where(reported, pop.hh_dwelling, dwelling)
+
+
 def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Vocabulary, rng: np.random.Generator, tin_key: int) -> MasterFile:
     world = config.world
     mcfg = world.master_file
@@ -174,11 +201,8 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     initial[g2_rows] = np.where(keep, -1, vocab.given_initials[pop.given2[g2_rows]])
 
     # 4. last known address
-    lag = rng.exponential(max(mcfg.filing_lag_years_mean, 1e-9), len(pop.hh_size))
-    lka_current_hh = (pop.hh_years_since_move >= lag) | (rng.random(len(lag)) < world.mobility.ncoa_update_rate)
-    lka_dwelling_hh = np.where(lka_current_hh, pop.hh_dwelling, pop.hh_previous)
-
-    tax_year = (world.reference_year - 1 - np.floor(lag)).astype(np.int16)
+    tax_year, lka_day_hh, lka_dwelling_hh = last_known_addresses(world, pop, np.bincount(hh[itin], minlength=len(pop.hh_size)) > 0, rng)
+    lka_current_hh = lka_dwelling_hh == pop.hh_dwelling
 
     rows = np.flatnonzero(on_file)
     hh_rows = hh[rows]
@@ -223,5 +247,6 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()), np.where(pop.hh_origin[hh_rows] < 0, len(plan.groups), pop.hh_origin[hh_rows])),
         "truth_requested": pa.array(pop.requested[rows]),
         "truth_lka_current": pa.array(lka_current_hh[hh_rows]),
+        "truth_lka_age_years": pa.array(((pop.reference_day - lka_day_hh[hh_rows]) / DAYS_PER_YEAR).astype(np.float32)),
     })
     return MasterFile(table=table, person_tin=person_tin)

@@ -15,19 +15,23 @@ in the order they are applied:
    that fit their roles. Names follow the household's naming pool: Hispanic two-surname
    households pass the father's and mother's first surnames to the children; other households
    share one surname, partners taking it at the pool's rate.
-4. Moves: each household has years since it moved in (annual rates by tenure, FACTS) and the
-   dwelling it lived in before, which is now someone else's (so an out-of-date address points
-   at another household): in the same ZIP area at ``same_zip_move_share``, else in another.
+4. Moves: each household has a dated residence history (:mod:`sim.world.history`): its moves
+   back to the oldest record about it, at annual rates by tenure and the head's age then, each
+   earlier home now someone else's (so an out-of-date address points at another household), in
+   the same ZIP area at ``same_zip_move_share``, else in another.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from sim.config import Config
 from sim.world.geography import Block, Plan
+from sim.world.history import DAYS_PER_YEAR, History, build_history
 from sim.world.vocab import RACES, Vocabulary, draw_from_cdf, origin_groups_data
 
 GENERAL = -1  # origin code of households not named in ICE's file
@@ -49,10 +53,9 @@ class Population:
     hh_origin: np.ndarray         # index into plan.groups, GENERAL for everyone else
     hh_size: np.ndarray
     hh_renter: np.ndarray
-    hh_years_since_move: np.ndarray
     hh_dwelling: np.ndarray       # current dwelling
-    hh_previous: np.ndarray       # dwelling lived in before the last move
     hh_doubled_up: np.ndarray
+    history: History              # every household's dwellings back to its oldest record, dated
     # dwellings (a unit of a building)
     dw_building: np.ndarray
     dw_unit: np.ndarray           # 0 = no unit number
@@ -80,6 +83,17 @@ class Population:
     sur2: np.ndarray              # -1 = none (second surname: the mother's for Hispanic names)
     requested: np.ndarray         # the person ICE's file names (one per requested household)
     pool_names: tuple[str, ...]
+    reference_day: int            # the day the world is observed (days since 1970-01-01)
+
+    @property
+    def hh_previous(self) -> np.ndarray:
+        """The dwelling each household lived in before its current one."""
+        return self.history.previous()
+
+    @property
+    def hh_years_since_move(self) -> np.ndarray:
+        """Years since each household moved into its current home."""
+        return (self.reference_day - self.history.current_moved_in()) / DAYS_PER_YEAR
 
     @property
     def n_people(self) -> int:
@@ -165,51 +179,23 @@ def rank_within(keys: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, by_zip: np.ndarray, n_zip: int,
-                        same_zip_share: float, rng: np.random.Generator) -> np.ndarray:
-    """The dwelling each household lived in before its last move: another dwelling of its own
-    area with probability ``same_zip_share``, else a dwelling of another area of the block
-    (or of its own area when the block has no other). Never the current dwelling.
-
-    Drawing the share explicitly keeps local moves as common at every scale, however many
-    areas a block holds. ``by_zip`` lists the dwellings in area order (stable).
-    """
-    n = len(current)
-    count = np.bincount(dw_zip, minlength=n_zip)
-    first = np.cumsum(count) - count
-    z = dw_zip[current]
-    total = len(dw_zip)
-    u = rng.random(n)
-    local = (rng.random(n) < same_zip_share) | (count[z] == total)
-    # same area: any of its dwellings but the current one
-    k = (u * np.maximum(count[z] - 1, 1)).astype(np.int64)
-    same = by_zip[first[z] + k]
-    same = np.where(same == current, by_zip[np.minimum(first[z] + count[z] - 1, total - 1)], same)
-    # another area: a position outside this area's run of the sorted dwellings
-    j = (u * np.maximum(total - count[z], 1)).astype(np.int64)
-    j = np.where(j >= first[z], j + count[z], j)
-    other = by_zip[np.minimum(j, total - 1)]
-    previous = np.where(local, same, other)
-    return np.where(previous == current, (current + 1) % max(total, 1), previous)
-
-
 def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.random.Generator) -> Population:
     """Generate the households, people and dwellings of ``block``: the stages of the module's
     docstring, each drawing from ``rng`` in turn in the order called here (which fixes the
-    world's draws: the moves are drawn before the people)."""
+    world's draws)."""
     world = config.world
     zips = plan.areas(block)
     hh = _households(world.households, plan, block, zips, vocab, rng)
     place = _dwellings(world.households, hh, len(zips), vocab, rng)
     doubled = _double_up(world.households, hh, place.hh_dwelling, len(zips), len(vocab.pools), rng)
-    years, previous = _moves(world.mobility, hh, place, len(zips), rng)
     people = _people(world, hh, zips, rng)
     given1, given2, sur1, sur2 = _names(hh, people, vocab, rng)
+    history = _history(world, hh, place, people.age[hh.start], len(zips), rng)
 
     i32 = lambda a: a.astype(np.int32)  # noqa: E731  compact address arrays: gathers stay in cache
     return Population(
         hh_zip=hh.zip, hh_pool=hh.pool, hh_origin=hh.origin, hh_size=hh.size, hh_renter=hh.renter,
-        hh_years_since_move=years, hh_dwelling=i32(place.hh_dwelling), hh_previous=i32(previous), hh_doubled_up=doubled,
+        hh_dwelling=i32(place.hh_dwelling), hh_doubled_up=doubled, history=history,
         dw_building=i32(place.dw_building), dw_unit=i32(place.dw_unit),
         bl_street=i32(place.bl_street), bl_number=i32(place.bl_number), bl_zip4=i32(place.bl_zip4),
         st_zip=i32(place.st_zip), st_stem=i32(place.st_stem), st_suffix=i32(place.st_suffix),
@@ -217,6 +203,7 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
         household=people.household, person_id=people.person_id, role=people.role, female=people.female,
         age=people.age, dob=people.dob, given1=given1, given2=given2, sur1=sur1, sur2=sur2,
         requested=(people.role == ROLE_HEAD) & hh.requested[people.household], pool_names=tuple(vocab.pools),
+        reference_day=reference_day(world),
     )
 
 
@@ -382,13 +369,57 @@ def _double_up(hcfg, hh: _Households, hh_dwelling: np.ndarray, n_zip: int, n_poo
     return doubled
 
 
-def _moves(mobility, hh: _Households, place: _Dwellings, n_zip: int,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Stage 4: each household's years since it moved in, and the dwelling before (now someone
-    else's)."""
-    annual = np.where(hh.renter, mobility.renter_annual_move_rate, mobility.owner_annual_move_rate)
-    hazard = -np.log1p(-np.minimum(annual, 0.999999))
-    years = rng.exponential(1.0, len(hh.zip)) / np.maximum(hazard, 1e-12)
+def age_band_shares(bands: tuple[float, ...], mean: float, sd: float, lo: float, hi: float) -> np.ndarray:
+    """The share of heads in each age band (lower edges ``bands``) when their age is normal
+    (``mean``, ``sd``) clipped to ``[lo, hi]``, as the world draws them.
+
+    >>> age_band_shares((15, 45), 45.0, 10.0, 18, 95).round(3).tolist()
+    [0.5, 0.5]
+    """
+    def cdf(x: float) -> float:
+        if x < lo:
+            return 0.0
+        if x >= hi:
+            return 1.0
+        return 0.5 * (1 + math.erf((x - mean) / (sd * math.sqrt(2)))) if sd > 0 else float(x >= mean)
+
+    uppers = [*bands[1:], math.inf]
+    return np.array([cdf(u) - (cdf(b) if i else 0.0) for i, (b, u) in enumerate(zip(bands, uppers))])
+
+
+def band_hazards(rate: float, factors: tuple[float, ...], shares: np.ndarray) -> np.ndarray:
+    """Hazards per year by age band, proportional to ``factors``, such that the share of heads
+    (in the bands at ``shares``) who move within a year is ``rate``: the configured tenure rate
+    stays the annual mover rate of today's heads, whatever the factors.
+
+    >>> band_hazards(0.19, (1.0, 1.0), np.array([0.5, 0.5])).round(6).tolist() == [round(-math.log(0.81), 6)] * 2
+    True
+    """
+    f = np.asarray(factors, dtype=np.float64)
+    lo, hi = 0.0, 1.0
+    while np.dot(shares, 1 - np.exp(-hi * f)) < rate and hi < 1e6:
+        hi *= 2
+    for _ in range(100):                                   # bisection: the share rises with the scale
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.dot(shares, 1 - np.exp(-mid * f)) < rate else (lo, mid)
+    return (lo + hi) / 2 * f
+
+
+def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, n_zip: int,
+             rng: np.random.Generator) -> History:
+    """Stage 4: each household's residence history, back to the oldest record about it: ICE's
+    oldest final orders for a requested household, the IRS's oldest last return for any other."""
+    mob, hcfg = world.mobility, world.households
+    day = reference_day(world)
+    # one row of band hazards per (requested?, renter?): heads' ages as the world draws them
+    table = np.stack([band_hazards(rate, mob.age_factors, age_band_shares(mob.age_bands, *ages, 18, top))
+                      for ages, top in ((hcfg.head_age_general, 95), (hcfg.head_age_requested, 75))
+                      for rate in (mob.owner_annual_move_rate, mob.renter_annual_move_rate)])
+    hazard = table[2 * hh.requested.astype(np.int64) + hh.renter.astype(np.int64)]
+    bands = np.asarray(mob.age_bands, np.float64)
+    years_back = np.where(hh.requested, max(b for _, b in world.requests.record.order_age.bands()),
+                          world.master_file.max_filing_gap_years + 1) + 1
+    horizon = day - np.ceil(years_back * DAYS_PER_YEAR).astype(np.int64)
     # dwellings in area order: single-family ones (already in area order) merged with the
     # apartments (also in area order), by counts rather than a sort
     dw_zip = place.bl_zip[place.dw_building]
@@ -398,8 +429,11 @@ def _moves(mobility, hh: _Households, place: _Dwellings, n_zip: int,
     by_zip = np.empty(len(dw_zip), dtype=np.int64)
     by_zip[np.arange(n_sf) + (np.cumsum(mu_count) - mu_count)[dw_zip[:n_sf]]] = np.arange(n_sf)
     by_zip[np.arange(len(dw_zip) - n_sf) + np.cumsum(sf_count)[dw_zip[n_sf:]]] = np.arange(n_sf, len(dw_zip))
-    previous = _previous_dwellings(place.hh_dwelling, dw_zip, by_zip, n_zip, mobility.same_zip_move_share, rng)
-    return years, previous
+    history = build_history(place.hh_dwelling, hazard, bands, head_age, horizon, day, dw_zip, by_zip, n_zip,
+                            mob.same_zip_move_share, rng)
+    history.dwelling = history.dwelling.astype(np.int32)   # compact: gathers stay in cache
+    history.moved_in = history.moved_in.astype(np.int32)
+    return history
 
 
 @dataclass

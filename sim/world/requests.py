@@ -11,11 +11,14 @@ one configurable and recorded in the ground truth (``truth_corruptions``):
   a day off);
 * the SSN field (``world.requests.ssn``): absent, the person's own TIN, mistyped, borrowed from a
   household member or a stranger in the same ZIP area, or a number never issued;
-* the free-text ``earm_address`` (``world.requests.address``): one quality class per request
-  (complete, missing unit, no street number, city/state only, ZIP only, placeholder text with a
-  ZIP, blank, out of date, shared/institutional) rendered with realistic formatting variation,
-  typos in the street name and the ZIP; a text can name the dwelling the person left
-  (``truth_address_stale``).
+* the free-text ``earm_address``: the person's home on the day ICE last recorded it
+  (``world.requests.record``: the final order, drawn from the docket's age mix, or a later
+  check-in for people who report or are on Alternatives to Detention; the residence history
+  says where that was), in one quality class (``world.requests.address``: complete, missing
+  unit, no street number, city/state only, ZIP only, placeholder text with a ZIP, blank,
+  shared/institutional) rendered with realistic formatting variation, typos in the street name
+  and the ZIP. A home the household has left since is out of date: a complete address of it is
+  the class ``out_of_date``, and any text naming it is ``truth_address_stale``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from sim.world import address, tin as tins
 from sim.world.address import ADDRESS_CLASSES
 from sim.world.geography import Block, Plan
 from sim.world.master_file import NO_TIN, MasterFile
-from sim.world.population import Population, rank_within, reference_day
+from sim.world.history import DAYS_PER_YEAR
+from sim.world.population import Population, rank_within
 from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 SSN_SOURCES = ("none", *SsnSources.model_fields)   # the config's table is the one place they are named
@@ -42,6 +46,9 @@ CORRUPTIONS = (
     "address_zip_typo",
 )
 SWAP_POOLS = ("chinese", "haitian", "vietnamese")
+#: How ICE last recorded a requested person's address (``truth_record_source``): at the final
+#: order, at a check-in of someone who reports, or on Alternatives to Detention.
+RECORD_SOURCES = ("order", "reporting", "atd")
 FIN_DOMAIN = 3_000_000_000
 
 
@@ -156,12 +163,17 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     # ---- the address ------------------------------------------------------------------------
     rng = rngs["address"]
     acfg = world.requests.address
-    cls, moved_since_record = _address_classes(pop, hh, acfg.classes.as_dict(), acfg.record_age_years, rng)
-    # A stale address names the dwelling the person left: always for out_of_date; for the
-    # classes that keep only a ZIP or a city, whenever the person moved after ICE's record (the
-    # ZIP is then the old one). Complete and partial street addresses are otherwise current.
-    stale = (cls == "out_of_date") | (moved_since_record & np.isin(cls, ("zip_only", "city_state_only", "placeholder")))
-    comp = address.components(pop, np.where(stale, pop.hh_previous[hh], pop.hh_dwelling[hh]))
+    # ICE's address is the person's home on the day ICE last recorded it (the final order, or a
+    # later check-in); it is out of date when the household has moved since. A complete address
+    # of a home left is the class out_of_date; a partial one (no unit, no number, a ZIP or a city
+    # only) keeps its class and names the old place (truth_address_stale).
+    order_day, record_day, record_source = record_dates(world.requests.record, pop.dob[person], pop.reference_day, rng)
+    recorded = pop.history.dwelling_at(hh, record_day)
+    moved = recorded != pop.hh_dwelling[hh]
+    cls = _address_classes(pop, recorded, acfg.classes.as_dict(), rng)
+    cls = np.where((cls == "complete") & moved, "out_of_date", cls)
+    stale = moved & ~np.isin(cls, ("blank", "shared"))
+    comp = address.components(pop, recorded)
     shared = cls == "shared"
     comp, institution = _institutions(pop, comp, shared, rng)
     labels = address.Labels(vocab, zips)
@@ -174,12 +186,6 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     zip_of = pop.hh_zip[hh]
     rank = rank_within(zip_of)
     request_no = zips["request_offset"][zip_of] + rank
-    # final order: issued within the last 20 years, at least 30 days before the file and after
-    # the person's 16th birthday
-    ref_day = reference_day(world)
-    latest = ref_day - 30
-    earliest = np.minimum(np.maximum(ref_day - int(20 * 365.25), pop.dob[person].astype(np.int64) + int(16 * 365.25)), latest)
-    order_day = earliest + (rng.random(n) * (latest - earliest + 1)).astype(np.int64)
     # fingerprint identification numbers: 10 digits, unique nationally (a keyed permutation of
     # the request number, like the TINs)
     fin = 1_000_000_000 + tins.permute(request_no, FIN_DOMAIN, tin_key + 2)
@@ -207,6 +213,10 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
         "truth_address_class": pa.array(cls, pa.string()),
         "truth_zip": true_zip,
         "truth_address_stale": pa.array(stale),
+        "truth_address_recorded": pa.array(record_day.astype(np.int32), pa.int32()).cast(pa.date32()),
+        "truth_record_source": pa.array(np.asarray(RECORD_SOURCES, dtype=object)[record_source], pa.string()),
+        "truth_address_age_years": pa.array(((pop.reference_day - record_day) / DAYS_PER_YEAR).astype(np.float32)),
+        "truth_moves_since_record": pa.array(pop.history.moves_between(hh, record_day, np.full(n, pop.reference_day)).astype(np.int16)),
         "truth_institution": pa.array(institution, pa.string()),
         "truth_doubled_up": pa.array(pop.hh_doubled_up[hh]),
         "truth_corruptions": _list_column(flags, n),
@@ -280,32 +290,48 @@ def _owner_of(number: np.ndarray, master: MasterFile, pop: Population, tin_key: 
     return np.where(hit, candidate, -1)
 
 
-def _address_classes(pop: Population, hh: np.ndarray, shares: dict[str, float], record_age_years: tuple[float, float],
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One class per request, and whether the person moved since ICE recorded the address.
+def record_dates(rcfg, dob: np.ndarray, day: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each requested person: the day of the final order, the day ICE last recorded the
+    address and how (an index into :data:`RECORD_SOURCES`).
 
-    Classes have the configured shares, each restricted class drawn only where
-    it can happen: ``out_of_date`` among people who moved since ICE recorded their address,
-    ``missing_unit`` among people whose address has a unit. Restricted classes are thinned first
-    with probabilities that keep their overall shares; a share larger than its eligible group
-    is capped (the shortfall goes to the other classes)."""
-    n = len(hh)
+    The order's age is drawn from the docket's age bands (uniform within a band), at least 30
+    days before ``day`` and after the person's 16th birthday. People who report to ICE, or are
+    on Alternatives to Detention, were last in touch within their interval before ``day`` (never
+    before their order)."""
+    n = len(dob)
+    bands = np.asarray(rcfg.order_age.bands(), dtype=np.float64)
+    shares = np.asarray(list(rcfg.order_age.as_dict().values()), dtype=np.float64)
+    band = draw_from_cdf(np.cumsum(shares) / shares.sum(), rng.random(n))
+    age = bands[band, 0] + rng.random(n) * (bands[band, 1] - bands[band, 0])
+    latest = day - 30
+    earliest = np.minimum(dob.astype(np.int64) + int(16 * DAYS_PER_YEAR), latest)
+    order_day = np.clip(day - np.floor(age * DAYS_PER_YEAR).astype(np.int64), earliest, latest)
+    u = rng.random(n)
+    source = np.where(u < rcfg.atd_share, 2, np.where(u < rcfg.atd_share + rcfg.reporting_share, 1, 0))
+    interval = np.where(source == 2, rcfg.atd_interval_years, rcfg.reporting_interval_years)
+    contact = day - np.floor(rng.random(n) * interval * DAYS_PER_YEAR).astype(np.int64)
+    record_day = np.where(source > 0, np.maximum(order_day, contact), order_day)
+    return order_day, record_day, source.astype(np.int8)
+
+
+def _address_classes(pop: Population, dwelling: np.ndarray, shares: dict[str, float],
+                     rng: np.random.Generator) -> np.ndarray:
+    """One quality class per request, for the address of ``dwelling`` as ICE recorded it.
+
+    Classes have the configured shares; ``missing_unit`` is drawn only where the dwelling has a
+    unit, thinned first with the probability that keeps its overall share (capped at all of
+    them; the shortfall goes to the other classes)."""
+    n = len(dwelling)
     out = np.empty(n, dtype=object)
     if n == 0:
-        return out, np.zeros(0, dtype=bool)
-    ice_record_age = rng.uniform(*record_age_years, n)   # years since ICE recorded the address
-    moved_since = pop.hh_years_since_move[hh] < ice_record_age
-    has_unit = pop.dw_unit[pop.hh_dwelling[hh]] > 0
-    free = np.ones(n, dtype=bool)
-    for cls, eligible in (("out_of_date", moved_since), ("missing_unit", has_unit)):
-        pool = free & eligible
-        p = min(shares[cls] * n / max(pool.sum(), 1), 1.0)
-        hit = pool & (rng.random(n) < p)
-        out[hit] = cls
-        free &= ~hit
-    rest = {k: v for k, v in shares.items() if k not in ("out_of_date", "missing_unit")}
-    out[free] = _categorical(rng, int(free.sum()), rest)
-    return out, moved_since
+        return out
+    has_unit = pop.dw_unit[dwelling] > 0
+    p = min(shares["missing_unit"] * n / max(has_unit.sum(), 1), 1.0)
+    hit = has_unit & (rng.random(n) < p)
+    out[hit] = "missing_unit"
+    rest = {k: v for k, v in shares.items() if k != "missing_unit"}
+    out[~hit] = _categorical(rng, int((~hit).sum()), rest)
+    return out
 
 
 def _institutions(pop: Population, comp: address.Components, shared: np.ndarray, rng: np.random.Generator):
