@@ -22,11 +22,12 @@ def world(n_hh: int, n_zip: int = 40, units_per_zip: int = 200):
 
 def history(rate, n=100_000, age=40.0, years=30.0, same_zip=0.35, seed=1) -> tuple[History, np.ndarray]:
     dw_zip, by_zip, current = world(n)
-    hazard = np.broadcast_to(np.atleast_1d(annual_hazard(rate)), (n, len(LOWER))).copy() if np.ndim(rate) <= 1 and \
-        np.size(rate) in (1, len(LOWER)) else rate
+    # one group: every household has the same hazards by band (a rate, or a row of hazards)
+    table = np.asarray(rate, dtype=np.float64).reshape(1, -1) if np.ndim(rate) == 2 else \
+        np.broadcast_to(np.atleast_1d(annual_hazard(rate)), (1, len(LOWER))).copy()
     horizon = np.full(n, R - int(years * DAYS_PER_YEAR))
-    h = build_history(current, hazard, LOWER, np.full(n, age), horizon, R, dw_zip, by_zip, 40, same_zip,
-                      np.random.default_rng(seed))
+    h = build_history(current, table[:1], np.zeros(n, np.int64), LOWER, np.full(n, age), horizon, R, dw_zip, by_zip, 40,
+                      same_zip, np.random.default_rng(seed))
     return h, current
 
 
@@ -53,7 +54,7 @@ def test_the_hazard_follows_the_heads_age_band_going_back():
     """Heads of 60 with no hazard from 35 to 50 and a high one elsewhere: going back, their moves
     stop in the band where the hazard is 0 and resume below it."""
     n = 20_000
-    hazard = np.tile(annual_hazard(np.array([0.3, 0.3, 0.0, 0.3, 0.3])), (n, 1))
+    hazard = annual_hazard(np.array([0.3, 0.3, 0.0, 0.3, 0.3])).reshape(1, -1)
     h, _ = history(hazard, n=n, age=60.0, years=40.0)
     household = np.repeat(np.arange(n), np.diff(h.offsets))
     head_age = 60.0 - (R - h.moved_in) / DAYS_PER_YEAR
@@ -65,10 +66,28 @@ def test_the_hazard_follows_the_heads_age_band_going_back():
 
 def test_no_hazard_means_never_moved():
     n = 100
-    hazard = np.zeros((n, len(LOWER)))
+    hazard = np.zeros((1, len(LOWER)))
     h, current = history(hazard, n=n)
     assert (np.diff(h.offsets) == 1).all() and (h.dwelling == current).all()
-    assert np.isinf(gaps_back(hazard, LOWER, np.full(n, 40.0), np.random.default_rng(0))).all()
+    assert np.isinf(gaps_back(hazard, np.zeros(n, np.int64), LOWER, np.full(n, 40.0), np.random.default_rng(0))).all()
+
+
+def test_the_gap_back_is_the_inverse_of_the_cumulative_hazard():
+    """Walking back with hazards 0.1 below 25, 0.2 in 25-35 and 0.4 above 35: from 40, 1 unit of
+    hazard is 2.5 years (all above 35) and 3 units are 5 years above 35 (2) and 5 in 25-35 (1);
+    from 30, 1.5 units are 5 years in 25-30 (1) and 5 below 25 (0.5)."""
+    table = np.array([[0.1, 0.2, 0.4]])
+    lower = np.array([0.0, 25.0, 35.0])
+
+    class Fixed:                      # an rng whose exponentials are the given hazards
+        def __init__(self, values):
+            self.values = np.asarray(values, dtype=np.float64)
+
+        def exponential(self, scale, n):
+            return self.values[:n]
+
+    gaps = gaps_back(table, np.zeros(3, np.int64), lower, np.array([40.0, 40.0, 30.0]), Fixed([1.0, 3.0, 1.5]))
+    np.testing.assert_allclose(gaps, [2.5, 10.0, 10.0])
 
 
 def test_where_a_household_lived_on_a_day():

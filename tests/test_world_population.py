@@ -199,15 +199,21 @@ def test_the_dwelling_before_the_last_move_is_not_the_current_one(world_truth):
 
 def test_every_history_reaches_back_to_its_oldest_record_and_ends_at_home(world_truth, world_config):
     """A requested household's history covers ICE's oldest final orders; any other household's
-    the IRS's oldest last return; the last spell is the household's current dwelling."""
+    its last return (the earliest it can be processed at the lower filing rate); the last spell
+    is the household's current dwelling."""
+    from sim.world.population import filing_gap, last_return_window
+
     w = world_config.world
     for pop in world_truth.pops:
         h = pop.history
         assert (h.dwelling[h.offsets[1:] - 1] == pop.hh_dwelling).all()
         requested = pop.hh_origin != -1
-        years = (pop.reference_day - h.moved_in[h.offsets[:-1]]) / 365.25
+        first = h.moved_in[h.offsets[:-1]]
+        years = (pop.reference_day - first) / 365.25
         assert (years[requested] >= w.requests.record.order_age.bands()[-1][1]).all()
-        assert (years[~requested] >= w.master_file.max_filing_gap_years + 1).all()
+        rate = min(w.master_file.filing_rate_ssn, w.master_file.filing_rate_itin)
+        earliest, _ = last_return_window(w, filing_gap(pop.hh_filing_draw, rate, w.master_file.max_filing_gap_years))
+        assert (first <= earliest).all()
 
 
 def test_every_dwelling_has_its_own_address_in_its_area(world_truth):

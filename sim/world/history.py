@@ -67,8 +67,13 @@ class History:
         return self.dwelling[np.maximum(last - 1, self.offsets[:-1])]
 
     def _keys(self) -> np.ndarray:
-        household = np.repeat(np.arange(self.n_households, dtype=np.int64), np.diff(self.offsets))
-        return (household << _DAY_BITS) + (self.moved_in.astype(np.int64) + _DAY_OFFSET)
+        """``household * 2**32 + day`` of every spell, sorted (computed once)."""
+        keys = self.__dict__.get("_sorted_keys")
+        if keys is None:
+            household = np.repeat(np.arange(self.n_households, dtype=np.int64), np.diff(self.offsets))
+            keys = (household << _DAY_BITS) + (self.moved_in.astype(np.int64) + _DAY_OFFSET)
+            self.__dict__["_sorted_keys"] = keys
+        return keys
 
     def spell_at(self, households: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Index (into ``dwelling``) of the spell each of ``households`` was in on ``days``: the
@@ -98,43 +103,55 @@ def annual_hazard(rate: np.ndarray | float) -> np.ndarray:
     return -np.log1p(-np.minimum(np.asarray(rate, dtype=np.float64), 0.999999))
 
 
-def gaps_back(hazard_by_band: np.ndarray, band_lower: np.ndarray, age: np.ndarray,
+def gaps_back(hazards: np.ndarray, group: np.ndarray, band_lower: np.ndarray, age: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:
     """Years back from each household's present to its move before, for heads now ``age`` years
     old: a unit exponential of cumulative hazard spent walking down the head's age bands.
 
-    ``hazard_by_band[i, b]`` is household i's hazard per year while its head is in age band b,
-    from ``band_lower[b]`` to the next band's lower edge (the last band is open above, the first
-    below). A household whose hazard runs out never moved before (``inf``).
+    ``hazards[g, b]`` is the hazard per year of a household of ``group`` g while its head is in
+    age band b, from ``band_lower[b]`` to the next band's lower edge (the last band is open
+    above, the first below). A household whose hazard runs out never moved before (``inf``).
 
-    >>> gaps_back(np.array([[0.0, 0.5]]), np.array([0.0, 30.0]), np.array([30.0]), np.random.default_rng(1)).tolist()
+    >>> gaps_back(np.array([[0.0, 0.5]]), np.array([0]), np.array([0.0, 30.0]), np.array([30.0]), np.random.default_rng(1)).tolist()
     [inf]
     """
-    n = len(age)
-    need = rng.exponential(1.0, n)
-    gap = np.zeros(n)
-    a = np.asarray(age, dtype=np.float64).copy()
-    walking = np.ones(n, dtype=bool)
-    for b in range(len(band_lower) - 1, -1, -1):
-        lower = band_lower[b] if b > 0 else -np.inf
-        here = np.flatnonzero(walking & (a > lower))
-        if len(here) == 0:
-            continue
-        h = hazard_by_band[here, b]
-        span = a[here] - lower
-        with np.errstate(invalid="ignore"):
-            mass = np.where(h > 0, h * span, 0.0)
-        inside = need[here] <= mass
-        gap[here] += np.where(inside, need[here] / np.where(h > 0, h, 1.0), span)
-        need[here] -= np.where(inside, 0.0, mass)
-        walking[here[inside]] = False
-        a[here] = lower
-    gap[walking] = np.inf
+    need = rng.exponential(1.0, len(age))
+    gap = np.empty(len(age))
+    lower = np.asarray(band_lower, dtype=np.float64)
+    knots = lower[1:]                                   # where the head moves from one band to the next
+    for g in np.unique(group):
+        mine = np.flatnonzero(group == g)
+        h = np.asarray(hazards[g], dtype=np.float64)
+        # cumulative hazard from the first knot, at each knot (flat where a band's hazard is 0)
+        cum = np.concatenate([[0.0], np.cumsum(h[1:-1] * np.diff(knots))]) if len(knots) else np.zeros(0)
+        a = np.asarray(age, dtype=np.float64)[mine]
+        gap[mine] = _invert(a, need[mine], h, knots, cum)
     return gap
 
 
+def _invert(age: np.ndarray, need: np.ndarray, h: np.ndarray, knots: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Years back from ``age`` until ``need`` of cumulative hazard is spent, for one group's
+    piecewise constant hazard ``h`` (band 0 below ``knots[0]``, band k+1 from ``knots[k]``)."""
+    if len(knots) == 0:                                 # one band: a constant hazard
+        with np.errstate(divide="ignore"):
+            return np.where(h[0] > 0, need / h[0], np.inf) if h[0] > 0 else np.full(len(age), np.inf)
+    def at(x):                                          # the cumulative hazard at age x
+        k = np.searchsorted(knots, x, side="right") - 1 # the knot at or below x (-1: below the first)
+        below = k < 0
+        kk = np.maximum(k, 0)
+        return np.where(below, h[0] * (x - knots[0]), cum[kk] + h[kk + 1] * (x - knots[kk]))
+    target = at(age) - need
+    k = np.searchsorted(cum, target, side="right") - 1  # the last knot whose cumulative hazard <= target
+    kk = np.maximum(k, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = knots[kk] + (target - cum[kk]) / h[kk + 1]
+        below = knots[0] + target / h[0]
+    start = np.where(k >= 0, np.where(h[kk + 1] > 0, above, knots[kk]), np.where(h[0] > 0, below, -np.inf))
+    return np.maximum(age - start, 0.0)
+
+
 def previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, by_zip: np.ndarray, n_zip: int,
-                       same_zip_share: float, rng: np.random.Generator) -> np.ndarray:
+                       same_zip_share: float, rng: np.random.Generator, count: np.ndarray | None = None) -> np.ndarray:
     """The dwelling each household lived in before ``current``: another dwelling of the same
     area with probability ``same_zip_share``, else a dwelling of another area of the block
     (or of its own area when the block has no other). Never ``current`` itself.
@@ -143,7 +160,8 @@ def previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, by_zip: np.ndarr
     areas a block holds. ``by_zip`` lists the dwellings in area order (stable).
     """
     n = len(current)
-    count = np.bincount(dw_zip, minlength=n_zip)
+    if count is None:                       # dwellings per area (the caller may count them once)
+        count = np.bincount(dw_zip, minlength=n_zip)
     first = np.cumsum(count) - count
     z = dw_zip[current]
     total = len(dw_zip)
@@ -161,22 +179,23 @@ def previous_dwellings(current: np.ndarray, dw_zip: np.ndarray, by_zip: np.ndarr
     return np.where(previous == current, (current + 1) % max(total, 1), previous)
 
 
-def build_history(current: np.ndarray, hazard_by_band: np.ndarray, band_lower: np.ndarray, head_age: np.ndarray,
-                  horizon: np.ndarray, reference_day: int, dw_zip: np.ndarray, by_zip: np.ndarray, n_zip: int,
-                  same_zip_share: float, rng: np.random.Generator) -> History:
+def build_history(current: np.ndarray, hazards: np.ndarray, group: np.ndarray, band_lower: np.ndarray,
+                  head_age: np.ndarray, horizon: np.ndarray, reference_day: int, dw_zip: np.ndarray,
+                  by_zip: np.ndarray, n_zip: int, same_zip_share: float, rng: np.random.Generator) -> History:
     """Each household's history back to its ``horizon`` (a day): spells drawn newest first, one
     round per move, each round for the households whose history does not yet reach back that far.
 
-    ``current``: each household's dwelling today; ``hazard_by_band``: (households x age bands)
-    hazards per year; ``head_age``: the head's age today in years."""
+    ``current``: each household's dwelling today; ``hazards``: (groups x age bands) hazards per
+    year and ``group`` each household's row of it; ``head_age``: the head's age today in years."""
     n = len(current)
     rounds_hh, rounds_dw, rounds_in, rounds_k = [], [], [], []
     active = np.arange(n)
     dwelling = np.asarray(current, dtype=np.int64)
     day = np.full(n, float(reference_day))
     age = np.asarray(head_age, dtype=np.float64).copy()
+    count = np.bincount(dw_zip, minlength=n_zip)
     while len(active):
-        gap = gaps_back(hazard_by_band[active], band_lower, age, rng)
+        gap = gaps_back(hazards, group[active], band_lower, age, rng)
         start = day - gap * DAYS_PER_YEAR
         # before 1900 is "always": no record reaches it, and the day must fit its key
         moved_in = np.floor(np.maximum(start, -25567.0)).astype(np.int64)
@@ -187,7 +206,7 @@ def build_history(current: np.ndarray, hazard_by_band: np.ndarray, band_lower: n
         more = moved_in > horizon[active]
         # the head's age on the (whole) day moved in, so the next gap starts where this one ended
         active, day, age = active[more], moved_in[more].astype(np.float64), age[more] - (day[more] - moved_in[more]) / DAYS_PER_YEAR
-        dwelling = previous_dwellings(dwelling[more], dw_zip, by_zip, n_zip, same_zip_share, rng)
+        dwelling = previous_dwellings(dwelling[more], dw_zip, by_zip, n_zip, same_zip_share, rng, count)
     household = np.concatenate(rounds_hh) if rounds_hh else np.zeros(0, np.int64)
     spells = np.concatenate(rounds_dw) if rounds_dw else np.zeros(0, np.int64)
     moved_in = np.concatenate(rounds_in) if rounds_in else np.zeros(0, np.int64)

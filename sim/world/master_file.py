@@ -32,7 +32,7 @@ from sim.world import address, tin as tins
 from sim.world.address import categories, take
 from sim.world.geography import Block, Plan
 from sim.world.history import DAYS_PER_YEAR
-from sim.world.population import GENERAL, ROLE_HEAD, ROLE_PARTNER, Population
+from sim.world.population import GENERAL, ROLE_HEAD, ROLE_PARTNER, Population, filing_gap, last_return_window
 from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 ROLES = pa.array(["head", "partner", "child", "relative"], pa.string())   # ROLE_* codes
@@ -148,10 +148,10 @@ def last_known_addresses(world, pop: Population, itin_household: np.ndarray,
     mcfg, mob = world.master_file, world.mobility
     n_hh = len(pop.hh_size)
     rate = np.where(itin_household, mcfg.filing_rate_itin, mcfg.filing_rate_ssn)
-    gap = np.minimum(rng.geometric(np.maximum(rate, 1e-9), n_hh) - 1, mcfg.max_filing_gap_years)
+    gap = filing_gap(pop.hh_filing_draw, rate, mcfg.max_filing_gap_years)
     tax_year = (world.reference_year - 1 - gap).astype(np.int16)
-    january = (tax_year.astype(np.int64) + 1 - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
-    processed = np.minimum(january + rng.integers(31, 151, n_hh), pop.reference_day)
+    first, last = last_return_window(world, gap)
+    processed = np.minimum(first + (rng.random(n_hh) * (last - first + 1)).astype(np.int64), pop.reference_day)
     dwelling = pop.history.dwelling_at(np.arange(n_hh), processed)
     moved_in = pop.history.current_moved_in().astype(np.int64)
     reported = ((moved_in > processed) & (moved_in >= pop.reference_day - mob.ncoa_window_years * DAYS_PER_YEAR)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,6 +57,7 @@ class Population:
     hh_dwelling: np.ndarray       # current dwelling
     hh_doubled_up: np.ndarray
     history: History              # every household's dwellings back to its oldest record, dated
+    hh_filing_draw: np.ndarray    # uniform draw setting the year of the household's last return (master_file)
     # dwellings (a unit of a building)
     dw_building: np.ndarray
     dw_unit: np.ndarray           # 0 = no unit number
@@ -190,12 +192,13 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     doubled = _double_up(world.households, hh, place.hh_dwelling, len(zips), len(vocab.pools), rng)
     people = _people(world, hh, zips, rng)
     given1, given2, sur1, sur2 = _names(hh, people, vocab, rng)
-    history = _history(world, hh, place, people.age[hh.start], len(zips), rng)
+    filing_draw = rng.random(len(hh.zip))
+    history = _history(world, hh, place, people.age[hh.start], filing_draw, len(zips), rng)
 
     i32 = lambda a: a.astype(np.int32)  # noqa: E731  compact address arrays: gathers stay in cache
     return Population(
         hh_zip=hh.zip, hh_pool=hh.pool, hh_origin=hh.origin, hh_size=hh.size, hh_renter=hh.renter,
-        hh_dwelling=i32(place.hh_dwelling), hh_doubled_up=doubled, history=history,
+        hh_dwelling=i32(place.hh_dwelling), hh_doubled_up=doubled, history=history, hh_filing_draw=filing_draw,
         dw_building=i32(place.dw_building), dw_unit=i32(place.dw_unit),
         bl_street=i32(place.bl_street), bl_number=i32(place.bl_number), bl_zip4=i32(place.bl_zip4),
         st_zip=i32(place.st_zip), st_stem=i32(place.st_stem), st_suffix=i32(place.st_suffix),
@@ -387,6 +390,33 @@ def age_band_shares(bands: tuple[float, ...], mean: float, sd: float, lo: float,
     return np.array([cdf(u) - (cdf(b) if i else 0.0) for i, (b, u) in enumerate(zip(bands, uppers))])
 
 
+def filing_gap(draw: np.ndarray, rate: np.ndarray | float, most: int) -> np.ndarray:
+    """Tax years between the latest one and a household's last return, from its uniform ``draw``:
+    geometric at the household's filing ``rate`` (it files for each year at that rate), at most
+    ``most``. A lower rate never gives a shorter gap for the same draw, so the lowest rate bounds
+    how far back a household's history must reach.
+
+    >>> filing_gap(np.array([0.05, 0.5, 0.95]), 0.9, 15).tolist()
+    [0, 0, 1]
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.floor(np.log1p(-np.asarray(draw)) / np.log1p(-np.minimum(np.asarray(rate, dtype=np.float64), 1.0)))
+    return np.minimum(np.nan_to_num(gap, nan=0.0, posinf=most), most).astype(np.int64)
+
+
+def last_return_window(world, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last day a return for the tax year ``gap`` years before the latest is
+    processed: February 1 to May 30 of the year after it."""
+    year = world.reference_year - gap                       # the year it is processed in
+    january = (np.asarray(year, dtype=np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    return january + 31, january + 150
+
+
+@lru_cache(maxsize=64)
+def _band_hazards_cached(rate: float, factors: tuple[float, ...], shares: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(band_hazards(rate, factors, np.asarray(shares)).tolist())
+
+
 def band_hazards(rate: float, factors: tuple[float, ...], shares: np.ndarray) -> np.ndarray:
     """Hazards per year by age band, proportional to ``factors``, such that the share of heads
     (in the bands at ``shares``) who move within a year is ``rate``: the configured tenure rate
@@ -405,21 +435,25 @@ def band_hazards(rate: float, factors: tuple[float, ...], shares: np.ndarray) ->
     return (lo + hi) / 2 * f
 
 
-def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, n_zip: int,
+def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, filing_draw: np.ndarray, n_zip: int,
              rng: np.random.Generator) -> History:
     """Stage 4: each household's residence history, back to the oldest record about it: ICE's
-    oldest final orders for a requested household, the IRS's oldest last return for any other."""
+    oldest final orders for a requested household; for any other, its last return (whose year
+    ``filing_draw`` sets, at most as far back as the lower of the two filing rates allows)."""
     mob, hcfg = world.mobility, world.households
     day = reference_day(world)
     # one row of band hazards per (requested?, renter?): heads' ages as the world draws them
-    table = np.stack([band_hazards(rate, mob.age_factors, age_band_shares(mob.age_bands, *ages, 18, top))
+    table = np.array([_band_hazards_cached(rate, tuple(mob.age_factors),
+                                           tuple(age_band_shares(mob.age_bands, *ages, 18, top).tolist()))
                       for ages, top in ((hcfg.head_age_general, 95), (hcfg.head_age_requested, 75))
                       for rate in (mob.owner_annual_move_rate, mob.renter_annual_move_rate)])
-    hazard = table[2 * hh.requested.astype(np.int64) + hh.renter.astype(np.int64)]
+    group = 2 * hh.requested.astype(np.int64) + hh.renter.astype(np.int64)
     bands = np.asarray(mob.age_bands, np.float64)
-    years_back = np.where(hh.requested, max(b for _, b in world.requests.record.order_age.bands()),
-                          world.master_file.max_filing_gap_years + 1) + 1
-    horizon = day - np.ceil(years_back * DAYS_PER_YEAR).astype(np.int64)
+    mcfg = world.master_file
+    earliest_return, _ = last_return_window(world, filing_gap(filing_draw, min(mcfg.filing_rate_ssn, mcfg.filing_rate_itin),
+                                                              mcfg.max_filing_gap_years))
+    oldest_order = day - int(np.ceil(max(b for _, b in world.requests.record.order_age.bands()) * DAYS_PER_YEAR))
+    horizon = np.where(hh.requested, np.minimum(oldest_order, earliest_return), earliest_return)
     # dwellings in area order: single-family ones (already in area order) merged with the
     # apartments (also in area order), by counts rather than a sort
     dw_zip = place.bl_zip[place.dw_building]
@@ -429,7 +463,7 @@ def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, n_
     by_zip = np.empty(len(dw_zip), dtype=np.int64)
     by_zip[np.arange(n_sf) + (np.cumsum(mu_count) - mu_count)[dw_zip[:n_sf]]] = np.arange(n_sf)
     by_zip[np.arange(len(dw_zip) - n_sf) + np.cumsum(sf_count)[dw_zip[n_sf:]]] = np.arange(n_sf, len(dw_zip))
-    history = build_history(place.hh_dwelling, hazard, bands, head_age, horizon, day, dw_zip, by_zip, n_zip,
+    history = build_history(place.hh_dwelling, table, group, bands, head_age, horizon, day, dw_zip, by_zip, n_zip,
                             mob.same_zip_move_share, rng)
     history.dwelling = history.dwelling.astype(np.int32)   # compact: gathers stay in cache
     history.moved_in = history.moved_in.astype(np.int32)
