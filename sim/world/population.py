@@ -23,9 +23,8 @@ in the order they are applied:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -406,7 +405,7 @@ def filing_gap(draw: np.ndarray, rate: np.ndarray | float, most: int) -> np.ndar
 
 def last_return_window(world, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first and last day a return for the tax year ``gap`` years before the latest is
-    processed: February 1 to May 30 of the year after it."""
+    processed: February 1 to the end of May of the year after it."""
     year = world.reference_year - gap                       # the year it is processed in
     january = (np.asarray(year, dtype=np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
     return january + 31, january + 150
