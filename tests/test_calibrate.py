@@ -30,21 +30,25 @@ def _plan(targets: list[dict], parameters: list[dict]) -> TargetsConfig:
 def test_the_fit_recovers_a_known_share(config):
     # the TIN-path disclosures the world gives at a known share, on the calibration's own seeds
     # and scale, are the target; starting elsewhere, the fit must find that share again
+    # At scale 0.002, not TINY's 0.001: a count is a step function of the share, and at 0.001 one
+    # disclosure more or less (0.7% of about 140) is a larger step than convergence allows (0.5%),
+    # so the fit can only come within a step of the target, as it did on the dated world.
+    settings = TINY.model_copy(update={"scale": 0.002, "confirm_scale": 0.002})
     truth = 0.08
     from sim.config import config_with
 
-    at_truth = config_with(config, **{SHARE: truth, "world.scale": TINY.scale})
+    at_truth = config_with(config, **{SHARE: truth, "world.scale": settings.scale})
     values = [run(at_truth.model_copy(update={"seed": config.seed + i})).summary["estimates"]["disclosed_tin_path"]
-              for i in range(TINY.replicates)]
+              for i in range(settings.replicates)]
     target = sum(values) / len(values)
     plan = _plan([{"name": "tin", "metric": "estimates.disclosed_tin_path", "value": target, "tolerance": 0.02, "source": "test"}],
                  [{"key": SHARE, "range": [0.02, 0.15], "reason": "test"}])
-    result = calibrate(config, plan, settings=TINY, jobs=1)
+    result = calibrate(config, plan, settings=settings, jobs=1)
     fitted = result.parameters[0]["fitted"]
     assert result.parameters[0]["start"] == config.world.requested.in_master_file_share
     assert fitted == pytest.approx(truth, rel=0.05)
     assert result.converged and abs(result.targets[0]["relative_residual"]) <= 0.25 * 0.02
-    assert result.runs >= 2 * TINY.replicates + TINY.confirm_replicates
+    assert result.runs >= 2 * settings.replicates + settings.confirm_replicates
     # the confirming run used other seeds
     assert not set(result.confirm["seeds"]) & set(result.seeds)
 

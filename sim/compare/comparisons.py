@@ -583,7 +583,9 @@ class _Summary:
             last = min(first + step, n)
             lo, hi = starts[first], starts[last - 1] + n_bytes[last - 1]
             at = starts[first:last] - lo
-            chunk = np.append(data[lo:hi], np.uint8(0))    # reduceat needs every start inside
+            chunk = data[lo:hi]
+            if n_bytes[last - 1] == 0:                     # reduceat needs every start inside: an empty
+                chunk = np.append(chunk, np.uint8(0))      # last value gets a byte, masked out below
             mask[first:last] = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), chunk & 63, dtype=np.uint64), at)
             top[first:last] = np.maximum.reduceat(chunk, at)
         empty = n_bytes == 0
