@@ -31,8 +31,10 @@ WORKERS_EXIT_WITHIN_S = 10
 def _start(baseline_config_path, out: Path, tmpdir: Path, engine: str = "local") -> tuple[subprocess.Popen, list[psutil.Process]]:
     """A probabilistic run (an EM policy: its blocks spill to disk) on 2 workers, once both
     workers are up, with the worker processes (a Dask LocalCluster's too: its nannies run in
-    the parent, its workers are spawned children of it)."""
-    cmd = [MATCHSIM, "run", baseline_config_path, "-o", out, "--no-report", "-j", "2", "--set", "world.scale=0.02",
+    the parent, its workers are spawned children of it). Scale 0.05, so the run is still
+    matching when the test signals it: at 0.02 on the dated world it could finish within the
+    second after its first spill, and a Ctrl-C then met a run that had already exited 0."""
+    cmd = [MATCHSIM, "run", baseline_config_path, "-o", out, "--no-report", "-j", "2", "--set", "world.scale=0.05",
            "--set", "study.replicates=1", "--set", "policy=probabilistic", "--set", "study.alternatives=[]",
            "--engine", engine]
     proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
