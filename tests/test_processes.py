@@ -37,8 +37,11 @@ def _start(baseline_config_path, out: Path, tmpdir: Path, engine: str = "local")
     cmd = [MATCHSIM, "run", baseline_config_path, "-o", out, "--no-report", "-j", "2", "--set", "world.scale=0.05",
            "--set", "study.replicates=1", "--set", "policy=probabilistic", "--set", "study.alternatives=[]",
            "--engine", engine]
+    # SIGINT back to its default in the child: a test run started in the background (nohup, &)
+    # ignores it, the child would inherit that and rightly not stop on Ctrl-C
     proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "TMPDIR": str(tmpdir)})
+                            env={**os.environ, "TMPDIR": str(tmpdir)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
