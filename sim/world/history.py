@@ -133,8 +133,7 @@ def _invert(age: np.ndarray, need: np.ndarray, h: np.ndarray, knots: np.ndarray,
     """Years back from ``age`` until ``need`` of cumulative hazard is spent, for one group's
     piecewise constant hazard ``h`` (band 0 below ``knots[0]``, band k+1 from ``knots[k]``)."""
     if len(knots) == 0:                                 # one band: a constant hazard
-        with np.errstate(divide="ignore"):
-            return np.where(h[0] > 0, need / h[0], np.inf) if h[0] > 0 else np.full(len(age), np.inf)
+        return need / h[0] if h[0] > 0 else np.full(len(age), np.inf)
     def at(x):                                          # the cumulative hazard at age x
         k = np.searchsorted(knots, x, side="right") - 1 # the knot at or below x (-1: below the first)
         below = k < 0
