@@ -20,8 +20,19 @@ Definitions (a request is one row of ICE's file):
   classifier (:func:`sim.normalize.address_sufficiency`): partial, ZIP only, placeholder or blank.
   This is what the IRS could see from the text ("potentially incomplete or insufficient");
   the generator's own class (``truth_address_class``) is kept beside it;
-* **updated address**: a disclosure whose address (standardized delivery line and ZIP) differs
-  from ICE's, i.e. the IRS told ICE something ICE did not have;
+* **updated address** (new to ICE): a disclosure whose address (standardized delivery line and
+  ZIP) differs from ICE's, i.e. the IRS told ICE something ICE did not have;
+* **current address**: a disclosure whose address is where the person ICE asked about lived on
+  August 7, 2025, the day of the disclosure: the delivery line and ZIP of their home on the day of
+  ICE's file (``truth_street_address``, ``truth_zip``), and no move in the six weeks since
+  (``truth_moved_before_disclosure``). A wrong person's address is current only where the two
+  live together;
+* **address ages**: ``ice_address_age_years`` is how long before ICE's file ICE last recorded its
+  address (``truth_address_age_years``), ``irs_address_age_years`` how long before it the IRS
+  learned the address it disclosed (the disclosed record's ``truth_lka_age_years``); the
+  breakdowns ``ice_address_age`` and ``irs_address_age`` band them
+  (:data:`sim.common.metrics.ADDRESS_AGE_BANDS`), and ``final_order_year`` is the year of ICE's
+  final order;
 * **TIN path / address path** (the summary's ``disclosed_tin_path`` and ``disclosed_address_path``):
   disclosures for requests that carry a TIN, and for those that do not, whatever the policy's
   path names.
@@ -48,14 +59,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.match.policy import DISCLOSED_COLUMNS, OUTCOMES, PathCandidates, decision_columns, disclosed_values
-from sim.common.metrics import BREAKDOWNS, NAME_COMMONNESS, WRONG_PERSON_KINDS
+from sim.common.metrics import ADDRESS_AGE_BANDS, AGE_QUARTILES, BREAKDOWNS, NAME_COMMONNESS, WRONG_PERSON_KINDS
 
 _COMMONNESS_EDGES = (10, 100, 1_000, 10_000)
+_AGE_EDGES = (1.0, 3.0, 5.0, 10.0, 20.0)            # years: the edges of ADDRESS_AGE_BANDS
 _SSN_OWNER_SOURCES = ("borrowed_relative", "borrowed_stranger", "mistyped")
+#: The master file's truth :func:`evaluate` reads, kept beside the prepared match columns.
+RIGHT_TRUTH_COLUMNS = ("truth_person_id", "truth_household_id", "truth_lka_age_years")
 #: The master-file columns :func:`evaluate` reads: its truth, what is compared with the request
 #: (name control, ZIP) and what a disclosure hands over.
-RIGHT_COLUMNS = tuple(dict.fromkeys(("truth_person_id", "truth_household_id", "tin", "name_control", "zip5",
-                                     *DISCLOSED_COLUMNS.values())))
+RIGHT_COLUMNS = tuple(dict.fromkeys((*RIGHT_TRUTH_COLUMNS, "tin", "name_control", "zip5", *DISCLOSED_COLUMNS.values())))
 
 
 def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Mapping[str, np.ndarray],
@@ -110,6 +123,12 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
     same_address = pc.and_(pc.fill_null(pc.equal(columns["disclosed_street_address"], left.column("street_line")), False),
                            pc.fill_null(pc.equal(columns["disclosed_zip5"], left.column("zip5")), False))
     updated = disclosed & ~same_address.to_numpy(zero_copy_only=False)
+    at_home = pc.and_(pc.fill_null(pc.equal(columns["disclosed_street_address"], requests.column("truth_street_address")), False),
+                      pc.fill_null(pc.equal(columns["disclosed_zip5"], requests.column("truth_zip")), False))
+    current = disclosed & at_home.to_numpy(zero_copy_only=False) & ~truth("truth_moved_before_disclosure").astype(bool)
+    ice_age = truth("truth_address_age_years").astype(np.float64)
+    irs_age = np.where(disclosed, _np(right, "truth_lka_age_years", rows), np.nan)
+    order_year = pc.year(requests.column("final_order_date")).to_numpy(zero_copy_only=False)
 
     return pa.table({
         "request_id": requests.column("request_id"),
@@ -126,6 +145,12 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
         "address_sufficiency": sufficiency,
         "address_deficient": pc.not_equal(pc.fill_null(sufficiency, "blank"), "complete"),
         "updated_address": pa.array(updated),
+        "current_address": pa.array(np.where(disclosed, current, None), pa.bool_()),
+        "ice_address_age_years": pa.array(ice_age, pa.float32()),
+        "irs_address_age_years": pa.array(irs_age, pa.float32(), mask=~disclosed),
+        "final_order_year": pa.array(order_year, pa.int16()),
+        "ice_address_age": pa.array(age_band(ice_age), pa.string()),
+        "irs_address_age": pa.array(np.where(disclosed, age_band(irs_age), None), pa.string()),
         "right_person": pa.array(np.where(disclosed, right_person, None), pa.bool_()),
         "wrong_person_kind": wrong_kind,
         "findable": pa.array(findable),
@@ -144,6 +169,17 @@ def evaluate(requests: pa.Table, left: pa.Table, right: pa.Table, decisions: Map
         "truth_corruptions": requests.column("truth_corruptions"),
         "name_commonness": pa.array(name_commonness(requests.column("last_name"), name_ranks), pa.string()),
     })
+
+
+def age_band(years: np.ndarray) -> np.ndarray:
+    """The :data:`sim.common.metrics.ADDRESS_AGE_BANDS` band of each age in years (NaN: None).
+
+    >>> age_band(np.array([0.5, 1.0, 9.99, 25.0, np.nan])).tolist()
+    ['under_1', '1_to_3', '5_to_10', '20_plus', None]
+    """
+    years = np.asarray(years, dtype=np.float64)
+    band = np.asarray(ADDRESS_AGE_BANDS, dtype=object)[np.searchsorted(_AGE_EDGES, np.nan_to_num(years), side="right")]
+    return np.where(np.isnan(years), None, band)
 
 
 def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
@@ -278,11 +314,47 @@ def counts(decisions: pa.Table) -> dict[str, int]:
         "wrong_person_disclosures": n(pc.and_(disclosed, pc.invert(pc.fill_null(d.column("right_person"), True)))),
         "deficient_address_disclosures": n(pc.and_(disclosed, d.column("address_deficient"))),
         "updated_address_disclosures": n(pc.and_(disclosed, d.column("updated_address"))),
+        "current_address_disclosures": n(d.column("current_address")),
         "missed_matches": n(d.column("missed")),
         **{name: n(pc.equal(outcome, name)) for name in ("gated", "unmatched", "ambiguous", "no_path")},
     }
 
 
+
+
+def figures(decisions: pa.Table, n_requests: int) -> dict:
+    """What a summary says of a set of decision rows (:class:`sim.common.summaries.Figures`): the
+    counts, the same scaled to a national file of ``n_requests``, the rates, the breakdowns and
+    the ages of the addresses."""
+    simulated = counts(decisions)
+    factor = n_requests / simulated["requests"] if simulated["requests"] else 0.0
+    return {
+        "estimate_factor": factor,
+        "simulated": simulated,
+        "estimates": {k: int(round(v * factor)) for k, v in simulated.items()},
+        "rates": rates(simulated),
+        "breakdowns": breakdowns(decisions),
+        "address_ages": address_ages(decisions),
+    }
+
+
+def address_ages(decisions: pa.Table) -> dict[str, dict[str, float | None]]:
+    """The quartiles (``q1``, ``median``, ``q3``, in years) of the age of ICE's address over all
+    requests (``ice_requests``) and over disclosures (``ice_disclosed``), and of the IRS's
+    disclosed address (``irs_disclosed``); None where there is nothing to measure."""
+    disclosed = pc.fill_null(decisions.column("disclosed"), False)
+    groups = {
+        "ice_requests": decisions.column("ice_address_age_years"),
+        "ice_disclosed": decisions.column("ice_address_age_years").filter(disclosed),
+        "irs_disclosed": decisions.column("irs_address_age_years").filter(disclosed),
+    }
+    out = {}
+    for name, values in groups.items():
+        v = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        v = v[~np.isnan(v)]
+        q = np.quantile(v, [0.25, 0.5, 0.75]) if len(v) else [None] * 3
+        out[name] = {k: (round(float(x), 4) if x is not None else None) for k, x in zip(AGE_QUARTILES, q)}
+    return out
 
 
 def rates(c: Mapping[str, int]) -> dict[str, float | None]:
@@ -297,6 +369,7 @@ def rates(c: Mapping[str, int]) -> dict[str, float | None]:
         "wrong_person_rate": share("wrong_person_disclosures", "disclosed"),
         "deficient_address_rate": share("deficient_address_disclosures", "disclosed"),
         "updated_address_rate": share("updated_address_disclosures", "disclosed"),
+        "current_address_rate": share("current_address_disclosures", "disclosed"),
         "tin_path_share": share("disclosed_tin_path", "disclosed"),
     }
 
@@ -307,7 +380,8 @@ def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
     columns = {
         "path": "path", "address_class": "truth_address_class", "ssn_source": "truth_ssn_source",
         "origin_group": "truth_origin_group", "name_commonness": "name_commonness", "wrong_person_kind": "wrong_person_kind",
-        "miss_reason": "miss_reason",
+        "miss_reason": "miss_reason", "ice_address_age": "ice_address_age", "irs_address_age": "irs_address_age",
+        "final_order_year": "final_order_year",
     }
     out: dict[str, dict[str, dict[str, int]]] = {}
     for name in BREAKDOWNS:
@@ -349,4 +423,4 @@ def _true_record_candidate(n: int, cands: Sequence[PathCandidates], person: np.n
     return found
 
 
-__all__ = ["evaluate", "counts", "rates", "breakdowns", "name_commonness", "census_ranks"]
+__all__ = ["evaluate", "figures", "counts", "rates", "breakdowns", "address_ages", "age_band", "name_commonness", "census_ranks"]

@@ -129,6 +129,52 @@ def test_context_figures_are_the_summary_numbers(summary):
     assert ctx["calibration"]["present"] == (summary["calibration"] is not None)
 
 
+def test_the_address_section_is_the_summarys_ages_and_shares(summary):
+    """Section 4 answers how old the addresses were and how many were new to ICE: its sentences
+    and tables are the summary's figures, and a summary from before the world was dated (no
+    address ages) renders without it, the sections after it keeping their numbers."""
+    ctx = context(summary)
+    base = next(p for p in summary["policies"] if p["name"] == summary["baseline_policy"])
+    agg = base["aggregate"]
+    section = ctx["addresses"]
+    assert section["present"]
+    tables = {t["name"]: t for t in section["tables"]}
+    assert [t["table"]["number"] for t in section["tables"]] == [5, 6, 7]     # after the wrong-person section's two
+    new = tables["new"]
+    first = dict(zip(new["columns"], new["rows"][0]["cells"]))
+    assert first["Disclosed"]["mean"] == agg["estimates"]["disclosed"]["mean"]
+    assert first["Share new to ICE"]["mean"] == agg["rates"]["updated_address_rate"]["mean"]
+    assert first["Share current on August 7"]["mean"] == agg["rates"]["current_address_rate"]["mean"]
+    tin = dict(zip(new["columns"], next(r for r in new["rows"] if r["label"] == "TIN path")["cells"]))
+    assert tin["Share new to ICE"]["mean"] == agg["breakdowns"]["path"]["tin"]["updated_address_rate"]["mean"]
+    # every request falls in one band of the age of ICE's address and one year of final order
+    ages = tables["ages"]
+    at = {c: i for i, c in enumerate(ages["columns"])}
+    total = sum(r["cells"][at["Requests, by the age of ICE's address"]]["mean"] for r in ages["rows"])
+    assert total == pytest.approx(agg["estimates"]["requests"]["mean"], rel=1e-3)
+    disclosed = sum(r["cells"][at["Disclosed, by the age of the IRS's address"]]["mean"] for r in ages["rows"])
+    assert disclosed == pytest.approx(agg["estimates"]["disclosed"]["mean"], abs=1)
+    years = tables["years"]
+    assert [r["label"] for r in years["rows"]] == sorted(r["label"] for r in years["rows"])
+    assert sum(r["cells"][0]["mean"] for r in years["rows"]) == pytest.approx(agg["estimates"]["requests"]["mean"], rel=1e-3)
+    median = agg["address_ages"]["ice_requests"]["median"]["mean"]
+    text = " ".join(section["text"])
+    assert f"a median of {median:.1f} years" in text
+    assert f"a median of {agg['address_ages']['irs_disclosed']['median']['mean']:.1f} years" in text
+    assert any("new to ICE" in f for f in ctx["highlights"]["found"])
+    md = render_markdown(summary)
+    assert "## 4. How old the addresses were, and how many were new to ICE" in md and "## 6. What alternative" in md
+
+    old = copy.deepcopy(summary)
+    for p in old["policies"]:
+        p["aggregate"].pop("address_ages")
+        for name in ("ice_address_age", "irs_address_age", "final_order_year"):
+            p["aggregate"]["breakdowns"].pop(name)
+    assert not context(old)["addresses"]["present"]
+    md = render_markdown(old)
+    assert "## 4. How old" not in md and "## 5. Disclosures by address quality" in md and "were new to ICE" not in md
+
+
 def test_cell_formats_counts_rates_and_intervals():
     c = cell({"mean": 47289.4, "lo": 46800.2, "hi": 47700.0})
     assert c["compact"] == "47,289 [46,800-47,700]"
@@ -388,7 +434,8 @@ def test_report_opens_in_chromium_without_errors_or_requests(written, browser, t
         assert all(u == url or u.startswith("data:") for u in seen["requests"]), seen["requests"]
 
         for heading in ("Highlights", "1. Simulated and published figures", "2. From requests to disclosures",
-                        "3. Wrong-person disclosures and who received them", "5. What alternative rules would have done",
+                        "3. Wrong-person disclosures and who received them",
+                        "4. How old the addresses were, and how many were new to ICE", "6. What alternative rules would have done",
                         "Appendix A. Scope and methodology", "Appendix E. Provenance"):
             assert page.get_by_role("heading", name=heading, exact=True).is_visible(), heading
         assert page.title() == TITLE

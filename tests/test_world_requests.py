@@ -500,6 +500,42 @@ def test_ice_recorded_each_address_at_the_order_or_a_later_contact(rq, world_con
     np.testing.assert_allclose(rq["truth_address_age_years"], (reference - recorded) / 365.25, rtol=1e-6)
 
 
+def test_the_true_home_is_the_current_dwelling_in_the_master_files_form(rq, master_df):
+    """``truth_street_address`` is the current home in the USPS form: the master file's own
+    delivery line for a person on file whose last known address is current, another where it
+    is not (an area's dwellings have distinct addresses)."""
+    parts = ("number", "predir", "street_name", "suffix")
+    expected = rq.apply(lambda r: " ".join([p for p in (r[f"current_{k}"] for k in parts) if isinstance(p, str)]
+                                           + ([f"APT {r['current_unit']}"] if isinstance(r["current_unit"], str) else [])), axis=1)
+    assert (rq["truth_street_address"] == expected).all()
+    assert (rq["truth_zip"] == rq["current_zip5"]).all()
+    # the person's household on file (a household's members share its last known address)
+    on_file = rq.merge(master_df[["truth_household_id", "street_address", "zip5", "truth_lka_current"]], on="truth_household_id")
+    assert len(on_file) > 300 and (~on_file["truth_lka_current"]).sum() > 5
+    same = (on_file["street_address"] == on_file["truth_street_address"]) & (on_file["zip5"].astype(str) == on_file["truth_zip"])
+    assert (same == on_file["truth_lka_current"]).all()
+
+
+def test_households_move_before_the_disclosure_at_their_hazard(rq, world_config, world_truth):
+    """Between ICE's file (June 27) and the disclosure (August 7) a requested household moves at
+    the hazard its history was drawn with: the expected share of each tenure is computed here
+    from the config (head ages, tenure rates, age factors), not from the world."""
+    from sim.world.population import age_band_shares, band_hazards
+
+    mob, heads = world_config.world.mobility, world_config.world.households.head_age_requested
+    shares = age_band_shares(tuple(mob.age_bands), *heads, 18, 75)
+    years = int((np.datetime64("2025-08-07") - np.datetime64("2025-06-27")).astype(np.int64)) / 365.25
+    block, pos = world_truth.locate(rq["truth_person_id"].to_numpy())
+    renter = np.array([world_truth.pops[b].hh_renter[world_truth.pops[b].household[p]] for b, p in zip(block, pos)])
+    moved = rq["truth_moved_before_disclosure"].to_numpy()
+    for is_renter, rate in ((True, mob.renter_annual_move_rate), (False, mob.owner_annual_move_rate)):
+        h = band_hazards(rate, tuple(mob.age_factors), shares)
+        expected = float(np.dot(shares, -np.expm1(-h * years)))
+        mine = renter == is_renter
+        assert binomial_plausible(int(moved[mine].sum()), int(mine.sum()), expected), (is_renter, moved[mine].mean(), expected)
+    assert 0 < moved.mean() < 0.05
+
+
 def test_institutions_are_not_homes(rq, master_df):
     # a shared-class address is an institution's: labelled, and no one on the master file lives
     # at that house number on that street of that ZIP

@@ -29,6 +29,7 @@ STAGES = (
     "requests.ssn",         # which number ICE holds
     "requests.address",     # address class and rendering of EARM_ADDRESS
     "requests.misc",        # identifiers and order dates
+    "requests.after",       # moves between ICE's file and the disclosure
     "tin",                  # keys of the TIN permutation
     "match.u_sample",       # random record pairs that estimate Fellegi-Sunter u probabilities
 )

@@ -91,6 +91,7 @@ class Figures(Model):
     estimates: Counts
     rates: Rates
     breakdowns: Breakdowns
+    address_ages: dict[str, dict[str, Number]] = Field(default_factory=dict)   # group -> q1/median/q3
 
 
 class FrontierCounts(Model):
@@ -216,6 +217,7 @@ class Aggregate(Model):
     simulated: StatFigures = Field(default_factory=dict)
     funnel: dict[str, StatFigures] = Field(default_factory=dict)
     breakdowns: dict[str, dict[str, StatFigures]] = Field(default_factory=dict)
+    address_ages: dict[str, StatFigures] = Field(default_factory=dict)
 
 
 class Unit(Model):

@@ -23,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.common.errors import InputError
+from sim.common.metrics import AGE_QUARTILES, COUNT_KEYS
 from sim.report.format import (Cells, Numbering, as_number, cell, fmt_count, fmt_number, fmt_rate, fmt_value, format_date,
                                format_seeds, paragraphs, prose, report_date, sentence, share_cell)
-from sim.report.labels import (ADDRESS_CLASS_LABELS, CORRUPTION_LABELS, FACTS_DISCLOSED, FACTS_REQUESTS, FACTS_TIN_PATH,
+from sim.report.labels import (ADDRESS_AGE_LABELS, ADDRESS_CLASS_LABELS, CORRUPTION_LABELS, FACTS_DISCLOSED, FACTS_REQUESTS, FACTS_TIN_PATH,
                                KICKER, NAME_COMMONNESS_LABELS, ORIGIN_LABELS, PATH_LABELS, SSN_SOURCE_LABELS, SUBTITLE,
                                TITLE, WRONG_PERSON_LABELS, WRONG_PERSON_PHRASES, label_of, ordered_codes)
 
@@ -77,6 +78,7 @@ def context(summary: Mapping, *, date: _dt.date | None = None) -> dict:
     ctx["funnel"] = {**_funnel(baseline, c), "table": tables.next("funnel"), "figure": figures.next("funnel")}
     ctx["wrong_person"] = _wrong_person(baseline, c, tables)
     ctx["wrong_person"]["by_ssn_source"] = _breakdown_table(baseline, "ssn_source", c, tables)
+    ctx["addresses"] = _addresses(baseline, c, tables)
     ctx["breakdowns"] = [t for name in ("address_class", "path", "corruption", "origin_group", "name_commonness")
                          if (t := _breakdown_table(baseline, name, c, tables))]
     has_classes = any(t["name"] == "address_class" for t in ctx["breakdowns"])
@@ -291,6 +293,90 @@ def _breakdown_table(policy: Mapping, name: str, c: Cells, tables: Numbering) ->
             "note": sentence(PROSE.breakdown_note(name))}
 
 
+def _addresses(policy: Mapping, c: Cells, tables: Numbering) -> dict:
+    """How old the addresses were and how many were new to ICE or current on August 7: the
+    disclosures by path and by the quality of ICE's address, by the age of ICE's address and of
+    the IRS's, and by the year of the final order, each share with its interval over seeds."""
+    agg = policy.get("aggregate") or {}
+
+    def row(label: str, counts: Mapping, columns: Sequence[str]) -> dict:
+        cells = []
+        for col in columns:
+            key, rate = _ADDRESS_COLUMNS[col][1:]
+            cells.append(c(counts.get(key), rate=rate))
+        return {"label": label, "cells": cells}
+
+    def header(columns: Sequence[str]) -> list[str]:
+        return [_ADDRESS_COLUMNS[col][0] for col in columns]
+
+    overall = {**(agg.get("estimates") or {}), **(agg.get("rates") or {})}
+    by_what = [row("All disclosures", overall, _NEW_COLUMNS)]
+    for name, labels, order in (("path", PATH_LABELS, ["tin", "address", "all"]),
+                                ("address_class", ADDRESS_CLASS_LABELS, list(ADDRESS_CLASS_LABELS))):
+        data = _breakdown(policy, name)
+        by_what += [row(label_of(k, labels), data[k], _NEW_COLUMNS)
+                    for k in ordered_codes([k for k in data if k != "(none)"], order)]
+    ice, irs = _breakdown(policy, "ice_address_age"), _breakdown(policy, "irs_address_age")
+    by_age = []
+    for band in ordered_codes(sorted((set(ice) | set(irs)) - {"(none)"}), list(ADDRESS_AGE_LABELS)):
+        # a band no seed reached is absent from its breakdown: none of those requests
+        none = {key: _ZERO for key in COUNT_KEYS}
+        r_ice, r_irs = row("", ice.get(band) or none, _ICE_AGE_COLUMNS), row("", irs.get(band) or none, _IRS_AGE_COLUMNS)
+        by_age.append({"label": label_of(band, ADDRESS_AGE_LABELS), "cells": r_ice["cells"] + r_irs["cells"]})
+    years = _breakdown(policy, "final_order_year")
+    by_year = [row(y, years[y], _YEAR_COLUMNS) for y in sorted(k for k in years if k != "(none)")]
+    ages = agg.get("address_ages") or {}
+
+    def age(group: str, stat: str) -> dict:
+        return c((ages.get(group) or {}).get(stat), years=True)
+
+    present = bool(ice) and bool(ages)
+    if not present:                 # a summary from before the world was dated
+        return {"present": False, "text": [], "tables": []}
+    tables_ = [
+        ("new", "new-to-ice", "Disclosed addresses new to ICE and current on August 7, by path and by the quality of ICE's address",
+         "Disclosures", _NEW_COLUMNS, by_what),
+        ("ages", "address-ages", "Requests and disclosures by the age of ICE's address and of the IRS's",
+         "Age of the address on June 27, 2025", _ICE_AGE_COLUMNS + _IRS_AGE_COLUMNS, by_age),
+        ("years", "order-years", "Requests and disclosures by the year of the final order", "Year of the final order",
+         _YEAR_COLUMNS, by_year),
+    ]
+    new_rate, current_rate = c(overall.get("updated_address_rate"), rate=True), c(overall.get("current_address_rate"), rate=True)
+    age_cells = {g: {s: age(g, s) for s in AGE_QUARTILES} for g in ("ice_requests", "ice_disclosed", "irs_disclosed")}
+    return {
+        "present": True,
+        "new_rate": new_rate,
+        "current_rate": current_rate,
+        "ice_median": age_cells["ice_requests"]["median"],
+        "text": paragraphs(PROSE.addresses(
+            policy.get("name", "n/a"), c(overall.get("disclosed")), c(overall.get("updated_address_disclosures")), new_rate,
+            c(overall.get("current_address_disclosures")), current_rate, age_cells)),
+        "tables": [{"name": name, "table": tables.next(slug), "title": title, "first": first, "columns": header(columns),
+                    "rows": rows, "note": sentence(PROSE.addresses_note(name))}
+                   for name, slug, title, first, columns, rows in tables_],
+    }
+
+
+#: The columns of the address tables: (heading, summary key, a share?).
+_ADDRESS_COLUMNS = {
+    "requests": ("Requests", "requests", False),
+    "disclosed": ("Disclosed", "disclosed", False),
+    "disclosure_rate": ("Share of requests disclosed", "disclosure_rate", True),
+    "new": ("New to ICE", "updated_address_disclosures", False),
+    "new_share": ("Share new to ICE", "updated_address_rate", True),
+    "current": ("Current on August 7", "current_address_disclosures", False),
+    "current_share": ("Share current on August 7", "current_address_rate", True),
+    "wrong_share": ("Wrong-person share", "wrong_person_rate", True),
+    "ice_requests": ("Requests, by the age of ICE's address", "requests", False),
+    "irs_disclosed": ("Disclosed, by the age of the IRS's address", "disclosed", False),
+    "irs_current_share": ("Share of these current on August 7", "current_address_rate", True),
+}
+_NEW_COLUMNS = ("disclosed", "new", "new_share", "current", "current_share", "wrong_share")
+_ICE_AGE_COLUMNS = ("ice_requests", "disclosed", "new_share", "current_share")
+_IRS_AGE_COLUMNS = ("irs_disclosed", "irs_current_share")
+_YEAR_COLUMNS = ("requests", "disclosed", "disclosure_rate", "new_share", "current_share", "wrong_share")
+
+
 _ZERO = {"mean": 0.0, "lo": 0.0, "hi": 0.0}
 
 
@@ -382,7 +468,7 @@ FRONTIER_TABLE_PROBABILITIES = (0.5, 0.9, 0.99, 0.999, 0.9999, 0.999999)
 
 def _frontier(policies: Sequence[Mapping], baseline: Mapping, c: Cells, tables: Numbering,
               figures: Numbering) -> dict | None:
-    """Section 5's precision-recall frontier: each Fellegi-Sunter policy's curve (means over
+    """Section 6's precision-recall frontier: each Fellegi-Sunter policy's curve (means over
     seeds at every threshold), every policy as a point, and each model at the baseline's volume;
     a table of each model at quoted match probabilities and at that volume."""
     curves, rows = [], []
@@ -447,7 +533,7 @@ def _highlights(ctx: Mapping, rows: Sequence[dict], baseline: Mapping, c: Cells,
     wrong = ctx["wrong_person"]
     by_kind = ", ".join(f"{r['cells'][0]['text']} to {WRONG_PERSON_PHRASES.get(r['code'], r['label'].lower())}"
                         for r in sorted(wrong["rows"], key=lambda r: -r["mean"]) if r["mean"])
-    found = paragraphs(PROSE.found(base, wrong, by_kind, published_figures))
+    found = paragraphs(PROSE.found(base, wrong, by_kind, published_figures, ctx["addresses"]))
     alternatives = []
     paired = {p.get("name"): p.get("vs_baseline") or {} for p in policies}
     for r in rows:

@@ -95,21 +95,24 @@ def fmt_value(value: Any) -> str:
     return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
 
 
-def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
+def cell(iv: Mapping | None, *, rate: bool = False, years: bool = False, level: str = "95%") -> dict:
     """A figure with its interval, formatted every way the report shows it.
 
     ``iv`` is an interval of the summary (``{"mean", "lo", "hi", ...}``). A lower bound below 0
     (a count, or a rate) and an upper bound above 1 (a rate) are shown at that limit: the
-    Student-t interval is symmetric and knows nothing of the bounds.
+    Student-t interval is symmetric and knows nothing of the bounds. A duration in ``years`` is
+    shown to a tenth, its unit named in the long form.
 
     >>> c = cell({"mean": 52348.3, "lo": 39138.8, "hi": 65557.9})
     >>> c["compact"], c["long"]
     ('52,348 [39,139-65,558]', '52,348 (95% interval 39,139 to 65,558)')
     >>> cell({"mean": 0.0792, "lo": None, "hi": None}, rate=True)["compact"]
     '7.9%'
+    >>> cell({"mean": 2.94, "lo": 2.51, "hi": 3.32}, years=True)["long"]
+    '2.9 years (95% interval 2.5 to 3.3)'
     """
     iv = iv if isinstance(iv, Mapping) else {}
-    fmt = fmt_rate if rate else fmt_count
+    fmt = fmt_rate if rate else fmt_years if years else fmt_count
     mean, lo, hi = (as_number(iv.get(k)) for k in ("mean", "lo", "hi"))
     if lo is not None:
         lo = max(lo, 0.0)
@@ -125,8 +128,14 @@ def cell(iv: Mapping | None, *, rate: bool = False, level: str = "95%") -> dict:
         "text": text,
         "range": span,
         "compact": f"{text} [{span}]" if has_interval else text,
-        "long": f"{text} ({level} interval {fmt(lo)} to {fmt(hi)})" if has_interval else text,
+        "long": (f"{text}{' years' if years else ''} ({level} interval {fmt(lo)} to {fmt(hi)})" if has_interval
+                 else f"{text}{' years' if years and mean is not None else ''}"),
     }
+
+
+def fmt_years(x: float | None) -> str:
+    """A duration in years to a tenth (``2.9``), ``n/a`` if undefined."""
+    return "n/a" if x is None else f"{x:.1f}"
 
 
 def as_number(x: Any) -> float | None:
@@ -159,8 +168,8 @@ class Cells:
     def __init__(self, level: str):
         self.level = level
 
-    def __call__(self, iv: Mapping | None, *, rate: bool = False) -> dict:
-        return cell(iv, rate=rate, level=self.level)
+    def __call__(self, iv: Mapping | None, *, rate: bool = False, years: bool = False) -> dict:
+        return cell(iv, rate=rate, years=years, level=self.level)
 
 
 def fmt_metric(metric: str, x: float | None) -> str:

@@ -45,6 +45,16 @@ ADDRESS_CLASS_LABELS = {
 }
 
 
+ADDRESS_AGE_LABELS = {
+    "under_1": "Under 1 year",
+    "1_to_3": "1 to 3 years",
+    "3_to_5": "3 to 5 years",
+    "5_to_10": "5 to 10 years",
+    "10_to_20": "10 to 20 years",
+    "20_plus": "20 years or more",
+}
+
+
 SSN_SOURCE_LABELS = {
     "correct": "Correct number",
     "mistyped": "Mistyped number",
@@ -135,7 +145,8 @@ METRIC_LABELS = {
     "right_person_disclosures": "Right-person disclosures",
     "wrong_person_disclosures": "Wrong-person disclosures",
     "deficient_address_disclosures": "Disclosures on a deficient address",
-    "updated_address_disclosures": "Disclosures of an updated address",
+    "updated_address_disclosures": "Disclosures of an address new to ICE",
+    "current_address_disclosures": "Disclosures of the address current on August 7",
     "missed_matches": "Missed matches",
     "gated": "Gated requests",
     "unmatched": "Unmatched requests",
@@ -146,7 +157,8 @@ METRIC_LABELS = {
     "disclosure_rate": "Disclosure rate",
     "wrong_person_rate": "Wrong-person rate",
     "deficient_address_rate": "Deficient-address share",
-    "updated_address_rate": "Updated-address share",
+    "updated_address_rate": "Share of disclosures new to ICE",
+    "current_address_rate": "Share of disclosures current on August 7",
     "tin_path_share": "TIN-path share",
 }
 

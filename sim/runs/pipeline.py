@@ -49,8 +49,6 @@ from sim.common.summaries import parquet_metadata, write_summary
 from sim.world import geography
 from sim.world.generate import NOT_WORLD, dense, generate_block
 
-#: Master-file columns kept beside the match schema for the evaluation.
-TRUTH_COLUMNS = ("truth_person_id", "truth_household_id")
 #: Settings that say how a run is executed, not what it computes: engines give identical
 #: results, so outputs (and their config hash) are the same whichever ran them.
 EXECUTION_SETTINGS = ("policy.matcher",)
@@ -296,7 +294,7 @@ def _prepared_block(config: Config, plan: geography.Plan, block: geography.Block
     requests, master = dense(result.requests), dense(result.master_file)
     left = prepare_requests(requests)
     right = prepare_master_file(master)
-    for name in TRUTH_COLUMNS:
+    for name in evaluate.RIGHT_TRUTH_COLUMNS:
         right = right.append_column(name, master.column(name))
     return requests, left, right
 
@@ -334,11 +332,9 @@ def _evaluate(policy: PolicyConfig, b: _Block, models: dict) -> pa.Table:
 
 
 def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
-    """``summary.json``: provenance, counts (simulated, and scaled to the national request
-    file), rates, breakdowns, and the Fellegi-Sunter parameters used."""
-    simulated = evaluate.counts(decisions)
-    factor = config.world.n_requests / simulated["requests"] if simulated["requests"] else 0.0
-    estimates = {k: int(round(v * factor)) for k, v in simulated.items()}
+    """``summary.json``: provenance, the figures (:func:`sim.evaluate.figures`: counts, simulated
+    and scaled to the national request file, rates, breakdowns, address ages), and the
+    Fellegi-Sunter parameters used."""
     return {
         "scenario": config.scenario,
         "policy": config.policy.name,
@@ -347,11 +343,7 @@ def summarize(config: Config, decisions: pa.Table, models: dict) -> dict:
         "config_sha256": config.sha256(without=NOT_RUN),
         "world_sha256": config.sha256(without=NOT_WORLD),
         **provenance(),
-        "estimate_factor": factor,
-        "simulated": simulated,
-        "estimates": estimates,
-        "rates": evaluate.rates(simulated),
-        "breakdowns": evaluate.breakdowns(decisions),
+        **evaluate.figures(decisions, config.world.n_requests),
         "fellegi_sunter": {name: m.parameters() for name, m in models.items()},
         **_frontier(config.policy, decisions),
         "config": config.to_dict(without=NOT_RUN),

@@ -103,7 +103,7 @@ def score(world_dir: str | Path, links_path: str | Path, *, request_column: str 
     decided, pairs = decide(links, requests.num_rows)
     left = prepare_requests(requests)
     right = prepare_master_file(master)
-    for name in ("truth_person_id", "truth_household_id"):
+    for name in evaluate.RIGHT_TRUTH_COLUMNS:
         right = right.append_column(name, master.column(name))
     decisions = evaluate.evaluate(requests, left, right, decided, [pairs], [PATH_NAME], name_ranks=evaluate.census_ranks())
     return ScoreResult(decisions, summarize(manifest, links, decisions))
@@ -255,10 +255,8 @@ def decide(links: Links, n_requests: int) -> tuple[dict[str, np.ndarray], _Pairs
 
 def summarize(manifest: dict, links: Links, decisions: pa.Table) -> dict:
     """``summary.json``: the world's and LINKS' provenance, then the figures a run's summary has
-    (simulated counts, national estimates, rates, breakdowns) and, for scored pairs, the frontier."""
+    (simulated counts, national estimates, rates, breakdowns, address ages) and, for scored pairs, the frontier."""
     config = manifest["config"]
-    simulated = evaluate.counts(decisions)
-    factor = config["world"]["n_requests"] / simulated["requests"] if simulated["requests"] else 0.0
     return {
         "command": "score",
         "scenario": config.get("scenario"),
@@ -268,11 +266,7 @@ def summarize(manifest: dict, links: Links, decisions: pa.Table) -> dict:
         "links": {"file": links.path.name, "sha256": links.sha256, "rows": links.n_rows,
                   "columns": links.columns, "threshold": links.threshold},
         **provenance(),
-        "estimate_factor": factor,
-        "simulated": simulated,
-        "estimates": {k: int(round(v * factor)) for k, v in simulated.items()},
-        "rates": evaluate.rates(simulated),
-        "breakdowns": evaluate.breakdowns(decisions),
+        **evaluate.figures(decisions, config["world"]["n_requests"]),
         **({"frontier": frontier(decisions)} if links.threshold is not None else {}),
     }
 

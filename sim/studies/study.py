@@ -136,7 +136,8 @@ def _replicate(config: Config, seed: int, matcher: str | None, progress: bool = 
 
 def aggregate(units: Sequence[Mapping]) -> dict:
     """Every count, estimate and rate of a policy's unit summaries, as :func:`interval` s; the
-    breakdowns as intervals of the national estimates of each count."""
+    breakdowns as intervals of the national estimates of each count and of each rate within the
+    category; the address ages as intervals of each quartile."""
     out: dict = {"estimates": {}, "simulated": {}, "rates": {}, "breakdowns": {}}
     for key in metrics.COUNT_KEYS:
         out["estimates"][key] = interval([u["estimates"][key] for u in units], digits=1)
@@ -155,9 +156,18 @@ def aggregate(units: Sequence[Mapping]) -> dict:
             category: {
                 key: _short(interval([_scaled(u, name, category, key) for u in units], digits=1))
                 for key in metrics.COUNT_KEYS
+            } | {
+                key: _short(interval([_category_rate(u, name, category, key) for u in units]))
+                for key in metrics.RATE_KEYS
             }
             for category in categories
         }
+    groups = sorted({g for u in units for g in u.get("address_ages", {})})
+    out["address_ages"] = {
+        group: {stat: _short(interval([u["address_ages"].get(group, {}).get(stat) for u in units], digits=4))
+                for stat in metrics.AGE_QUARTILES}
+        for group in groups
+    }
     return out
 
 
@@ -192,6 +202,11 @@ def _funnel_stage(unit: Mapping, where: str, stage: str) -> float:
 def _scaled(unit: Mapping, name: str, category: str, key: str) -> float:
     counts = unit["breakdowns"][name].get(category)
     return (counts[key] if counts else 0) * unit["estimate_factor"]
+
+
+def _category_rate(unit: Mapping, name: str, category: str, key: str) -> float | None:
+    counts = unit["breakdowns"][name].get(category)
+    return evaluate.rates(counts)[key] if counts else None
 
 
 def _short(iv: dict) -> dict:

@@ -105,7 +105,7 @@ def generate_block(config: Config, plan: geography.Plan, block: geography.Block)
     pop = population.build(config, plan, block, vocab, stream(seed, "population", *block.key))
     tin_key = int(stream(seed, "tin").integers(0, 2**62))
     mf = master_file.build(config, plan, block, pop, vocab, stream(seed, "master_file", *block.key), tin_key)
-    rngs = {k: stream(seed, f"requests.{k}", *block.key) for k in ("names", "ssn", "address", "misc")}
+    rngs = {k: stream(seed, f"requests.{k}", *block.key) for k in ("names", "ssn", "address", "misc", "after")}
     rq = requests.build(config, plan, block, pop, mf, vocab, rngs, tin_key)
     return BlockResult(block.state, block.key, len(block.rows), pop.n_people, mf.table, rq)
 

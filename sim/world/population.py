@@ -18,7 +18,9 @@ in the order they are applied:
 4. Moves: each household has a dated residence history (:mod:`sim.world.history`): its moves
    back to the oldest record about it, at annual rates by tenure and the head's age then, each
    earlier home now someone else's (so an out-of-date address points at another household), in
-   the same ZIP area at ``same_zip_move_share``, else in another.
+   the same ZIP area at ``same_zip_move_share``, else in another. The same hazards, at the
+   head's age today, give the chance of a move between ICE's file and the disclosure
+   (``hh_move_hazard``; drawn in :mod:`sim.world.requests`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Population:
     hh_dwelling: np.ndarray       # current dwelling
     hh_doubled_up: np.ndarray
     history: History              # every household's dwellings back to its oldest record, dated
+    hh_move_hazard: np.ndarray    # hazard per year of a move now (tenure, the head's age today)
     hh_filing_draw: np.ndarray    # uniform draw setting the year of the household's last return (master_file)
     # dwellings (a unit of a building)
     dw_building: np.ndarray
@@ -113,7 +116,17 @@ class Population:
 def reference_day(world) -> int:
     """Days since 1970-01-01 of the day the world is observed: June 27 (ICE's file) of
     ``world.reference_year``."""
-    return int((np.datetime64(f"{world.reference_year}-06-27") - np.datetime64("1970-01-01")).astype(np.int64))
+    return _day(f"{world.reference_year}-06-27")
+
+
+def disclosure_day(world) -> int:
+    """Days since 1970-01-01 of the day the IRS disclosed the addresses: August 7 of
+    ``world.reference_year`` (FACTS: the IRS declaration of Feb 11 2026)."""
+    return _day(f"{world.reference_year}-08-07")
+
+
+def _day(iso: str) -> int:
+    return int((np.datetime64(iso) - np.datetime64("1970-01-01")).astype(np.int64))
 
 
 def _cut(totals: np.ndarray, sizes_draw, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -192,12 +205,13 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
     people = _people(world, hh, zips, rng)
     given1, given2, sur1, sur2 = _names(hh, people, vocab, rng)
     filing_draw = rng.random(len(hh.zip))
-    history = _history(world, hh, place, people.age[hh.start], filing_draw, len(zips), rng)
+    history, move_hazard = _history(world, hh, place, people.age[hh.start], filing_draw, len(zips), rng)
 
     i32 = lambda a: a.astype(np.int32)  # noqa: E731  compact address arrays: gathers stay in cache
     return Population(
         hh_zip=hh.zip, hh_pool=hh.pool, hh_origin=hh.origin, hh_size=hh.size, hh_renter=hh.renter,
-        hh_dwelling=i32(place.hh_dwelling), hh_doubled_up=doubled, history=history, hh_filing_draw=filing_draw,
+        hh_dwelling=i32(place.hh_dwelling), hh_doubled_up=doubled, history=history, hh_move_hazard=move_hazard,
+        hh_filing_draw=filing_draw,
         dw_building=i32(place.dw_building), dw_unit=i32(place.dw_unit),
         bl_street=i32(place.bl_street), bl_number=i32(place.bl_number), bl_zip4=i32(place.bl_zip4),
         st_zip=i32(place.st_zip), st_stem=i32(place.st_stem), st_suffix=i32(place.st_suffix),
@@ -435,10 +449,11 @@ def band_hazards(rate: float, factors: tuple[float, ...], shares: np.ndarray) ->
 
 
 def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, filing_draw: np.ndarray, n_zip: int,
-             rng: np.random.Generator) -> History:
+             rng: np.random.Generator) -> tuple[History, np.ndarray]:
     """Stage 4: each household's residence history, back to the oldest record about it: ICE's
     oldest final orders for a requested household; for any other, its last return (whose year
-    ``filing_draw`` sets, at most as far back as the lower of the two filing rates allows)."""
+    ``filing_draw`` sets, at most as far back as the lower of the two filing rates allows).
+    Also each household's hazard of a move today (its tenure, its head's age band)."""
     mob, hcfg = world.mobility, world.households
     day = reference_day(world)
     # one row of band hazards per (requested?, renter?): heads' ages as the world draws them
@@ -466,7 +481,8 @@ def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, fi
                             mob.same_zip_move_share, rng)
     history.dwelling = history.dwelling.astype(np.int32)   # compact: gathers stay in cache
     history.moved_in = history.moved_in.astype(np.int32)
-    return history
+    band_now = np.maximum(np.searchsorted(bands, head_age, side="right") - 1, 0)
+    return history, table[group, band_now].astype(np.float32)
 
 
 @dataclass

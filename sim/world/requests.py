@@ -19,6 +19,11 @@ one configurable and recorded in the ground truth (``truth_corruptions``):
   shared/institutional) rendered with realistic formatting variation, typos in the street name
   and the ZIP. A home the household has left since is out of date: a complete address of it is
   the class ``out_of_date``, and any text naming it is ``truth_address_stale``.
+
+The truth columns also say where the person lived on the day of the file (``truth_street_address``
+in the USPS form the master file uses, and ``truth_zip``) and whether the household moved in the
+six weeks before the IRS disclosed (``truth_moved_before_disclosure``), so
+:mod:`sim.evaluate` can tell whether a disclosed address was current on August 7.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from sim.world.address import ADDRESS_CLASSES
 from sim.world.geography import Block, Plan
 from sim.world.master_file import NO_TIN, MasterFile
 from sim.world.history import DAYS_PER_YEAR
-from sim.world.population import Population, rank_within
+from sim.world.population import Population, disclosure_day, rank_within
 from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 
 SSN_SOURCES = ("none", *SsnSources.model_fields)   # the config's table is the one place they are named
@@ -73,8 +78,8 @@ def _list_column(flags: dict[str, np.ndarray], n: int) -> pa.Array:
 
 def build(config: Config, plan: Plan, block: Block, pop: Population, master: MasterFile, vocab: Vocabulary,
           rngs: dict[str, np.random.Generator], tin_key: int) -> pa.Table:
-    """The block's requests. ``rngs`` holds the streams ``names``, ``ssn``, ``address`` and
-    ``misc`` (one per concern, so a setting of one leaves the others' draws unchanged);
+    """The block's requests. ``rngs`` holds the streams ``names``, ``ssn``, ``address``,
+    ``misc`` and ``after`` (one per concern, so a setting of one leaves the others' draws unchanged);
     ``tin_key`` is the key of the TIN permutation, used to find a mistyped number's owner."""
     world = config.world
     zips = plan.areas(block)
@@ -192,7 +197,14 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     dob, flags["dob_error"] = _mistyped_dates(pop.dob[person], world.requests.dates.dob_error_rate, rng)
     origin_names = np.asarray(plan.groups, dtype=object)
     household_id = pop.household_id(person)
-    true_zip = labels.area("zip5", address.components(pop, pop.hh_dwelling[hh]).zip_row)
+    home = address.components(pop, pop.hh_dwelling[hh])
+
+    # ---- between the file and the disclosure ---------------------------------------------------
+    # a household moves in the weeks from ICE's file to the IRS's disclosure at its hazard today
+    # (tenure, the head's age), the same hazard its history was drawn with
+    rng = rngs["after"]
+    years = (disclosure_day(world) - pop.reference_day) / DAYS_PER_YEAR
+    moved_after = rng.random(n) < -np.expm1(-pop.hh_move_hazard[hh].astype(np.float64) * years)
 
     return pa.table({
         "request_id": pc.binary_join_element_wise(pa.scalar("R"), pc.utf8_lpad(pc.cast(pa.array(request_no), pa.string()), 7, "0"), ""),
@@ -211,7 +223,9 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
         "truth_ssn_source": pa.array(source, pa.string()),
         "truth_ssn_owner_id": pa.array(owner, pa.int64(), mask=owner < 0),
         "truth_address_class": pa.array(cls, pa.string()),
-        "truth_zip": true_zip,
+        "truth_zip": labels.area("zip5", home.zip_row),
+        "truth_street_address": address.usps_street_line(home, labels.street_labels(pop)),
+        "truth_moved_before_disclosure": pa.array(moved_after),
         "truth_address_stale": pa.array(stale),
         "truth_address_recorded": pa.array(record_day.astype(np.int32), pa.int32()).cast(pa.date32()),
         "truth_record_source": pa.array(np.asarray(RECORD_SOURCES, dtype=object)[record_source], pa.string()),
