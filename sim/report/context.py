@@ -298,6 +298,10 @@ def _addresses(policy: Mapping, c: Cells, tables: Numbering) -> dict:
     disclosures by path and by the quality of ICE's address, by the age of ICE's address and of
     the IRS's, and by the year of the final order, each share with its interval over seeds."""
     agg = policy.get("aggregate") or {}
+    ice, irs = _breakdown(policy, "ice_address_age"), _breakdown(policy, "irs_address_age")
+    ages = agg.get("address_ages") or {}
+    if not (ice and ages):                  # a summary from before the world was dated
+        return {"present": False, "text": [], "tables": []}
 
     def row(label: str, counts: Mapping, columns: Sequence[str]) -> dict:
         cells = []
@@ -316,23 +320,17 @@ def _addresses(policy: Mapping, c: Cells, tables: Numbering) -> dict:
         data = _breakdown(policy, name)
         by_what += [row(label_of(k, labels), data[k], _NEW_COLUMNS)
                     for k in ordered_codes([k for k in data if k != "(none)"], order)]
-    ice, irs = _breakdown(policy, "ice_address_age"), _breakdown(policy, "irs_address_age")
     by_age = []
+    none = {key: _ZERO for key in COUNT_KEYS}   # a band no seed reached is absent from its breakdown
     for band in ordered_codes(sorted((set(ice) | set(irs)) - {"(none)"}), list(ADDRESS_AGE_LABELS)):
-        # a band no seed reached is absent from its breakdown: none of those requests
-        none = {key: _ZERO for key in COUNT_KEYS}
-        r_ice, r_irs = row("", ice.get(band) or none, _ICE_AGE_COLUMNS), row("", irs.get(band) or none, _IRS_AGE_COLUMNS)
-        by_age.append({"label": label_of(band, ADDRESS_AGE_LABELS), "cells": r_ice["cells"] + r_irs["cells"]})
+        cells = row("", ice.get(band) or none, _ICE_AGE_COLUMNS)["cells"] + row("", irs.get(band) or none, _IRS_AGE_COLUMNS)["cells"]
+        by_age.append({"label": label_of(band, ADDRESS_AGE_LABELS), "cells": cells})
     years = _breakdown(policy, "final_order_year")
     by_year = [row(y, years[y], _YEAR_COLUMNS) for y in sorted(k for k in years if k != "(none)")]
-    ages = agg.get("address_ages") or {}
 
     def age(group: str, stat: str) -> dict:
         return c((ages.get(group) or {}).get(stat), years=True)
 
-    present = bool(ice) and bool(ages)
-    if not present:                 # a summary from before the world was dated
-        return {"present": False, "text": [], "tables": []}
     tables_ = [
         ("new", "new-to-ice", "Disclosed addresses new to ICE and current on August 7, by path and by the quality of ICE's address",
          "Disclosures", _NEW_COLUMNS, by_what),
