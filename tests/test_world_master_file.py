@@ -14,7 +14,7 @@ import pytest
 from sim.normalize import name_controls
 from sim.world.population import ROLE_HEAD, ROLE_PARTNER
 from sim.world.vocab import names_data
-from tests.stats import four_se
+from tests.stats import binomial_plausible, four_se
 
 ITIN_GROUPS = {*range(50, 66), *range(70, 89), *range(90, 93), *range(94, 100)}  # FACTS
 ROLE_NAMES = {0: "head", 1: "partner", 2: "child", 3: "relative"}
@@ -168,7 +168,11 @@ def test_first_names_and_middle_initials_come_from_the_given_names(mf, world_tru
     first = mf["first_name"].to_numpy()
     compound = np.zeros(len(mf), bool)
     compound[has2] = first[has2] == g1[has2] + " " + g2[has2]
-    assert ((first == g1) | compound).all()
+    # a filer of a requested household may use the English form of a single given name
+    english = world_truth.vocab.anglicized[mf["true_given1"].to_numpy()]
+    anglicized = (english >= 0) & ~has2 & (first == given[np.maximum(english, 0)])
+    assert ((first == g1) | compound | anglicized).all()
+    assert (mf.loc[anglicized, "truth_origin_group"] != "general").all()
     middle = mf["middle_initial"].astype(object).to_numpy()
     # a second given name not kept in the first name shows as the middle initial; kept, there is none
     dropped = has2 & ~compound
@@ -177,6 +181,21 @@ def test_first_names_and_middle_initials_come_from_the_given_names(mf, world_tru
     # the IRS keeps the compound name for about half (master_file.py: 0.5)
     assert abs(compound[has2].mean() - 0.5) <= four_se(0.5, has2.sum())
     assert set(pd.unique(middle[~pd.isna(middle)])) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def test_given_names_are_anglicized_only_in_requested_households_at_the_configured_share(mf, world_truth, world_config):
+    """JOSE as JOSEPH: a single given name with an English form (names.toml) is filed in it at
+    the configured share, by filers of a requested household only; the general population files
+    the name it was given."""
+    given = world_truth.vocab.given_names
+    g1 = mf["true_given1"].to_numpy()
+    english = world_truth.vocab.anglicized[g1]
+    could = (english >= 0) & (mf["true_given2"].to_numpy() < 0) & (mf["truth_origin_group"] != "general").to_numpy()
+    anglicized = could & (mf["first_name"].to_numpy() == given[np.maximum(english, 0)])
+    assert could.sum() > 200
+    assert binomial_plausible(int(anglicized.sum()), int(could.sum()), world_config.world.master_file.anglicized_given_share)
+    general = (mf["truth_origin_group"] == "general").to_numpy() & (mf["true_given2"].to_numpy() < 0)
+    assert (mf["first_name"].to_numpy()[general] == given[g1[general]]).all()
 
 
 def test_two_surname_names_are_filed_in_the_configured_forms(mf, world_truth, world_config):

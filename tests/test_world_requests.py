@@ -161,13 +161,40 @@ def test_final_orders_are_issued_after_the_persons_16th_birthday(requests_df):
 def test_dates_of_birth_are_mistyped_at_the_configured_rate_and_only_then(rq, world_config, world_truth):
     rate = world_config.world.requests.dates.dob_error_rate
     flagged = has("dob_error", rq)
+    unknown = has("dob_day_unknown", rq) | has("dob_day_month_unknown", rq)
     assert abs(flagged.mean() - rate) <= four_se(rate, len(rq))
     true_dob = world_truth.people.loc[rq["truth_person_id"].to_numpy(), "dob"].to_numpy()
     ice_dob = rq["date_of_birth"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    assert (ice_dob[~flagged] == true_dob[~flagged]).all()
+    assert not (flagged & unknown).any()
+    assert (ice_dob[~flagged & ~unknown] == true_dob[~flagged & ~unknown]).all()
     assert (ice_dob[flagged] != true_dob[flagged]).all()
     # a clerical error stays close: a day, a year, or day and month swapped within the year
     assert (np.abs(ice_dob[flagged] - true_dob[flagged]) <= 366).all()
+
+
+def test_unknown_days_of_birth_are_the_first_of_the_month_or_january_first_at_each_origins_share(rq, world_config, world_truth):
+    """An unknown day is written as the 1st of the true month, an unknown day and month as January
+    1 of the true year, at the configured share of each origin group (a date already on the 1st,
+    or on January 1, is unchanged and not flagged)."""
+    dates = world_config.world.requests.dates
+    true_dob = world_truth.people.loc[rq["truth_person_id"].to_numpy(), "dob"].to_numpy().astype("datetime64[D]")
+    ice_dob = rq["date_of_birth"].to_numpy().astype("datetime64[D]")
+    day, both = has("dob_day_unknown", rq), has("dob_day_month_unknown", rq)
+    assert day.sum() > 0 and both.sum() > 0 and not (day & both).any()
+    assert (ice_dob[day] == true_dob[day].astype("datetime64[M]").astype("datetime64[D]")).all()
+    assert (ice_dob[both] == true_dob[both].astype("datetime64[Y]").astype("datetime64[D]")).all()
+    assert (ice_dob[day | both] != true_dob[day | both]).all()
+    shares = dates.unknown_dob.as_dict()
+    expected = rq["truth_origin_group"].map(shares).to_numpy() * (1 - dates.dob_error_rate)
+    # a date already on the 1st (or January 1) stays as it is: about 1 in 30 (1 in 365)
+    expected_day = expected * (1 - dates.january_first_share) * (1 - 12 / 365.25)
+    expected_both = expected * dates.january_first_share * (1 - 1 / 365.25)
+    n = len(rq)
+    assert binomial_plausible(int(day.sum()), n, float(expected_day.mean()))
+    assert binomial_plausible(int(both.sum()), n, float(expected_both.mean()))
+    # the origins with the higher shares carry more of them
+    high = rq["truth_origin_group"].isin(["haiti", "honduras", "guatemala"]).to_numpy()
+    assert (day | both)[high].mean() > (day | both)[~high].mean()
 
 
 def test_cubas_requests_are_mostly_in_florida(rq, world_plan):

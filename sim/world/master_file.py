@@ -11,7 +11,9 @@ Rules, in order:
    ``itin_share``, everyone else an SSN (:mod:`sim.world.tin`).
 3. The name as filed: SSA/IRS keep what the person filed. Hispanic two-surname names are held in
    one of the configured forms (first surname only, both, hyphenated, second only, or a married
-   woman's "DE" + her husband's); Brazilians usually by their last (father's) surname.
+   woman's "DE" + her husband's); Brazilians usually by their last (father's) surname. A filer of
+   a requested household may file a Spanish, Portuguese or French given name in its English form
+   (``anglicized_given_share``).
    The name control follows from the last name by the IRS rules (:func:`sim.name_control`).
 4. The last known address: the home on the day the most recent return was processed (filing
    rates by TIN type), unless the household moved since and the IRS learned the move from USPS
@@ -47,6 +49,7 @@ class MasterFile:
 
     table: pa.Table
     person_tin: np.ndarray        # int64 per person, NO_TIN where the person has none on file
+    anglicized: np.ndarray        # bool per person: on file under the English form of their given name
 
 
 def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.random.Generator) -> tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]:
@@ -196,6 +199,13 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     first_table, compound_codes = extend_table(given, vocab.given_codes, address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
     first_code = pop.given1.astype(np.int64)
     first_code[compound] = compound_codes
+    # a filer of a requested household may file a single given name in its English form (JOSE as
+    # JOSEPH); ICE keeps the name as born
+    english = vocab.anglicized[pop.given1]
+    could = np.flatnonzero(on_file & requested_hh & (english >= 0) & (pop.given2 < 0))
+    anglicized = np.zeros(n, dtype=bool)
+    anglicized[could[rng.random(len(could)) < mcfg.anglicized_given_share]] = True
+    first_code[anglicized] = english[anglicized]
     # middle initial: the second given name's, or (for most others) a letter; -1 = none
     initial = np.where(rng.random(n, dtype=np.float32) < mcfg.middle_initial_rate, rng.integers(0, 26, n, dtype=np.int8), np.int8(-1))
     initial[g2_rows] = np.where(keep, -1, vocab.given_initials[pop.given2[g2_rows]])
@@ -249,4 +259,4 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "truth_lka_current": pa.array(lka_current_hh[hh_rows]),
         "truth_lka_age_years": pa.array(((pop.reference_day - lka_day_hh[hh_rows]) / DAYS_PER_YEAR).astype(np.float32)),
     })
-    return MasterFile(table=table, person_tin=person_tin)
+    return MasterFile(table=table, person_tin=person_tin, anglicized=anglicized)

@@ -545,6 +545,7 @@ def _names(hh: _Households, people: _People, vocab: Vocabulary,
     partners taking it at the pool's rate. Returns given1, given2, sur1, sur2 (-1: none)."""
     pool_names = tuple(vocab.pools)
     role, female, household = people.role, people.female, people.household
+    birth_year = people.dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     n = len(household)
     hh_start = hh.start
     given1 = np.empty(n, np.int32)
@@ -569,7 +570,7 @@ def _names(hh: _Households, people: _People, vocab: Vocabulary,
         members = np.repeat(starts_by_pool[a:b] - first, sz) + np.arange(person_bounds[b] - person_bounds[a])
         if len(members) == 0:
             continue
-        g1, g2 = pool.given(rng, female[members])
+        g1, g2 = pool.given(rng, female[members], birth_year[members])
         given1[members], given2[members] = g1, g2
         r = role[members]
         head_at = np.repeat(first, sz)        # each household's head is its first person in `members`

