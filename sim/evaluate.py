@@ -297,29 +297,34 @@ def at_volume(decisions: pa.Table, fs_paths: Mapping[str, str], volume: int) -> 
 
 def counts(decisions: pa.Table) -> dict[str, int]:
     """The :data:`sim.common.metrics.COUNT_KEYS` of a set of decision rows (see the module docstring)."""
-    def n(mask) -> int:
-        return int(pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0)
+    return {key: int(mask.sum()) for key, mask in _counted(decisions).items()}
+
+
+def _counted(decisions: pa.Table) -> dict[str, np.ndarray]:
+    """For each of :data:`sim.common.metrics.COUNT_KEYS`, which rows it counts (a boolean array):
+    the one place the counts are defined."""
+    def b(column) -> np.ndarray:
+        return np.asarray(pc.fill_null(column, False).to_numpy(zero_copy_only=False), dtype=bool)
 
     d = decisions
-    disclosed = d.column("disclosed")
+    disclosed, has_tin = b(d.column("disclosed")), b(d.column("has_tin"))
     outcome = d.column("outcome")
+    right = d.column("right_person")
     return {
-        "requests": d.num_rows,
-        "requests_with_tin": n(d.column("has_tin")),
-        "findable": n(d.column("findable")),
-        "disclosed": n(disclosed),
-        "disclosed_tin_path": n(pc.and_(disclosed, d.column("has_tin"))),
-        "disclosed_address_path": n(pc.and_(disclosed, pc.invert(d.column("has_tin")))),
-        "right_person_disclosures": n(d.column("right_person")),
-        "wrong_person_disclosures": n(pc.and_(disclosed, pc.invert(pc.fill_null(d.column("right_person"), True)))),
-        "deficient_address_disclosures": n(pc.and_(disclosed, d.column("address_deficient"))),
-        "updated_address_disclosures": n(pc.and_(disclosed, d.column("updated_address"))),
-        "current_address_disclosures": n(d.column("current_address")),
-        "missed_matches": n(d.column("missed")),
-        **{name: n(pc.equal(outcome, name)) for name in ("gated", "unmatched", "ambiguous", "no_path")},
+        "requests": np.ones(d.num_rows, dtype=bool),
+        "requests_with_tin": has_tin,
+        "findable": b(d.column("findable")),
+        "disclosed": disclosed,
+        "disclosed_tin_path": disclosed & has_tin,
+        "disclosed_address_path": disclosed & ~has_tin,
+        "right_person_disclosures": b(right),
+        "wrong_person_disclosures": disclosed & ~np.asarray(pc.fill_null(right, True).to_numpy(zero_copy_only=False), dtype=bool),
+        "deficient_address_disclosures": disclosed & b(d.column("address_deficient")),
+        "updated_address_disclosures": disclosed & b(d.column("updated_address")),
+        "current_address_disclosures": b(d.column("current_address")),
+        "missed_matches": b(d.column("missed")),
+        **{name: b(pc.equal(outcome, name)) for name in ("gated", "unmatched", "ambiguous", "no_path")},
     }
-
-
 
 
 def figures(decisions: pa.Table, n_requests: int) -> dict:
@@ -383,6 +388,13 @@ def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
         "miss_reason": "miss_reason", "ice_address_age": "ice_address_age", "irs_address_age": "irs_address_age",
         "final_order_year": "final_order_year",
     }
+    counted = _counted(decisions)
+
+    def within(rows: np.ndarray, category: np.ndarray, names) -> dict[str, dict[str, int]]:
+        """The counts of ``rows`` (row numbers) in each of ``names`` (``category``: its code per row)."""
+        sums = {key: np.bincount(category, weights=mask[rows], minlength=len(names)) for key, mask in counted.items()}
+        return {name: {key: int(sums[key][code]) for key in counted} for code, name in enumerate(names)}
+
     out: dict[str, dict[str, dict[str, int]]] = {}
     for name in BREAKDOWNS:
         if name == "corruption":
@@ -390,14 +402,17 @@ def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
             lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
             parent = np.repeat(np.arange(decisions.num_rows), lengths)
             flat = pc.list_flatten(lists).to_numpy(zero_copy_only=False).astype(object)
-            groups = {"none": np.flatnonzero(lengths == 0)}
-            for value in sorted(set(flat.tolist())):
-                groups[value] = np.unique(parent[flat == value])
-            out[name] = {k: counts(decisions.take(pa.array(v, pa.int64()))) for k, v in groups.items()}
+            names, code = np.unique(flat.astype(str), return_inverse=True) if len(flat) else (np.array([], str), np.zeros(0, np.int64))
+            # a corruption listed twice for one request counts once
+            pair = np.unique(parent.astype(np.int64) * max(len(names), 1) + code)
+            rows, code = pair // max(len(names), 1), pair % max(len(names), 1)
+            none = np.flatnonzero(lengths == 0)
+            out[name] = {**within(none, np.zeros(len(none), np.int64), ["none"]), **within(rows, code, names.tolist())}
             continue
         values = decisions.column(columns[name]).to_numpy(zero_copy_only=False).astype(object)
         values = np.where(_is_none(values), "(none)", values).astype(str)
-        out[name] = {v: counts(decisions.filter(pa.array(values == v))) for v in sorted(set(values.tolist()))}
+        names, code = np.unique(values, return_inverse=True)
+        out[name] = within(np.arange(decisions.num_rows), code, names.tolist())
     return out
 
 
