@@ -192,6 +192,7 @@ def _cohort_names(G: "_Interner", weight: dict[str, float] | None = None, defaul
     starts, lengths = _runs(group)
     cumulative = np.cumsum(n)
     within = (cumulative - np.repeat(cumulative[starts] - n[starts], lengths)) / np.repeat(np.add.reduceat(n, starts), lengths)
+    within[np.r_[starts[1:], len(n)] - 1] = 1.0          # exactly: a group's top never rounds below its edge
     idx = G.add_all(names, clean=False)[code]
     return CohortNames(first, n_years, idx.astype(np.int32), Sampler((group + within) / (2 * n_years)))
 
