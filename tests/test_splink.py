@@ -71,6 +71,19 @@ U_FACTOR = ((0.01, 1.25), (0.001, 2.5))     # (u at least, within this factor), 
 #: 0.0005, 3e-6 on the given name and date of birth. Every level is compared: there is no
 #: sampling between the two EMs.
 M_TOLERANCE = (1e-4, 0.01)
+#: A level whose m both fits put below this is one EM drives to 0 (no match of a training session
+#: reaches it): the estimate then drifts down slowly, and where each EM stops on it is its own
+#: stopping rule, not the data (Splink stops on the change of m alone, matchsim on m's and the
+#: prior's). Measured on the session world of December 2026: the surname-and-address level 0,
+#: Splink 1.5e-4, matchsim 2.9e-6 after its 500 iterations. Such levels are checked to be near 0
+#: in both, every other level within M_TOLERANCE.
+M_BOUNDARY = 1e-3
+
+
+def _assert_m_close(theirs: np.ndarray, ours: np.ndarray, atol: float, key: str) -> None:
+    near_zero = (np.asarray(theirs) < M_BOUNDARY) & (np.asarray(ours) < M_BOUNDARY)
+    np.testing.assert_allclose(np.asarray(theirs)[~near_zero], np.asarray(ours)[~near_zero], rtol=0, atol=atol,
+                               err_msg=f"m of {key}, by gamma (levels near 0 in both: {np.flatnonzero(near_zero).tolist()})")
 
 
 @pytest.fixture(scope="module")
@@ -267,8 +280,7 @@ def test_splink_em_given_matchsim_u_finds_matchsim_m(policy, matched, splink_tab
     linker = _linker(splink_tables, settings(policy.paths[0], u=model.u_))
     sessions = _em_sessions(linker, policy.paths[0], matched)
     for k, key in enumerate(matched.keys):
-        np.testing.assert_allclose(_session_mean(sessions, key, matched.sessions[key]), model.m_[k], rtol=0, atol=M_TOLERANCE[0],
-                                   err_msg=f"m of {key}, by gamma")
+        _assert_m_close(_session_mean(sessions, key, matched.sessions[key]), model.m_[k], M_TOLERANCE[0], key)
 
 
 def test_splink_m_from_em_with_its_own_u_agrees(matched, splink_estimates):
@@ -278,5 +290,4 @@ def test_splink_m_from_em_with_its_own_u_agrees(matched, splink_estimates):
     apart (the surname and address at the same ZIP only: 0.0175 against 0.0054). Here Splink's
     sessions are averaged as matchsim averages its own."""
     for k, key in enumerate(matched.keys):
-        np.testing.assert_allclose(_session_mean(splink_estimates.m, key, matched.sessions[key]), matched.model.m_[k], rtol=0, atol=M_TOLERANCE[1],
-                                   err_msg=f"m of {key}, by gamma")
+        _assert_m_close(_session_mean(splink_estimates.m, key, matched.sessions[key]), matched.model.m_[k], M_TOLERANCE[1], key)

@@ -139,8 +139,8 @@ class OriginShares(ConfigModel):
 
 class DatesConfig(ConfigModel):
     dob_error_rate: Share
-    unknown_dob: OriginShares
     january_first_share: Share
+    unknown_dob: OriginShares
 
 
 class SsnSources(Shares):
