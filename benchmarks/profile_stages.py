@@ -47,28 +47,35 @@ STAGES = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--policy", default="irs-2025")
-    args = parser.parse_args(argv)
-
+def profile_stages(scale: float, policy: str) -> tuple[dict[str, float], float, dict[str, int]]:
+    """(cumulative seconds of each of :data:`STAGES`, wall seconds, calls of each) of one run."""
     from sim.common.parallel import LocalEngine
     from sim.config import load_config
     from sim.runs.pipeline import run_policies
 
-    config = load_config(ROOT / "configs" / "august-2025.toml", [f"world.scale={args.scale}", f"policy={args.policy}"])
+    config = load_config(ROOT / "configs" / "august-2025.toml", [f"world.scale={scale}", f"policy={policy}"])
     profile = cProfile.Profile()
     started = time.perf_counter()
     profile.enable()
     run_policies(config, (config.policy,), engine=LocalEngine(1))
     profile.disable()
     wall = time.perf_counter() - started
-
     stats = pstats.Stats(profile).stats
     cumulative: dict[str, float] = {}
+    calls: dict[str, int] = {}
     for label, path, name, _ in STAGES:
-        cumulative[label] = sum(v[3] for (file, _, fn), v in stats.items() if fn == name and file.endswith(path))
+        mine = [v for (file, _, fn), v in stats.items() if fn == name and file.replace("\\", "/").endswith(path)]
+        cumulative[label] = sum(v[3] for v in mine)
+        calls[label] = sum(v[1] for v in mine)
+    return cumulative, wall, calls
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=0.05)
+    parser.add_argument("--policy", default="irs-2025")
+    args = parser.parse_args(argv)
+    cumulative, wall, _ = profile_stages(args.scale, args.policy)
     total = cumulative["the whole run"] or wall
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"scale {args.scale:g}, policy {args.policy}, one core, commit {commit}, {platform.processor() or platform.machine()}, "
