@@ -1,8 +1,8 @@
 """Count the pairs of master-file records that share first name, last name and date of birth.
 
-The world's master file is generated block by block in memory (population and master file only,
-nothing written), each record's (first name, last name, date of birth) is hashed to 64 bits, and
-the hashes of the whole world are sorted: a key held by c records makes c(c-1)/2 pairs. The same
+The world's master file is generated block by block in memory (nothing written), each record's
+(first name, last name, date of birth) is hashed to 64 bits, and the hashes of the whole world
+are sorted: a key held by c records makes c(c-1)/2 pairs. The same
 count within one ZIP area (the key and the ZIP) is what the address path meets; the national one
 is what matching on name and date of birth alone would meet. Run through scripts/count-collisions,
 which can run it with any commit's code.
@@ -48,14 +48,11 @@ def _mix(*parts: np.ndarray) -> np.ndarray:
 
 def _block_hashes(args) -> tuple[np.ndarray, np.ndarray]:
     config, plan, block = args
-    from sim.common.rng import stream
-    from sim.world import master_file, population
-    from sim.world.vocab import vocabulary
+    from sim.world.generate import generate_block
 
-    vocab = vocabulary()
-    pop = population.build(config, plan, block, vocab, stream(config.seed, "population", *block.key))
-    tin_key = int(stream(config.seed, "tin").integers(0, 2**62))
-    table = master_file.build(config, plan, block, pop, vocab, stream(config.seed, "master_file", *block.key), tin_key).table
+    # the block as the generator makes it (its requests too, a few percent of the time), so the
+    # count is of the very master file `matchsim generate` writes
+    table = generate_block(config, plan, block).master_file
     dob = table["date_of_birth"].combine_chunks().cast(pa.int32()).to_numpy().astype(np.uint64)
     key = _mix(_strings_hash(table["first_name"]), _strings_hash(table["last_name"]), dob)
     return key, _mix(key, _strings_hash(table["zip5"]))

@@ -152,16 +152,17 @@ def aggregate(units: Sequence[Mapping]) -> dict:
     }
     for name in metrics.BREAKDOWNS:
         categories = sorted({c for u in units for c in u["breakdowns"][name]})
-        out["breakdowns"][name] = {
-            category: {
+        out["breakdowns"][name] = {}
+        for category in categories:
+            # each unit's rates within the category, computed once (None where it has none)
+            rates = [evaluate.rates(c) if (c := u["breakdowns"][name].get(category)) else None for u in units]
+            out["breakdowns"][name][category] = {
                 key: _short(interval([_scaled(u, name, category, key) for u in units], digits=1))
                 for key in metrics.COUNT_KEYS
             } | {
-                key: _short(interval([_category_rate(u, name, category, key) for u in units]))
+                key: _short(interval([r[key] if r else None for r in rates]))
                 for key in metrics.RATE_KEYS
             }
-            for category in categories
-        }
     groups = sorted({g for u in units for g in u.get("address_ages", {})})
     out["address_ages"] = {
         group: {stat: _short(interval([u["address_ages"].get(group, {}).get(stat) for u in units], digits=4))
@@ -202,11 +203,6 @@ def _funnel_stage(unit: Mapping, where: str, stage: str) -> float:
 def _scaled(unit: Mapping, name: str, category: str, key: str) -> float:
     counts = unit["breakdowns"][name].get(category)
     return (counts[key] if counts else 0) * unit["estimate_factor"]
-
-
-def _category_rate(unit: Mapping, name: str, category: str, key: str) -> float | None:
-    counts = unit["breakdowns"][name].get(category)
-    return evaluate.rates(counts)[key] if counts else None
 
 
 def _short(iv: dict) -> dict:

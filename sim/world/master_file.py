@@ -201,11 +201,13 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     first_code[compound] = compound_codes
     # a filer of a requested household may file a single given name in its English form (JOSE as
     # JOSEPH); ICE keeps the name as born
-    english = vocab.anglicized[pop.given1]
-    could = np.flatnonzero(on_file & requested_hh & (english >= 0) & (pop.given2 < 0))
+    single = np.flatnonzero(on_file & requested_hh & (pop.given2 < 0))
+    english = vocab.anglicized[pop.given1[single]]
+    could, english = single[english >= 0], english[english >= 0]
+    chosen = rng.random(len(could)) < mcfg.anglicized_given_share
     anglicized = np.zeros(n, dtype=bool)
-    anglicized[could[rng.random(len(could)) < mcfg.anglicized_given_share]] = True
-    first_code[anglicized] = english[anglicized]
+    anglicized[could[chosen]] = True
+    first_code[could[chosen]] = english[chosen]
     # middle initial: the second given name's, or (for most others) a letter; -1 = none
     initial = np.where(rng.random(n, dtype=np.float32) < mcfg.middle_initial_rate, rng.integers(0, 26, n, dtype=np.int8), np.int8(-1))
     initial[g2_rows] = np.where(keep, -1, vocab.given_initials[pop.given2[g2_rows]])
