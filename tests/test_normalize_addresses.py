@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.normalize import ADDRESS_FIELDS, SUFFICIENCY, address_sufficiency, parse_address, parse_addresses
+from sim.normalize import (ADDRESS_FIELDS, SUFFICIENCY, address_sufficiency, address_words, parse_address, parse_addresses,
+                           sequence_features, usaddress_parse)
 from sim.world.generate import read_dataset
 
 
@@ -96,3 +97,19 @@ def test_each_distinct_text_is_parsed_once():
     assert table.num_rows == 75
     assert parse_address.cache_info().misses == 3
     assert table.column("sufficiency").to_pylist()[-1] == "blank"
+
+
+def test_cached_token_features_are_usaddress_own(world_dir):
+    """usaddress_parse builds each sequence from cached token features: on every address text of
+    a world, and on the short and odd ones, the features equal usaddress's and so do the labels."""
+    import usaddress
+
+    texts = sorted({address_words(t) for t in read_dataset(world_dir, "requests").column("earm_address").to_pylist() if t})
+    texts += ["A", "A B", "12 # 4", "UNKNOWN", "PO BOX 12 RENO NV", "12 12 12", "N N N"]
+    assert len(texts) > 1000
+    for text in texts:
+        tokens = usaddress.tokenize(text)
+        assert sequence_features(tokens) == usaddress.tokens2features(tokens), text
+        assert usaddress_parse(text) == usaddress.parse(text), text
+    # the cached features are not changed by building a sequence from them
+    assert usaddress_parse("12 OAK ST") == usaddress_parse("12 OAK ST") == usaddress.parse("12 OAK ST")

@@ -131,14 +131,15 @@ def name_parts(names: pa.Array, *, particles: bool) -> tuple[pa.Array, pa.Array]
     >>> [a.to_pylist() for a in name_parts(pa.array(["DE LA TORRE MUNOZ", "GOMEZ Y CONDE", "LEE", None]), particles=True)]
     [['TORRE', 'GOMEZ', 'LEE', None], ['MUNOZ', 'CONDE', None, None]]
     """
-    text = pc.fill_null(names, "")
+    encoded = pc.dictionary_encode(as_array(names).cast(pa.string()))    # each distinct name once
+    text = encoded.dictionary
     if particles:
         words = "|".join(sorted(_PARTICLES, key=len, reverse=True))
         text = pc.replace_substring_regex(pc.binary_join_element_wise(" ", text, " ", ""), f"[ -](?:(?:{words}|Y)[ -])+", " ")
         text = pc.utf8_trim(text, " -")
     first = pc.struct_field(pc.extract_regex(text, r"^(?P<p>[^ -]+)"), [0])
     last = pc.struct_field(pc.extract_regex(text, r"[ -](?P<p>[^ -]+)$"), [0])
-    return _empty_to_null(first), _empty_to_null(last)
+    return _empty_to_null(first.take(encoded.indices)), _empty_to_null(last.take(encoded.indices))
 
 
 def given_variants(given: pa.Array) -> pa.Array:
