@@ -43,6 +43,8 @@ def ascii_upper(text: str) -> str:
     >>> ascii_upper("Núñez de Álvarez")
     'NUNEZ DE ALVAREZ'
     """
+    if text.isascii():               # most text: nothing to decompose
+        return text.upper()
     # letters with strokes do not decompose (Vietnamese D with stroke, Polish L, Nordic O)
     decomposed = unicodedata.normalize("NFKD", text.translate(_STROKES))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
