@@ -42,6 +42,7 @@ characters are that close, so the tolerance changes nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Callable, Literal
 
 import numpy as np
@@ -123,25 +124,22 @@ class Comparison:
         return comparison_matrix([self], {col_l: left}, {col_r: right}, left_idx, right_idx)[:, 0]
 
     def _levels_of_codes(self, enc: "_Encoded", left_idx: np.ndarray, right_idx: np.ndarray) -> np.ndarray:
+        from sim.compare import kernels
+
         out = np.empty(len(left_idx), dtype=np.int8)
-        found = []       # (pair, code left, code right) of the pairs to score, chunk by chunk
-        # In chunks of pairs: the temporaries stay in the CPU cache and their memory is reused;
-        # whole-array temporaries of a million pairs cost more in page faults than in arithmetic.
-        for start in range(0, len(left_idx), _CHUNK):
-            a, b = enc.codes_l[left_idx[start: start + _CHUNK]], enc.codes_r[right_idx[start: start + _CHUNK]]
-            chunk = out[start: start + _CHUNK]
-            chunk.fill(DISAGREE)
-            chunk[a == b] = self.n_levels
-            chunk[(a < 0) | (b < 0)] = MISSING       # after "same": two missing values are equal codes
-            if self.kind == "exact":
-                continue
-            rest = np.flatnonzero(chunk == DISAGREE)
-            a, b = a[rest], b[rest]
-            maybe = _may_agree(self.kind, self.thresholds, enc.summary(), a, b)
-            found.append((rest[maybe] + start, a[maybe], b[maybe]))
-        if not found or not sum(len(f[0]) for f in found):
+        if self.kind == "exact":
+            s, loosest, needed = _no_summary(), 0.0, _NO_BOUNDS
+        else:
+            s, loosest = enc.summary(), float(self.thresholds[0])
+            needed = _jaro_winkler_bounds(loosest) if self.kind == "jaro_winkler" else _NO_BOUNDS
+        rest = np.empty(len(left_idx), np.int64)
+        a, b = np.empty(len(left_idx), np.int32), np.empty(len(left_idx), np.int32)
+        found = kernels.sort_pairs(enc.codes_l, enc.codes_r, left_idx, right_idx, _KERNEL_KINDS[self.kind], self.n_levels,
+                                   MISSING, DISAGREE, loosest, needed, s.length, s.inverse_length, s.mask, s.distinct,
+                                   s.repeats, s.prefix, out, rest, a, b)
+        if not found:
             return out
-        rest, a, b = (np.concatenate(parts) for parts in zip(*found))
+        rest, a, b = rest[:found], a[:found], b[:found]
         # each distinct pair of values is scored once
         n = np.int64(len(enc.dictionary))
         unique_keys, inverse = _distinct(a.astype(np.int64) * n + b)
@@ -605,9 +603,21 @@ class _Summary:
             self.prefix |= np.where(n_bytes > j, byte, 0).astype(np.uint32) << np.uint32(8 * (3 - j))
 
 
-def _may_agree(kind: str, thresholds: tuple[float, ...], s: _Summary, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """False for pairs of distinct values (codes ``a``, ``b``) that provably cannot reach the
-    loosest threshold; True where they might. Cheap bounds first, each on the pairs left.
+@lru_cache(maxsize=1)
+def _no_summary() -> _Summary:
+    """The summary of no values, for the kind that needs none (exact)."""
+    return _Summary(pa.array([], pa.string()))
+
+
+#: :func:`sim.compare.kernels.sort_pairs`'s kind of each comparison kind it grades.
+_KERNEL_KINDS = {"exact": 0, "jaro_winkler": 1, "levenshtein": 2}
+_NO_BOUNDS = np.zeros(5)
+
+
+def _jaro_winkler_bounds(loosest: float) -> np.ndarray:
+    """The least ``m/len_a + m/len_b`` (``3 J - 1``) with which a pair can reach Jaro-Winkler
+    ``loosest``, by common prefix of 4, 3, 2, 1 and 0 bytes: the pruning bound of
+    :func:`sim.compare.kernels.sort_pairs`.
 
     A byte value one side has and the other lacks stands for at least one character of that side
     that no alignment or Jaro match can use. With ``shared`` byte values in common, side ``a``
@@ -615,34 +625,12 @@ def _may_agree(kind: str, thresholds: tuple[float, ...], s: _Summary, a: np.ndar
     ``max(distinct_a, distinct_b) - shared`` (and at least the difference in length), and at
     most ``shared + min(repeats_a, repeats_b)`` characters can match for Jaro: Jaro-Winkler is
     then at most ``J = (m/len_a + m/len_b + 1) / 3`` raised by Winkler's boost for the common
-    prefix (taken whatever J is; rapidfuzz and jellyfish boost only above 0.7).
+    prefix ``p`` (taken whatever J is; rapidfuzz and jellyfish boost only above 0.7). It reaches
+    the threshold t when ``3 J - 1 >= 3 (t - p/10) / (1 - p/10) - 1``; the margin of 1e-9 is far
+    above float error and far below any real gap.
     """
-    loosest = thresholds[0]
-    keep = np.zeros(len(a), bool)
-    # numpy turns other index arrays into intp on every gather: once here, not six times
-    a, b = a.astype(np.intp), b.astype(np.intp)
-    if kind == "levenshtein":
-        rows = np.flatnonzero(np.abs(s.length[a] - s.length[b]) <= loosest)
-        a, b = a[rows], b[rows]
-        shared = np.bitwise_count(s.mask[a] & s.mask[b]).astype(np.int16)
-        keep[rows[np.maximum(s.distinct[a], s.distinct[b]) - shared <= loosest]] = True
-        return keep
-    # Jaro-Winkler: first with the largest boost (a 4-character common prefix) ...
-    margin = 1e-9                                     # far above float error, far below any real gap
-    matches = np.minimum(s.repeats[a], s.repeats[b])
-    matches += np.bitwise_count(s.mask[a] & s.mask[b])
-    ratio_sum = s.inverse_length[a]                   # becomes m/len_a + m/len_b = 3 J - 1
-    ratio_sum += s.inverse_length[b]
-    ratio_sum *= matches
-    # JW = J + p/10 (1 - J) reaches the threshold t when 3 J - 1 >= 3 (t - p/10) / (1 - p/10) - 1
-    needed = np.array([3 * (loosest - p / 10) / (1 - p / 10) - 1 - margin for p in range(4, -1, -1)])
-    rows = np.flatnonzero(ratio_sum >= needed[0])
-    # ... then with the real common prefix, up to 4 bytes: the leading zero bytes of the xor,
-    # 4 - (how many of 1, 2**8, 2**16, 2**24 are <= it)
-    diff = s.prefix[a[rows]] ^ s.prefix[b[rows]]
-    fewer = np.searchsorted(np.array([1, 1 << 8, 1 << 16, 1 << 24], np.uint32), diff, side="right")
-    keep[rows[ratio_sum[rows] >= needed[fewer]]] = True
-    return keep
+    margin = 1e-9
+    return np.array([3 * (loosest - p / 10) / (1 - p / 10) - 1 - margin for p in range(4, -1, -1)])
 
 
 def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,78 @@
+"""Compiled loops of the comparisons (numba): one pass over the candidate pairs where numpy
+would make a dozen passes and as many temporaries.
+
+:func:`sort_pairs` is steps 1 and 2 of :mod:`sim.compare.comparisons` for a string comparison:
+each pair's two dictionary codes are read once, the pair is graded missing, exact or different,
+and a different pair that might still reach the loosest threshold is kept to be scored, by the
+bounds :func:`sim.compare.comparisons._jaro_winkler_bounds` explains. A bound only decides what
+is scored, never a level: tests/test_match_compare.py checks the levels against scoring every
+pair, and the benchmarks against recordlinkage.
+
+Compiled on first use and cached on disk beside this module (``cache=True``), so a process
+compiles only when the cache is missing or stale: about a second, once per checkout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Comparison kinds of :func:`sort_pairs` (``kind``).
+EXACT, JARO_WINKLER, LEVENSHTEIN = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _popcount(x: np.uint64) -> np.int64:
+    """Set bits of a 64-bit word (SWAR)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True, nogil=True)
+def sort_pairs(codes_l, codes_r, left_idx, right_idx, kind, n_levels, missing, disagree, loosest, needed,
+               length, inverse_length, mask, distinct, repeats, prefix, out, keep_pair, keep_a, keep_b):
+    """Grade each pair ``i`` into ``out[i]``: ``missing`` when either code is negative, ``n_levels``
+    when the codes are equal, else ``disagree``; and list the different pairs that may reach the
+    loosest threshold in ``keep_pair``/``keep_a``/``keep_b`` (pair, code left, code right), in
+    pair order. Returns how many were listed. ``needed`` is the Jaro-Winkler bound by common
+    prefix (4 bytes first), ``loosest`` the Levenshtein ceiling; the per-value arrays are
+    :class:`sim.compare.comparisons._Summary`'s."""
+    k = 0
+    steps = np.array([1, 1 << 8, 1 << 16, 1 << 24], dtype=np.uint32)
+    for i in range(len(left_idx)):
+        a = codes_l[left_idx[i]]
+        b = codes_r[right_idx[i]]
+        if a < 0 or b < 0:
+            out[i] = missing
+            continue
+        if a == b:
+            out[i] = n_levels
+            continue
+        out[i] = disagree
+        if kind == EXACT:
+            continue
+        shared = _popcount(mask[a] & mask[b])
+        if kind == LEVENSHTEIN:
+            if abs(np.int64(length[a]) - np.int64(length[b])) > loosest:
+                continue
+            if max(np.int64(distinct[a]), np.int64(distinct[b])) - shared > loosest:
+                continue
+        else:
+            matches = np.float64(min(np.int64(repeats[a]), np.int64(repeats[b])) + shared)
+            ratio_sum = (inverse_length[a] + inverse_length[b]) * matches
+            if not ratio_sum >= needed[0]:
+                continue
+            diff = prefix[a] ^ prefix[b]
+            fewer = 0
+            for step in steps:
+                if step <= diff:
+                    fewer += 1
+            if not ratio_sum >= needed[fewer]:
+                continue
+        keep_pair[k] = i
+        keep_a[k] = a
+        keep_b[k] = b
+        k += 1
+    return k
