@@ -28,7 +28,16 @@ True
 
 from __future__ import annotations
 
-from sim.common.provenance import VERSION as __version__
+import os
+
+# Arrow allocates from the C library's heap, not from its default mimalloc pool: a run allocates
+# and frees hundreds of MB a block, and mimalloc hands freed pages back to the kernel at once, so
+# every block faulted them in again (a national run spent 61 s of its 457 s CPU in the kernel).
+# Set before Arrow's first allocation, which importing sim comes before in every matchsim
+# process and worker; a value the user set is kept.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+from sim.common.provenance import VERSION as __version__  # noqa: E402
 
 #: Each public name: the module that defines it, and its name there when that differs (a
 #: function named as its module would be hidden by the module once imported).
