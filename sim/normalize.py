@@ -160,7 +160,8 @@ def address_words(text: str) -> str:
 def parse_address(text: str) -> tuple[str, ...]:
     """Parse one free-text US address into :data:`ADDRESS_FIELDS`, in USPS standard forms.
 
-    The parsing is ``usaddress`` (a conditional-random-field model trained on US addresses); the
+    The parsing is ``usaddress`` (a conditional-random-field model trained on US addresses,
+    applied as :mod:`sim.address_tagger` applies it, with usaddress's own labels); the
     standardization uses the USPS Publication 28 tables of ``usaddress-scourgify``: upper case,
     ``STREET`` -> ``ST``, ``NORTH`` -> ``N``, ``APARTMENT``/``#`` -> ``APT``, state names -> codes.
 
@@ -169,14 +170,20 @@ def parse_address(text: str) -> tuple[str, ...]:
     >>> parse_address("7680 Tucker Ct # 112 Riverside Ca 92505-1234")[5:]
     ('APT', '112', 'RIVERSIDE', 'CA', '92505', '1234')
     """
-    cleaned = address_words(text)
+    return _parse_many([text])[0]
+
+
+def _parse_many(texts: list[str]) -> list[tuple[str, ...]]:
+    """:func:`parse_address` of each text, the texts tagged together (:mod:`sim.address_tagger`)."""
+    from sim.address_tagger import tag
+
+    return [_standard_fields(parts or []) for parts in tag([address_words(t) for t in texts])]
+
+
+def _standard_fields(parts: list[tuple[str, str]]) -> tuple[str, ...]:
+    """:data:`ADDRESS_FIELDS` in USPS standard forms from usaddress's (token, label) pairs (none:
+    an empty text, or one usaddress cannot read; it is still classified)."""
     out = dict.fromkeys(ADDRESS_FIELDS, "")
-    if not cleaned:
-        return tuple(out.values())
-    try:
-        parts = usaddress_parse(cleaned)
-    except Exception:  # noqa: BLE001 - usaddress raises on odd input; an unparsed text is still classified
-        parts = []
     tables = _usps_tables()
     street, place = [], []
     for token, label in parts:
@@ -216,48 +223,6 @@ def parse_address(text: str) -> tuple[str, ...]:
     return tuple(out.values())
 
 
-def usaddress_parse(text: str) -> list[tuple[str, str]]:
-    """``usaddress.parse(text)``: (token, label) pairs, the same model and the same features,
-    with each distinct token's own features computed once. Addresses share most of their tokens
-    (street names, suffixes, cities, states, ZIPs), and computing features is a third of a parse.
-
-    The sequence features are built as ``usaddress.tokens2features`` builds them (pinned
-    usaddress 0.5.16): a token's own features, its neighbours' under ``previous`` and ``next``,
-    and the ``address.start`` and ``address.end`` marks. A test checks that the labels equal
-    ``usaddress.parse`` on every address text of a world.
-
-    >>> usaddress_parse("12 OAK ST RENO NV 89501")[:3]
-    [('12', 'AddressNumber'), ('OAK', 'StreetName'), ('ST', 'StreetNamePostType')]
-    """
-    import usaddress
-
-    tokens = usaddress.tokenize(text)
-    return list(zip(tokens, usaddress.TAGGER.tag(sequence_features(tokens)))) if tokens else []
-
-
-def sequence_features(tokens: list[str]) -> list[dict]:
-    """``usaddress.tokens2features(tokens)`` from each token's cached own features."""
-    own = [_token_features(token) for token in tokens]
-    sequence = [dict(f) for f in own]
-    for i in range(1, len(tokens)):
-        sequence[i - 1]["next"] = own[i]
-        sequence[i]["previous"] = own[i - 1]
-    sequence[0]["address.start"] = True
-    sequence[-1]["address.end"] = True
-    if len(tokens) > 1:
-        sequence[1]["previous"] = {**own[0], "address.start": True}
-        sequence[-2]["next"] = {**own[-1], "address.end": True}
-    return sequence
-
-
-@lru_cache(maxsize=1 << 18)
-def _token_features(token: str) -> dict:
-    """usaddress's own features of one token (shared between calls: never modified)."""
-    import usaddress
-
-    return usaddress.tokenFeatures(token)
-
-
 def address_sufficiency(text: str, parsed: tuple[str, ...] | None = None) -> str:
     """How usable an address text is, from the text alone (:data:`SUFFICIENCY`):
 
@@ -291,7 +256,7 @@ def address_sufficiency(text: str, parsed: tuple[str, ...] | None = None) -> str
 def parse_addresses(texts) -> "pa.Table":
     """Parse a column of address texts: one row per input with :data:`ADDRESS_FIELDS`, the
     standardized ``street_line`` (``5101 FOREST AVE APT 212``) and ``sufficiency``. Each distinct
-    text is parsed once."""
+    text is parsed once, all of them tagged together."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -300,7 +265,7 @@ def parse_addresses(texts) -> "pa.Table":
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     distinct = encoded.dictionary.to_pylist()
-    parsed = [parse_address(t) for t in distinct]
+    parsed = _parse_many(distinct)
     rows = encoded.indices.to_numpy(zero_copy_only=False)
     fields = {name: pa.array([p[i] for p in parsed], pa.string()).take(pa.array(rows)) for i, name in enumerate(ADDRESS_FIELDS)}
     lines = [" ".join(x for x in (p[0], p[1], p[2], p[3], p[4], f"{p[5]} {p[6]}".strip() if p[6] else "") if x) for p in parsed]
