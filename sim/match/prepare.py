@@ -31,6 +31,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -65,14 +66,18 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
         raise ValueError(f"source columns {absent} are not in the table; it has: {', '.join(table.column_names)}")
     n = table.num_rows
     out: dict[str, pa.Array] = {}
+    # a standardized source's names as they are, dictionary-encoded where the source is: what
+    # the name parts are split from (each distinct name once, without encoding the column again)
+    names_as_given: dict[str, pa.Array] = {}
     for name, src in columns.items():
-        values = as_array(table.column(src))
         if not standardized:
-            out[name] = _normalized(name, values)
+            out[name] = _normalized(name, as_array(table.column(src)))
         elif name == "date_of_birth":
+            values = as_array(table.column(src))
             out[name] = values if pa.types.is_date32(values.type) else values.cast(pa.date32())
         else:
-            out[name] = _empty_to_null(values.cast(pa.string()))
+            out[name] = _standard_text(table.column(src))
+            names_as_given[name] = table.column(src)
     if address is not None:
         text = pc.fill_null(as_array(table.column(address)).cast(pa.string()), "")
         parsed = parse_addresses(text)
@@ -93,9 +98,9 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
     if "street6" not in out and "street_line" in out:
         out["street6"] = pc.utf8_slice_codeunits(out["street_line"], 0, 6)
     if "last_name" in out:
-        out["surname_1"], out["surname_2"] = name_parts(out["last_name"], particles=True)
+        out["surname_1"], out["surname_2"] = name_parts(names_as_given.get("last_name", out["last_name"]), particles=True)
     if "first_name" in out:
-        out["given_1"], out["given_2"] = name_parts(out["first_name"], particles=False)
+        out["given_1"], out["given_2"] = name_parts(names_as_given.get("first_name", out["first_name"]), particles=False)
         out["given_variant"] = given_variants(out["given_1"])
     names = (*MATCH_COLUMNS, *EXTRA_COLUMNS)
     return pa.table({name: out.get(name, _nulls(name, n)) for name in names})
@@ -110,9 +115,10 @@ def prepare_requests(requests: pa.Table) -> pa.Table:
 def prepare_master_file(master: pa.Table) -> pa.Table:
     """The IRS master file in the match schema. Its addresses are already standardized (the
     last known address in USPS form) and its names clean, so they are mapped as they are, not
-    parsed; its ``name_control`` is the one on file."""
+    parsed; its ``name_control`` is the one on file. Its columns may be dictionary-encoded, as
+    the generator makes them: only the columns matched on are decoded."""
     street = pc.binary_join_element_wise(
-        *(master.column(c) for c in ("street_number", "street_predir", "street_name", "street_suffix")), " ",
+        *(as_array(master.column(c)) for c in ("street_number", "street_predir", "street_name", "street_suffix")), " ",
         null_handling="skip")
     return prepare(master.append_column("_street", street), columns={
         "tin": "tin", "first_name": "first_name", "last_name": "last_name", "name_control": "name_control",
@@ -131,15 +137,14 @@ def name_parts(names: pa.Array, *, particles: bool) -> tuple[pa.Array, pa.Array]
     >>> [a.to_pylist() for a in name_parts(pa.array(["DE LA TORRE MUNOZ", "GOMEZ Y CONDE", "LEE", None]), particles=True)]
     [['TORRE', 'GOMEZ', 'LEE', None], ['MUNOZ', 'CONDE', None, None]]
     """
-    encoded = pc.dictionary_encode(as_array(names).cast(pa.string()))    # each distinct name once
-    text = encoded.dictionary
+    indices, text = _distinct(names)                                      # each distinct name once
     if particles:
         words = "|".join(sorted(_PARTICLES, key=len, reverse=True))
         text = pc.replace_substring_regex(pc.binary_join_element_wise(" ", text, " ", ""), f"[ -](?:(?:{words}|Y)[ -])+", " ")
         text = pc.utf8_trim(text, " -")
     first = pc.struct_field(pc.extract_regex(text, r"^(?P<p>[^ -]+)"), [0])
     last = pc.struct_field(pc.extract_regex(text, r"[ -](?P<p>[^ -]+)$"), [0])
-    return _empty_to_null(first.take(encoded.indices)), _empty_to_null(last.take(encoded.indices))
+    return _empty_to_null(first.take(indices)), _empty_to_null(last.take(indices))
 
 
 def given_variants(given: pa.Array) -> pa.Array:
@@ -150,8 +155,8 @@ def given_variants(given: pa.Array) -> pa.Array:
     ['JOSEPH', 'JOSEPH', 'PETER', None, None]
     """
     names, groups = _variant_table()
-    at = pc.index_in(given, value_set=names)
-    return pc.take(groups, at)
+    indices, distinct = _distinct(given)
+    return pc.take(groups, pc.index_in(distinct, value_set=names)).take(indices)
 
 
 @lru_cache(maxsize=1)
@@ -217,6 +222,31 @@ def _on_distinct(values: pa.Array, fn) -> pa.Array:
     empty results become null. Names and addresses repeat a lot, even in a master file."""
     encoded = pc.dictionary_encode(values.cast(pa.string()))
     return _empty_to_null(fn(encoded.dictionary).take(encoded.indices))
+
+
+def _distinct(values) -> tuple[pa.Array, pa.StringArray]:
+    """(each row's index into the distinct values, the distinct values as strings): a plain
+    column is dictionary-encoded; a dictionary column keeps its indices, its dictionary cut down
+    to the values some row uses (a generated block's name columns index the whole vocabulary)."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not pa.types.is_dictionary(values.type):
+        encoded = pc.dictionary_encode(as_array(values).cast(pa.string()))
+        return encoded.indices, encoded.dictionary
+    codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    used = np.bincount(codes + 1, minlength=len(values.dictionary) + 1)[1:] > 0
+    renumber = np.cumsum(used) - 1
+    return (pa.array(renumber[codes], pa.int32(), mask=codes < 0),
+            values.dictionary.filter(pa.array(used)).cast(pa.string()))
+
+
+def _standard_text(values) -> pa.Array:
+    """A column already in standard form as plain strings, empty as null; a dictionary column is
+    decoded by one take, its empty value made null in the dictionary."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_dictionary(values.type):
+        dictionary = _empty_to_null(values.dictionary.cast(pa.string()))
+        return dictionary.take(values.indices)
+    return _empty_to_null(values.cast(pa.string()))
 
 
 def _empty_to_null(values: pa.Array) -> pa.Array:

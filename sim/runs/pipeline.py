@@ -291,7 +291,8 @@ def _prepared_block(config: Config, plan: geography.Plan, block: geography.Block
     """One block of the world, generated: ICE's requests with their truth, the same prepared
     for matching, and the master file prepared, with its truth columns."""
     result = generate_block(config, plan, block)
-    requests, master = dense(result.requests), dense(result.master_file)
+    # the master file's dictionary columns are decoded by preparing it, only those matched on
+    requests, master = dense(result.requests), result.master_file
     left = prepare_requests(requests)
     right = prepare_master_file(master)
     for name in evaluate.RIGHT_TRUTH_COLUMNS:
