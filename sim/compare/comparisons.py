@@ -708,16 +708,22 @@ def civil_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _date_part_levels(days_l, days_r, left_idx, right_idx, thresholds=()) -> np.ndarray:
     """3 exact; 2 day and month swapped (same year, day != month); 1 exactly one of year,
     month and day differs; 0 otherwise; -1 missing. The clerical errors of a date of birth."""
-    a, b = days_l[left_idx], days_r[right_idx]
-    missing = (a == _NO_DATE) | (b == _NO_DATE)
-    ya, ma, da = civil_parts(np.where(missing, 0, a))
-    yb, mb, db = civil_parts(np.where(missing, 0, b))
+    missing = (days_l[left_idx] == _NO_DATE) | (days_r[right_idx] == _NO_DATE)
+    # each row's parts once, then gathered by pair (a row is in many pairs)
+    ya, ma, da = (part[left_idx] for part in _small_parts(days_l))
+    yb, mb, db = (part[right_idx] for part in _small_parts(days_r))
     same = (ya == yb).astype(np.int8) + (ma == mb) + (da == db)
     out = np.where(same == 2, np.int8(1), np.int8(DISAGREE)).astype(np.int8)
     out[(ya == yb) & (ma == db) & (da == mb) & (ma != da)] = 2
     out[same == 3] = 3
     out[missing] = MISSING
     return out
+
+
+def _small_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`civil_parts` of each day number (a missing one as 1970-01-01), as int16, int8, int8."""
+    year, month, day = civil_parts(np.where(days == _NO_DATE, 0, days))
+    return year.astype(np.int16), month.astype(np.int8), day.astype(np.int8)
 
 
 def _missing_sides(left, right, left_idx, right_idx) -> np.ndarray:
