@@ -53,6 +53,25 @@ def test_the_fit_recovers_a_known_share(config):
     assert not set(result.confirm["seeds"]) & set(result.seeds)
 
 
+def test_a_large_world_is_calibrated_with_its_blocks_over_the_workers(config, monkeypatch):
+    """At or above SPREAD_BLOCKS_SCALE each run spreads its world's blocks over the engine's
+    workers, one run at a time; the fit is the one a single process makes."""
+    import sim.runs.pipeline
+    import sim.studies.calibrate
+
+    plan = _plan([{"name": "tin", "metric": "estimates.disclosed_tin_path", "value": 140, "tolerance": 0.02, "source": "test"}],
+                 [{"key": SHARE, "range": [0.02, 0.15], "reason": "test"}])
+    settings = TINY.model_copy(update={"max_iterations": 1, "replicates": 1, "confirm_replicates": 1})
+    alone = calibrate(config, plan, settings=settings, jobs=1)
+    monkeypatch.setattr(sim.runs.pipeline, "SPREAD_BLOCKS_SCALE", 0.0)
+    engines = []
+    real = sim.studies.calibrate.run
+    monkeypatch.setattr(sim.studies.calibrate, "run", lambda c, engine=None: engines.append(engine) or real(c, engine=engine))
+    spread = calibrate(config, plan, settings=settings, jobs=2)
+    assert len(engines) == spread.runs and all(e is not None and e.slots == 2 for e in engines)
+    assert (spread.parameters, spread.targets, spread.history) == (alone.parameters, alone.targets, alone.history)
+
+
 def test_the_calibrated_file_keeps_comments_sets_values_and_records_the_fit(config, baseline_config_path, tmp_path):
     plan = _plan(
         [{"name": "deficient", "metric": "rates.deficient_address_rate", "value": 0.047, "range": [0.04, 0.05], "source": "FACTS"}],

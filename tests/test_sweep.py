@@ -263,6 +263,24 @@ def test_started_again_a_finished_sweep_runs_nothing_and_writes_the_same(gate_sw
     assert {p: p.stat().st_mtime_ns for p in (out / "units").iterdir()} == stamps
 
 
+def test_a_large_world_runs_one_at_a_time_with_its_blocks_over_the_workers(gate_sweep, tmp_path, monkeypatch):
+    """A sweep of worlds at or above SPREAD_BLOCKS_SCALE runs each seed's world here, its blocks
+    over the engine's workers, not one world to a worker: the same units, byte for byte."""
+    import sim.runs.pipeline
+    import sim.studies.sweep
+
+    path, _, _, out = gate_sweep
+    monkeypatch.setattr(sim.runs.pipeline, "SPREAD_BLOCKS_SCALE", 0.0)       # scale 0.001 counts as large
+    spread = []
+    real = sim.studies.sweep._run_task
+    monkeypatch.setattr(sim.studies.sweep, "_run_task", lambda task, engine=None: spread.append(engine) or real(task, engine))
+    with open_engine("local", jobs=2) as engine:
+        result = run_sweep(plan_sweep(path), tmp_path / "spread", engine=engine)
+    assert result.ran == 6 and result.failed == 0
+    assert len(spread) == 2 and all(e is not None and e.slots == 2 for e in spread)   # a task per seed, here
+    assert (tmp_path / "spread" / RESULTS_FILE).read_bytes() == (out / RESULTS_FILE).read_bytes()
+
+
 def test_another_sweep_in_the_same_directory_is_refused(gate_sweep, tmp_path, baseline_config_path):
     path, _, _, out = gate_sweep
     changed = plan_sweep(path, ["world.requested.in_master_file_share=0.05"])

@@ -60,6 +60,20 @@ NOT_RUN = (*EXECUTION_SETTINGS, "study", "calibration")
 DECISIONS_FILE = "decisions.parquet"
 
 
+#: A world of this ``world.scale`` or more (a quarter of the country) is run by a sweep or a
+#: calibration one world at a time, its blocks spread over the engine's workers as a study
+#: spreads them (:func:`spreads_blocks`), not one world to a worker: memory then holds one
+#: world's results, not one per worker. A smaller world keeps a worker to itself, which keeps
+#: every worker busy without passing blocks around. Results are the same either way.
+SPREAD_BLOCKS_SCALE = 0.25
+
+
+def spreads_blocks(config: Config, engine: Engine | None) -> bool:
+    """Whether runs of ``config`` on ``engine`` should spread each world's blocks over its
+    workers rather than give each world a worker (:data:`SPREAD_BLOCKS_SCALE`)."""
+    return engine is not None and engine.slots > 1 and config.world.scale >= SPREAD_BLOCKS_SCALE
+
+
 #: The name of a run's spill directory under $TMPDIR starts with this and the run's process id.
 SPILL_PREFIX = "matchsim-blocks-"
 

@@ -42,6 +42,7 @@ from sim.common.errors import ConfigError
 from sim.common.io import atomic_write_text
 from sim.common.metrics import metric
 from sim.common.parallel import Engine, engine_or_local
+from sim.runs.pipeline import SPREAD_BLOCKS_SCALE, run, spreads_blocks
 from sim.common.provenance import VERSION
 from sim.studies.study import compare_published, published_lines
 from sim.common.text import today
@@ -134,14 +135,21 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
     aim = np.array([t.value for t in fitted_targets], dtype=np.float64)
 
     bar = _bar(progress)
-    with engine_or_local(engine, jobs=jobs, most=settings.replicates * (len(params) + 1)) as engine:
-        run_map = engine.map
+    # a large world spreads its blocks over every worker; small ones take a worker each, and
+    # no more are started than there are runs at once
+    spread = max(settings.scale, settings.confirm_scale) >= SPREAD_BLOCKS_SCALE
+    with engine_or_local(engine, jobs=jobs, most=None if spread else settings.replicates * (len(params) + 1)) as engine:
         runs = 0
+
+        def run_map(configs: Sequence[Config]) -> list[dict]:
+            if spreads_blocks(configs[0], engine):
+                return [run(c, engine=engine).summary for c in configs]
+            return list(engine.map(_run_one, configs))
 
         def residuals(points: Sequence[np.ndarray]) -> list[np.ndarray]:
             nonlocal runs
             configs = [_with_values(base, params, config, p) for p in points]
-            summaries = list(run_map(_run_one, [c.model_copy(update={"seed": s}) for c in configs for s in seeds]))
+            summaries = run_map([c.model_copy(update={"seed": s}) for c in configs for s in seeds])
             runs += len(summaries)
             if bar is not None:
                 bar.update(len(summaries))
@@ -186,7 +194,7 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
         converged = _converged(r, fitted_targets)
         confirm_seeds = [config.seed + CONFIRM_SEED_OFFSET + i for i in range(settings.confirm_replicates)]
         confirm_cfg = config_with(_with_values(base, params, config, x), **{"world.scale": settings.confirm_scale})
-        confirm = list(run_map(_run_one, [confirm_cfg.model_copy(update={"seed": s}) for s in confirm_seeds]))
+        confirm = run_map([confirm_cfg.model_copy(update={"seed": s}) for s in confirm_seeds])
         runs += len(confirm)
     if bar is not None:
         bar.close()
@@ -286,12 +294,11 @@ def _history(i: int, params, x, targets, r) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Running the points: one single-policy run per (point, seed), in worker processes (sim.common.parallel)
+# Running the points: one single-policy run per (point, seed), in worker processes
+# (sim.common.parallel), or one after another with its blocks over them (a large world)
 
 
 def _run_one(config: Config) -> dict:
-    from sim.runs.pipeline import run
-
     return run(config).summary
 
 

@@ -15,7 +15,9 @@ values, or random or Latin-hypercube draws from their ranges. The flow:
    engine (:mod:`sim.common.parallel`: local processes or a Dask cluster). Points that share a world
    (they differ only in their policy: an address gate, a threshold) are one task per seed: the
    world is generated once and matched under each (:func:`sim.runs.pipeline.run_policies`, which
-   gives each policy exactly what it would get alone). Each unit is written to
+   gives each policy exactly what it would get alone). A world of a quarter of the country or more
+   runs one at a time, its blocks spread over the workers as a study spreads them
+   (:func:`sim.runs.pipeline.spreads_blocks`), so memory holds one world's results. Each unit is written to
    ``DIR/units/`` atomically the moment its task ends, so a sweep killed at any moment (even by
    ``kill -9``) and started again with the same command runs only the missing units: none is lost
    or run twice. A unit that fails is recorded with its error; the others go on.
@@ -44,8 +46,8 @@ import hashlib
 import itertools
 import json
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +60,8 @@ from sim.config import (Config, SweepConfig, SweepParameter, balanced_updates, g
 from sim.common.errors import ConfigError, OutputExistsError
 from sim.common.io import atomic_write_bytes, atomic_write_text, check_output_dir
 from sim.common.metrics import METRIC_GROUPS, metric
-from sim.common.parallel import Engine
-from sim.runs.pipeline import NOT_RUN, run_policies
+from sim.common.parallel import Engine, Outcome, describe_error
+from sim.runs.pipeline import NOT_RUN, run_policies, spreads_blocks
 from sim.common.provenance import VERSION, provenance
 from sim.common.stats import INTERVAL_LEVEL, INTERVAL_METHOD, interval, seed_differences
 from sim.common.summaries import SUMMARY_FILE, parquet_metadata, write_summary
@@ -283,7 +285,7 @@ def run_sweep(plan: SweepPlan, out_dir: str | Path, *, engine: Engine, force: bo
     tasks = _tasks(todo, by_index)
     bar = _bar(len(todo), progress)
     failed = 0
-    for outcome in engine.outcomes(_run_task, tasks):
+    for outcome in _outcomes(tasks, engine):
         seed, points = tasks[outcome.index]
         for k, (i, _) in enumerate(points):
             if outcome.ok:
@@ -311,11 +313,27 @@ def _tasks(todo: Sequence[tuple[int, int]], points: Mapping[int, Point]) -> list
     return [(seed, members) for (seed, _), members in ordered]
 
 
-def _run_task(task: tuple[int, list[tuple[int, Config]]]) -> list[dict]:
-    """The summaries of one seed's world matched under each point's policy (in a worker)."""
+def _outcomes(tasks: Sequence[tuple[int, list[tuple[int, Config]]]], engine: Engine) -> Iterator[Outcome]:
+    """The tasks' outcomes, as each ends: a task whose world is large
+    (:func:`sim.runs.pipeline.spreads_blocks`) here, one after another, its blocks spread over
+    the engine's workers; the others a worker each."""
+    spread = [i for i, (_, points) in enumerate(tasks) if spreads_blocks(points[0][1], engine)]
+    for i in spread:
+        try:
+            yield Outcome(i, _run_task(tasks[i], engine))
+        except Exception as exc:          # the task's own failure: recorded, the others go on
+            yield Outcome(i, error=describe_error(exc))
+    rest = sorted(set(range(len(tasks))) - set(spread))
+    for outcome in engine.outcomes(_run_task, [tasks[i] for i in rest]):
+        yield replace(outcome, index=rest[outcome.index])
+
+
+def _run_task(task: tuple[int, list[tuple[int, Config]]], engine: Engine | None = None) -> list[dict]:
+    """The summaries of one seed's world matched under each point's policy (in a worker, or
+    here with the world's blocks over ``engine``)."""
     seed, points = task
     world = points[0][1].model_copy(update={"seed": seed})
-    return [r.summary for r in run_policies(world, [config.policy for _, config in points])]
+    return [r.summary for r in run_policies(world, [config.policy for _, config in points], engine=engine)]
 
 
 def _unit_path(units_dir: Path, point: int, seed: int) -> Path:
