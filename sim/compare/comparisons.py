@@ -503,12 +503,14 @@ def comparison_matrix(comparisons: list, left: dict, right: dict, left_idx, righ
             col_l, col_r = c.columns
             if c.kind in _DAY_KINDS:
                 scored[c] = _DAY_KINDS[c.kind](_days(left[col_l]), _days(right[col_r]), left_idx, right_idx, c.thresholds)
-            elif c.kind == "missing_sides":
-                scored[c] = _missing_sides(left[col_l], right[col_r], left_idx, right_idx)
             else:
-                if (col_l, col_r) not in encoded:
+                if (col_l, col_r) not in encoded:       # shared by every comparison of the columns
                     encoded[(col_l, col_r)] = _Encoded(left[col_l], right[col_r])
-                scored[c] = c._levels_of_codes(encoded[(col_l, col_r)], left_idx, right_idx)
+                enc = encoded[(col_l, col_r)]
+                if c.kind == "missing_sides":
+                    scored[c] = _missing_sides(enc.codes_l, enc.codes_r, left_idx, right_idx)
+                else:
+                    scored[c] = c._levels_of_codes(enc, left_idx, right_idx)
         return scored[c]
 
     def gamma(c) -> np.ndarray:
@@ -726,9 +728,8 @@ def _small_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return year.astype(np.int16), month.astype(np.int8), day.astype(np.int8)
 
 
-def _missing_sides(left, right, left_idx, right_idx) -> np.ndarray:
-    """How many of the two values are missing (null or empty): 0, 1 or 2; never -1."""
-    codes_l, codes_r, _ = shared_dictionary(left, right)
+def _missing_sides(codes_l, codes_r, left_idx, right_idx) -> np.ndarray:
+    """How many of the two values are missing (null or empty, code -1): 0, 1 or 2; never -1."""
     return ((codes_l[left_idx] < 0).astype(np.int8) + (codes_r[right_idx] < 0)).astype(np.int8)
 
 
