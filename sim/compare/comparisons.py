@@ -567,30 +567,20 @@ class _Summary:
     its bytes as a 64-bit mask (byte value mod 64: A-Z, 0-9 and space each get a bit of their
     own), how many distinct bits that is, and its first four bytes packed into an integer
     (first byte highest). A value that is not ASCII gets a full mask and a distinct count of 0,
-    which makes every byte bound below vacuous for its pairs. All from the Arrow buffers in a
-    few numpy passes, however many values there are."""
+    which makes every byte bound below vacuous for its pairs. All from the Arrow buffers, in one
+    compiled pass over their bytes (:func:`sim.compare.kernels.summarize`)."""
 
     def __init__(self, dictionary: pa.StringArray):
+        from sim.compare import kernels
+
         n = len(dictionary)
         offsets = np.frombuffer(dictionary.buffers()[1], np.int32, n + 1, dictionary.offset * 4).astype(np.int64)
         data = dictionary.buffers()[2]
         data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-        data = data[offsets[0]: offsets[-1]]
-        starts, n_bytes = offsets[:-1] - offsets[0], np.diff(offsets)
-        mask, top = np.zeros(n, np.uint64), np.zeros(n, np.uint8)
-        step = _CHUNK // 16                                # values at a time: ~1 MB of temporaries
-        for first in range(0, n, step):
-            last = min(first + step, n)
-            lo, hi = starts[first], starts[last - 1] + n_bytes[last - 1]
-            at = starts[first:last] - lo
-            chunk = data[lo:hi]
-            if n_bytes[last - 1] == 0:                     # reduceat needs every start inside: an empty
-                chunk = np.append(chunk, np.uint8(0))      # last value gets a byte, masked out below
-            mask[first:last] = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), chunk & 63, dtype=np.uint64), at)
-            top[first:last] = np.maximum.reduceat(chunk, at)
-        empty = n_bytes == 0
-        mask[empty] = 0
-        ascii = (top < 128) | empty
+        mask, top, self.prefix = np.zeros(n, np.uint64), np.zeros(n, np.uint8), np.zeros(n, np.uint32)
+        kernels.summarize(offsets, data, mask, top, self.prefix)
+        n_bytes = np.diff(offsets)
+        ascii = (top < 128) | (n_bytes == 0)
         self.length = n_bytes.astype(np.int32)
         if not ascii.all():
             self.length = pc.utf8_length(dictionary).to_numpy(zero_copy_only=False).astype(np.int32)
@@ -599,10 +589,6 @@ class _Summary:
         self.mask = np.where(ascii, mask, ~np.uint64(0))
         self.distinct = np.where(ascii, np.bitwise_count(mask), 0).astype(np.int16)
         self.repeats = (self.length - self.distinct).astype(np.int16)    # characters beyond the first of each
-        self.prefix = np.zeros(n, np.uint32)
-        for j in range(4 if len(data) else 0):
-            byte = data[np.minimum(starts + j, len(data) - 1)]
-            self.prefix |= np.where(n_bytes > j, byte, 0).astype(np.uint32) << np.uint32(8 * (3 - j))
 
 
 @lru_cache(maxsize=1)

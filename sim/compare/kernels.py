@@ -1,7 +1,8 @@
 """Compiled loops of the comparisons (numba): one pass over the candidate pairs where numpy
 would make a dozen passes and as many temporaries.
 
-:func:`sort_pairs` is steps 1 and 2 of :mod:`sim.compare.comparisons` for a string comparison:
+:func:`summarize` computes the per-value facts those bounds read, one pass over a dictionary's
+bytes. :func:`sort_pairs` is steps 1 and 2 of :mod:`sim.compare.comparisons` for a string comparison:
 each pair's two dictionary codes are read once, the pair is graded missing, exact or different,
 and a different pair that might still reach the loosest threshold is kept to be scored, by the
 bounds :func:`sim.compare.comparisons._jaro_winkler_bounds` explains. A bound only decides what
@@ -76,3 +77,25 @@ def sort_pairs(codes_l, codes_r, left_idx, right_idx, kind, n_levels, missing, d
         keep_b[k] = b
         k += 1
     return k
+
+
+@njit(cache=True, nogil=True)
+def summarize(offsets, data, mask, top, prefix):
+    """For each value ``i`` of a string array (its bytes ``data[offsets[i]:offsets[i + 1]]``):
+    the set of its bytes modulo 64 as a bit mask, its largest byte (ASCII when below 128), and
+    its first four bytes packed into ``prefix`` (first byte highest; missing bytes 0)."""
+    for i in range(len(offsets) - 1):
+        bits = np.uint64(0)
+        largest = np.uint8(0)
+        packed = np.uint32(0)
+        start = offsets[i]
+        for k in range(start, offsets[i + 1]):
+            byte = data[k]
+            bits |= np.uint64(1) << np.uint64(byte & 63)
+            if byte > largest:
+                largest = byte
+            if k - start < 4:
+                packed |= np.uint32(byte) << np.uint32(8 * (3 - (k - start)))
+        mask[i] = bits
+        top[i] = largest
+        prefix[i] = packed
