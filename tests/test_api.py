@@ -45,3 +45,17 @@ def test_the_readmes_notebook_example_runs_as_written():
         os.chdir(cwd)
     printed = out.getvalue().splitlines()
     assert len(printed) >= 3 and "wrong_person_kind" in out.getvalue()
+
+
+def test_importing_sim_puts_arrow_on_the_c_heap_unless_the_user_chose():
+    """Arrow's default pool would hand each block's freed pages back to the kernel; matchsim's
+    processes allocate from the C heap instead, and a pool the user chose is kept."""
+    import subprocess
+    import sys
+
+    script = "import sim, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    ours = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    theirs = subprocess.run([sys.executable, "-c", script], env={**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"},
+                            capture_output=True, text=True, check=True)
+    assert (ours.stdout.strip(), theirs.stdout.strip()) == ("system", "mimalloc")

@@ -155,8 +155,7 @@ def given_variants(given: pa.Array) -> pa.Array:
     ['JOSEPH', 'JOSEPH', 'PETER', None, None]
     """
     names, groups = _variant_table()
-    indices, distinct = _distinct(given)
-    return pc.take(groups, pc.index_in(distinct, value_set=names)).take(indices)
+    return _on_distinct(given, lambda d: pc.take(groups, pc.index_in(d, value_set=names)))
 
 
 @lru_cache(maxsize=1)
@@ -220,8 +219,8 @@ def _plain_words(values: pa.Array) -> pa.Array:
 def _on_distinct(values: pa.Array, fn) -> pa.Array:
     """``fn`` (Arrow array -> Arrow array) applied to the distinct values once, then spread back;
     empty results become null. Names and addresses repeat a lot, even in a master file."""
-    encoded = pc.dictionary_encode(values.cast(pa.string()))
-    return _empty_to_null(fn(encoded.dictionary).take(encoded.indices))
+    indices, distinct = _distinct(values)
+    return _empty_to_null(fn(distinct).take(indices))
 
 
 def _distinct(values) -> tuple[pa.Array, pa.StringArray]:
