@@ -90,11 +90,11 @@ def test_parsed_zip_and_house_number_agree_with_the_truth(world_dir, master_file
 
 
 def test_each_distinct_text_is_parsed_once(monkeypatch):
-    import sim.address_tagger
+    import sim.normalize.address_tagger
 
     tagged = []
-    real = sim.address_tagger.tag
-    monkeypatch.setattr(sim.address_tagger, "tag", lambda texts: tagged.append(list(texts)) or real(texts))
+    real = sim.normalize.address_tagger.tag
+    monkeypatch.setattr(sim.normalize.address_tagger, "tag", lambda texts: tagged.append(list(texts)) or real(texts))
     texts = ["12 Oak St, Atlanta GA 30301"] * 50 + ["30301"] * 20 + [""] * 5
     table = parse_addresses(texts)
     assert table.num_rows == 75
@@ -103,12 +103,12 @@ def test_each_distinct_text_is_parsed_once(monkeypatch):
 
 
 def test_the_tagger_gives_usaddress_own_labels(world_dir):
-    """sim.address_tagger applies usaddress's model in bulk: on every address text of a world,
+    """sim.normalize.address_tagger applies usaddress's model in bulk: on every address text of a world,
     and on short and odd ones, its (token, label) pairs are usaddress.parse's (and None where
     usaddress would raise, which none of these makes it do)."""
     import usaddress
 
-    from sim.address_tagger import tag
+    from sim.normalize.address_tagger import tag
 
     texts = sorted({address_words(t) for t in read_dataset(world_dir, "requests").column("earm_address").to_pylist() if t})
     texts += ["A", "A B", "12 # 4", "UNKNOWN", "PO BOX 12 RENO NV", "12 12 12", "N N N", ", ,", "#", "&", "12 OAK ST, ,"]

@@ -161,7 +161,7 @@ def parse_address(text: str) -> tuple[str, ...]:
     """Parse one free-text US address into :data:`ADDRESS_FIELDS`, in USPS standard forms.
 
     The parsing is ``usaddress`` (a conditional-random-field model trained on US addresses,
-    applied as :mod:`sim.address_tagger` applies it, with usaddress's own labels); the
+    applied as :mod:`sim.normalize.address_tagger` applies it, with usaddress's own labels); the
     standardization uses the USPS Publication 28 tables of ``usaddress-scourgify``: upper case,
     ``STREET`` -> ``ST``, ``NORTH`` -> ``N``, ``APARTMENT``/``#`` -> ``APT``, state names -> codes.
 
@@ -174,8 +174,8 @@ def parse_address(text: str) -> tuple[str, ...]:
 
 
 def _parse_many(texts: list[str]) -> list[tuple[str, ...]]:
-    """:func:`parse_address` of each text, the texts tagged together (:mod:`sim.address_tagger`)."""
-    from sim.address_tagger import tag
+    """:func:`parse_address` of each text, the texts tagged together (:mod:`sim.normalize.address_tagger`)."""
+    from sim.normalize.address_tagger import tag
 
     return [_standard_fields(parts or []) for parts in tag([address_words(t) for t in texts])]
 
