@@ -16,7 +16,8 @@ usaddress ships (``usaddr.crfsuite``) is read once and applied in bulk:
 * **the tagging** (:func:`_viterbi`, compiled with numba): each token's state scores are summed
   in the order crfsuite sums them (the item's attributes in ``tokens2features`` order: the
   token's own, the previous token's, the next token's, the start and end marks), so the float64
-  sums are the same to the bit, and Viterbi keeps the first of equal scores as crfsuite does
+  sums are crfsuite's (a label an attribute has no feature for gets 0.0 added, which changes no
+  sum), and Viterbi keeps the first of equal scores as crfsuite does
   (``crf1dc_viterbi``). The labels are then usaddress's own: a test compares them with
   ``usaddress.parse`` on every address text of a world.
 
