@@ -117,15 +117,29 @@ def _run(benchmark, engine_name: str, rounds: int):
     engine.levels(comps, left.slice(0, 1), right.slice(0, 1), one, one)   # imports, untimed
     with pinned_to_one_core() as cpu:
         levels = benchmark.pedantic(engine.levels, args=(comps, left, right, li, ri), rounds=rounds, iterations=1)
+    return levels, _figures(benchmark, engine_name, cpu)
+
+
+def _figures(benchmark, name: str, cpu: int) -> dict:
+    """The figures for extra_info of a timed run of matcher ``name`` (its rate kept for the
+    speed-up of the ones timed after it)."""
+    _, _, li, _, facts = _inputs(benchmark)
     seconds = benchmark.stats.stats.mean if benchmark.enabled and benchmark.stats else None
     rate = round(len(li) / seconds) if seconds else None
     if rate:
-        _RATES[engine_name] = rate
-    info = {**facts, "n_pairs": len(li), "n_comparisons": len(comps), "pairs_per_s": rate}
+        _RATES[name] = rate
+    info = {**facts, "n_pairs": len(li), "n_comparisons": len(comparisons()), "pairs_per_s": rate}
     if benchmark.enabled and benchmark.stats:
         info["pairs_per_s_best"] = round(len(li) / benchmark.stats.stats.min)
     info["pinned_cpu"] = cpu
-    return levels, info
+    return info
+
+
+def _speedup(info: dict, target: float) -> dict:
+    """The vectorized matcher's speed-up over the one ``info`` describes, and its target."""
+    vectorized = _RATES.get("vectorized")
+    rate = info["pairs_per_s"]
+    return {"vectorized_speedup": round(vectorized / rate, 1) if vectorized and rate else None, "target_speedup": target}
 
 
 def _assert_levels_plausible(levels: np.ndarray, n_pairs: int) -> None:
@@ -161,10 +175,7 @@ def test_compare_recordlinkage(benchmark):
     left, right, li, ri, _ = _inputs(benchmark)
     _assert_levels_plausible(levels, len(li))
     np.testing.assert_array_equal(levels, get_matcher("vectorized").levels(comparisons(), left, right, li, ri))
-    vectorized = _RATES.get("vectorized")
-    speedup = round(vectorized / info["pairs_per_s"], 1) if vectorized and info["pairs_per_s"] else None
-    benchmark.extra_info.update(info, checked_against_vectorized=len(li), vectorized_speedup=speedup,
-                                target_speedup=SPEEDUP_TARGET)
+    benchmark.extra_info.update(info, checked_against_vectorized=len(li), **_speedup(info, SPEEDUP_TARGET))
 
 
 class _SplinkPairs:
@@ -225,10 +236,9 @@ def _sql_nulls(table: pa.Table) -> pa.Table:
     """Empty strings as nulls: to SQL an empty string is a value, and Splink's levels read
     missing as null (:mod:`sim.match.splink`), as :mod:`sim.match.prepare` writes it. The other
     matchers take an empty string as missing themselves."""
-    import pyarrow.compute as pc
+    from sim.match.prepare import _empty_to_null
 
-    return pa.table([pc.if_else(pc.equal(c, ""), pa.scalar(None, c.type), c) if pa.types.is_string(c.type) else c
-                     for c in table.columns], names=table.column_names)
+    return pa.table([_empty_to_null(c) if pa.types.is_string(c.type) else c for c in table.columns], names=table.column_names)
 
 
 def test_compare_splink(benchmark):
@@ -238,7 +248,7 @@ def test_compare_splink(benchmark):
     duckdb = pytest.importorskip("duckdb")
     from sim.match.matchers import get_matcher
 
-    left, right, li, ri, facts = _inputs(benchmark)
+    left, right, li, ri, _ = _inputs(benchmark)
     comps = comparisons()
     con = duckdb.connect()
     con.execute("SET threads = 1")
@@ -255,10 +265,6 @@ def test_compare_splink(benchmark):
         con.close()
     _assert_levels_plausible(levels, len(li))
     np.testing.assert_array_equal(levels, get_matcher("vectorized").levels(comps, left, right, li, ri))
-    seconds = benchmark.stats.stats.mean if benchmark.enabled and benchmark.stats else None
-    rate = round(len(li) / seconds) if seconds else None
-    vectorized = _RATES.get("vectorized")
-    benchmark.extra_info.update(facts, n_pairs=len(li), n_comparisons=len(comps), pairs_per_s=rate,
-                                duckdb_threads=1, pinned_cpu=cpu, checked_against_vectorized=len(li),
-                                vectorized_speedup=round(vectorized / rate, 1) if vectorized and rate else None,
-                                target_speedup=SPLINK_SPEEDUP_TARGET)
+    info = _figures(benchmark, "splink", cpu)
+    benchmark.extra_info.update(info, duckdb_threads=1, checked_against_vectorized=len(li),
+                                **_speedup(info, SPLINK_SPEEDUP_TARGET))

@@ -66,9 +66,6 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
         raise ValueError(f"source columns {absent} are not in the table; it has: {', '.join(table.column_names)}")
     n = table.num_rows
     out: dict[str, pa.Array] = {}
-    # a standardized source's names as they are, dictionary-encoded where the source is: what
-    # the name parts are split from (each distinct name once, without encoding the column again)
-    names_as_given: dict[str, pa.Array] = {}
     for name, src in columns.items():
         if not standardized:
             out[name] = _normalized(name, as_array(table.column(src)))
@@ -77,7 +74,6 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
             out[name] = values if pa.types.is_date32(values.type) else values.cast(pa.date32())
         else:
             out[name] = _standard_text(table.column(src))
-            names_as_given[name] = table.column(src)
     if address is not None:
         text = pc.fill_null(as_array(table.column(address)).cast(pa.string()), "")
         parsed = parse_addresses(text)
@@ -97,10 +93,13 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
         out["street"] = _empty_to_null(pc.replace_substring_regex(out["street_line"], _unit_tail(), ""))
     if "street6" not in out and "street_line" in out:
         out["street6"] = pc.utf8_slice_codeunits(out["street_line"], 0, 6)
+    # a standardized source's names are split as they are, dictionary-encoded where the source is
+    # (each distinct name once, without encoding the column again)
+    as_given = lambda name: table.column(columns[name]) if standardized else out[name]  # noqa: E731
     if "last_name" in out:
-        out["surname_1"], out["surname_2"] = name_parts(names_as_given.get("last_name", out["last_name"]), particles=True)
+        out["surname_1"], out["surname_2"] = name_parts(as_given("last_name"), particles=True)
     if "first_name" in out:
-        out["given_1"], out["given_2"] = name_parts(names_as_given.get("first_name", out["first_name"]), particles=False)
+        out["given_1"], out["given_2"] = name_parts(as_given("first_name"), particles=False)
         out["given_variant"] = given_variants(out["given_1"])
     names = (*MATCH_COLUMNS, *EXTRA_COLUMNS)
     return pa.table({name: out.get(name, _nulls(name, n)) for name in names})
