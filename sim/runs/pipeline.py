@@ -68,10 +68,16 @@ DECISIONS_FILE = "decisions.parquet"
 SPREAD_BLOCKS_SCALE = 0.25
 
 
+def large_world(scale: float) -> bool:
+    """Whether a world of this ``world.scale`` spreads its blocks over the workers when a sweep
+    or a calibration runs it (:data:`SPREAD_BLOCKS_SCALE`)."""
+    return scale >= SPREAD_BLOCKS_SCALE
+
+
 def spreads_blocks(config: Config, engine: Engine | None) -> bool:
     """Whether runs of ``config`` on ``engine`` should spread each world's blocks over its
-    workers rather than give each world a worker (:data:`SPREAD_BLOCKS_SCALE`)."""
-    return engine is not None and engine.slots > 1 and config.world.scale >= SPREAD_BLOCKS_SCALE
+    workers rather than give each world a worker (:func:`large_world`)."""
+    return engine is not None and engine.slots > 1 and large_world(config.world.scale)
 
 
 #: The name of a run's spill directory under $TMPDIR starts with this and the run's process id.

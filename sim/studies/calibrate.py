@@ -42,7 +42,7 @@ from sim.common.errors import ConfigError
 from sim.common.io import atomic_write_text
 from sim.common.metrics import metric
 from sim.common.parallel import Engine, engine_or_local
-from sim.runs.pipeline import SPREAD_BLOCKS_SCALE, run, spreads_blocks
+from sim.runs.pipeline import large_world, run, spreads_blocks
 from sim.common.provenance import VERSION
 from sim.studies.study import compare_published, published_lines
 from sim.common.text import today
@@ -137,7 +137,7 @@ def calibrate(config: Config, plan: TargetsConfig, *, settings: CalibrationSetti
     bar = _bar(progress)
     # a large world spreads its blocks over every worker; small ones take a worker each, and
     # no more are started than there are runs at once
-    spread = max(settings.scale, settings.confirm_scale) >= SPREAD_BLOCKS_SCALE
+    spread = large_world(settings.scale) or large_world(settings.confirm_scale)
     with engine_or_local(engine, jobs=jobs, most=None if spread else settings.replicates * (len(params) + 1)) as engine:
         runs = 0
 
