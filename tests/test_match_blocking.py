@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from sim.match.blocking import block_on, union_pairs
+from sim.compare.encode import EncodedTable
+from sim.match.blocking import _joint_key, block_on, union_pairs
 from sim.normalize import name_controls, parse_addresses
 from sim.world.generate import read_dataset
 
@@ -37,21 +39,47 @@ def sides(world_dir):
     return left, right
 
 
+@pytest.mark.parametrize("encoded", [False, True], ids=["plain", "encoded-right"])
 @pytest.mark.parametrize("columns", [["zip5", "name_control"], ["name_control", "street6", "zip5"]])
-def test_pairs_equal_a_database_join_on_world_keys(sides, columns):
+def test_pairs_equal_a_database_join_on_world_keys(sides, columns, encoded):
     left, right = sides
-    li, ri = block_on(*columns).pairs({c: left[c] for c in columns}, {c: right[c] for c in columns})
+    # encoded: the master file as a block's policies share it, each column encoded once
+    right_cols = EncodedTable(pa.Table.from_pandas(right[columns])) if encoded else {c: right[c] for c in columns}
+    li, ri = block_on(*columns).pairs({c: left[c] for c in columns}, right_cols)
     assert len(li) > 100
     assert set(zip(li.tolist(), ri.tolist())) == merged_pairs(left, right, columns)
     assert len(set(zip(li.tolist(), ri.tolist()))) == len(li), "no pair twice"
     assert (np.diff(li) >= 0).all(), "left-major order"
 
 
-def test_missing_keys_never_block():
+@pytest.mark.parametrize("encoded", [False, True], ids=["plain", "encoded-right"])
+def test_missing_keys_never_block(encoded):
     left = {"a": ["X", None, "", "Y"], "b": ["1", "1", "1", None]}
     right = {"a": ["X", None, "", "Y"], "b": ["1", "1", "1", "1"]}
+    right = EncodedTable(pa.table(right)) if encoded else right
     li, ri = block_on("a", "b").pairs(left, right)
     assert list(zip(li.tolist(), ri.tolist())) == [(0, 0)]
+    everything = np.repeat(np.arange(4), 4), np.tile(np.arange(4), 4)
+    assert np.flatnonzero(block_on("a", "b").agrees(left, right, *everything)).tolist() == [0]
+
+
+def test_a_many_column_key_is_recoded_before_it_overflows():
+    """Three columns of 2**21 values each would take the joint key past 2**62: it is re-coded
+    compactly on the way, and two records get the same key exactly when every column agrees,
+    -1 when any is missing."""
+    n = 2**21
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-1, 3, (3, 400)).astype(np.int32)
+    codes[:, :3] = [[n - 1, n - 1, 0], [n - 2, n - 2, n - 2], [5, 5, 5]]    # high codes
+    columns = [(c[:200], c[200:], range(n)) for c in codes]
+    key_l, key_r = _joint_key(columns)
+    key = np.concatenate([key_l, key_r])
+    rows = [tuple(t) for t in codes.T.tolist()]
+    assert ((key < 0) == (codes < 0).any(axis=0)).all()
+    present = np.flatnonzero(key >= 0)
+    for i in present[:60]:
+        for j in present:
+            assert (key[i] == key[j]) == (rows[i] == rows[j])
 
 
 def test_count_is_the_number_of_pairs_without_making_them():

@@ -10,6 +10,7 @@ import pytest
 from rapidfuzz import distance
 
 from sim.compare.comparisons import DISAGREE, MISSING, comparison_matrix, date, exact, jaro_winkler, levenshtein
+from sim.compare.encode import EncodedColumn, shared_dictionary
 from sim.world.generate import read_dataset
 
 
@@ -59,11 +60,13 @@ def pairs(world_dir):
     (lambda: levenshtein("x", (1, 2)), "levenshtein", (1, 2)),
     (lambda: exact("x"), "exact", ()),
 ])
-def test_levels_equal_the_per_pair_computation_on_world_pairs(pairs, make, kind, thresholds):
+@pytest.mark.parametrize("encoded", [False, True], ids=["plain", "encoded-right"])
+def test_levels_equal_the_per_pair_computation_on_world_pairs(pairs, make, kind, thresholds, encoded):
     requests, master, li, ri = pairs
     left = requests["last_name"].tolist()
     right = master["last_name"].astype(str).tolist() + left
-    got = make().levels(left, right, li, ri)
+    # the right side as a block's master file is matched: encoded once, the left mapped into it
+    got = make().levels(left, EncodedColumn(right) if encoded else right, li, ri)
     want = np.array([naive(kind, left[i], right[j], thresholds) for i, j in zip(li, ri)])
     assert got.dtype == np.int8
     assert (got == want).all()
@@ -139,3 +142,38 @@ def test_bad_thresholds_say_what_was_expected_and_what_was_given(call, message):
 def test_pair_arrays_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match="pair index arrays differ in length: 2 and 1"):
         exact("x").levels(["A", "B"], ["A"], np.array([0, 1]), np.array([0]))
+
+
+@pytest.mark.parametrize("left, right", [
+    (["GARCIA", None, "", "RUIZ", "GARCIA", "LOPEZ"], ["LOPEZ", "", None, "GARCIA", "PEREZ", "LOPEZ"]),
+    ([None, ""], ["A", ""]),
+    (["A", "B"], [None, ""]),
+    ([], ["A"]),
+    (["A"], []),
+    (pa.array([3, None, 7, 3], pa.int64()), pa.array([7, 8, None, 3], pa.int64())),
+    (pa.array([3, None, 7], pa.int64()), ["7", "", "3", None]),        # types differ: as text
+    (pa.array([0, 19000, None], pa.date32()), pa.array([19000, 1, 0], pa.date32())),
+    (pa.array(["1972-01-08", ""]), pa.array([739, 0, None], pa.date32())),
+])
+def test_an_encoded_column_codes_values_as_the_shared_dictionary_does(left, right):
+    """EncodedColumn(right).against(left) is shared_dictionary(left, right) up to the numbering:
+    equal codes exactly for equal values, -1 exactly for missing ones (null or empty), and the
+    dictionary holds each code's value as text."""
+    want_l, want_r, want_values = shared_dictionary(left, right)
+    got_l, got_r, got_values = EncodedColumn(right).against(left)
+    assert got_l.dtype == got_r.dtype == np.int32
+    text = lambda codes, values: [values[c].as_py() if c >= 0 else None for c in codes]  # noqa: E731
+    assert text(got_l, got_values) == text(want_l, want_values)
+    assert text(got_r, got_values) == text(want_r, want_values)
+    assert len(set(got_values.to_pylist())) == len(got_values), "each value once"
+
+
+def test_an_encoded_column_is_reused_for_many_left_columns():
+    """One encoding of the right side serves any number of left sides, each getting only its own
+    values appended to the right's dictionary."""
+    right = EncodedColumn(["LOPEZ", "GARCIA", "LOPEZ"])
+    for left, extra in ((["RUIZ", "LOPEZ"], ["RUIZ"]), (["GARCIA"], []), (["ZUNIGA", "ABAD"], ["ZUNIGA", "ABAD"])):
+        codes_l, codes_r, values = right.against(left)
+        assert codes_r.tolist() == [0, 1, 0]
+        assert values.to_pylist() == ["LOPEZ", "GARCIA", *extra]
+        assert [values[c].as_py() for c in codes_l] == left

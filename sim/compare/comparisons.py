@@ -49,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.compare.encode import shared_dictionary
+from sim.compare.encode import as_array, shared_dictionary
 
 ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date", "date_parts", "missing_sides"]
 MISSING, DISAGREE = -1, 0
@@ -665,7 +665,7 @@ def grade(scores: np.ndarray, thresholds: tuple[float, ...], *, higher_is_closer
 
 def _days(values) -> np.ndarray:
     """A date column as int64 day numbers, :data:`_NO_DATE` where missing."""
-    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else as_array(values)
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if not pa.types.is_date32(arr.type):
         arr = arr.cast(pa.date32())

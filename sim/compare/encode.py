@@ -4,9 +4,20 @@ comparison. A missing value (null or empty string) is code -1 on either side.
 >>> left, right, values = shared_dictionary(["GARCIA", None, ""], ["LOPEZ", "GARCIA"])
 >>> left.tolist(), right.tolist(), values.to_pylist()
 ([0, -1, -1], [2, 0], ['GARCIA', '', 'LOPEZ'])
+
+A master-file column that many rules and comparisons read is encoded once, as an
+:class:`EncodedColumn` (:class:`EncodedTable` encodes a table's columns on first use): each left
+column is then mapped into its dictionary, which costs a look-up per distinct value of the
+dictionary instead of hashing the whole column again.
+
+>>> left, right, values = shared_dictionary(["GARCIA", None, "", "RUIZ"], EncodedColumn(["LOPEZ", "GARCIA", ""]))
+>>> left.tolist(), right.tolist(), values.to_pylist()
+([1, -1, -1, 3], [0, 1, -1], ['LOPEZ', 'GARCIA', '', 'RUIZ'])
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +32,8 @@ def as_strings(values) -> pa.Array:
 def as_array(values) -> pa.Array:
     """Any column as one Arrow array of its value type (chunks combined, dictionary columns
     decoded): the plain form every stage of the matcher reads."""
+    if isinstance(values, EncodedColumn):
+        return values.array
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         arr = values
     elif isinstance(values, np.ndarray):
@@ -38,7 +51,10 @@ def as_array(values) -> pa.Array:
 def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
     """(int32 codes of left, of right, the dictionary): equal strings get equal codes. The
     dictionary stays in Arrow: blocking needs only its length and the comparisons read only the
-    few values they score, so it is never turned into Python strings."""
+    few values they score, so it is never turned into Python strings. ``right`` may be an
+    :class:`EncodedColumn`: its codes are kept, and ``left`` is mapped into its dictionary."""
+    if isinstance(right, EncodedColumn):
+        return right.against(left)
     a, b = as_array(left), as_array(right)
     if a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type)):
         # equal as values exactly when equal as text: encode the values, cast only the dictionary
@@ -53,3 +69,84 @@ def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArr
     if empty >= 0:
         codes = np.where(codes == empty, np.int32(-1), codes)
     return codes[: len(a)], codes[len(a):], dictionary
+
+
+class EncodedColumn:
+    """A column dictionary-encoded once, to be matched against many left columns.
+
+    ``codes`` (int32, -1 where missing: null or empty) index ``dictionary``, the column's
+    distinct values in order of first appearance (the empty string among them, if present,
+    never referenced). :meth:`against` gives what :func:`shared_dictionary` gives: equal values
+    get equal codes on the two sides, a missing value is -1, and the dictionary is the column's,
+    with the left side's values it lacks appended.
+    """
+
+    def __init__(self, values):
+        self.array = as_array(values)
+        encoded = pc.dictionary_encode(self.array)
+        self.dictionary = encoded.dictionary
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        if pa.types.is_string(self.dictionary.type) or pa.types.is_large_string(self.dictionary.type):
+            empty = pc.index(self.dictionary, "").as_py()
+            if empty >= 0:
+                codes = np.where(codes == empty, np.int32(-1), codes)
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @cached_property
+    def text(self) -> pa.Array:
+        """The dictionary as strings (what a comparison scores)."""
+        return self.dictionary.cast(pa.string())
+
+    def against(self, left) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
+        """(int32 codes of ``left``, of this column, the dictionary as strings): as
+        :func:`shared_dictionary`, without hashing this column again. The left side's distinct
+        values are hashed, and each value of this column's dictionary is looked up in them."""
+        a = as_array(left)
+        native = a.type == self.dictionary.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type))
+        dictionary = self.dictionary if native else self.text
+        if not native:
+            a = as_strings(a)
+        distinct = pc.unique(a)
+        # where each of our dictionary's values is among the left's distinct values
+        found = pc.fill_null(pc.index_in(dictionary, value_set=distinct), -1).to_numpy(zero_copy_only=False)
+        code_of = np.full(len(distinct), -1, np.int64)
+        ours = np.flatnonzero(found >= 0)
+        code_of[found[ours]] = ours
+        # left values this column lacks get codes after its dictionary; null and "" stay -1
+        present = pc.fill_null(pc.invert(pc.equal(distinct.cast(pa.string()), "")), False).to_numpy(zero_copy_only=False)
+        new = np.flatnonzero((code_of < 0) & present)
+        code_of[new] = len(dictionary) + np.arange(len(new))
+        code_of[~present] = -1
+        codes_l = code_of[pc.index_in(a, value_set=distinct).to_numpy(zero_copy_only=False)]
+        text = self.text
+        if len(new):
+            text = pa.concat_arrays([text, distinct.take(pa.array(new)).cast(pa.string())])
+        return codes_l.astype(np.int32), self.codes, text
+
+
+class EncodedTable:
+    """A table whose columns are encoded (:class:`EncodedColumn`) on first use and kept: the
+    master file of a block, read by every policy's blocking rules and comparisons. It answers
+    ``column``, ``num_rows`` and ``column_names`` as the table does."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table
+        self._columns: dict[str, EncodedColumn] = {}
+
+    def __getitem__(self, name: str) -> EncodedColumn:
+        if name not in self._columns:
+            self._columns[name] = EncodedColumn(self.table.column(name))
+        return self._columns[name]
+
+    column = __getitem__
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return self.table.column_names

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.compare.encode import as_array, as_strings, shared_dictionary
+from sim.compare.encode import EncodedColumn, as_array, as_strings, shared_dictionary
 
 @dataclass(frozen=True)
 class BlockingRule:
@@ -58,13 +58,25 @@ class BlockingRule:
         """Where each left record's run of equal right keys lies: the work of blocking but the
         last step, so the pairs are counted before they are made, and made from the same runs
         (:func:`sim.match.policy.check_pairs`)."""
-        cols_l, cols_r = [as_array(left[c]) for c in self.columns], [as_array(right[c]) for c in self.columns]
-        # a right record pairs only if some left record has each of its key values: found by
-        # hash lookup first, so the joint key and its sort see only those (a few thousand of a
-        # master file's million rows, when ICE's requests are the left side)
-        kept = _having_left_values(cols_l, cols_r)
-        cols_r = [c.take(pa.array(kept)) for c in cols_r]
-        key_l, key_r = _joint_key(cols_l, cols_r)
+        if all(isinstance(right[c], EncodedColumn) for c in self.columns):
+            # the right side encoded once (a block's master file): its codes say which rows
+            # have a value some left record has, with no string hashed again
+            coded = [right[c].against(left[c]) for c in self.columns]
+            keep = np.ones(len(coded[0][1]), bool)
+            for codes_l, codes_r, values in coded:
+                in_left = np.zeros(len(values) + 1, bool)      # the last slot: code -1, missing
+                in_left[codes_l[codes_l >= 0]] = True
+                keep &= in_left[codes_r]
+            kept = np.flatnonzero(keep)
+            key_l, key_r = _joint_key([(codes_l, codes_r[kept], values) for codes_l, codes_r, values in coded])
+        else:
+            cols_l, cols_r = [as_array(left[c]) for c in self.columns], [as_array(right[c]) for c in self.columns]
+            # a right record pairs only if some left record has each of its key values: found by
+            # hash lookup first, so the joint key and its sort see only those (a few thousand of a
+            # master file's million rows, when ICE's requests are the left side)
+            kept = _having_left_values(cols_l, cols_r)
+            cols_r = [c.take(pa.array(kept)) for c in cols_r]
+            key_l, key_r = _joint_key([shared_dictionary(lc, rc) for lc, rc in zip(cols_l, cols_r)])
         order = np.argsort(key_r, kind="stable")
         sorted_r = key_r[order]
         lo = np.searchsorted(sorted_r, key_l, side="left")
@@ -131,23 +143,26 @@ def _having_left_values(left_cols: list[pa.Array], right_cols: list[pa.Array]) -
     return np.flatnonzero(keep)
 
 
-def _joint_key(left_cols, right_cols) -> tuple[np.ndarray, np.ndarray]:
-    """One int64 key per record from several columns, shared by both sides; -1 where any key
-    value is missing."""
+def _joint_key(columns) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key per record from each column's ``(codes of left, codes of right, values)``
+    (:func:`~sim.compare.encode.shared_dictionary`'s), shared by both sides; -1 where any key
+    value is missing. Equal keys are equal values in every column; their numbering is not
+    meaningful (the pairs do not depend on it)."""
     n_l = None
     key = None
-    for lc, rc in zip(left_cols, right_cols):
-        codes_l, codes_r, values = shared_dictionary(lc, rc)
+    for codes_l, codes_r, values in columns:
+        n_values = len(values)
         n_l = len(codes_l)
         codes = np.concatenate([codes_l, codes_r]).astype(np.int64)
         if key is None:
-            key = codes
+            key, n_key = codes, n_values
         else:
             missing = (key < 0) | (codes < 0)
-            # combine and re-code compactly, so many columns never overflow int64
-            combined = key * (len(values) + 1) + codes
-            _, key = np.unique(np.where(missing, -1, combined), return_inverse=True)
-            key = np.where(missing, -1, key)
+            if n_key * (n_values + 1) >= 2**62:      # re-code compactly, so many columns never overflow
+                _, key = np.unique(np.where(key < 0, -1, key), return_inverse=True)
+                n_key = int(key.max()) + 1
+            key = np.where(missing, -1, key * (n_values + 1) + codes)
+            n_key = n_key * (n_values + 1)
     if key is None:
         raise ValueError("a blocking rule needs at least one column")
     return key[:n_l], key[n_l:]

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from sim.config import MATCHERS
 from sim.match.blocking import BlockingRule, Runs, union_pairs
 from sim.compare.comparisons import MISSING, Comparison, Composite, grade, civil_parts, columns_of, comparison_matrix
-from sim.compare.encode import as_strings
+from sim.compare.encode import EncodedTable, as_strings
 
 class Matcher(Protocol):
     name: str
@@ -54,11 +54,16 @@ class VectorizedMatcher:
         return union_pairs(*(r.pairs() for r in runs))
 
     def levels(self, comparisons, left, right, left_idx, right_idx):
+        """``right`` may be an :class:`~sim.compare.encode.EncodedTable`: its columns, encoded
+        once for the whole block, are used as they are."""
         columns = columns_of(comparisons)
         left, left_idx = _referenced(left, columns, left_idx)
-        right, right_idx = _referenced(right, columns, right_idx)
+        if isinstance(right, EncodedTable):
+            cols_r = {c: right[c] for c in columns}
+        else:
+            right, right_idx = _referenced(right, columns, right_idx)
+            cols_r = {c: right.column(c) for c in columns}
         cols_l = {c: left.column(c) for c in columns}
-        cols_r = {c: right.column(c) for c in columns}
         return comparison_matrix(list(comparisons), cols_l, cols_r, left_idx, right_idx)
 
 
@@ -91,6 +96,7 @@ class RecordLinkageMatcher:
         """The rules' pairs by recordlinkage's own Index (``runs``, the vectorized blocking, are
         not used: this matcher is its cross-check)."""
         rl, pd = _recordlinkage()
+        right = right.table if isinstance(right, EncodedTable) else right
         columns = sorted({c for rule in rules for c in rule.columns})
         frame_l = pd.DataFrame({c: _text(left.column(c)) for c in columns}, index=pd.RangeIndex(left.num_rows))
         frame_r = pd.DataFrame({c: _text(right.column(c)) for c in columns}, index=pd.RangeIndex(right.num_rows))
@@ -118,6 +124,7 @@ class RecordLinkageMatcher:
         if not comparisons:
             return np.zeros((len(left_idx), 0), np.int8)
         columns = columns_of(comparisons)
+        right = right.table if isinstance(right, EncodedTable) else right
         left, left_idx = _referenced(left, columns, left_idx)
         right, right_idx = _referenced(right, columns, right_idx)
         # every basic comparison once, a composite's features among them; a composite's levels

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from sim.config import PathConfig, PolicyConfig
 from sim.compare import comparisons as compare
+from sim.compare.encode import EncodedTable
 from sim.match.blocking import Runs, block_on
 from sim.match.matchers import get_matcher
 from sim.match.fellegi_sunter import TINY, FellegiSunter, pattern_counts
@@ -112,13 +113,16 @@ class PathCandidates:
                               self.rule_hits, self.n_possible)
 
 
-def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, matcher: str | None = None,
+def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table | EncodedTable, *, matcher: str | None = None,
                rng: np.random.Generator | None = None) -> list[PathCandidates]:
     """Steps 1-3 for every path: routing, the address gate, blocking and comparison levels.
 
     A Fellegi-Sunter path whose u is estimated from random pairs also gets the levels of
-    ``u_random_pairs_per_request`` random master-file records per request, drawn from ``rng``."""
+    ``u_random_pairs_per_request`` random master-file records per request, drawn from ``rng``.
+    ``right`` may be an :class:`~sim.compare.encode.EncodedTable`, shared by the policies that
+    match the same block: each of its columns is then encoded once for all of them."""
     runner = get_matcher(matcher or policy.matcher)
+    right = right if isinstance(right, EncodedTable) else EncodedTable(right)
     paths = route(policy, left)
     out = []
     for i, path in enumerate(policy.paths):
@@ -137,7 +141,7 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table, *, matcher
         fs = path.fellegi_sunter
         for key in (fs.tf_adjust if fs is not None else ()):
             k = [c.key for c in path.comparisons].index(key)
-            tf[k] = term_frequencies(right.column(comps[k].column))[ri]
+            tf[k] = term_frequencies(right.table.column(comps[k].column))[ri]
         random_levels = None
         if fs is not None and fs.estimate == "em" and fs.u_estimate == "random_sampling" and len(active) and right.num_rows:
             if rng is None:

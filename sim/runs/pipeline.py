@@ -45,6 +45,7 @@ from sim.match import policy as policy_mod
 from sim.match.prepare import prepare_master_file, prepare_requests
 from sim.common.parallel import Engine
 from sim.common.rng import stream
+from sim.compare.encode import EncodedTable
 from sim.common.summaries import parquet_metadata, write_summary
 from sim.world import geography
 from sim.world.generate import NOT_WORLD, dense, generate_block
@@ -287,6 +288,7 @@ def _match_and_decide(config: Config, plan: geography.Plan, index: int, members:
     is generated only if some group needs it matched here."""
     block = plan.blocks[index]
     world: tuple[pa.Table, pa.Table, pa.Table] | None = None
+    encoded: EncodedTable | None = None       # the master file's columns, encoded once for every policy
     rows: dict[int, pa.Table] = {}
     data: dict[str, dict] = {}
     for key, group in members.items():
@@ -296,7 +298,8 @@ def _match_and_decide(config: Config, plan: geography.Plan, index: int, members:
         if matched is None:
             if world is None:
                 world = _prepared_block(config, plan, block)
-            matched = _match_block(group[0][1], *world, matcher, stream(config.seed, "match.u_sample", *block.key))
+                encoded = EncodedTable(world[2])
+            matched = _match_block(group[0][1], *world, encoded, matcher, stream(config.seed, "match.u_sample", *block.key))
         if key in models:
             for i, policy in group:
                 rows[i] = _evaluate(policy, matched, models[key])
@@ -335,10 +338,14 @@ def _block_task(config: Config, index: int, members: dict[str, list], models: di
 
 
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,
-                 matcher: str | None, rng) -> _Block:
-    cands = policy_mod.candidates(policy, left, right, matcher=matcher, rng=rng)
-    # keep only the master-file rows a candidate points at
-    needed = np.unique(np.concatenate([c.right_idx for c in cands])) if cands else np.zeros(0, np.int64)
+                 encoded: EncodedTable, matcher: str | None, rng) -> _Block:
+    """``encoded``: ``right``'s columns as the block's policies encode them (once)."""
+    cands = policy_mod.candidates(policy, left, encoded, matcher=matcher, rng=rng)
+    # keep only the master-file rows a candidate points at (a mask, not np.unique: it hashes)
+    pointed = np.zeros(right.num_rows, bool)
+    for c in cands:
+        pointed[c.right_idx] = True
+    needed = np.flatnonzero(pointed)
     return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])
 
 
