@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sim.config import ComparisonConfig, PathConfig
 from sim.compare import comparisons as compare
+from sim.compare.encode import EncodedTable
 from sim.match.blocking import block_on
 from sim.match.matchers import RecordLinkageMatcher, VectorizedMatcher
 from sim.match.prepare import given_variants, name_parts, prepare_master_file, prepare_requests
@@ -157,6 +158,21 @@ def test_both_matchers_give_the_same_composite_levels_on_world_pairs(world_pairs
     for j, c in enumerate(COMPOSITES[:5]):
         seen = set(np.unique(want[:, j]).tolist())
         assert {-1, 0, c.n_levels} <= seen | {-1} and len(seen) >= c.n_levels, (c.name, sorted(seen))
+
+
+def test_a_master_file_encoded_once_gives_the_same_levels_to_every_call(world_pairs):
+    """A block's master file is encoded once (EncodedTable) and serves every policy's calls: the
+    levels equal those of the plain table on the first call and on a later one, which reads
+    the kept codes, day numbers and date parts, with other pairs in between."""
+    left, right, li, ri = world_pairs
+    want = VectorizedMatcher().levels(COMPOSITES, left, right, li, ri)
+    encoded = EncodedTable(right)
+    first = VectorizedMatcher().levels(COMPOSITES, left, encoded, li, ri)
+    VectorizedMatcher().levels(COMPOSITES, left.slice(0, 10), encoded, li[li < 10], ri[li < 10])
+    again = VectorizedMatcher().levels(COMPOSITES, left, encoded, li, ri)
+    np.testing.assert_array_equal(first, want)
+    np.testing.assert_array_equal(again, want)
+    assert encoded["date_of_birth"].derived("days", lambda _: None) is not None, "the day numbers were kept"
 
 
 def test_a_composite_scores_each_feature_once_whatever_shares_it(world_pairs):

@@ -49,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.compare.encode import as_array, shared_dictionary
+from sim.compare.encode import EncodedColumn, as_array, shared_dictionary
 
 ComparisonKind = Literal["exact", "jaro_winkler", "levenshtein", "date", "date_parts", "missing_sides"]
 MISSING, DISAGREE = -1, 0
@@ -502,7 +502,7 @@ def comparison_matrix(comparisons: list, left: dict, right: dict, left_idx, righ
         if c not in scored:
             col_l, col_r = c.columns
             if c.kind in _DAY_KINDS:
-                scored[c] = _DAY_KINDS[c.kind](_days(left[col_l]), _days(right[col_r]), left_idx, right_idx, c.thresholds)
+                scored[c] = _DAY_KINDS[c.kind](_Days.of(left[col_l]), _Days.of(right[col_r]), left_idx, right_idx, c.thresholds)
             else:
                 if (col_l, col_r) not in encoded:       # shared by every comparison of the columns
                     encoded[(col_l, col_r)] = _Encoded(left[col_l], right[col_r])
@@ -672,7 +672,28 @@ def _days(values) -> np.ndarray:
     return pc.fill_null(arr.cast(pa.int32()), _NO_DATE).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _date_levels(days_l, days_r, left_idx, right_idx, thresholds) -> np.ndarray:
+class _Days:
+    """A date column as int64 day numbers (:func:`_days`) and, on first use, each row's
+    (year, month, day) (:func:`_small_parts`). A block's master-file column
+    (:class:`~sim.compare.encode.EncodedColumn`) keeps its own, for every comparison and policy."""
+
+    def __init__(self, values):
+        self.days = _days(values)
+        self._parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._parts is None:
+            self._parts = _small_parts(self.days)
+        return self._parts
+
+    @staticmethod
+    def of(values) -> "_Days":
+        return values.derived("days", _Days) if isinstance(values, EncodedColumn) else _Days(values)
+
+
+def _date_levels(days_l: _Days, days_r: _Days, left_idx, right_idx, thresholds) -> np.ndarray:
+    days_l, days_r = days_l.days, days_r.days
     out = np.empty(len(left_idx), np.int8)
     for start in range(0, len(left_idx), _CHUNK):            # in cache, as _levels_of_codes
         a, b = days_l[left_idx[start: start + _CHUNK]], days_r[right_idx[start: start + _CHUNK]]
@@ -693,13 +714,13 @@ def civil_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             (dates - months).astype(np.int64) + 1)
 
 
-def _date_part_levels(days_l, days_r, left_idx, right_idx, thresholds=()) -> np.ndarray:
+def _date_part_levels(days_l: _Days, days_r: _Days, left_idx, right_idx, thresholds=()) -> np.ndarray:
     """3 exact; 2 day and month swapped (same year, day != month); 1 exactly one of year,
     month and day differs; 0 otherwise; -1 missing. The clerical errors of a date of birth."""
-    missing = (days_l[left_idx] == _NO_DATE) | (days_r[right_idx] == _NO_DATE)
+    missing = (days_l.days[left_idx] == _NO_DATE) | (days_r.days[right_idx] == _NO_DATE)
     # each row's parts once, then gathered by pair (a row is in many pairs)
-    ya, ma, da = (part[left_idx] for part in _small_parts(days_l))
-    yb, mb, db = (part[right_idx] for part in _small_parts(days_r))
+    ya, ma, da = (part[left_idx] for part in days_l.parts)
+    yb, mb, db = (part[right_idx] for part in days_r.parts)
     same = (ya == yb).astype(np.int8) + (ma == mb) + (da == db)
     out = np.where(same == 2, np.int8(1), np.int8(DISAGREE)).astype(np.int8)
     out[(ya == yb) & (ma == db) & (da == mb) & (ma != da)] = 2

@@ -91,9 +91,17 @@ class EncodedColumn:
             if empty >= 0:
                 codes = np.where(codes == empty, np.int32(-1), codes)
         self.codes = codes
+        self._derived: dict[str, object] = {}
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def derived(self, name: str, compute):
+        """``compute(array)`` of the column, computed on first use and kept under ``name``: what
+        a comparison derives from the whole column (day numbers and date parts, say)."""
+        if name not in self._derived:
+            self._derived[name] = compute(self.array)
+        return self._derived[name]
 
     @cached_property
     def text(self) -> pa.Array:
