@@ -245,3 +245,17 @@ def test_a_dictionary_encoded_master_file_prepares_to_the_same_table(world_sides
     assert prepared.schema == right.schema
     for name in right.column_names:
         assert prepared.column(name).equals(right.slice(0, 20_000).column(name)), name
+
+
+def test_term_frequencies_are_shares_of_the_present_values():
+    """A value's share among the rows that have one: null and empty are missing (share 0, and
+    not counted), whether the column is plain or a block's encoded master-file column."""
+    import pyarrow as pa
+
+    from sim.compare.encode import EncodedColumn
+    from sim.match.policy import term_frequencies
+
+    values = pa.array(["GARCIA", "GARCIA", "LEE", None, "", "GARCIA"])
+    want = [0.75, 0.75, 0.25, 0.0, 0.0, 0.75]
+    assert term_frequencies(values).tolist() == want
+    assert term_frequencies(EncodedColumn(values)).tolist() == want

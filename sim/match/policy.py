@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from sim.config import PathConfig, PolicyConfig
 from sim.compare import comparisons as compare
-from sim.compare.encode import EncodedTable
+from sim.compare.encode import EncodedColumn, EncodedTable
 from sim.match.blocking import Runs, block_on
 from sim.match.matchers import get_matcher
 from sim.match.fellegi_sunter import TINY, FellegiSunter, pattern_counts
@@ -141,7 +141,7 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table | EncodedTa
         fs = path.fellegi_sunter
         for key in (fs.tf_adjust if fs is not None else ()):
             k = [c.key for c in path.comparisons].index(key)
-            tf[k] = term_frequencies(right.table.column(comps[k].column))[ri]
+            tf[k] = term_frequencies(right.column(comps[k].column))[ri]
         random_levels = None
         if fs is not None and fs.estimate == "em" and fs.u_estimate == "random_sampling" and len(active) and right.num_rows:
             if rng is None:
@@ -232,11 +232,12 @@ def _training_hits(path: PathConfig, left: pa.Table, right: pa.Table, li: np.nda
 
 
 def term_frequencies(column) -> np.ndarray:
-    """Each row's value's share of the non-missing rows of ``column`` (0 where missing)."""
-    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    """Each row's value's share of the non-missing rows of ``column`` (0 where missing: null or
+    empty, as everywhere in matching). A block's :class:`~sim.compare.encode.EncodedColumn`
+    is counted from its codes, without encoding it again."""
+    codes = (column if isinstance(column, EncodedColumn) else EncodedColumn(column)).codes
     present = codes >= 0
-    counts = np.bincount(codes[present], minlength=len(encoded.dictionary)).astype(np.float64)
+    counts = np.bincount(codes[present]).astype(np.float64)
     out = np.zeros(len(codes))
     out[present] = counts[codes[present]] / max(present.sum(), 1)
     return out
