@@ -223,3 +223,33 @@ def test_bad_composites_are_refused_with_what_is_allowed(comparison, rules, mess
     with pytest.raises(ValidationError) as info:
         PathConfig(**_path([comparison], rules=rules or [{"zip5": "exact"}]))
     assert message in str(info.value)
+
+
+def _level_of_one_pair(c: compare.Composite, gammas: list[int]) -> int:
+    """A composite's gamma for one pair, straight from its definition: the missing level first,
+    then the closest level with an alternative whose terms all hold, else 0."""
+    holds = lambda level: any(all(low <= gammas[k] <= high for k, low, high in alt) for alt in level.any_of)  # noqa: E731
+    if c.missing is not None and holds(c.missing):
+        return compare.MISSING
+    return next((c.n_levels - i for i, level in enumerate(c.comparison_levels) if holds(level)), 0)
+
+
+def _user_household() -> compare.Composite:
+    return compare.build(ComparisonConfig(kind="composite", name="home", levels=[
+        {"label": "same", "when": [{"surname_1": "exact", "zip5": "exact"}, {"street": 0.9, "unit": "missing"}]},
+        {"label": "near", "when": {"surname_1": 0.8}},
+    ]))
+
+
+@pytest.mark.parametrize("make", [*compare.COMPOSITES.values(), _user_household], ids=[*compare.COMPOSITES, "user"])
+def test_combining_gives_each_pair_the_level_its_definition_gives(make):
+    """Composite.combine (vectorized, each shared term computed once for all levels) against the
+    definition applied pair by pair, on every kind of combination of the features' gammas."""
+    c = make()
+    rng = np.random.default_rng(3)
+    gammas = np.stack([rng.integers(-1, f.n_levels + 1, 5_000) for f in c.features], axis=1).astype(np.int8)
+    got = c.combine(gammas)
+    want = [_level_of_one_pair(c, row) for row in gammas.tolist()]
+    assert got.tolist() == want
+    assert set(want) >= set(range(0, c.n_levels + 1)) | ({compare.MISSING} if c.missing is not None else set()), \
+        "every level is reached"

@@ -208,15 +208,25 @@ class Level:
     description: str
     any_of: tuple[tuple[Term, ...], ...]
 
-    def holds(self, gammas: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(gammas), bool)
-        for terms in self.any_of:
-            ok = np.ones(len(gammas), bool)
-            for k, low, high in terms:
-                g = gammas[:, k]
-                ok &= (g >= low) & (g <= high)
-            out |= ok
-        return out
+    def holds(self, gammas: np.ndarray, terms: dict | None = None) -> np.ndarray:
+        """Whether the level holds for each pair, from its features' ``gammas`` (n_pairs,
+        n_features). ``terms`` keeps each term's result for the other levels of the same pairs
+        (a composite's levels share terms: a surname shared, the same dwelling); the result may
+        be one of those arrays, to be read, not changed."""
+        terms = {} if terms is None else terms
+        out = None
+        for alternative in self.any_of:
+            ok = None
+            for term in alternative:
+                if term not in terms:
+                    k, low, high = term
+                    g = gammas[:, k]
+                    terms[term] = g == low if low == high else (g >= low) & (g <= high)
+                ok = terms[term] if ok is None else ok & terms[term]
+            if ok is None:                     # no terms: holds for every pair
+                ok = np.ones(len(gammas), bool)
+            out = ok if out is None else out | ok
+        return out if out is not None else np.zeros(len(gammas), bool)
 
 
 @dataclass(frozen=True)
@@ -277,10 +287,12 @@ class Composite:
     def combine(self, gammas: np.ndarray) -> np.ndarray:
         """The composite gamma of each pair from its features' gammas (n_pairs, n_features)."""
         out = np.zeros(len(gammas), np.int8)
+        gammas = np.asfortranarray(gammas)      # each feature's gammas contiguous (a copy only if they are not)
+        terms: dict = {}                        # each distinct term once, for every level
         for i, level in enumerate(reversed(self.comparison_levels), start=1):      # loosest first, closest wins
-            out[level.holds(gammas)] = i
+            out[level.holds(gammas, terms)] = i
         if self.missing is not None:
-            out[self.missing.holds(gammas)] = MISSING
+            out[self.missing.holds(gammas, terms)] = MISSING
         return out
 
     def levels(self, left: dict, right: dict, left_idx, right_idx) -> np.ndarray:
@@ -515,7 +527,7 @@ def comparison_matrix(comparisons: list, left: dict, right: dict, left_idx, righ
 
     def gamma(c) -> np.ndarray:
         if isinstance(c, Composite):       # a composite's features may be composites themselves
-            return c.combine(np.stack([gamma(f) for f in c.features], axis=1) if c.features
+            return c.combine(np.stack([gamma(f) for f in c.features]).T if c.features
                              else np.zeros((len(left_idx), 0), np.int8))
         return basic(replace(c, description=""))
 

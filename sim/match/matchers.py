@@ -135,7 +135,7 @@ class RecordLinkageMatcher:
 
         def gamma(c) -> np.ndarray:
             if isinstance(c, Composite):
-                return c.combine(np.stack([gamma(f) for f in c.features], axis=1))
+                return c.combine(np.stack([gamma(f) for f in c.features]).T)
             return gammas[basics.index(c)]
 
         out = np.empty((len(left_idx), len(comparisons)), np.int8)
