@@ -108,8 +108,10 @@ class PathCandidates:
     def take_right(self, rows: np.ndarray) -> "PathCandidates":
         """The same candidates with right indices renumbered into ``rows`` (a sorted subset of
         the right table that contains every candidate), for keeping only the rows needed."""
+        position = np.zeros(int(rows[-1]) + 1 if len(rows) else 0, np.int64)
+        position[rows] = np.arange(len(rows))         # a look-up, not a binary search per pair
         return PathCandidates(self.path, self.routed, self.gate_passed, self.left_idx,
-                              np.searchsorted(rows, self.right_idx), self.levels, self.tf, self.random_levels,
+                              position[self.right_idx], self.levels, self.tf, self.random_levels,
                               self.rule_hits, self.n_possible)
 
 
