@@ -161,18 +161,22 @@ def test_both_matchers_give_the_same_composite_levels_on_world_pairs(world_pairs
 
 
 def test_a_master_file_encoded_once_gives_the_same_levels_to_every_call(world_pairs):
-    """A block's master file is encoded once (EncodedTable) and serves every policy's calls: the
-    levels equal those of the plain table on the first call and on a later one, which reads
-    the kept codes, day numbers and date parts, with other pairs in between."""
+    """A block's master file (EncodedTable) serves every policy's calls with the levels of the
+    plain table: pairs that touch few of its rows compare those rows alone and encode nothing;
+    random pairs over most rows (u's sample) encode the columns they read, and every later call
+    reads the kept codes, day numbers and date parts."""
     left, right, li, ri = world_pairs
-    want = VectorizedMatcher().levels(COMPOSITES, left, right, li, ri)
     encoded = EncodedTable(right)
-    first = VectorizedMatcher().levels(COMPOSITES, left, encoded, li, ri)
-    VectorizedMatcher().levels(COMPOSITES, left.slice(0, 10), encoded, li[li < 10], ri[li < 10])
+    few = VectorizedMatcher().levels(COMPOSITES, left, encoded, li, ri)
+    np.testing.assert_array_equal(few, VectorizedMatcher().levels(COMPOSITES, left, right, li, ri))
+    assert not any(encoded.is_encoded(c) for c in right.column_names), "few rows touched: nothing encoded"
+    rng = np.random.default_rng(11)
+    rl, rr = rng.integers(0, left.num_rows, 3 * right.num_rows), rng.integers(0, right.num_rows, 3 * right.num_rows)
+    many = VectorizedMatcher().levels(COMPOSITES, left, encoded, rl, rr)
+    np.testing.assert_array_equal(many, VectorizedMatcher().levels(COMPOSITES, left, right, rl, rr))
+    assert encoded.is_encoded("date_of_birth") and encoded["date_of_birth"].derived("days", lambda _: None) is not None
     again = VectorizedMatcher().levels(COMPOSITES, left, encoded, li, ri)
-    np.testing.assert_array_equal(first, want)
-    np.testing.assert_array_equal(again, want)
-    assert encoded["date_of_birth"].derived("days", lambda _: None) is not None, "the day numbers were kept"
+    np.testing.assert_array_equal(again, few)
 
 
 def test_a_composite_scores_each_feature_once_whatever_shares_it(world_pairs):

@@ -71,6 +71,30 @@ def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArr
     return codes[: len(a)], codes[len(a):], dictionary
 
 
+def left_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """(int32 codes of left, of right, the left's distinct values): as :func:`shared_dictionary`
+    for telling equal values apart, except that a right value no left row has is -1, as a
+    missing one is. That is all blocking and agreement need, and the right side is only looked
+    up in the left's values, never hashed into a dictionary of its own.
+
+    >>> left, right, values = left_dictionary(["GARCIA", None, "", "LEE"], ["LOPEZ", "GARCIA", ""])
+    >>> left.tolist(), right.tolist()
+    ([0, -1, -1, 2], [-1, 0, -1])
+    """
+    a, b = as_array(left), as_array(right)
+    if not (a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type))):
+        a, b = as_strings(a), as_strings(b)
+    values = pc.unique(a.drop_null())
+    codes_l, codes_r = (pc.fill_null(pc.index_in(x, value_set=values), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+                        for x in (a, b))
+    if pa.types.is_string(values.type):
+        empty = pc.index(values, "").as_py()
+        if empty >= 0:
+            codes_l[codes_l == empty] = -1
+            codes_r[codes_r == empty] = -1
+    return codes_l, codes_r, values
+
+
 class EncodedColumn:
     """A column dictionary-encoded once, to be matched against many left columns.
 
@@ -136,9 +160,14 @@ class EncodedColumn:
 
 
 class EncodedTable:
-    """A table whose columns are encoded (:class:`EncodedColumn`) on first use and kept: the
-    master file of a block, read by every policy's blocking rules and comparisons. It answers
-    ``column``, ``num_rows`` and ``column_names`` as the table does."""
+    """A table whose columns are encoded (:class:`EncodedColumn`) when first compared over many
+    of its rows, and kept: the master file of a block, read by every policy's blocking rules
+    and comparisons. It answers ``column``, ``num_rows`` and ``column_names`` as the table does.
+
+    ``table[name]`` encodes the column if it is not yet; ``table.column(name)`` gives it encoded
+    if it already is, else plain. Blocking and agreement read ``column``: they only look values
+    up, which a plain column serves as cheaply, so a run that compares few pairs (the baseline
+    policy alone) encodes nothing."""
 
     def __init__(self, table: pa.Table):
         self.table = table
@@ -149,7 +178,12 @@ class EncodedTable:
             self._columns[name] = EncodedColumn(self.table.column(name))
         return self._columns[name]
 
-    column = __getitem__
+    def column(self, name: str):
+        """The column encoded if it has been, else the table's own."""
+        return self._columns[name] if name in self._columns else self.table.column(name)
+
+    def is_encoded(self, name: str) -> bool:
+        return name in self._columns
 
     @property
     def num_rows(self) -> int:

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from sim.compare.encode import EncodedColumn, as_array, as_strings, shared_dictionary
+from sim.compare.encode import EncodedColumn, left_dictionary
 
 @dataclass(frozen=True)
 class BlockingRule:
@@ -41,7 +40,7 @@ class BlockingRule:
         are found among the other's without blocking again."""
         out = np.ones(len(left_idx), bool)
         for column in self.columns:
-            codes_l, codes_r, _ = shared_dictionary(left[column], right[column])
+            codes_l, codes_r, _ = _lookup_codes(left[column], right[column])
             a = codes_l[left_idx]
             out &= (a >= 0) & (a == codes_r[right_idx])
         return out
@@ -58,25 +57,16 @@ class BlockingRule:
         """Where each left record's run of equal right keys lies: the work of blocking but the
         last step, so the pairs are counted before they are made, and made from the same runs
         (:func:`sim.match.policy.check_pairs`)."""
-        if all(isinstance(right[c], EncodedColumn) for c in self.columns):
-            # the right side encoded once (a block's master file): its codes say which rows
-            # have a value some left record has, with no string hashed again
-            coded = [right[c].against(left[c]) for c in self.columns]
-            keep = np.ones(len(coded[0][1]), bool)
-            for codes_l, codes_r, values in coded:
-                in_left = np.zeros(len(values) + 1, bool)      # the last slot: code -1, missing
-                in_left[codes_l[codes_l >= 0]] = True
-                keep &= in_left[codes_r]
-            kept = np.flatnonzero(keep)
-            key_l, key_r = _joint_key([(codes_l, codes_r[kept], values) for codes_l, codes_r, values in coded])
-        else:
-            cols_l, cols_r = [as_array(left[c]) for c in self.columns], [as_array(right[c]) for c in self.columns]
-            # a right record pairs only if some left record has each of its key values: found by
-            # hash lookup first, so the joint key and its sort see only those (a few thousand of a
-            # master file's million rows, when ICE's requests are the left side)
-            kept = _having_left_values(cols_l, cols_r)
-            cols_r = [c.take(pa.array(kept)) for c in cols_r]
-            key_l, key_r = _joint_key([shared_dictionary(lc, rc) for lc, rc in zip(cols_l, cols_r)])
+        # each column's values as codes that are equal exactly when the values are, -1 where a
+        # value is missing or no left record has it: such a right record pairs with nothing
+        coded = [_lookup_codes(left[c], right[c]) for c in self.columns]
+        keep = np.ones(len(coded[0][1]), bool)
+        for _, codes_r, _ in coded:
+            keep &= codes_r >= 0
+        kept = np.flatnonzero(keep)
+        # only those get the joint key and the sort (a few thousand of a master file's million
+        # rows, when ICE's requests are the left side)
+        key_l, key_r = _joint_key([(codes_l, codes_r[kept], values) for codes_l, codes_r, values in coded])
         order = np.argsort(key_r, kind="stable")
         sorted_r = key_r[order]
         lo = np.searchsorted(sorted_r, key_l, side="left")
@@ -133,16 +123,17 @@ def union_pairs(*pair_sets: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, 
     return unique // span, unique % span
 
 
-def _having_left_values(left_cols: list[pa.Array], right_cols: list[pa.Array]) -> np.ndarray:
-    """The right rows (ascending) whose value in every column is one some left row has."""
-    keep = None
-    for lc, rc in zip(left_cols, right_cols):
-        if lc.type != rc.type:
-            lc, rc = as_strings(lc), as_strings(rc)
-        found = pc.fill_null(pc.is_in(rc, value_set=pc.unique(lc.drop_null())), False)
-        found = found.to_numpy(zero_copy_only=False)
-        keep = found if keep is None else keep & found
-    return np.flatnonzero(keep)
+def _lookup_codes(left, right) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """(codes of left, of right, values) for telling equal values apart, -1 where missing or
+    where the left side lacks a right value: from a block's :class:`EncodedColumn` as it is
+    encoded (each left value looked up in its dictionary), else by looking the right side's
+    values up in the left's (:func:`~sim.compare.encode.left_dictionary`)."""
+    if isinstance(right, EncodedColumn):
+        codes_l, codes_r, values = right.against(left)
+        in_left = np.zeros(len(values) + 1, bool)      # the last slot: code -1, missing
+        in_left[codes_l[codes_l >= 0]] = True
+        return codes_l, np.where(in_left[codes_r], codes_r, np.int32(-1)), values
+    return left_dictionary(left, right)
 
 
 def _joint_key(columns) -> tuple[np.ndarray, np.ndarray]:

@@ -54,13 +54,19 @@ class VectorizedMatcher:
         return union_pairs(*(r.pairs() for r in runs))
 
     def levels(self, comparisons, left, right, left_idx, right_idx):
-        """``right`` may be an :class:`~sim.compare.encode.EncodedTable`: its columns, encoded
-        once for the whole block, are used as they are."""
+        """``right`` may be an :class:`~sim.compare.encode.EncodedTable`, the block's master file
+        shared by its policies: pairs that touch most of its rows (a probabilistic policy's
+        random pairs) read its columns encoded once for all, encoding those that are not yet;
+        pairs that touch few of them compare those rows alone, as a plain table's do, unless
+        every column they read is encoded already."""
         columns = columns_of(comparisons)
         left, left_idx = _referenced(left, columns, left_idx)
         if isinstance(right, EncodedTable):
-            cols_r = {c: right[c] for c in columns}
-        else:
+            if all(right.is_encoded(c) for c in columns) or _share_referenced(right.num_rows, right_idx) > 0.5:
+                cols_r = {c: right[c] for c in columns}
+            else:
+                right = right.table
+        if not isinstance(right, EncodedTable):
             right, right_idx = _referenced(right, columns, right_idx)
             cols_r = {c: right.column(c) for c in columns}
         cols_l = {c: left.column(c) for c in columns}
@@ -232,6 +238,15 @@ def get_matcher(name: str) -> Matcher:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _share_referenced(n_rows: int, idx) -> float:
+    """The share of ``n_rows`` rows that ``idx`` refers to."""
+    if not n_rows:
+        return 0.0
+    referenced = np.zeros(n_rows, bool)
+    referenced[np.asarray(idx, np.int64)] = True
+    return np.count_nonzero(referenced) / n_rows
 
 
 def _referenced(table: pa.Table, columns: list[str], idx) -> tuple[pa.Table, np.ndarray]:

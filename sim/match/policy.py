@@ -143,7 +143,7 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table | EncodedTa
         fs = path.fellegi_sunter
         for key in (fs.tf_adjust if fs is not None else ()):
             k = [c.key for c in path.comparisons].index(key)
-            tf[k] = term_frequencies(right.column(comps[k].column))[ri]
+            tf[k] = term_frequencies(right[comps[k].column])[ri]      # encoded and kept: the random pairs read it too
         random_levels = None
         if fs is not None and fs.estimate == "em" and fs.u_estimate == "random_sampling" and len(active) and right.num_rows:
             if rng is None:
