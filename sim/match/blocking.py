@@ -138,7 +138,7 @@ def _lookup_codes(left, right) -> tuple[np.ndarray, np.ndarray, pa.Array]:
 
 def _joint_key(columns) -> tuple[np.ndarray, np.ndarray]:
     """One int64 key per record from each column's ``(codes of left, codes of right, values)``
-    (:func:`~sim.compare.encode.shared_dictionary`'s), shared by both sides; -1 where any key
+    (:func:`_lookup_codes`'s: the codes index the values), shared by both sides; -1 where any key
     value is missing. Equal keys are equal values in every column; their numbering is not
     meaningful (the pairs do not depend on it)."""
     n_l = None
