@@ -390,10 +390,12 @@ def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
     }
     counted = _counted(decisions)
 
-    def within(rows: np.ndarray, category: np.ndarray, names) -> dict[str, dict[str, int]]:
-        """The counts of ``rows`` (row numbers) in each of ``names`` (``category``: its code per row)."""
-        sums = {key: np.bincount(category, weights=mask[rows], minlength=len(names)) for key, mask in counted.items()}
-        return {name: {key: int(sums[key][code]) for key in counted} for code, name in enumerate(names)}
+    def within(rows: np.ndarray | None, category: np.ndarray, names) -> dict[str, dict[str, int]]:
+        """The counts of ``rows`` (row numbers; None: every row) in each of ``names``
+        (``category``: its code per row)."""
+        sums = {key: np.bincount(category[mask if rows is None else mask[rows]], minlength=len(names)).tolist()
+                for key, mask in counted.items()}
+        return {name: {key: sums[key][code] for key in counted} for code, name in enumerate(names)}
 
     out: dict[str, dict[str, dict[str, int]]] = {}
     for name in BREAKDOWNS:
@@ -401,23 +403,42 @@ def breakdowns(decisions: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
             lists = decisions.column("truth_corruptions").combine_chunks()
             lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
             parent = np.repeat(np.arange(decisions.num_rows), lengths)
-            flat = pc.list_flatten(lists).to_numpy(zero_copy_only=False).astype(object)
-            names, code = np.unique(flat.astype(str), return_inverse=True) if len(flat) else (np.array([], str), np.zeros(0, np.int64))
+            names, code = _sorted_codes(pc.list_flatten(lists).cast(pa.string()))
             # a corruption listed twice for one request counts once
-            pair = np.unique(parent.astype(np.int64) * max(len(names), 1) + code)
+            pair = _sorted_distinct(parent.astype(np.int64) * max(len(names), 1) + code)
             rows, code = pair // max(len(names), 1), pair % max(len(names), 1)
             none = np.flatnonzero(lengths == 0)
-            out[name] = {**within(none, np.zeros(len(none), np.int64), ["none"]), **within(rows, code, names.tolist())}
+            out[name] = {**within(none, np.zeros(len(none), np.int64), ["none"]), **within(rows, code, names)}
             continue
-        values = decisions.column(columns[name]).to_numpy(zero_copy_only=False).astype(object)
-        values = np.where(_is_none(values), "(none)", values).astype(str)
-        names, code = np.unique(values, return_inverse=True)
-        out[name] = within(np.arange(decisions.num_rows), code, names.tolist())
+        names, code = _sorted_codes(_as_text(decisions.column(columns[name]), "(none)"))
+        out[name] = within(None, code, names)
     return out
 
 
-def _is_none(values: np.ndarray) -> np.ndarray:
-    return np.array([v is None for v in values], dtype=bool)
+def _as_text(column, missing: str) -> pa.Array:
+    """A breakdown column as text, ``missing`` where it is null: a string as it is, a whole
+    number as its decimal digits (what ``str`` gives)."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not (pa.types.is_string(column.type) or pa.types.is_integer(column.type)):
+        raise TypeError(f"a breakdown column must hold strings or whole numbers, got {column.type}")
+    return pc.fill_null(column.cast(pa.string()), missing)
+
+
+def _sorted_codes(text: pa.Array) -> tuple[list[str], np.ndarray]:
+    """(the distinct values, sorted; each row's index in them): ``np.unique(text,
+    return_inverse=True)``, with the rows hashed by Arrow instead of a million strings sorted."""
+    encoded = pc.dictionary_encode(text)
+    distinct = encoded.dictionary.to_pylist()
+    order = sorted(range(len(distinct)), key=distinct.__getitem__)     # code point order, as numpy's
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return [distinct[i] for i in order], rank[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _sorted_distinct(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)`` of int keys by one sort (numpy 2.4's np.unique hashes first)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
 
 
 def _np(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
