@@ -182,12 +182,29 @@ def age_band(years: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(years), None, band)
 
 
+#: The bucket of each last name met, for the ranks it was bucketed by (a process keeps one
+#: table: every block and policy of a run asks about the same names).
+_BUCKETS: dict[int, tuple[Mapping[str, int], dict[str, str]]] = {}
+
+
 def name_commonness(last_names, ranks: Mapping[str, int]) -> np.ndarray:
     """The :data:`sim.common.metrics.NAME_COMMONNESS` bucket of each last name's first surname (particles kept with
-    it: DE LA TORRE MUNOZ -> DELATORRE, as the Census table writes it)."""
+    it: DE LA TORRE MUNOZ -> DELATORRE, as the Census table writes it). ``ranks`` is not to be
+    changed once used: each name's bucket is kept for it."""
     from sim.normalize import PARTICLES, clean_name, map_distinct
 
+    held = _BUCKETS.get(id(ranks))
+    if held is None or held[0] is not ranks:
+        _BUCKETS.clear()
+        held = _BUCKETS[id(ranks)] = (ranks, {})
+    known = held[1]
+
     def bucket(name: str) -> str:
+        if name not in known:
+            known[name] = bucketed(name)
+        return known[name]
+
+    def bucketed(name: str) -> str:
         words = clean_name(name).replace("-", " ").split(" ")
         first = []
         for w in words:
