@@ -32,6 +32,7 @@ from functools import lru_cache
 import numpy as np
 
 from sim.config import Config
+from sim.world import kernels
 from sim.world.geography import Block, Plan
 from sim.world.history import DAYS_PER_YEAR, History, build_history
 from sim.world.vocab import RACES, Vocabulary, draw_from_cdf, origin_groups_data
@@ -545,7 +546,7 @@ def _names(hh: _Households, people: _People, vocab: Vocabulary,
     partners taking it at the pool's rate. Returns given1, given2, sur1, sur2 (-1: none)."""
     pool_names = tuple(vocab.pools)
     role, female, household = people.role, people.female, people.household
-    birth_year = people.dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    birth_year = kernels.birth_years(people.dob)
     n = len(household)
     hh_start = hh.start
     given1 = np.empty(n, np.int32)
@@ -567,8 +568,16 @@ def _names(hh: _Households, people: _People, vocab: Vocabulary,
             continue
         sz = sizes_by_pool[a:b]
         first = person_bounds[a:b] - person_bounds[a]
-        members = np.repeat(starts_by_pool[a:b] - first, sz) + np.arange(person_bounds[b] - person_bounds[a])
+        members = kernels.members_of(starts_by_pool[a:b], sz)
         if len(members) == 0:
+            continue
+        if name not in TWO_SURNAME_POOLS and pool.cohort is not None and pool.compound_rate == 0:
+            # the general population's pools, most people: given names by birth cohort and one
+            # household surname, each step one compiled pass (the same draws as below)
+            pool.given_into(rng, female, birth_year, members, given1)
+            takes = rng.random(len(members), dtype=np.float32) < PARTNER_TAKES_SURNAME.get(name, PARTNER_TAKES_SURNAME_DEFAULT)
+            own, n_own = kernels.own_surname(members, role, takes, ROLE_HEAD, ROLE_PARTNER)
+            kernels.share_surname(members, sz, own, pool.surnames(rng, n_own), sur1)
             continue
         g1, g2 = pool.given(rng, female[members], birth_year[members])
         given1[members], given2[members] = g1, g2

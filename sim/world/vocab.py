@@ -22,6 +22,7 @@ import numpy as np
 
 from sim.common.reference import reference_bytes, reference_path, reference_toml
 from sim.normalize import clean_name
+from sim.world import kernels
 
 RACES = ("white", "black", "api", "native", "multiple", "hispanic")
 
@@ -106,6 +107,10 @@ class Sampler:
         self.guide = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right")
 
     def draw(self, u: np.ndarray) -> np.ndarray:
+        return kernels.sample(self.cdf, self.guide, np.ascontiguousarray(u, dtype=np.float64))
+
+    def draw_numpy(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`draw` in numpy, the reference the compiled loop is tested against."""
         idx = self.guide[(u * self.m).astype(np.int64).clip(max=self.m - 1)]
         last = len(self.cdf) - 1
         behind = np.flatnonzero((self.cdf[idx] <= u) & (idx < last))
@@ -139,13 +144,19 @@ class CohortNames:
 
     def draw(self, u: np.ndarray, female: np.ndarray, year: np.ndarray) -> np.ndarray:
         """The given name (index) of each person, from their uniform draw ``u``."""
+        return kernels.sample_cohort(self.sampler.cdf, self.sampler.guide, self.idx, np.ascontiguousarray(u, dtype=np.float64),
+                                     np.ascontiguousarray(female, dtype=np.bool_), np.ascontiguousarray(year, dtype=np.int64),
+                                     self.first_year, self.n_years)
+
+    def draw_numpy(self, u: np.ndarray, female: np.ndarray, year: np.ndarray) -> np.ndarray:
+        """:meth:`draw` in numpy, the reference the compiled loop is tested against."""
         group = (np.where(female, 0, self.n_years) + np.clip(np.asarray(year) - self.first_year, 0, self.n_years - 1)).astype(np.int16)
         # a draw within 2**-40 of 1 would round onto the next group's edge
         x = (group + np.minimum(u, 1 - 2.0 ** -40)) / (2 * self.n_years)
         # drawn in group order, so each group's part of the 20 MB table is read while in cache
         order = np.argsort(group, kind="stable")
         out = np.empty(len(x), dtype=np.int32)
-        out[order] = self.idx[self.sampler.draw(x[order])]
+        out[order] = self.idx[self.sampler.draw_numpy(x[order])]
         return out
 
 
@@ -229,7 +240,17 @@ class Pool:
         object.__setattr__(self, "_given_sampler", Sampler(np.concatenate([self.female_cdf / 2, 0.5 + self.male_cdf / 2])))
 
     def surnames(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return self.surname_idx[self._surname_sampler.draw(rng.random(n))]
+        sampler = self._surname_sampler
+        return kernels.sample_idx(sampler.cdf, sampler.guide, self.surname_idx, rng.random(n))
+
+    def given_into(self, rng: np.random.Generator, female: np.ndarray, year: np.ndarray, members: np.ndarray,
+                   out: np.ndarray) -> None:
+        """:meth:`given` for the people ``members`` of ``female`` and ``year`` (block positions),
+        written to ``out[members]``: the same draws, for a pool with a :attr:`cohort` and no
+        compound names."""
+        c = self.cohort
+        kernels.sample_cohort_into(c.sampler.cdf, c.sampler.guide, c.idx, rng.random(len(members)), female, year, members,
+                                   c.first_year, c.n_years, out)
 
     def given(self, rng: np.random.Generator, female: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Given names for people of the given sex born in ``year``: (first given, second given
@@ -239,7 +260,8 @@ class Pool:
         if self.cohort is not None:
             first = self.cohort.draw(u, female, year)
         else:
-            first = self._given_idx[self._given_sampler.draw((u + ~female) / 2)]
+            sampler = self._given_sampler
+            first = kernels.sample_idx(sampler.cdf, sampler.guide, self._given_idx, (u + ~female) / 2)
         second = np.full(n, -1, dtype=np.int32)
         if self.compound_rate > 0 and self.compound_heads is not None:
             compound = rng.random(n) < self.compound_rate

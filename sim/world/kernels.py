@@ -1,0 +1,227 @@
+"""Compiled loops of world generation (numba): one pass where numpy would make several passes and
+as many temporaries.
+
+The random draws stay with numpy's generators, made by the callers in the same order and sizes as
+before; these loops only turn the draws into codes, days and strings, with the same arithmetic
+(the same IEEE operations in the same order, float32 where numpy computes in float32), so a
+world's bytes do not depend on which of the two computes them. ``tests/test_world_kernels.py``
+checks each loop against the numpy expression it replaces.
+
+Compiled on first use and cached on disk beside this module (``cache=True``), as
+:mod:`sim.compare.kernels` is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+# ---- sampling --------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _guided(cdf, guide, m, last, x):
+    """The first category whose cumulative probability exceeds ``x``: the guide table's start,
+    then steps forward (:class:`sim.world.vocab.Sampler`)."""
+    k = np.int64(x * m)
+    if k > m - 1:
+        k = m - 1
+    j = guide[k]
+    while j < last and cdf[j] <= x:
+        j += 1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def sample(cdf, guide, x):
+    """The category of each uniform of ``x``: :meth:`sim.world.vocab.Sampler.draw`."""
+    m = len(guide)
+    last = len(cdf) - 1
+    out = np.empty(len(x), np.int64)
+    for i in range(len(x)):
+        out[i] = _guided(cdf, guide, m, last, x[i])
+    return out
+
+
+#: Tables longer than this are sampled in slices of the unit interval (:func:`sample_idx`).
+SLICED_ABOVE = 1 << 14
+_SLICES = 256
+
+
+@njit(cache=True, nogil=True)
+def sample_idx(cdf, guide, idx, x):
+    """``idx`` at the category of each uniform of ``x`` (a pool's surname codes). A large table
+    (the 160,000 Census surnames) is read slice by slice: the draws are put in order of their
+    slice of [0, 1) first (a counting sort), so each slice's part of the table is read while in
+    cache, and each result written back to its draw's place."""
+    m = len(guide)
+    last = len(cdf) - 1
+    n = len(x)
+    out = np.empty(n, idx.dtype)
+    if m <= SLICED_ABOVE or n < 4 * _SLICES:
+        for i in range(n):
+            out[i] = idx[_guided(cdf, guide, m, last, x[i])]
+        return out
+    count = np.zeros(_SLICES + 1, np.int64)
+    for i in range(n):
+        count[min(np.int64(x[i] * _SLICES), _SLICES - 1) + 1] += 1
+    for s in range(_SLICES):
+        count[s + 1] += count[s]
+    xs = np.empty(n, np.float64)
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        s = min(np.int64(x[i] * _SLICES), _SLICES - 1)
+        k = count[s]
+        xs[k] = x[i]
+        order[k] = i
+        count[s] = k + 1
+    for k in range(n):
+        out[order[k]] = idx[_guided(cdf, guide, m, last, xs[k])]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def sample_cohort(cdf, guide, idx, u, female, year, first_year, n_years):
+    """:meth:`sim.world.vocab.CohortNames.draw`."""
+    members = np.arange(len(u))
+    out = np.empty(len(u), np.int32)
+    sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_years, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_years, out):
+    """:meth:`sim.world.vocab.CohortNames.draw` for the people ``members`` (positions into
+    ``female``, ``year`` and ``out``), the result written to ``out[members]``: each person's
+    draw ``u`` shifted into the group of their sex and birth year, drawn group by group (a
+    counting sort first) so that each group's part of the table is read while in cache."""
+    n = len(u)
+    n_groups = 2 * n_years
+    group = np.empty(n, np.int32)
+    count = np.zeros(n_groups + 1, np.int64)
+    for i in range(n):
+        p = members[i]
+        y = year[p] - first_year
+        if y < 0:
+            y = 0
+        elif y > n_years - 1:
+            y = n_years - 1
+        g = y if female[p] else n_years + y
+        group[i] = g
+        count[g + 1] += 1
+    for g in range(n_groups):
+        count[g + 1] += count[g]
+    top = 1.0 - 2.0 ** -40           # a draw this close to 1 would round onto the next group's edge
+    xs = np.empty(n, np.float64)
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        g = group[i]
+        v = u[i]
+        if v > top:
+            v = top
+        k = count[g]
+        xs[k] = (g + v) / n_groups
+        order[k] = members[i]
+        count[g] = k + 1
+    m = len(guide)
+    last = len(cdf) - 1
+    for k in range(n):
+        out[order[k]] = idx[_guided(cdf, guide, m, last, xs[k])]
+
+
+# ---- households and names ---------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def members_of(starts, sizes):
+    """The positions of the members of each household (``starts``, ``sizes``), households in
+    the order given."""
+    total = 0
+    for h in range(len(sizes)):
+        total += sizes[h]
+    out = np.empty(total, np.int64)
+    k = 0
+    for h in range(len(sizes)):
+        for t in range(sizes[h]):
+            out[k] = starts[h] + t
+            k += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def own_surname(members, role, takes, head, partner):
+    """Who of ``members`` draws a surname of their own: the head, and a partner who does not
+    take the head's (``takes``). Returns (flags, how many)."""
+    own = np.empty(len(members), np.bool_)
+    k = 0
+    for i in range(len(members)):
+        r = role[members[i]]
+        o = r == head or (r == partner and not takes[i])
+        own[i] = o
+        k += o
+    return own, k
+
+
+@njit(cache=True, nogil=True)
+def share_surname(members, sizes, own, drawn, out):
+    """``out[members]``: the surname drawn for each member who owns one (``drawn``, in order),
+    the household's first member's (or 0 where that one has none) for the others."""
+    k = 0
+    j = 0
+    for h in range(len(sizes)):
+        first = 0
+        for t in range(sizes[h]):
+            v = 0
+            if own[k]:
+                v = drawn[j]
+                j += 1
+            if t == 0:
+                first = v
+            out[members[k]] = v if own[k] else first
+            k += 1
+
+
+# ---- dates -----------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _year_of(day):
+    """The calendar year of a day (days since 1970-01-01), by the civil-from-days rule
+    (H. Hinnant's)."""
+    z = np.int64(day) + 719468
+    era = z // 146097                  # floor division: the era of a day before 0000-03-01 too
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    return yoe + era * 400 + (1 if mp >= 10 else 0)
+
+
+@njit(cache=True, nogil=True)
+def birth_years(days):
+    """The calendar year of each day (days since 1970-01-01): numpy's
+    ``days.astype("datetime64[D]").astype("datetime64[Y]") + 1970``. Dates of birth span about
+    a century, so each distinct day is converted once, into a table read in cache."""
+    n = len(days)
+    out = np.empty(n, np.int64)
+    if n == 0:
+        return out
+    lo = np.int64(days[0])
+    hi = lo
+    for i in range(n):
+        d = np.int64(days[i])
+        if d < lo:
+            lo = d
+        elif d > hi:
+            hi = d
+    if hi - lo >= n:
+        for i in range(n):
+            out[i] = _year_of(days[i])
+        return out
+    table = np.empty(hi - lo + 1, np.int32)
+    for d in range(lo, hi + 1):
+        table[d - lo] = _year_of(d)
+    for i in range(n):
+        out[i] = table[np.int64(days[i]) - lo]
+    return out

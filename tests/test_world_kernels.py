@@ -1,0 +1,89 @@
+"""The compiled loops of world generation (sim/world/kernels.py) against the numpy expressions
+they replace: the same values, bit for bit, on random input and at the edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.world import kernels
+from sim.world.population import ROLE_CHILD, ROLE_HEAD, ROLE_PARTNER, ROLE_RELATIVE
+from sim.world.vocab import CohortNames, Sampler
+
+
+def _cdf(rng, k, zeros=0.2):
+    w = rng.random(k) * (rng.random(k) > zeros)      # some categories of probability 0
+    w[-1] += 1e-3
+    c = np.cumsum(w)
+    return c / c[-1]
+
+
+def _uniforms(rng, n):
+    u = rng.random(n)
+    u[:4] = [0.0, 1 - 2.0 ** -53, 0.5, 1 - 2.0 ** -41]
+    return u
+
+
+@pytest.mark.parametrize("k", [1, 3, 50, 20_000])
+def test_sample_equals_numpy(k):
+    rng = np.random.default_rng(k)
+    sampler = Sampler(_cdf(rng, k))
+    u = _uniforms(rng, 50_000)
+    u = np.concatenate([u, sampler.cdf[: min(k, 1000)]])   # draws exactly on the edges
+    expected = sampler.draw_numpy(u.copy())
+    assert np.array_equal(sampler.draw(u), expected)
+    idx = rng.permutation(k).astype(np.int32)
+    got = kernels.sample_idx(sampler.cdf, sampler.guide, idx, u)
+    assert got.dtype == np.int32 and np.array_equal(got, idx[expected])
+
+
+def test_sample_cohort_equals_numpy():
+    rng = np.random.default_rng(7)
+    n_years, first = 30, 1950
+    group = np.repeat(np.arange(2 * n_years), rng.integers(1, 40, 2 * n_years))
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    within = np.concatenate([_cdf(rng, n) for n in np.diff(np.r_[starts, len(group)])])
+    idx = rng.integers(0, 10_000, len(group)).astype(np.int32)
+    names = CohortNames(first, n_years, idx, Sampler((group + within) / (2 * n_years)))
+    n = 40_000
+    u, female, year = _uniforms(rng, n), rng.random(n) < 0.5, rng.integers(first - 10, first + n_years + 10, n)
+    expected = names.draw_numpy(u, female, year)
+    assert np.array_equal(names.draw(u, female, year), expected)
+    members = np.sort(rng.choice(2 * n, n, replace=False))
+    out = np.full(2 * n, -7, np.int32)
+    f2, y2 = np.zeros(2 * n, bool), np.zeros(2 * n, np.int64)
+    f2[members], y2[members] = female, year
+    kernels.sample_cohort_into(names.sampler.cdf, names.sampler.guide, idx, u, f2, y2, members, first, n_years, out)
+    assert np.array_equal(out[members], expected)
+    assert (np.delete(out, members) == -7).all()
+
+
+@pytest.mark.parametrize("spread", [100, 40_000, 10_000_000])
+def test_birth_years_equal_numpy(spread):
+    rng = np.random.default_rng(spread)
+    days = rng.integers(-spread, spread, 5_000).astype(np.int32)
+    days[:6] = [-1, 0, 59, 365, -719468, 10957]
+    expected = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    assert np.array_equal(kernels.birth_years(days), expected)
+
+
+def test_household_surnames_equal_numpy():
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 7, 2_000)
+    n = int(sizes.sum())
+    starts = np.cumsum(sizes) - sizes
+    members = np.repeat(starts, sizes) + (np.arange(n) - np.repeat(starts, sizes))
+    assert np.array_equal(kernels.members_of(starts, sizes), members)
+    role = rng.choice([ROLE_PARTNER, ROLE_CHILD, ROLE_RELATIVE], n).astype(np.int8)
+    role[starts] = ROLE_HEAD
+    takes = rng.random(n) < 0.5
+    own = (role == ROLE_HEAD) | ((role == ROLE_PARTNER) & ~takes)
+    got_own, n_own = kernels.own_surname(members, role, takes, ROLE_HEAD, ROLE_PARTNER)
+    assert np.array_equal(got_own, own) and n_own == own.sum()
+    drawn = rng.integers(0, 1000, n_own).astype(np.int32)
+    surname = np.zeros(n, np.int32)
+    surname[own] = drawn
+    expected = np.where(own, surname, surname[np.repeat(starts, sizes)])
+    out = np.empty(n, np.int32)
+    kernels.share_surname(members, sizes, own, drawn, out)
+    assert np.array_equal(out, expected)
