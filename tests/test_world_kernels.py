@@ -87,3 +87,35 @@ def test_household_surnames_equal_numpy():
     out = np.empty(n, np.int32)
     kernels.share_surname(members, sizes, own, drawn, out)
     assert np.array_equal(out, expected)
+
+
+def test_digits_equal_arrow():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from sim.world.address import digits
+
+    rng = np.random.default_rng(9)
+    for width, numbers in ((9, rng.integers(0, 10**9, 10_000)), (5, np.array([0, 7, 99_999])), (5, np.array([3, 123_456, -4])),
+                           (9, np.zeros(0, np.int64))):
+        expected = pc.utf8_lpad(pc.cast(pa.array(numbers.astype(np.int64)), pa.string()), width, "0")
+        got = digits(numbers, width)
+        assert got.type == pa.string() and got.equals(expected)
+
+
+def test_join_codes_equals_arrow_join():
+    import pyarrow as pa
+
+    from sim.world.address import join, join_codes, take
+
+    rng = np.random.default_rng(11)
+    t1 = pa.array(["N", "SOUTH", "", "É"], pa.string())
+    t2 = pa.array([f"STREET{i}" * (i % 3) for i in range(50)], pa.string()).slice(5)   # an offset, empty strings
+    t3 = pa.array(["APT 0", "APT 1", "APT 22", "#3"], pa.string())
+    n = 5_000
+    c1, c2, c3 = rng.integers(-1, 4, n), rng.integers(0, 45, n), rng.integers(0, 4, n)
+    rows = rng.integers(0, n, 3_000)
+    expected = join(take(t1, c1[rows], null_below=0), take(t2, c2[rows]), take(t3, c3[rows], null_below=1))
+    got = join_codes(((t1, c1), (t2, c2), (t3, c3)), rows, lo3=1)
+    assert got.type == pa.string() and got.equals(expected)
+    assert join_codes(((t1, c1), (t2, c2), (t3, c3)), np.zeros(0, np.int64)).equals(pa.array([], pa.string()))

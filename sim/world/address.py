@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.config import AddressClasses
+from sim.world import kernels
 from sim.world.population import Population
 from sim.world.vocab import Vocabulary
 
@@ -65,9 +66,44 @@ def take(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None) -
 
 
 def digits(numbers: np.ndarray, width: int) -> pa.Array:
-    """Fixed-width, zero-padded decimal strings ("001020003"): Arrow's cast and pad, the fastest
-    of the ways measured (a numpy digit table took twice as long)."""
-    return pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0")
+    """Fixed-width, zero-padded decimal strings ("001020003"), written straight into an Arrow
+    array's bytes by a compiled loop; numbers that do not fit ``width`` digits (or negative)
+    take Arrow's cast and pad, which gives them their sign and every digit."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if len(numbers) and (numbers.min() < 0 or numbers.max() >= 10 ** width):
+        return pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0")
+    offsets = np.arange(0, (len(numbers) + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(numbers), pa.py_buffer(offsets), pa.py_buffer(kernels.fixed_digits(numbers, width)))
+
+
+def _buffers(table: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array without nulls, as numpy views."""
+    if table.null_count or table.type != pa.string():
+        raise ValueError("a table of strings without nulls is expected")
+    _, offsets, data = table.buffers()
+    offsets = np.frombuffer(offsets, np.int32, count=len(table) + 1, offset=4 * table.offset)
+    return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
+
+
+def _string_array(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
+    if offsets[-1] >= 2**31:
+        raise ValueError("a string column of 2 GiB or more")
+    return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+
+
+def join_codes(parts, rows: np.ndarray | None = None, *, sep: str = " ", lo3: int = 0) -> pa.Array:
+    """``join(take(t1, c1), take(t2, c2), take(t3, c3))`` of three ``(table, codes)`` parts at
+    ``rows`` of the codes (all rows by default), in one compiled pass: a negative code, or a code
+    of the third part below ``lo3``, leaves its part out, as a null part does in :func:`join`."""
+    (t1, c1), (t2, c2), (t3, c3) = parts
+    if rows is None:
+        rows = np.arange(len(c1))
+    o1, d1 = _buffers(t1)
+    o2, d2 = _buffers(t2)
+    o3, d3 = _buffers(t3)
+    offsets, data = kernels.join3(o1, d1, np.asarray(c1), o2, d2, np.asarray(c2), o3, d3, np.asarray(c3),
+                                  np.asarray(rows, dtype=np.int64), ord(sep), lo3)
+    return _string_array(offsets, data)
 
 
 def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None) -> pa.DictionaryArray:
@@ -148,7 +184,7 @@ class Labels:
 
     def street_labels(self, pop: Population) -> pa.Array:
         """``N MAIN ST`` for every street of the block (USPS standard forms)."""
-        return join(take(self.predir, pop.st_predir, null_below=0), take(self.stem, pop.st_stem), take(self.suffix, pop.st_suffix))
+        return join_codes(((self.predir, pop.st_predir), (self.stem, pop.st_stem), (self.suffix, pop.st_suffix)))
 
 
 def join(*parts, sep: str = " ") -> pa.Array:
@@ -156,9 +192,12 @@ def join(*parts, sep: str = " ") -> pa.Array:
     return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
 
 
-def usps_street_line(c: Components, street_labels: pa.Array) -> pa.Array:
-    """``123 N MAIN ST APT 5``: the delivery line in USPS standard form."""
-    return join(c.number_text(), take(street_labels, c.street), c.apt_text())
+def usps_street_line(c: Components, street_labels: pa.Array, rows: np.ndarray | None = None) -> pa.Array:
+    """``123 N MAIN ST APT 5``: the delivery line in USPS standard form (of the components at
+    ``rows``, all by default)."""
+    numbers = lookup("int", int(c.number.max(initial=0)) + 1)
+    apts = lookup("apt", int(c.unit.max(initial=0)) + 1)
+    return join_codes(((numbers, c.number), (street_labels, c.street), (apts, c.unit)), rows, lo3=1)
 
 
 def keyboard_typo(values: list[str], kind: np.ndarray, where: np.ndarray, pick: np.ndarray) -> list[str]:

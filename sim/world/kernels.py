@@ -225,3 +225,80 @@ def birth_years(days):
     for i in range(n):
         out[i] = table[np.int64(days[i]) - lo]
     return out
+
+
+# ---- strings -----------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def fixed_digits(numbers, width):
+    """The bytes of ``numbers`` as zero-padded decimal strings of ``width`` digits, end to end
+    (every number in ``[0, 10**width)``; the caller checks)."""
+    n = len(numbers)
+    data = np.empty(n * width, np.uint8)
+    for i in range(n):
+        x = numbers[i]
+        base = i * width
+        for k in range(width - 1, -1, -1):
+            data[base + k] = 48 + x % 10
+            x //= 10
+    return data
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put(data, k, d, start, stop):
+    for j in range(start, stop):
+        data[k] = d[j]
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
+    """Row ``i`` is the strings ``c1[rows[i]]`` of table 1 (offsets ``o1``, bytes ``d1``), then of
+    tables 2 and 3, joined by the byte ``sep``, a negative code (or a code below ``lo3`` in
+    table 3) leaving its part out (Arrow's ``binary_join_element_wise`` with
+    ``null_handling="skip"``, a part left out being a null). Returns (offsets, bytes).
+
+    One pass: the bytes go to a buffer sized for the longest parts, returned trimmed (a view)."""
+    n = len(rows)
+    longest = np.int64(2)
+    for o in (o1, o2, o3):
+        most = 0
+        for a in range(len(o) - 1):
+            most = max(most, o[a + 1] - o[a])
+        longest += most
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    data = np.empty(n * longest, np.uint8)
+    # the codes first, in a loop of independent loads (they overlap in memory), then the bytes
+    g1 = np.empty(n, np.int64)
+    g2 = np.empty(n, np.int64)
+    g3 = np.empty(n, np.int64)
+    for i in range(n):
+        r = rows[i]
+        g1[i] = c1[r]
+        g2[i] = c2[r]
+        g3[i] = c3[r]
+    k = 0
+    for i in range(n):
+        a = g1[i]
+        b = g2[i]
+        c = g3[i]
+        started = False
+        if a >= 0:
+            k = _put(data, k, d1, o1[a], o1[a + 1])
+            started = True
+        if b >= 0:
+            if started:
+                data[k] = sep
+                k += 1
+            k = _put(data, k, d2, o2[b], o2[b + 1])
+            started = True
+        if c >= 0 and c >= lo3:
+            if started:
+                data[k] = sep
+                k += 1
+            k = _put(data, k, d3, o3[c], o3[c + 1])
+        offsets[i + 1] = k
+    return offsets, data[:k]

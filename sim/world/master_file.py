@@ -242,7 +242,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "name_control": categories(nc_table, nc_code[rows]),
         "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
         # the delivery line omits the ZIP, so two areas can share one: plain strings, not categories
-        "street_address": take(address.usps_street_line(comp, labels.street_labels(pop)), dw_index),
+        "street_address": address.usps_street_line(comp, labels.street_labels(pop), dw_index),
         "street_number": categories(address.lookup("int", int(number.max(initial=0)) + 1), number),
         "street_predir": categories(labels.predir, comp.predir[dw_index], null_below=0),
         "street_name": categories(labels.stem, comp.stem[dw_index]),
