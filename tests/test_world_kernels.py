@@ -119,3 +119,50 @@ def test_join_codes_equals_arrow_join():
     got = join_codes(((t1, c1), (t2, c2), (t3, c3)), rows, lo3=1)
     assert got.type == pa.string() and got.equals(expected)
     assert join_codes(((t1, c1), (t2, c2), (t3, c3)), np.zeros(0, np.int64)).equals(pa.array([], pa.string()))
+
+
+@pytest.mark.parametrize("lower", [np.array([0.0, 25.0, 35.0, 50.0, 65.0]), np.array([18.0])])
+def test_build_history_equals_numpy(lower):
+    from sim.world.history import annual_hazard, build_history, build_history_numpy
+
+    rng = np.random.default_rng(5)
+    n, n_zip, ref = 20_000, 30, 20_000
+    dw_zip = np.sort(rng.integers(0, n_zip, 3 * n))
+    dw_zip[:n_zip] = np.arange(n_zip)
+    dw_zip.sort()
+    by_zip = np.arange(len(dw_zip))
+    current = rng.permutation(len(dw_zip))[:n]
+    hazards = annual_hazard(rng.random((4, len(lower))) * 0.4)
+    hazards[1, len(lower) // 2] = 0.0                       # a band without moves
+    hazards[3] = 0.0 if len(lower) == 1 else hazards[3]     # a group that never moved
+    group = rng.integers(0, 4, n)
+    age = rng.uniform(18, 95, n)
+    horizon = ref - rng.integers(0, 60 * 365, n)
+    args = (current, hazards, group, lower, age, horizon, ref, dw_zip, by_zip, n_zip, 0.35)
+    a = build_history(*args, np.random.default_rng(8))
+    b = build_history_numpy(*args, np.random.default_rng(8))
+    assert np.array_equal(a.offsets, b.offsets)
+    assert np.array_equal(a.dwelling, b.dwelling) and np.array_equal(a.moved_in, b.moved_in)
+    # the lookup: the walk back equals the binary search on the sorted keys
+    hh = rng.integers(0, n, 50_000)
+    days = ref - rng.integers(-100, 80 * 365, len(hh))
+    keys = b._keys()
+    found = np.searchsorted(keys, (hh.astype(np.int64) << 32) + (days + (1 << 31)), side="right") - 1
+    assert np.array_equal(a.spell_at(hh, days), np.maximum(found, b.offsets[hh]))
+
+
+def test_band_of_and_last_return_window_equal_numpy():
+    from types import SimpleNamespace
+
+    from sim.world.population import last_return_window
+
+    rng = np.random.default_rng(2)
+    lower = np.array([15.0, 25.0, 35.0, 45.0, 55.0, 65.0])
+    age = rng.uniform(0, 100, 10_000).astype(np.float32)
+    age[:3] = [15.0, 25.0, 14.999]
+    assert np.array_equal(kernels.band_of(lower, age), np.maximum(np.searchsorted(lower, age, side="right") - 1, 0))
+    world = SimpleNamespace(reference_year=2025)
+    gap = rng.integers(0, 16, 5_000)
+    january = (world.reference_year - gap - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    first, last = last_return_window(world, gap)
+    assert np.array_equal(first, january + 31) and np.array_equal(last, january + 150)

@@ -14,9 +14,10 @@ back until it covers the household's *horizon*, the earliest day some record abo
 dwelling is in the same ZIP area as the one moved into at ``same_zip_share``, else in another area
 of the block (:func:`previous_dwellings`).
 
-Lookups are vectorized: :meth:`History.dwelling_at` (where a household lived on a day) and
-:meth:`History.moves_between` (how many times it moved in a span of days) are binary searches on
-one sorted key, ``household * 2**32 + day``.
+Lookups are vectorized: :meth:`History.dwelling_at` (where a household lived on a day) walks
+back from each household's newest spell in a compiled loop, and :meth:`History.moves_between`
+(how many times it moved in a span of days) is a binary search on one sorted key,
+``household * 2**32 + day``.
 
 >>> import numpy as np
 >>> h = History(offsets=np.array([0, 2, 3]), dwelling=np.array([7, 4, 9]), moved_in=np.array([100, 500, 50]))
@@ -32,9 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.world import kernels
+
 DAYS_PER_YEAR = 365.25
 _DAY_BITS = 32
 _DAY_OFFSET = 1 << 31          # days since 1970 as unsigned within a key
+_FIRST_DAY = -25567.0          # 1900-01-01: before it is "always" (no record reaches it, and a day must fit its key)
 
 
 @dataclass
@@ -80,9 +84,9 @@ class History:
         latest moved into on or before the day; the oldest when the day is before the history
         begins (the household is taken to have lived there since)."""
         households = np.asarray(households, dtype=np.int64)
-        query = (households << _DAY_BITS) + (np.asarray(days, dtype=np.int64) + _DAY_OFFSET)
-        found = np.searchsorted(self._keys(), query, side="right") - 1
-        return np.maximum(found, self.offsets[households])
+        days = np.broadcast_to(np.asarray(days, dtype=np.int64), households.shape)
+        # a walk back from each household's newest spell (histories are short), compiled
+        return kernels.spell_at(np.asarray(self.offsets, dtype=np.int64), self.moved_in, households, np.ascontiguousarray(days))
 
     def dwelling_at(self, households: np.ndarray, days: np.ndarray) -> np.ndarray:
         """The dwelling each of ``households`` lived in on ``days``."""
@@ -182,10 +186,50 @@ def build_history(current: np.ndarray, hazards: np.ndarray, group: np.ndarray, b
                   head_age: np.ndarray, horizon: np.ndarray, reference_day: int, dw_zip: np.ndarray,
                   by_zip: np.ndarray, n_zip: int, same_zip_share: float, rng: np.random.Generator) -> History:
     """Each household's history back to its ``horizon`` (a day): spells drawn newest first, one
-    round per move, each round for the households whose history does not yet reach back that far.
+    round per move, each round for the households whose history does not yet reach back that far
+    (the draws of :func:`gaps_back` and :func:`previous_dwellings` in numpy, their arithmetic in
+    compiled loops, :mod:`sim.world.kernels`; :func:`build_history_numpy` is the same in numpy).
 
     ``current``: each household's dwelling today; ``hazards``: (groups x age bands) hazards per
     year and ``group`` each household's row of it; ``head_age``: the head's age today in years."""
+    n = len(current)
+    hazards = np.ascontiguousarray(hazards, dtype=np.float64)
+    knots = np.asarray(band_lower, dtype=np.float64)[1:]
+    # each group's cumulative hazard at the knots, as gaps_back computes it
+    cums = np.array([np.concatenate([[0.0], np.cumsum(h[1:-1] * np.diff(knots))]) if len(knots) else np.zeros(0)
+                     for h in hazards]).reshape(len(hazards), len(knots))
+    group = np.asarray(group, dtype=np.int64)
+    horizon = np.asarray(horizon, dtype=np.int64)
+    dw_zip = np.asarray(dw_zip, dtype=np.int64)
+    by_zip = np.asarray(by_zip, dtype=np.int64)
+    count = np.bincount(dw_zip, minlength=n_zip)
+    first = np.cumsum(count) - count
+    rounds_hh, rounds_dw, rounds_in = [], [], []
+    active = np.arange(n)
+    dwelling = np.asarray(current, dtype=np.int64)
+    day = np.full(n, float(reference_day))
+    age = np.asarray(head_age, dtype=np.float64).copy()
+    while len(active):
+        # the draws of gaps_back and previous_dwellings, in their order; the arithmetic compiled
+        need = rng.exponential(1.0, len(active))
+        moved_in, more_hh, day, age, more_dw = kernels.history_round(need, active, dwelling, group, age, day, horizon,
+                                                                     hazards, knots, cums, DAYS_PER_YEAR, _FIRST_DAY)
+        rounds_hh.append(active)
+        rounds_dw.append(dwelling)
+        rounds_in.append(moved_in)
+        u, v = rng.random(len(more_hh)), rng.random(len(more_hh))
+        active = more_hh
+        dwelling = kernels.previous_dwellings(more_dw, dw_zip, by_zip, count, first, u, v, same_zip_share)
+    bounds = np.cumsum([0] + [len(a) for a in rounds_hh])
+    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64)  # noqa: E731
+    offsets, spells, moved_in = kernels.assemble_history(cat(rounds_hh), cat(rounds_dw), cat(rounds_in), bounds, n)
+    return History(offsets=offsets, dwelling=spells, moved_in=moved_in)
+
+
+def build_history_numpy(current: np.ndarray, hazards: np.ndarray, group: np.ndarray, band_lower: np.ndarray,
+                        head_age: np.ndarray, horizon: np.ndarray, reference_day: int, dw_zip: np.ndarray,
+                        by_zip: np.ndarray, n_zip: int, same_zip_share: float, rng: np.random.Generator) -> History:
+    """:func:`build_history` in numpy, the reference its compiled loops are tested against."""
     n = len(current)
     rounds_hh, rounds_dw, rounds_in, rounds_k = [], [], [], []
     active = np.arange(n)
@@ -197,7 +241,7 @@ def build_history(current: np.ndarray, hazards: np.ndarray, group: np.ndarray, b
         gap = gaps_back(hazards, group[active], band_lower, age, rng)
         start = day - gap * DAYS_PER_YEAR
         # before 1900 is "always": no record reaches it, and the day must fit its key
-        moved_in = np.floor(np.maximum(start, -25567.0)).astype(np.int64)
+        moved_in = np.floor(np.maximum(start, _FIRST_DAY)).astype(np.int64)
         rounds_hh.append(active)
         rounds_dw.append(dwelling)
         rounds_in.append(moved_in)
@@ -215,4 +259,4 @@ def build_history(current: np.ndarray, hazards: np.ndarray, group: np.ndarray, b
     return History(offsets=offsets, dwelling=spells[order], moved_in=moved_in[order])
 
 
-__all__ = ["History", "DAYS_PER_YEAR", "annual_hazard", "gaps_back", "previous_dwellings", "build_history"]
+__all__ = ["History", "DAYS_PER_YEAR", "annual_hazard", "gaps_back", "previous_dwellings", "build_history", "build_history_numpy"]

@@ -302,3 +302,155 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
             k = _put(data, k, d3, o3[c], o3[c + 1])
         offsets[i + 1] = k
     return offsets, data[:k]
+
+
+# ---- residence histories -----------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _years_back(age, need, h, knots, cum):
+    """:func:`sim.world.history._invert` for one household: years back from ``age`` until
+    ``need`` of cumulative hazard is spent (``h`` its group's hazards by band, ``cum`` their
+    cumulative hazard at each knot)."""
+    nk = len(knots)
+    if nk == 0:
+        return need / h[0] if h[0] > 0 else np.inf
+    # the cumulative hazard at the age: the knot at or below it (-1: below the first)
+    k = -1
+    while k + 1 < nk and knots[k + 1] <= age:
+        k += 1
+    if k < 0:
+        at = h[0] * (age - knots[0])
+    else:
+        at = cum[k] + h[k + 1] * (age - knots[k])
+    target = at - need
+    # the last knot whose cumulative hazard is at most the target
+    k = -1
+    while k + 1 < len(cum) and cum[k + 1] <= target:
+        k += 1
+    if k >= 0:
+        if h[k + 1] > 0:
+            start = knots[k] + (target - cum[k]) / h[k + 1]
+        else:
+            start = knots[k]
+    elif h[0] > 0:
+        start = knots[0] + target / h[0]
+    else:
+        start = -np.inf
+    gap = age - start
+    return gap if (gap >= 0.0 or np.isnan(gap)) else 0.0
+
+
+@njit(cache=True, nogil=True)
+def history_round(need, active, dwelling, group, age, day, horizon, hazards, knots, cums, days_per_year, floor_day):
+    """One round of :func:`sim.world.history.build_history`: each active household's move
+    before (gap from ``need``, its unit exponential), the day it moved in, and the households
+    whose history must go back further, with their day, head's age and dwelling.
+    Returns (moved_in, next active, next day, next age, next dwelling)."""
+    n = len(active)
+    moved_in = np.empty(n, np.int64)
+    more = np.empty(n, np.bool_)
+    m = 0
+    for i in range(n):
+        g = group[active[i]]
+        gap = _years_back(age[i], need[i], hazards[g], knots, cums[g])
+        start = day[i] - gap * days_per_year
+        if not start >= floor_day:            # np.maximum: before 1900 (or -inf) is 1900
+            start = floor_day if not np.isnan(start) else start
+        moved_in[i] = np.int64(np.floor(start))
+        more[i] = moved_in[i] > horizon[active[i]]
+        m += more[i]
+    next_active = np.empty(m, active.dtype)
+    next_day = np.empty(m, np.float64)
+    next_age = np.empty(m, np.float64)
+    next_dwelling = np.empty(m, dwelling.dtype)
+    j = 0
+    for i in range(n):
+        if more[i]:
+            next_active[j] = active[i]
+            next_day[j] = np.float64(moved_in[i])
+            next_age[j] = age[i] - (day[i] - moved_in[i]) / days_per_year
+            next_dwelling[j] = dwelling[i]
+            j += 1
+    return moved_in, next_active, next_day, next_age, next_dwelling
+
+
+@njit(cache=True, nogil=True)
+def previous_dwellings(current, dw_zip, by_zip, count, first, u, v, same_zip_share):
+    """:func:`sim.world.history.previous_dwellings` from its two uniforms per household
+    (``u`` places the dwelling, ``v`` decides whether the move was local)."""
+    n = len(current)
+    total = len(dw_zip)
+    out = np.empty(n, by_zip.dtype)
+    for i in range(n):
+        c = current[i]
+        z = dw_zip[c]
+        cz = count[z]
+        fz = first[z]
+        if v[i] < same_zip_share or cz == total:
+            k = np.int64(u[i] * max(cz - 1, 1))
+            p = by_zip[fz + k]
+            if p == c:
+                p = by_zip[min(fz + cz - 1, total - 1)]
+        else:
+            j = np.int64(u[i] * max(total - cz, 1))
+            if j >= fz:
+                j += cz
+            p = by_zip[min(j, total - 1)]
+        if p == c:
+            p = (c + 1) % max(total, 1)
+        out[i] = p
+    return out
+
+
+@njit(cache=True, nogil=True)
+def assemble_history(household, spells, moved_in, bounds, n):
+    """The spells of every round (round r at ``bounds[r]:bounds[r + 1]``, newest first) in
+    household order, oldest first: (offsets, dwelling, moved_in)."""
+    count = np.zeros(n, np.int64)
+    for i in range(len(household)):
+        count[household[i]] += 1
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    for h in range(n):
+        offsets[h + 1] = offsets[h] + count[h]
+    out_dw = np.empty(len(spells), spells.dtype)
+    out_in = np.empty(len(spells), np.int64)
+    for r in range(len(bounds) - 1):
+        for i in range(bounds[r], bounds[r + 1]):
+            h = household[i]
+            pos = offsets[h] + count[h] - 1 - r
+            out_dw[pos] = spells[i]
+            out_in[pos] = moved_in[i]
+    return offsets, out_dw, out_in
+
+
+@njit(cache=True, nogil=True)
+def spell_at(offsets, moved_in, households, days):
+    """:meth:`sim.world.history.History.spell_at`: the latest spell moved into on or before the
+    day, the oldest when the day is before them all."""
+    out = np.empty(len(households), np.int64)
+    for i in range(len(households)):
+        h = households[i]
+        j = offsets[h + 1] - 1
+        lo = offsets[h]
+        d = days[i]
+        while j > lo and moved_in[j] > d:
+            j -= 1
+        out[i] = j
+    return out
+
+
+@njit(cache=True, nogil=True)
+def band_of(lower, x):
+    """The band of each value: ``max(np.searchsorted(lower, x, side="right") - 1, 0)`` for the
+    few ascending lower edges ``lower``."""
+    out = np.empty(len(x), np.int64)
+    nb = len(lower)
+    for i in range(len(x)):
+        v = np.float64(x[i])
+        k = 0
+        while k < nb and lower[k] <= v:
+            k += 1
+        out[i] = max(k - 1, 0)
+    return out

@@ -421,8 +421,12 @@ def filing_gap(draw: np.ndarray, rate: np.ndarray | float, most: int) -> np.ndar
 def last_return_window(world, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first and last day a return for the tax year ``gap`` years before the latest is
     processed: February 1 to the end of May of the year after it."""
+    gap = np.asarray(gap, dtype=np.int64)
+    if gap.size > 64 and int(gap.max()) - int(gap.min()) < 64:    # a few distinct gaps: each year's January 1 once
+        lo = int(gap.min())
+        return tuple(w[gap - lo] for w in last_return_window(world, np.arange(lo, int(gap.max()) + 1)))
     year = world.reference_year - gap                       # the year it is processed in
-    january = (np.asarray(year, dtype=np.int64) - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    january = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
     return january + 31, january + 150
 
 
@@ -482,7 +486,7 @@ def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, fi
                             mob.same_zip_move_share, rng)
     history.dwelling = history.dwelling.astype(np.int32)   # compact: gathers stay in cache
     history.moved_in = history.moved_in.astype(np.int32)
-    band_now = np.maximum(np.searchsorted(bands, head_age, side="right") - 1, 0)
+    band_now = kernels.band_of(bands, head_age)
     return history, table[group, band_now].astype(np.float32)
 
 
