@@ -166,3 +166,37 @@ def test_band_of_and_last_return_window_equal_numpy():
     january = (world.reference_year - gap - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
     first, last = last_return_window(world, gap)
     assert np.array_equal(first, january + 31) and np.array_equal(last, january + 150)
+
+
+@pytest.mark.parametrize("shares", [{}, {"world.households.child_share": 0.7, "world.households.partner_share": 0.3}])
+def test_people_equal_numpy(shares):
+    from pathlib import Path
+
+    from sim.config import config_with, load_config
+    from sim.world import geography, population
+    from sim.world.vocab import vocabulary
+
+    config = config_with(load_config(Path(__file__).parents[1] / "configs" / "august-2025.toml"),
+                         **{"world.scale": 0.001, **shares})
+    plan = geography.plan(config)
+    block = plan.blocks[0]
+    zips = plan.areas(block)
+    hh = population._households(config.world.households, plan, block, zips, vocabulary(), np.random.default_rng(1))
+    a = population._people(config.world, hh, zips, np.random.default_rng(2))
+    b = population._people_numpy(config.world, hh, zips, np.random.default_rng(2))
+    for name in ("household", "role", "female", "age", "dob", "person_id"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+
+
+def test_roles_compare_draws_with_the_shares_in_float32():
+    sizes = np.full(6, 3)
+    edge = [np.nextafter(np.float32(0.72), np.float32(0)), np.float32(0.72), np.nextafter(np.float32(0.72), np.float32(1))]
+    u = np.array([0.5, *edge, 0.5, 0.5] + [0.5, 0.5, np.float32(0.85)] * 4, dtype=np.float32)
+    _, role, *_ = kernels.roles(sizes, u, np.float32(0.85), np.float32(0.72), ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD, ROLE_RELATIVE)
+    member = np.tile(np.arange(3), 6)
+    expected = np.full(len(u), ROLE_CHILD, np.int8)
+    expected[(member == 1) | (u >= 0.85)] = ROLE_RELATIVE
+    expected[(member == 1) & (u < 0.72)] = ROLE_PARTNER
+    expected[member == 0] = ROLE_HEAD
+    assert np.array_equal(role, expected)

@@ -454,3 +454,69 @@ def band_of(lower, x):
             k += 1
         out[i] = max(k - 1, 0)
     return out
+
+
+# ---- people ------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def roles(sizes, u, child_share, partner_share, head, partner, child, relative):
+    """Each person's household and role by position (:func:`sim.world.population._people`): the
+    head first; the second member a partner (``u < partner_share``) or another adult relative;
+    later members children, or adult relatives where ``u >= child_share`` (the shares float32,
+    as numpy compares a float32 draw with a Python float). Returns (household, role, how many
+    partners, children, relatives)."""
+    n = len(u)
+    household = np.empty(n, np.int32)
+    role = np.empty(n, np.int8)
+    counts = np.zeros(4, np.int64)
+    i = 0
+    for h in range(len(sizes)):
+        for t in range(sizes[h]):
+            household[i] = h
+            if t == 0:
+                r = head
+            elif t == 1:
+                r = partner if u[i] < partner_share else relative
+            else:
+                r = relative if u[i] >= child_share else child
+            role[i] = r
+            counts[r] += 1
+            i += 1
+    return household, role, counts[partner], counts[child], counts[relative]
+
+
+@njit(cache=True, nogil=True)
+def ages(household, role, starts, female, head_female, head_age, partner_normal, child_uniform, relative_normal,
+         day_of_year, ref_day, head, partner, child):
+    """Sex, age and date of birth of each person: heads have their household's draws, partners
+    the other sex than the head and the head's age less 2 plus 4 normals, children a uniform
+    share of up to 24 years, relatives the head's age plus 10 normals (clipped to 18-99, all in
+    float32 as numpy computes them); the date of birth is whole years of age back from
+    ``ref_day``, less a day of the year. ``female`` is updated in place. Returns (age, dob)."""
+    n = len(household)
+    age = np.empty(n, np.float32)
+    dob = np.empty(n, np.int32)
+    jp = 0
+    jc = 0
+    jr = 0
+    lo, hi = np.float32(18), np.float32(99)
+    for i in range(n):
+        h = household[i]
+        a = head_age[h]
+        r = role[i]
+        if i == starts[h]:
+            female[i] = head_female[h]
+        elif r == partner:
+            female[i] = not head_female[h]
+            a = min(max((a - np.float32(2)) + np.float32(4) * partner_normal[jp], lo), hi)
+            jp += 1
+        elif r == child:
+            a = child_uniform[jc] * min(max(a - np.float32(17), np.float32(1)), np.float32(24))
+            jc += 1
+        elif r != head:
+            a = min(max(a + np.float32(10) * relative_normal[jr], lo), hi)
+            jr += 1
+        age[i] = a
+        dob[i] = ref_day - np.int32(np.floor(a) * np.float32(365.25)) - day_of_year[i]
+    return age, dob

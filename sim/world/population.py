@@ -503,8 +503,43 @@ class _People:
 
 
 def _people(world, hh: _Households, zips, rng: np.random.Generator) -> _People:
+    """Stage 3: the draws in numpy, in the order and sizes of :func:`_people_numpy`; what they
+    make in two compiled passes (:func:`sim.world.kernels.roles`, :func:`sim.world.kernels.ages`)."""
     hcfg = world.households
-    n_hh, n_zip = len(hh.zip), len(zips)
+    n_hh = len(hh.zip)
+    n = int(hh.size.sum())
+    hh_start = hh.start
+    u = rng.random(n, dtype=np.float32)
+    household, role, n_partner, n_child, n_relative = kernels.roles(
+        hh.size, u, np.float32(hcfg.child_share), np.float32(hcfg.partner_share), ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD, ROLE_RELATIVE)
+    head_female = rng.random(n_hh, dtype=np.float32) < np.where(hh.requested, hcfg.requested_head_female_share, 0.5)
+    female = rng.random(n, dtype=np.float32) < 0.5
+    z = rng.standard_normal(n_hh, dtype=np.float32)
+    (m_req, sd_req), (m_gen, sd_gen) = hcfg.head_age_requested, hcfg.head_age_general
+    head_age = np.where(hh.requested, np.clip(m_req + sd_req * z, 18, 75), np.clip(m_gen + sd_gen * z, 18, 95)).astype(np.float32)
+    partner_normal = rng.standard_normal(n_partner, dtype=np.float32)
+    child_uniform = rng.random(n_child, dtype=np.float32)
+    relative_normal = rng.standard_normal(n_relative, dtype=np.float32)
+    day_of_year = rng.integers(0, 365, n, dtype=np.int32)
+    age, dob = kernels.ages(household, role, hh_start, female, head_female, head_age, partner_normal, child_uniform,
+                            relative_normal, day_of_year, reference_day(world), ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD)
+    return _People(household=household, role=role, female=female, age=age, dob=dob,
+                   person_id=_person_ids(hh, zips, n))
+
+
+def _person_ids(hh: _Households, zips, n: int) -> np.ndarray:
+    """Person identifiers: the area's national offset + position in the area. Households are in
+    area order, so a person's position in its area is its position in the block minus the first
+    position of the area."""
+    people_per_zip = np.bincount(hh.zip, weights=hh.size, minlength=len(zips)).astype(np.int64)
+    first_person = np.cumsum(people_per_zip) - people_per_zip
+    return np.repeat(zips["person_offset"] - first_person, people_per_zip) + np.arange(n)
+
+
+def _people_numpy(world, hh: _Households, zips, rng: np.random.Generator) -> _People:
+    """:func:`_people` in numpy, the reference its compiled passes are tested against."""
+    hcfg = world.households
+    n_hh = len(hh.zip)
     n = int(hh.size.sum())
     hh_start = hh.start
     household = np.repeat(np.arange(n_hh, dtype=np.int32), hh.size)
@@ -534,13 +569,7 @@ def _people(world, hh: _Households, zips, rng: np.random.Generator) -> _People:
     # days of age: whole years, then a uniform day within the year of age
     dob = ref_day - (np.floor(age) * np.float32(365.25)).astype(np.int32) - rng.integers(0, 365, n, dtype=np.int32)
 
-    # person identifiers: the area's national offset + position in the area
-    # households are in area order, so a person's position in its area is its position in the
-    # block minus the first position of the area
-    people_per_zip = np.bincount(hh.zip, weights=hh.size, minlength=n_zip).astype(np.int64)
-    first_person = np.cumsum(people_per_zip) - people_per_zip
-    person_id = np.repeat(zips["person_offset"] - first_person, people_per_zip) + np.arange(n)
-    return _People(household=household, role=role, female=female, age=age, dob=dob, person_id=person_id)
+    return _People(household=household, role=role, female=female, age=age, dob=dob, person_id=_person_ids(hh, zips, n))
 
 
 def _names(hh: _Households, people: _People, vocab: Vocabulary,
