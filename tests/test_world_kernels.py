@@ -200,3 +200,44 @@ def test_roles_compare_draws_with_the_shares_in_float32():
     expected[(member == 1) & (u < 0.72)] = ROLE_PARTNER
     expected[member == 0] = ROLE_HEAD
     assert np.array_equal(role, expected)
+
+
+def test_categories_at_rows_equal_numpy():
+    import pyarrow as pa
+
+    from sim.world.address import categories
+
+    rng = np.random.default_rng(4)
+    table = pa.array([f"V{i}" for i in range(40)], pa.string())
+    codes = rng.integers(-2, 40, 10_000).astype(np.int32)
+    rows = rng.integers(0, len(codes), 7_000)
+    for null_below in (None, 0, 1):
+        c = np.maximum(codes, 0) if null_below is None else codes
+        want_codes = c[rows]
+        mask = None if null_below is None else want_codes < null_below
+        idx = (np.maximum(want_codes, null_below) if mask is not None else want_codes).astype(np.int16)
+        expected = pa.DictionaryArray.from_arrays(pa.array(idx, mask=mask), table)
+        assert categories(table, c, null_below=null_below, rows=rows).equals(expected)
+        assert categories(table, want_codes, null_below=null_below).equals(expected)
+
+
+@pytest.mark.parametrize("domain", [1000, 10**5 + 3, 88_119_912, 2**31 + 5])
+def test_feistel_walk_equals_numpy(domain):
+    from sim.world import tin
+
+    rng = np.random.default_rng(domain)
+    x = np.unique(np.r_[0, domain - 1, rng.integers(0, domain, 20_000)])
+    for key in (0, 7, 2**61 + 3):
+        forward = tin._walk(x, domain, key, tin._feistel)
+        assert np.array_equal(forward, tin._walk_numpy(x, domain, key, tin._feistel))
+        assert np.array_equal(tin._walk(forward, domain, key, tin._feistel_inverse), x)
+        assert np.array_equal(tin._walk_numpy(forward, domain, key, tin._feistel_inverse), x)
+
+
+def test_ssn_numbers_equal_numpy():
+    from sim.world import tin
+
+    rng = np.random.default_rng(12)
+    ids = np.r_[0, tin.SSN_DOMAIN - 1, rng.integers(0, tin.SSN_DOMAIN, 50_000)]
+    got = tin.ssn_numbers(ids, 99)
+    assert got.dtype == np.int64 and np.array_equal(got, tin.ssn_numbers_numpy(ids, 99))

@@ -73,7 +73,8 @@ def digits(numbers: np.ndarray, width: int) -> pa.Array:
     if len(numbers) and (numbers.min() < 0 or numbers.max() >= 10 ** width):
         return pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0")
     offsets = np.arange(0, (len(numbers) + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(len(numbers), pa.py_buffer(offsets), pa.py_buffer(kernels.fixed_digits(numbers, width)))
+    data = kernels.fixed_digits(numbers, width, kernels.DIGIT_PAIRS)
+    return pa.StringArray.from_buffers(len(numbers), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _buffers(table: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -106,17 +107,25 @@ def join_codes(parts, rows: np.ndarray | None = None, *, sep: str = " ", lo3: in
     return _string_array(offsets, data)
 
 
-def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None) -> pa.DictionaryArray:
-    """A dictionary-encoded column: integer codes into a small string table, no strings copied.
+def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None,
+               rows: np.ndarray | None = None) -> pa.DictionaryArray:
+    """A dictionary-encoded column: integer codes into a small string table, no strings copied
+    (the codes at ``rows``, all by default, gathered in one compiled pass).
 
     Low-cardinality columns (state, suffix, name control, origin group) are stored this way in
     memory and in Parquet; readers get categoricals (pandas) or dictionaries (Arrow).
     """
     codes = np.asarray(codes)
     dtype = np.int16 if len(table) < 2**15 else np.int32 if len(table) < 2**31 else np.int64
-    mask = None if null_below is None else codes < null_below
-    idx = pa.array((np.maximum(codes, null_below) if mask is not None else codes).astype(dtype), mask=mask)
-    return pa.DictionaryArray.from_arrays(idx, table)
+    n = len(codes) if rows is None else len(rows)
+    idx = np.empty(n, dtype)
+    mask = np.empty(n if null_below is not None else 0, np.bool_)
+    kernels.gather_codes(codes, _NO_ROWS if rows is None else np.asarray(rows, dtype=np.int64),
+                         0 if null_below is None else null_below, idx, mask)
+    return pa.DictionaryArray.from_arrays(pa.array(idx, mask=mask if null_below is not None else None), table)
+
+
+_NO_ROWS = np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -174,10 +183,13 @@ class Labels:
             values, codes = zips.distinct(column)
             self._area[name] = (_s(values), codes)
 
-    def area(self, name: str, zip_row: np.ndarray, *, dictionary: bool = False) -> pa.Array:
-        """``city``, ``state`` or ``zip5`` of each row's area, as plain or dictionary strings."""
+    def area(self, name: str, zip_row: np.ndarray, *, dictionary: bool = False, rows: np.ndarray | None = None) -> pa.Array:
+        """``city``, ``state`` or ``zip5`` of each row's area (of ``zip_row[rows]`` where ``rows``
+        is given), as plain or dictionary strings."""
         table, codes = self._area[name]
-        return categories(table, codes[zip_row]) if dictionary else take(table, codes[zip_row])
+        if dictionary:
+            return categories(table, codes[zip_row], rows=rows)
+        return take(table, codes[zip_row if rows is None else zip_row[rows]])
 
     def predirs(self, c: Components, *, full: bool = False) -> pa.Array:
         return take(self.predir_full if full else self.predir, c.predir, null_below=0)

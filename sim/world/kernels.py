@@ -230,19 +230,50 @@ def birth_years(days):
 # ---- strings -----------------------------------------------------------------------------------
 
 
+#: "00" to "99", two bytes each: :func:`fixed_digits` writes two digits a step.
+DIGIT_PAIRS = np.array([ord(c) for i in range(100) for c in f"{i:02d}"], np.uint8)
+
+
 @njit(cache=True, nogil=True)
-def fixed_digits(numbers, width):
+def fixed_digits(numbers, width, pairs):
     """The bytes of ``numbers`` as zero-padded decimal strings of ``width`` digits, end to end
-    (every number in ``[0, 10**width)``; the caller checks)."""
+    (every number in ``[0, 10**width)``; the caller checks), two digits at a time from ``pairs``
+    (:data:`DIGIT_PAIRS`)."""
     n = len(numbers)
     data = np.empty(n * width, np.uint8)
     for i in range(n):
-        x = numbers[i]
+        x = np.uint64(numbers[i])
         base = i * width
-        for k in range(width - 1, -1, -1):
-            data[base + k] = 48 + x % 10
-            x //= 10
+        k = width
+        while k >= 2:
+            q = x // np.uint64(100)
+            r = x - q * np.uint64(100)
+            data[base + k - 1] = pairs[2 * r + 1]
+            data[base + k - 2] = pairs[2 * r]
+            x = q
+            k -= 2
+        if k == 1:
+            data[base] = np.uint8(48 + x % np.uint64(10))
     return data
+
+
+# ---- columns -----------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def gather_codes(codes, rows, lo, out, null):
+    """``out[i] = max(codes[rows[i]], lo)`` and ``null[i] = codes[rows[i]] < lo`` (``rows``
+    empty: every code in order; ``null`` empty: no mask wanted)."""
+    n = len(out)
+    direct = len(rows) == 0
+    masked = len(null) > 0
+    for i in range(n):
+        c = codes[i] if direct else codes[rows[i]]
+        if masked:
+            null[i] = c < lo
+            if c < lo:
+                c = lo
+        out[i] = c
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -520,3 +551,57 @@ def ages(household, role, starts, female, head_female, head_age, partner_normal,
         age[i] = a
         dob[i] = ref_day - np.int32(np.floor(a) * np.float32(365.25)) - day_of_year[i]
     return age, dob
+
+
+# ---- numbers -----------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _feistel(x, half_bits, keys, inverse):
+    """One pass of :func:`sim.world.tin._feistel` (or its inverse) on one value, in 32-bit
+    unsigned arithmetic (products wrap modulo 2**32)."""
+    m32 = np.uint64(0xFFFFFFFF)
+    mask = np.uint64((1 << half_bits) - 1)
+    shift = np.uint64(half_bits)
+    left = (x >> shift) & mask
+    right = x & mask
+    nk = len(keys)
+    for t in range(nk):
+        k = np.uint64(keys[nk - 1 - t] if inverse else keys[t])
+        h = (((left if inverse else right) ^ k) * np.uint64(0x9E3779B1)) & m32
+        h ^= h >> np.uint64(15)
+        h = (h * np.uint64(0x85EBCA77)) & m32
+        h ^= h >> np.uint64(13)
+        if inverse:
+            left, right = right ^ (h & mask), left
+        else:
+            left, right = right, left ^ (h & mask)
+    return ((left << shift) | right) & m32
+
+
+@njit(cache=True, nogil=True)
+def feistel_walk(x, half_bits, keys, domain, inverse):
+    """:func:`sim.world.tin._walk`: each value through the Feistel network (or its inverse)
+    until it lies in ``[0, domain)``."""
+    out = np.empty(len(x), np.int64)
+    d = np.uint64(domain)
+    for i in range(len(x)):
+        y = _feistel(np.uint64(x[i]) & np.uint64(0xFFFFFFFF), half_bits, keys, inverse)
+        while y >= d:
+            y = _feistel(y, half_bits, keys, inverse)
+        out[i] = np.int64(y)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ssn_digits(k, areas):
+    """The SSN of each permuted index (:func:`sim.world.tin.ssn_numbers`): area, group 01-99
+    and serial 0001-9999 as one 9-digit integer."""
+    out = np.empty(len(k), np.int64)
+    for i in range(len(k)):
+        area = k[i] // (99 * 9999)
+        rest = k[i] - area * (99 * 9999)
+        group = rest // 9999
+        serial = rest - group * 9999
+        out[i] = areas[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
+    return out

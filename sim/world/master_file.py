@@ -229,34 +229,34 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     comp = address.components(pop, dw_on_file)
     labels = address.Labels(vocab, zips)
     zip4_known = rng.random(len(dw_on_file), dtype=np.float32) < mcfg.zip4_known_rate
-    zip_row = comp.zip_row[dw_index]
-    number = comp.number[dw_index]
-    unit = comp.unit[dw_index]
-    zip4 = np.where(zip4_known, comp.zip4, -1)[dw_index]
+    # each column's codes are gathered at the rows (people) or dw_index (their dwellings) as the
+    # column is made, in one compiled pass each (address.categories)
+    n_groups = len(plan.groups)
     table = pa.table({
         "tin": address.digits(person_tin[rows], 9),
-        "tin_type": categories(TIN_TYPES, itin[rows].astype(np.int8)),
-        "first_name": categories(first_table, first_code[rows]),
-        "middle_initial": categories(LETTERS, initial[rows], null_below=0),
-        "last_name": categories(names, name_code[rows]),
-        "name_control": categories(nc_table, nc_code[rows]),
+        "tin_type": categories(TIN_TYPES, itin.view(np.int8), rows=rows),
+        "first_name": categories(first_table, first_code, rows=rows),
+        "middle_initial": categories(LETTERS, initial, null_below=0, rows=rows),
+        "last_name": categories(names, name_code, rows=rows),
+        "name_control": categories(nc_table, nc_code, rows=rows),
         "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
         # the delivery line omits the ZIP, so two areas can share one: plain strings, not categories
         "street_address": address.usps_street_line(comp, labels.street_labels(pop), dw_index),
-        "street_number": categories(address.lookup("int", int(number.max(initial=0)) + 1), number),
-        "street_predir": categories(labels.predir, comp.predir[dw_index], null_below=0),
-        "street_name": categories(labels.stem, comp.stem[dw_index]),
-        "street_suffix": categories(labels.suffix, comp.suffix[dw_index]),
-        "unit": categories(address.lookup("int", int(unit.max(initial=0)) + 1), unit, null_below=1),
-        "city": labels.area("city", zip_row, dictionary=True),
-        "state": labels.area("state", zip_row, dictionary=True),
-        "zip5": labels.area("zip5", zip_row, dictionary=True),
-        "zip4": categories(address.lookup("zip4", 10_000), zip4, null_below=0),
+        "street_number": categories(address.lookup("int", int(comp.number.max(initial=0)) + 1), comp.number, rows=dw_index),
+        "street_predir": categories(labels.predir, comp.predir, null_below=0, rows=dw_index),
+        "street_name": categories(labels.stem, comp.stem, rows=dw_index),
+        "street_suffix": categories(labels.suffix, comp.suffix, rows=dw_index),
+        "unit": categories(address.lookup("int", int(comp.unit.max(initial=0)) + 1), comp.unit, null_below=1, rows=dw_index),
+        "city": labels.area("city", comp.zip_row, dictionary=True, rows=dw_index),
+        "state": labels.area("state", comp.zip_row, dictionary=True, rows=dw_index),
+        "zip5": labels.area("zip5", comp.zip_row, dictionary=True, rows=dw_index),
+        "zip4": categories(address.lookup("zip4", 10_000), np.where(zip4_known, comp.zip4, -1), null_below=0, rows=dw_index),
         "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
         "truth_person_id": pa.array(pop.person_id[rows], pa.int64()),
         "truth_household_id": pa.array(pop.household_id(rows), pa.int64()),
-        "truth_role": categories(ROLES, pop.role[rows]),
-        "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()), np.where(pop.hh_origin[hh_rows] < 0, len(plan.groups), pop.hh_origin[hh_rows])),
+        "truth_role": categories(ROLES, pop.role, rows=rows),
+        "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()),
+                                         np.where(pop.hh_origin < 0, n_groups, pop.hh_origin), rows=hh_rows),
         "truth_requested": pa.array(pop.requested[rows]),
         "truth_lka_current": pa.array(lka_current_hh[hh_rows]),
         "truth_lka_age_years": pa.array(((pop.reference_day - lka_day_hh[hh_rows]) / DAYS_PER_YEAR).astype(np.float32)),

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.world import kernels
+
 SSN_AREAS = np.array([a for a in range(1, 900) if a != 666], dtype=np.int64)
 ITIN_GROUPS = np.array([*range(50, 66), *range(70, 89), *range(90, 93), *range(94, 100)], dtype=np.int64)
 SSN_DOMAIN = len(SSN_AREAS) * 99 * 9999
@@ -60,18 +62,27 @@ def _feistel_inverse(x: np.ndarray, half_bits: int, keys: list[np.uint32]) -> np
 
 
 def _walk(x: np.ndarray, domain: int, key: int, step) -> np.ndarray:
-    """Apply ``step`` (a Feistel pass or its inverse) until every value lies in the domain."""
+    """Apply ``step`` (a Feistel pass or its inverse) until every value lies in the domain: in
+    a compiled loop (:func:`sim.world.kernels.feistel_walk`) for the two passes of this module,
+    in numpy for any other ``step`` (:func:`_walk_numpy` always)."""
     x = np.asarray(x, dtype=np.int64)
     if x.size and (x.min() < 0 or x.max() >= domain):
         raise ValueError(f"indices must lie in [0, {domain}), got [{x.min()}, {x.max()}]")
     half = (int(domain - 1).bit_length() + 1) // 2
     keys = _round_keys(key)
+    if step is _feistel or step is _feistel_inverse:     # the same passes, one compiled loop
+        return kernels.feistel_walk(x, half, np.array(keys, np.uint32), domain, step is _feistel_inverse)
     y = step(x.astype(np.uint32), half, keys)
     out = np.flatnonzero(y >= np.uint32(domain))
     while len(out):
         y[out] = step(y[out], half, keys)
         out = out[y[out] >= np.uint32(domain)]
     return y.astype(np.int64)
+
+
+def _walk_numpy(x: np.ndarray, domain: int, key: int, step) -> np.ndarray:
+    """:func:`_walk` in numpy, the reference its compiled loop is tested against."""
+    return _walk(x, domain, key, lambda v, half, keys: step(v, half, keys))
 
 
 def permute(index: np.ndarray, domain: int, key: int) -> np.ndarray:
@@ -86,7 +97,12 @@ def unpermute(value: np.ndarray, domain: int, key: int) -> np.ndarray:
 
 def ssn_numbers(person_id: np.ndarray, key: int) -> np.ndarray:
     """The SSN (as a 9-digit integer) of each national person id."""
-    k = permute(person_id, SSN_DOMAIN, key)
+    return kernels.ssn_digits(permute(person_id, SSN_DOMAIN, key), SSN_AREAS)
+
+
+def ssn_numbers_numpy(person_id: np.ndarray, key: int) -> np.ndarray:
+    """:func:`ssn_numbers` in numpy, the reference its compiled loops are tested against."""
+    k = _walk_numpy(person_id, SSN_DOMAIN, key, _feistel)
     area, rest = np.divmod(k, 99 * 9999)
     group, serial = np.divmod(rest, 9999)
     return SSN_AREAS[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
