@@ -241,3 +241,28 @@ def test_ssn_numbers_equal_numpy():
     ids = np.r_[0, tin.SSN_DOMAIN - 1, rng.integers(0, tin.SSN_DOMAIN, 50_000)]
     got = tin.ssn_numbers(ids, 99)
     assert got.dtype == np.int64 and np.array_equal(got, tin.ssn_numbers_numpy(ids, 99))
+
+
+def test_cut_rank_and_small_search_equal_numpy():
+    from sim.world.population import _rank_within_sort, rank_within
+
+    rng = np.random.default_rng(13)
+    for _ in range(20):
+        totals = rng.integers(0, 6, rng.integers(1, 40)) * (rng.random(1)[0] < 0.9)
+        total = int(totals.sum())
+        if total == 0:                  # _cut returns before cutting
+            continue
+        sizes = rng.integers(1, 5, total + 3)
+        ends = np.cumsum(sizes)
+        ends = ends[ends < total]
+        cell_ends = np.cumsum(totals)
+        cuts = np.unique(np.concatenate([ends, cell_ends[totals > 0]]))
+        starts = np.concatenate([[0], cuts[:-1]])
+        cell, size = kernels.cut_cells(sizes, totals)
+        assert np.array_equal(cell, np.searchsorted(cell_ends, starts, side="right")) and np.array_equal(size, cuts - starts)
+    keys = rng.integers(0, 300, 5_000)
+    assert np.array_equal(rank_within(keys), _rank_within_sort(keys))
+    cdf = np.cumsum(rng.random(7))
+    cdf /= cdf[-1]
+    u = np.r_[rng.random(10_000), cdf, 1.0]
+    assert np.array_equal(kernels.searchsorted_small(cdf, u, 1), np.searchsorted(cdf, u, side="right").clip(max=6) + 1)

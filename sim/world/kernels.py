@@ -605,3 +605,84 @@ def ssn_digits(k, areas):
         serial = rest - group * 9999
         out[i] = areas[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
     return out
+
+
+# ---- households and dwellings ------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def searchsorted_small(cdf, u, add):
+    """``np.searchsorted(cdf, u, side="right").clip(max=len(cdf) - 1) + add`` for a short
+    ``cdf`` (a linear scan; every ``u`` a number, not NaN)."""
+    out = np.empty(len(u), np.int64)
+    last = len(cdf) - 1
+    for i in range(len(u)):
+        x = u[i]
+        k = 0
+        while k < last and cdf[k] <= x:
+            k += 1
+        out[i] = k + add
+    return out
+
+
+@njit(cache=True, nogil=True)
+def cut_cells(sizes, totals):
+    """:func:`sim.world.population._cut` after its draws: the running sums of ``sizes`` below
+    the total and the cells' ends merged (each cut once), as (cell of each group, its size)."""
+    total = 0
+    for c in range(len(totals)):
+        total += totals[c]
+    cell_ends = np.empty(len(totals), np.int64)
+    acc = 0
+    for c in range(len(totals)):
+        acc += totals[c]
+        cell_ends[c] = acc
+    # the cuts: a merge of two ascending runs, each value once
+    cuts = np.empty(len(sizes) + len(totals), np.int64)
+    m = 0
+    e = np.int64(0)
+    s = 0
+    c = 0
+    nxt = sizes[0] if len(sizes) else total
+    e = nxt
+    while True:
+        a = e if (s < len(sizes) and e < total) else total + 1
+        while c < len(totals) and totals[c] == 0:
+            c += 1
+        b = cell_ends[c] if c < len(totals) else total + 1
+        if a > total and b > total:
+            break
+        v = min(a, b)
+        if m == 0 or cuts[m - 1] != v:
+            cuts[m] = v
+            m += 1
+        if a == v:
+            s += 1
+            if s < len(sizes):
+                e += sizes[s]
+        if b == v:
+            c += 1
+    cell = np.empty(m, np.int64)
+    size = np.empty(m, np.int64)
+    start = 0
+    k = 0
+    for i in range(m):
+        while k < len(cell_ends) and cell_ends[k] <= start:
+            k += 1
+        cell[i] = k
+        size[i] = cuts[i] - start
+        start = cuts[i]
+    return cell, size
+
+
+@njit(cache=True, nogil=True)
+def rank_counting(keys, n_keys):
+    """0-based position of each element among equal keys, in array order, for keys in
+    ``[0, n_keys)``: a count per key, one pass."""
+    seen = np.zeros(n_keys, np.int64)
+    out = np.empty(len(keys), np.int64)
+    for i in range(len(keys)):
+        k = keys[i]
+        out[i] = seen[k]
+        seen[k] += 1
+    return out

@@ -146,22 +146,15 @@ def _cut(totals: np.ndarray, sizes_draw, rng: np.random.Generator) -> tuple[np.n
         draw = sizes_draw(rng, max(int((total - covered) / 2.0) + 16, 16))
         pieces.append(draw)
         covered += int(draw.sum())
-    ends = np.cumsum(np.concatenate(pieces))
-    ends = ends[ends < total]
-    cell_ends = np.cumsum(totals)
-    cuts = np.concatenate([ends, cell_ends[totals > 0]])
-    cuts.sort(kind="stable")              # two sorted runs: a linear merge
-    cuts = cuts[np.r_[True, cuts[1:] != cuts[:-1]]]
-    starts = np.concatenate([[0], cuts[:-1]])
-    cell = np.searchsorted(cell_ends, starts, side="right")
-    return cell, cuts - starts
+    # the running sums below the total and the cells' ends, merged (each cut once), in one pass
+    return kernels.cut_cells(np.concatenate(pieces).astype(np.int64), np.asarray(totals, dtype=np.int64))
 
 
 def _size_sampler(shares: list[float]):
     cdf = np.cumsum(shares) / np.sum(shares)
 
     def draw(rng: np.random.Generator, n: int) -> np.ndarray:
-        return draw_from_cdf(cdf, rng.random(n)) + 1
+        return kernels.searchsorted_small(cdf, rng.random(n), 1)
 
     return draw
 
@@ -183,6 +176,13 @@ def _rank_sorted(keys: np.ndarray) -> np.ndarray:
 
 def rank_within(keys: np.ndarray) -> np.ndarray:
     """0-based position of each element among equal keys, in array order."""
+    if len(keys) and 0 <= keys.min() and keys.max() < 4 * len(keys) + 1024:   # a count per key: one pass
+        return kernels.rank_counting(keys, int(keys.max()) + 1)
+    return _rank_within_sort(keys)
+
+
+def _rank_within_sort(keys: np.ndarray) -> np.ndarray:
+    """:func:`rank_within` by a stable sort, for any keys."""
     # numpy's stable sort is a linear radix sort for 16-bit keys
     small = len(keys) and 0 <= keys.min() and keys.max() < 2**16
     order = np.argsort(keys.astype(np.uint16) if small else keys, kind="stable")

@@ -83,6 +83,9 @@ def draw_from_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     >>> draw_from_cdf(np.array([0.5, 0.75, 1.0]), np.array([0.1, 0.6, 0.9, 1.0])).tolist()
     [0, 1, 2, 2]
     """
+    u = np.asarray(u)
+    if len(cdf) <= 16 and u.ndim == 1 and u.dtype == np.float64 and len(cdf):   # a short table: a linear scan, compiled
+        return kernels.searchsorted_small(np.asarray(cdf, dtype=np.float64), u, 0)
     return np.searchsorted(cdf, u, side="right").clip(max=len(cdf) - 1)
 
 
