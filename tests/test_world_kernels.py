@@ -266,3 +266,20 @@ def test_cut_rank_and_small_search_equal_numpy():
     cdf /= cdf[-1]
     u = np.r_[rng.random(10_000), cdf, 1.0]
     assert np.array_equal(kernels.searchsorted_small(cdf, u, 1), np.searchsorted(cdf, u, side="right").clip(max=6) + 1)
+
+
+def test_order_within_areas_equals_numpy():
+    rng = np.random.default_rng(14)
+    area = np.sort(rng.integers(0, 40, 20_000)).astype(np.int32)
+    u = rng.random(len(area))
+    got, ok = kernels.order_within_areas(area, u)
+    assert ok and np.array_equal(got, np.argsort(area + u))
+    from sim.world.population import _order_within_areas
+
+    tied = u.copy()
+    tied[np.flatnonzero(area[1:] == area[:-1])[0] + 1] = tied[np.flatnonzero(area[1:] == area[:-1])[0]]
+    assert not kernels.order_within_areas(area, tied)[1]
+    assert np.array_equal(_order_within_areas(area, tied), np.argsort(area + tied))
+    top = u.copy()
+    top[-1] = 1 - 2.0 ** -53                    # rounds up to area + 1
+    assert np.array_equal(_order_within_areas(area, top), np.argsort(area + top))

@@ -686,3 +686,54 @@ def rank_counting(keys, n_keys):
         out[i] = seen[k]
         seen[k] += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def order_within_areas(area, u):
+    """The order of ``area + u`` (``area`` ascending, each ``u`` in [0, 1)), area by area, each
+    area's keys by a bucket sort on ``u`` (the key grows with ``u``) and an insertion sort within
+    a bucket. Returns (order, ok): ``ok`` is false where two keys tie or two areas' keys overlap
+    (a sum rounded up to the next area), where the order could depend on the sort, and the caller
+    sorts all the keys instead."""
+    n = len(area)
+    out = np.empty(n, np.int64)
+    keys = np.empty(n, np.float64)
+    bucket = np.empty(n, np.int64)
+    for i in range(n):
+        keys[i] = np.float64(area[i]) + u[i]
+    first = np.zeros(n + 1, np.int64)
+    fill = np.zeros(n + 1, np.int64)
+    start = 0
+    previous_top = -np.inf
+    while start < n:
+        stop = start + 1
+        while stop < n and area[stop] == area[start]:
+            stop += 1
+        size = stop - start
+        for b in range(size + 1):
+            first[b] = 0
+        for i in range(start, stop):
+            b = min(np.int64(u[i] * size), size - 1)
+            bucket[i] = b
+            first[b + 1] += 1
+        for b in range(size):
+            first[b + 1] += first[b]
+        for b in range(size):
+            fill[b] = first[b]
+        for i in range(start, stop):
+            b = bucket[i]
+            lo = start + first[b]
+            j = start + fill[b]
+            fill[b] += 1
+            while j > lo and keys[out[j - 1]] > keys[i]:      # insertion into the bucket's sorted run
+                out[j] = out[j - 1]
+                j -= 1
+            out[j] = i
+        if keys[out[start]] <= previous_top:
+            return out, False
+        for t in range(start + 1, stop):
+            if keys[out[t]] == keys[out[t - 1]]:
+                return out, False
+        previous_top = keys[out[stop - 1]]
+        start = stop
+    return out, True

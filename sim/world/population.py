@@ -332,7 +332,7 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
 
     # multi-unit households, shuffled within their area, cut into buildings
     mu = np.flatnonzero(hh.multiunit)
-    mu = mu[np.argsort(hh.zip[mu] + rng.random(len(mu)))]   # area order, random within an area
+    mu = mu[_order_within_areas(hh.zip[mu], rng.random(len(mu)))]   # area order, random within an area
     mean_extra = max(hcfg.mean_building_units - 2.0, 1e-9)
     building_sizes = lambda r, n: 1 + r.geometric(1.0 / (mean_extra + 1.0), n)  # noqa: E731  mean = mean_building_units
     mu_counts = np.bincount(hh.zip[mu], minlength=n_zip)
@@ -359,6 +359,13 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
     return _Dwellings(st_zip=st_zip, st_stem=st_stem, st_suffix=st_suffix, st_predir=st_predir, st_base=st_base,
                       st_step=st_step, bl_zip=bl_zip, bl_street=bl_street, bl_number=bl_number, bl_zip4=bl_zip4,
                       dw_building=dw_building, dw_unit=dw_unit, hh_dwelling=hh_dwelling, n_single_family=len(sf))
+
+
+def _order_within_areas(area: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.argsort(area + u)`` for ascending areas and uniforms ``u``: sorted area by area
+    (compiled) unless two keys tie, where numpy's own (unstable) sort decides."""
+    order, ok = kernels.order_within_areas(area, u)
+    return order if ok else np.argsort(area + u)
 
 
 def _double_up(hcfg, hh: _Households, hh_dwelling: np.ndarray, n_zip: int, n_pools: int,
