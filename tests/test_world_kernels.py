@@ -149,6 +149,8 @@ def test_build_history_equals_numpy(lower):
     keys = b._keys()
     found = np.searchsorted(keys, (hh.astype(np.int64) << 32) + (days + (1 << 31)), side="right") - 1
     assert np.array_equal(a.spell_at(hh, days), np.maximum(found, b.offsets[hh]))
+    after = days - rng.integers(-50, 20 * 365, len(hh))
+    assert np.array_equal(a.moves_between(hh, after, days), b.moves_between_numpy(hh, after, days))
 
 
 def test_band_of_and_last_return_window_equal_numpy():

@@ -16,8 +16,8 @@ of the block (:func:`previous_dwellings`).
 
 Lookups are vectorized: :meth:`History.dwelling_at` (where a household lived on a day) walks
 back from each household's newest spell in a compiled loop, and :meth:`History.moves_between`
-(how many times it moved in a span of days) is a binary search on one sorted key,
-``household * 2**32 + day``.
+(how many times it moved in a span of days) counts its spells in one (the numpy references,
+binary searches on one sorted key ``household * 2**32 + day``, are kept for the tests).
 
 >>> import numpy as np
 >>> h = History(offsets=np.array([0, 2, 3]), dwelling=np.array([7, 4, 9]), moved_in=np.array([100, 500, 50]))
@@ -94,6 +94,16 @@ class History:
 
     def moves_between(self, households: np.ndarray, after: np.ndarray, until: np.ndarray) -> np.ndarray:
         """How many times each of ``households`` moved on a day in ``(after, until]``."""
+        households = np.asarray(households, dtype=np.int64)
+        after = np.broadcast_to(np.asarray(after, dtype=np.int64), households.shape)
+        until = np.broadcast_to(np.asarray(until, dtype=np.int64), households.shape)
+        # a count over each household's few spells, compiled (no key of every spell needed)
+        return kernels.moves_between(np.asarray(self.offsets, dtype=np.int64), self.moved_in, households,
+                                     np.ascontiguousarray(after), np.ascontiguousarray(until))
+
+    def moves_between_numpy(self, households: np.ndarray, after: np.ndarray, until: np.ndarray) -> np.ndarray:
+        """:meth:`moves_between` by binary searches on the sorted keys, the reference its compiled
+        loop is tested against."""
         households = np.asarray(households, dtype=np.int64)
         keys = self._keys()
         lo = np.searchsorted(keys, (households << _DAY_BITS) + (np.asarray(after, np.int64) + _DAY_OFFSET), side="right")

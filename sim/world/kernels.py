@@ -291,28 +291,41 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
     table 3) leaving its part out (Arrow's ``binary_join_element_wise`` with
     ``null_handling="skip"``, a part left out being a null). Returns (offsets, bytes).
 
-    One pass: the bytes go to a buffer sized for the longest parts, returned trimmed (a view)."""
+    Two passes: the codes and each row's length (independent loads, which overlap in memory),
+    then the bytes into a buffer of exactly their size (a larger one costs its page faults)."""
     n = len(rows)
-    longest = np.int64(2)
-    for o in (o1, o2, o3):
-        most = 0
-        for a in range(len(o) - 1):
-            most = max(most, o[a + 1] - o[a])
-        longest += most
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0] = 0
-    data = np.empty(n * longest, np.uint8)
-    # the codes first, in a loop of independent loads (they overlap in memory), then the bytes
     g1 = np.empty(n, np.int64)
     g2 = np.empty(n, np.int64)
     g3 = np.empty(n, np.int64)
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    total = 0
     for i in range(n):
         r = rows[i]
-        g1[i] = c1[r]
-        g2[i] = c2[r]
-        g3[i] = c3[r]
-    k = 0
+        a = c1[r]
+        b = c2[r]
+        c = c3[r]
+        if c < lo3:
+            c = -1
+        g1[i] = a
+        g2[i] = b
+        g3[i] = c
+        parts = 0
+        if a >= 0:
+            total += o1[a + 1] - o1[a]
+            parts += 1
+        if b >= 0:
+            total += o2[b + 1] - o2[b]
+            parts += 1
+        if c >= 0:
+            total += o3[c + 1] - o3[c]
+            parts += 1
+        if parts > 1:
+            total += parts - 1
+        offsets[i + 1] = total
+    data = np.empty(total, np.uint8)
     for i in range(n):
+        k = offsets[i]
         a = g1[i]
         b = g2[i]
         c = g3[i]
@@ -326,13 +339,12 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
                 k += 1
             k = _put(data, k, d2, o2[b], o2[b + 1])
             started = True
-        if c >= 0 and c >= lo3:
+        if c >= 0:
             if started:
                 data[k] = sep
                 k += 1
             k = _put(data, k, d3, o3[c], o3[c + 1])
-        offsets[i + 1] = k
-    return offsets, data[:k]
+    return offsets, data
 
 
 # ---- residence histories -----------------------------------------------------------------------
@@ -737,3 +749,18 @@ def order_within_areas(area, u):
         previous_top = keys[out[stop - 1]]
         start = stop
     return out, True
+
+
+@njit(cache=True, nogil=True)
+def moves_between(offsets, moved_in, households, after, until):
+    """:meth:`sim.world.history.History.moves_between`: the moves (spells but the oldest) of each
+    household moved into on a day in ``(after, until]``."""
+    out = np.empty(len(households), np.int64)
+    for i in range(len(households)):
+        h = households[i]
+        k = 0
+        for j in range(offsets[h] + 1, offsets[h + 1]):
+            if after[i] < moved_in[j] <= until[i]:
+                k += 1
+        out[i] = k
+    return out
