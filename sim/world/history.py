@@ -210,9 +210,11 @@ def build_history(current: np.ndarray, hazards: np.ndarray, group: np.ndarray, b
                      for h in hazards]).reshape(len(hazards), len(knots))
     group = np.asarray(group, dtype=np.int64)
     horizon = np.asarray(horizon, dtype=np.int64)
-    dw_zip = np.asarray(dw_zip, dtype=np.int64)
-    by_zip = np.asarray(by_zip, dtype=np.int64)
     count = np.bincount(dw_zip, minlength=n_zip)
+    # the dwellings' areas and their order as int32 where they fit: half the bytes to gather from
+    small = len(dw_zip) < 2**31 - 1
+    dw_zip = np.asarray(dw_zip, dtype=np.int32 if small else np.int64)
+    by_zip = np.asarray(by_zip, dtype=np.int32 if small else np.int64)
     first = np.cumsum(count) - count
     rounds_hh, rounds_dw, rounds_in = [], [], []
     active = np.arange(n)

@@ -350,34 +350,36 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
 # ---- residence histories -----------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def _years_back(age, need, h, knots, cum):
+@njit(cache=True, nogil=True, inline="always")
+def _years_back(age, need, hazards, g, knots, cums):
     """:func:`sim.world.history._invert` for one household: years back from ``age`` until
-    ``need`` of cumulative hazard is spent (``h`` its group's hazards by band, ``cum`` their
-    cumulative hazard at each knot)."""
+    ``need`` of cumulative hazard is spent (``hazards[g]`` its group's hazards by band,
+    ``cums[g]`` their cumulative hazard at each knot)."""
     nk = len(knots)
+    h0 = hazards[g, 0]
     if nk == 0:
-        return need / h[0] if h[0] > 0 else np.inf
+        return need / h0 if h0 > 0 else np.inf
     # the cumulative hazard at the age: the knot at or below it (-1: below the first)
     k = -1
     while k + 1 < nk and knots[k + 1] <= age:
         k += 1
     if k < 0:
-        at = h[0] * (age - knots[0])
+        at = h0 * (age - knots[0])
     else:
-        at = cum[k] + h[k + 1] * (age - knots[k])
+        at = cums[g, k] + hazards[g, k + 1] * (age - knots[k])
     target = at - need
     # the last knot whose cumulative hazard is at most the target
     k = -1
-    while k + 1 < len(cum) and cum[k + 1] <= target:
+    while k + 1 < nk and cums[g, k + 1] <= target:
         k += 1
     if k >= 0:
-        if h[k + 1] > 0:
-            start = knots[k] + (target - cum[k]) / h[k + 1]
+        hk = hazards[g, k + 1]
+        if hk > 0:
+            start = knots[k] + (target - cums[g, k]) / hk
         else:
             start = knots[k]
-    elif h[0] > 0:
-        start = knots[0] + target / h[0]
+    elif h0 > 0:
+        start = knots[0] + target / h0
     else:
         start = -np.inf
     gap = age - start
@@ -395,13 +397,14 @@ def history_round(need, active, dwelling, group, age, day, horizon, hazards, kno
     more = np.empty(n, np.bool_)
     m = 0
     for i in range(n):
-        g = group[active[i]]
-        gap = _years_back(age[i], need[i], hazards[g], knots, cums[g])
+        a = active[i]
+        gap = _years_back(age[i], need[i], hazards, group[a], knots, cums)
         start = day[i] - gap * days_per_year
         if not start >= floor_day:            # np.maximum: before 1900 (or -inf) is 1900
             start = floor_day if not np.isnan(start) else start
-        moved_in[i] = np.int64(np.floor(start))
-        more[i] = moved_in[i] > horizon[active[i]]
+        d = np.int64(np.floor(start))
+        moved_in[i] = d
+        more[i] = d > horizon[a]
         m += more[i]
     next_active = np.empty(m, active.dtype)
     next_day = np.empty(m, np.float64)
@@ -424,7 +427,7 @@ def previous_dwellings(current, dw_zip, by_zip, count, first, u, v, same_zip_sha
     (``u`` places the dwelling, ``v`` decides whether the move was local)."""
     n = len(current)
     total = len(dw_zip)
-    out = np.empty(n, by_zip.dtype)
+    out = np.empty(n, np.int64)
     for i in range(n):
         c = current[i]
         z = dw_zip[c]
