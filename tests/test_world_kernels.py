@@ -285,3 +285,22 @@ def test_order_within_areas_equals_numpy():
     top = u.copy()
     top[-1] = 1 - 2.0 ** -53                    # rounds up to area + 1
     assert np.array_equal(_order_within_areas(area, top), np.argsort(area + top))
+
+
+def test_on_file_and_middle_initials_equal_numpy():
+    rng = np.random.default_rng(15)
+    n, n_hh = 20_000, 8_000
+    household = np.sort(rng.integers(0, n_hh, n)).astype(np.int32)
+    hh_origin = np.where(rng.random(n_hh) < 0.3, rng.integers(0, 5, n_hh), -1).astype(np.int8)
+    age = rng.uniform(0, 90, n).astype(np.float32)
+    age[:4] = [16.0, 18.0, np.nextafter(np.float32(18), np.float32(0)), 15.99]
+    requested = rng.random(n) < 0.05
+    rates = (0.83, 0.72, 0.9, 0.1)
+    u = rng.random(n, dtype=np.float32)
+    u[4:8] = np.float32(0.9), np.nextafter(np.float32(0.9), np.float32(1)), np.float32(0.72), np.float32(0.1)
+    requested_hh, adult = hh_origin[household] != -1, age >= 18
+    rate = np.select([requested, requested_hh & adult, adult, age >= 16], list(rates), 0.0)
+    got = kernels.on_file(u, requested, hh_origin, household, age, -1, *rates)
+    assert np.array_equal(got[0], u < rate) and np.array_equal(got[1], requested_hh) and np.array_equal(got[2], adult)
+    letters = rng.integers(0, 26, n, dtype=np.int8)
+    assert np.array_equal(kernels.middle_initials(u, np.float32(0.9), letters), np.where(u < 0.9, letters, np.int8(-1)))

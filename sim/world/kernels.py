@@ -767,3 +767,44 @@ def moves_between(offsets, moved_in, households, after, until):
                 k += 1
         out[i] = k
     return out
+
+
+# ---- the master file ---------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def on_file(u, requested, hh_origin, household, age, general, rate_requested, rate_household, rate_adult, rate_child):
+    """Who is on the master file: each person's draw ``u`` (float32) below their rate (float64,
+    as numpy compares a float32 array with np.select's float64 one): a requested person's, an
+    adult of a requested household's, any other adult's, a 16- or 17-year-old's, else 0.
+    Returns (on file, of a requested household, adult)."""
+    n = len(u)
+    out = np.empty(n, np.bool_)
+    requested_hh = np.empty(n, np.bool_)
+    adult = np.empty(n, np.bool_)
+    for i in range(n):
+        rq = hh_origin[household[i]] != general
+        ad = age[i] >= 18
+        requested_hh[i] = rq
+        adult[i] = ad
+        if requested[i]:
+            rate = rate_requested
+        elif rq and ad:
+            rate = rate_household
+        elif ad:
+            rate = rate_adult
+        elif age[i] >= 16:
+            rate = rate_child
+        else:
+            rate = 0.0
+        out[i] = np.float64(u[i]) < rate
+    return out, requested_hh, adult
+
+
+@njit(cache=True, nogil=True)
+def middle_initials(u, rate, letters):
+    """``np.where(u < rate, letters, -1)`` (``u`` and ``rate`` float32)."""
+    out = np.empty(len(u), np.int8)
+    for i in range(len(u)):
+        out[i] = letters[i] if u[i] < rate else -1
+    return out

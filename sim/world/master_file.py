@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from sim.config import Config
 from sim.normalize import name_controls
-from sim.world import address, tin as tins
+from sim.world import address, kernels, tin as tins
 from sim.world.address import categories, take
 from sim.world.geography import Block, Plan
 from sim.world.history import DAYS_PER_YEAR
@@ -168,16 +168,14 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     zips = plan.areas(block)
     n = pop.n_people
     hh = pop.household
-    requested_hh = pop.hh_origin[hh] != GENERAL
-    adult = pop.age >= 18
 
-    # 1. who is on file
-    rate = np.select(
-        [pop.requested, requested_hh & adult, adult, pop.age >= 16],
-        [world.requested.in_master_file_share, world.requested.household_on_file_rate, mcfg.adult_on_file_rate, mcfg.child_on_file_rate],
-        0.0,
-    )
-    on_file = rng.random(n, dtype=np.float32) < rate
+    # 1. who is on file: a requested person at in_master_file_share, the adults of a requested
+    # household at household_on_file_rate, other adults at adult_on_file_rate, 16- and
+    # 17-year-olds at child_on_file_rate (one compiled pass)
+    on_file, requested_hh, adult = kernels.on_file(
+        rng.random(n, dtype=np.float32), pop.requested, pop.hh_origin, hh, pop.age, GENERAL,
+        float(world.requested.in_master_file_share), float(world.requested.household_on_file_rate),
+        float(mcfg.adult_on_file_rate), float(mcfg.child_on_file_rate))
 
     # 2. which number
     itin = on_file & requested_hh & adult & (rng.random(n, dtype=np.float32) < world.requested.itin_share)
@@ -209,7 +207,8 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     anglicized[could[chosen]] = True
     first_code[could[chosen]] = english[chosen]
     # middle initial: the second given name's, or (for most others) a letter; -1 = none
-    initial = np.where(rng.random(n, dtype=np.float32) < mcfg.middle_initial_rate, rng.integers(0, 26, n, dtype=np.int8), np.int8(-1))
+    initial = kernels.middle_initials(rng.random(n, dtype=np.float32), np.float32(mcfg.middle_initial_rate),
+                                      rng.integers(0, 26, n, dtype=np.int8))
     initial[g2_rows] = np.where(keep, -1, vocab.given_initials[pop.given2[g2_rows]])
 
     # 4. last known address
