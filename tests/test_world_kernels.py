@@ -304,3 +304,18 @@ def test_on_file_and_middle_initials_equal_numpy():
     assert np.array_equal(got[0], u < rate) and np.array_equal(got[1], requested_hh) and np.array_equal(got[2], adult)
     letters = rng.integers(0, 26, n, dtype=np.int8)
     assert np.array_equal(kernels.middle_initials(u, np.float32(0.9), letters), np.where(u < 0.9, letters, np.int8(-1)))
+
+
+def test_ssn_numbers_into_equals_numpy():
+    from sim.world import tin
+
+    rng = np.random.default_rng(16)
+    ids = rng.integers(0, tin.SSN_DOMAIN, 30_000)
+    where = rng.random(len(ids)) < 0.7
+    out = np.full(len(ids), -1, np.int64)
+    tin.ssn_numbers_into(ids, where, 5, out)
+    expected = np.full(len(ids), -1, np.int64)
+    expected[where] = tin.ssn_numbers_numpy(ids[where], 5)
+    assert np.array_equal(out, expected)
+    with pytest.raises(ValueError):
+        tin.ssn_numbers_into(np.array([tin.SSN_DOMAIN]), np.array([True]), 5, np.zeros(1, np.int64))

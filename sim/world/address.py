@@ -86,12 +86,6 @@ def _buffers(table: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
 
 
-def _string_array(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
-    if offsets[-1] >= 2**31:
-        raise ValueError("a string column of 2 GiB or more")
-    return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
-
-
 def join_codes(parts, rows: np.ndarray | None = None, *, sep: str = " ", lo3: int = 0) -> pa.Array:
     """``join(take(t1, c1), take(t2, c2), take(t3, c3))`` of three ``(table, codes)`` parts at
     ``rows`` of the codes (all rows by default), in one compiled pass: a negative code, or a code
@@ -102,9 +96,11 @@ def join_codes(parts, rows: np.ndarray | None = None, *, sep: str = " ", lo3: in
     o1, d1 = _buffers(t1)
     o2, d2 = _buffers(t2)
     o3, d3 = _buffers(t3)
-    offsets, data = kernels.join3(o1, d1, np.asarray(c1), o2, d2, np.asarray(c2), o3, d3, np.asarray(c3),
-                                  np.asarray(rows, dtype=np.int64), ord(sep), lo3)
-    return _string_array(offsets, data)
+    offsets, data, fits = kernels.join3(o1, d1, np.asarray(c1), o2, d2, np.asarray(c2), o3, d3, np.asarray(c3),
+                                        np.asarray(rows, dtype=np.int64), ord(sep), lo3)
+    if not fits:
+        raise ValueError("a string column of 2 GiB or more")
+    return pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None,

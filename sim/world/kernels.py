@@ -69,7 +69,7 @@ def sample_idx(cdf, guide, idx, x):
     for s in range(_SLICES):
         count[s + 1] += count[s]
     xs = np.empty(n, np.float64)
-    order = np.empty(n, np.int64)
+    order = np.empty(n, np.int32)
     for i in range(n):
         s = min(np.int64(x[i] * _SLICES), _SLICES - 1)
         k = count[s]
@@ -114,7 +114,7 @@ def sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_
         count[g + 1] += count[g]
     top = 1.0 - 2.0 ** -40           # a draw this close to 1 would round onto the next group's edge
     xs = np.empty(n, np.float64)
-    order = np.empty(n, np.int64)
+    order = np.empty(n, np.int32)
     for i in range(n):
         g = group[i]
         v = u[i]
@@ -289,15 +289,16 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
     """Row ``i`` is the strings ``c1[rows[i]]`` of table 1 (offsets ``o1``, bytes ``d1``), then of
     tables 2 and 3, joined by the byte ``sep``, a negative code (or a code below ``lo3`` in
     table 3) leaving its part out (Arrow's ``binary_join_element_wise`` with
-    ``null_handling="skip"``, a part left out being a null). Returns (offsets, bytes).
+    ``null_handling="skip"``, a part left out being a null). Returns (offsets, bytes, whether
+    the bytes fit 32-bit offsets).
 
     Two passes: the codes and each row's length (independent loads, which overlap in memory),
     then the bytes into a buffer of exactly their size (a larger one costs its page faults)."""
     n = len(rows)
-    g1 = np.empty(n, np.int64)
-    g2 = np.empty(n, np.int64)
-    g3 = np.empty(n, np.int64)
-    offsets = np.empty(n + 1, np.int64)
+    g1 = np.empty(n, np.int32)
+    g2 = np.empty(n, np.int32)
+    g3 = np.empty(n, np.int32)
+    offsets = np.empty(n + 1, np.int32)          # Arrow's: the caller checks the total fits
     offsets[0] = 0
     total = 0
     for i in range(n):
@@ -322,6 +323,8 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
             parts += 1
         if parts > 1:
             total += parts - 1
+        if total >= 2**31:
+            return offsets, np.empty(0, np.uint8), False
         offsets[i + 1] = total
     data = np.empty(total, np.uint8)
     for i in range(n):
@@ -344,7 +347,7 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
                 data[k] = sep
                 k += 1
             k = _put(data, k, d3, o3[c], o3[c + 1])
-    return offsets, data
+    return offsets, data, True
 
 
 # ---- residence histories -----------------------------------------------------------------------
@@ -606,6 +609,25 @@ def feistel_walk(x, half_bits, keys, domain, inverse):
             y = _feistel(y, half_bits, keys, inverse)
         out[i] = np.int64(y)
     return out
+
+
+@njit(cache=True, nogil=True)
+def ssn_where(person_id, where, half_bits, keys, domain, areas, out):
+    """``out[i]``: the SSN of ``person_id[i]`` where ``where[i]`` (:func:`feistel_walk` then
+    :func:`ssn_digits`, one pass)."""
+    d = np.uint64(domain)
+    for i in range(len(person_id)):
+        if not where[i]:
+            continue
+        y = _feistel(np.uint64(person_id[i]) & np.uint64(0xFFFFFFFF), half_bits, keys, False)
+        while y >= d:
+            y = _feistel(y, half_bits, keys, False)
+        k = np.int64(y)
+        area = k // (99 * 9999)
+        rest = k - area * (99 * 9999)
+        group = rest // 9999
+        serial = rest - group * 9999
+        out[i] = areas[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
 
 
 @njit(cache=True, nogil=True)

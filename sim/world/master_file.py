@@ -181,7 +181,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     itin = on_file & requested_hh & adult & (rng.random(n, dtype=np.float32) < world.requested.itin_share)
     person_tin = np.full(n, NO_TIN, dtype=np.int64)
     ssn_rows = on_file & ~itin
-    person_tin[ssn_rows] = tins.ssn_numbers(pop.person_id[ssn_rows], tin_key)
+    tins.ssn_numbers_into(pop.person_id, ssn_rows, tin_key, person_tin)
     # ITIN index: the area's ITIN offset + the person's position among its requested households
     zip_of = pop.hh_zip[hh[itin]]
     local = pop.person_id[itin] - zips["person_offset"][zip_of]

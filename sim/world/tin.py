@@ -100,6 +100,17 @@ def ssn_numbers(person_id: np.ndarray, key: int) -> np.ndarray:
     return kernels.ssn_digits(permute(person_id, SSN_DOMAIN, key), SSN_AREAS)
 
 
+def ssn_numbers_into(person_id: np.ndarray, where: np.ndarray, key: int, out: np.ndarray) -> None:
+    """``out[where] = ssn_numbers(person_id[where], key)``, in one compiled pass."""
+    person_id = np.asarray(person_id, dtype=np.int64)
+    if len(person_id) and (person_id.min() < 0 or person_id.max() >= SSN_DOMAIN):   # check the chosen ones only then
+        chosen = person_id[where]
+        if len(chosen) and (chosen.min() < 0 or chosen.max() >= SSN_DOMAIN):
+            raise ValueError(f"indices must lie in [0, {SSN_DOMAIN}), got [{chosen.min()}, {chosen.max()}]")
+    half = (int(SSN_DOMAIN - 1).bit_length() + 1) // 2
+    kernels.ssn_where(person_id, where, half, np.array(_round_keys(key), np.uint32), SSN_DOMAIN, SSN_AREAS, out)
+
+
 def ssn_numbers_numpy(person_id: np.ndarray, key: int) -> np.ndarray:
     """:func:`ssn_numbers` in numpy, the reference its compiled loops are tested against."""
     k = _walk_numpy(person_id, SSN_DOMAIN, key, _feistel)
