@@ -114,7 +114,7 @@ def sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_
         count[g + 1] += count[g]
     top = 1.0 - 2.0 ** -40           # a draw this close to 1 would round onto the next group's edge
     xs = np.empty(n, np.float64)
-    order = np.empty(n, np.int32)
+    pos = np.empty(n, np.int32)      # each draw's place in group order
     for i in range(n):
         g = group[i]
         v = u[i]
@@ -122,12 +122,15 @@ def sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_
             v = top
         k = count[g]
         xs[k] = (g + v) / n_groups
-        order[k] = members[i]
+        pos[i] = k
         count[g] = k + 1
     m = len(guide)
     last = len(cdf) - 1
+    drawn = np.empty(n, np.int32)
     for k in range(n):
-        out[order[k]] = idx[_guided(cdf, guide, m, last, xs[k])]
+        drawn[k] = idx[_guided(cdf, guide, m, last, xs[k])]
+    for i in range(n):               # gathered back in the people's order (independent loads)
+        out[members[i]] = drawn[pos[i]]
 
 
 # ---- households and names ---------------------------------------------------------------------
