@@ -107,7 +107,9 @@ class Sampler:
     def __init__(self, cdf: np.ndarray):
         self.cdf = np.asarray(cdf, dtype=np.float64)
         self.m = max(len(self.cdf), 1)
-        self.guide = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right")
+        guide = np.searchsorted(self.cdf, np.arange(self.m) / self.m, side="right")
+        # int32 where the table allows: half the bytes of a table read at random
+        self.guide = guide.astype(np.int32) if len(self.cdf) < 2**31 else guide
 
     def draw(self, u: np.ndarray) -> np.ndarray:
         return kernels.sample(self.cdf, self.guide, np.ascontiguousarray(u, dtype=np.float64))
