@@ -319,3 +319,22 @@ def test_ssn_numbers_into_equals_numpy():
     assert np.array_equal(out, expected)
     with pytest.raises(ValueError):
         tin.ssn_numbers_into(np.array([tin.SSN_DOMAIN]), np.array([True]), 5, np.zeros(1, np.int64))
+
+
+def test_last_known_addresses_equal_numpy():
+    from pathlib import Path
+
+    from sim.common.rng import stream
+    from sim.config import config_with, load_config
+    from sim.world import geography, master_file, population
+    from sim.world.vocab import vocabulary
+
+    config = config_with(load_config(Path(__file__).parents[1] / "configs" / "august-2025.toml"), **{"world.scale": 0.001})
+    plan = geography.plan(config)
+    block = plan.blocks[0]
+    pop = population.build(config, plan, block, vocabulary(), stream(config.seed, "population", *block.key))
+    itin = np.random.default_rng(3).random(len(pop.hh_size)) < 0.2
+    a = master_file.last_known_addresses(config.world, pop, itin, np.random.default_rng(4))
+    b = master_file.last_known_addresses_numpy(config.world, pop, itin, np.random.default_rng(4))
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype and np.array_equal(x, y)

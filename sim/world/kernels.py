@@ -833,3 +833,32 @@ def middle_initials(u, rate, letters):
     for i in range(len(u)):
         out[i] = letters[i] if u[i] < rate else -1
     return out
+
+
+@njit(cache=True, nogil=True)
+def last_known(gap, january, gap_lo, u_day, u_report, offsets, spell_in, spell_dwelling, hh_dwelling, ref_day,
+               ncoa_from, ncoa_rate):
+    """:func:`sim.world.master_file.last_known_addresses` after its draws: the day the last
+    return was processed (``u_day`` places it between February 1 and the end of May after the
+    tax year, ``january[gap - gap_lo]`` that year's January 1, never after ``ref_day``), the home
+    that day, or a later move the IRS learned from USPS (moved on or after ``ncoa_from`` and
+    reported, ``u_report < ncoa_rate``). Returns (day learned, dwelling)."""
+    n = len(gap)
+    day = np.empty(n, np.int64)
+    dwelling = np.empty(n, hh_dwelling.dtype)
+    for h in range(n):
+        first = january[gap[h] - gap_lo] + 31
+        last = january[gap[h] - gap_lo] + 150
+        processed = min(first + np.int64(u_day[h] * (last - first + 1)), ref_day)
+        newest = offsets[h + 1] - 1
+        moved_in = np.int64(spell_in[newest])
+        if moved_in > processed and moved_in >= ncoa_from and u_report[h] < ncoa_rate:
+            day[h] = moved_in
+            dwelling[h] = hh_dwelling[h]
+        else:
+            j = newest
+            while j > offsets[h] and spell_in[j] > processed:
+                j -= 1
+            day[h] = processed
+            dwelling[h] = spell_dwelling[j]
+    return day, dwelling

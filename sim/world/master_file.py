@@ -153,6 +153,24 @@ def last_known_addresses(world, pop: Population, itin_household: np.ndarray,
     rate = np.where(itin_household, mcfg.filing_rate_itin, mcfg.filing_rate_ssn)
     gap = filing_gap(pop.hh_filing_draw, rate, mcfg.max_filing_gap_years)
     tax_year = (world.reference_year - 1 - gap).astype(np.int16)
+    u_day, u_report = rng.random(n_hh), rng.random(n_hh)     # the draws, in numpy's order; the rest one compiled pass
+    lo = int(gap.min(initial=0))
+    january, _ = last_return_window(world, np.arange(lo, int(gap.max(initial=0)) + 1))
+    h = pop.history
+    day, dwelling = kernels.last_known(gap, january - 31, lo, u_day, u_report, np.asarray(h.offsets, dtype=np.int64),
+                                       h.moved_in, h.dwelling, pop.hh_dwelling, int(pop.reference_day),
+                                       float(pop.reference_day - mob.ncoa_window_years * DAYS_PER_YEAR), float(mob.ncoa_update_rate))
+    return tax_year, day, dwelling
+
+
+def last_known_addresses_numpy(world, pop: Population, itin_household: np.ndarray,
+                               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`last_known_addresses` in numpy, the reference its compiled pass is tested against."""
+    mcfg, mob = world.master_file, world.mobility
+    n_hh = len(pop.hh_size)
+    rate = np.where(itin_household, mcfg.filing_rate_itin, mcfg.filing_rate_ssn)
+    gap = filing_gap(pop.hh_filing_draw, rate, mcfg.max_filing_gap_years)
+    tax_year = (world.reference_year - 1 - gap).astype(np.int16)
     first, last = last_return_window(world, gap)
     processed = np.minimum(first + (rng.random(n_hh) * (last - first + 1)).astype(np.int64), pop.reference_day)
     dwelling = pop.history.dwelling_at(np.arange(n_hh), processed)
