@@ -115,13 +115,18 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
     dtype = np.int16 if len(table) < 2**15 else np.int32 if len(table) < 2**31 else np.int64
     n = len(codes) if rows is None else len(rows)
     idx = np.empty(n, dtype)
-    mask = np.empty(n if null_below is not None else 0, np.bool_)
-    kernels.gather_codes(codes, _NO_ROWS if rows is None else np.asarray(rows, dtype=np.int64),
-                         0 if null_below is None else null_below, idx, mask)
-    return pa.DictionaryArray.from_arrays(pa.array(idx, mask=mask if null_below is not None else None), table)
+    rows = _NO_ROWS if rows is None else np.asarray(rows, dtype=np.int64)
+    if null_below is None:
+        kernels.gather_codes(codes, rows, 0, idx, _NO_MASK)
+        return pa.DictionaryArray.from_arrays(pa.array(idx), table)
+    valid = np.empty((n + 7) // 8, np.uint8)               # Arrow's validity bitmap, written by the same pass
+    nulls = kernels.gather_codes_valid(codes, rows, null_below, idx, valid)
+    indices = pa.Array.from_buffers(pa.from_numpy_dtype(dtype), n, [pa.py_buffer(valid), pa.py_buffer(idx)], null_count=nulls)
+    return pa.DictionaryArray.from_arrays(indices, table)
 
 
 _NO_ROWS = np.zeros(0, np.int64)
+_NO_MASK = np.zeros(0, np.bool_)
 
 
 @dataclass(frozen=True)

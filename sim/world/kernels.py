@@ -264,6 +264,27 @@ def fixed_digits(numbers, width, pairs):
 
 
 @njit(cache=True, nogil=True)
+def gather_codes_valid(codes, rows, lo, out, valid):
+    """``out[i] = max(codes[rows[i]], lo)`` (``rows`` empty: every code in order), and Arrow's
+    validity bitmap of the codes at least ``lo`` into ``valid`` (``ceil(len(out) / 8)`` bytes,
+    least significant bit first). Returns how many are null."""
+    n = len(out)
+    direct = len(rows) == 0
+    nulls = 0
+    for b in range(len(valid)):
+        valid[b] = 0
+    for i in range(n):
+        c = codes[i] if direct else codes[rows[i]]
+        if c < lo:
+            c = lo
+            nulls += 1
+        else:
+            valid[i >> 3] |= np.uint8(1 << (i & 7))
+        out[i] = c
+    return nulls
+
+
+@njit(cache=True, nogil=True)
 def gather_codes(codes, rows, lo, out, null):
     """``out[i] = max(codes[rows[i]], lo)`` and ``null[i] = codes[rows[i]] < lo`` (``rows``
     empty: every code in order; ``null`` empty: no mask wanted)."""
