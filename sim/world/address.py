@@ -117,7 +117,7 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
     idx = np.empty(n, dtype)
     rows = _NO_ROWS if rows is None else np.asarray(rows, dtype=np.int64)
     if null_below is None:
-        kernels.gather_codes(codes, rows, 0, idx, _NO_MASK)
+        kernels.gather_codes(codes, rows, idx)
         return pa.DictionaryArray.from_arrays(pa.array(idx), table)
     valid = np.empty((n + 7) // 8, np.uint8)               # Arrow's validity bitmap, written by the same pass
     nulls = kernels.gather_codes_valid(codes, rows, null_below, idx, valid)
@@ -126,7 +126,6 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
 
 
 _NO_ROWS = np.zeros(0, np.int64)
-_NO_MASK = np.zeros(0, np.bool_)
 
 
 @dataclass(frozen=True)

@@ -285,19 +285,11 @@ def gather_codes_valid(codes, rows, lo, out, valid):
 
 
 @njit(cache=True, nogil=True)
-def gather_codes(codes, rows, lo, out, null):
-    """``out[i] = max(codes[rows[i]], lo)`` and ``null[i] = codes[rows[i]] < lo`` (``rows``
-    empty: every code in order; ``null`` empty: no mask wanted)."""
-    n = len(out)
+def gather_codes(codes, rows, out):
+    """``out[i] = codes[rows[i]]`` (``rows`` empty: every code in order), in ``out``'s type."""
     direct = len(rows) == 0
-    masked = len(null) > 0
-    for i in range(n):
-        c = codes[i] if direct else codes[rows[i]]
-        if masked:
-            null[i] = c < lo
-            if c < lo:
-                c = lo
-        out[i] = c
+    for i in range(len(out)):
+        out[i] = codes[i] if direct else codes[rows[i]]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -515,6 +507,21 @@ def spell_at(offsets, moved_in, households, days):
 
 
 @njit(cache=True, nogil=True)
+def moves_between(offsets, moved_in, households, after, until):
+    """:meth:`sim.world.history.History.moves_between`: the moves (spells but the oldest) of each
+    household moved into on a day in ``(after, until]``."""
+    out = np.empty(len(households), np.int64)
+    for i in range(len(households)):
+        h = households[i]
+        k = 0
+        for j in range(offsets[h] + 1, offsets[h + 1]):
+            if after[i] < moved_in[j] <= until[i]:
+                k += 1
+        out[i] = k
+    return out
+
+
+@njit(cache=True, nogil=True)
 def band_of(lower, x):
     """The band of each value: ``max(np.searchsorted(lower, x, side="right") - 1, 0)`` for the
     few ascending lower edges ``lower``."""
@@ -701,11 +708,9 @@ def cut_cells(sizes, totals):
     # the cuts: a merge of two ascending runs, each value once
     cuts = np.empty(len(sizes) + len(totals), np.int64)
     m = 0
-    e = np.int64(0)
-    s = 0
-    c = 0
-    nxt = sizes[0] if len(sizes) else total
-    e = nxt
+    s = 0                                # the next size, and e the running sum through it
+    c = 0                                # the next cell
+    e = sizes[0] if len(sizes) else total
     while True:
         a = e if (s < len(sizes) and e < total) else total + 1
         while c < len(totals) and totals[c] == 0:
@@ -798,21 +803,6 @@ def order_within_areas(area, u):
         previous_top = keys[out[stop - 1]]
         start = stop
     return out, True
-
-
-@njit(cache=True, nogil=True)
-def moves_between(offsets, moved_in, households, after, until):
-    """:meth:`sim.world.history.History.moves_between`: the moves (spells but the oldest) of each
-    household moved into on a day in ``(after, until]``."""
-    out = np.empty(len(households), np.int64)
-    for i in range(len(households)):
-        h = households[i]
-        k = 0
-        for j in range(offsets[h] + 1, offsets[h + 1]):
-            if after[i] < moved_in[j] <= until[i]:
-                k += 1
-        out[i] = k
-    return out
 
 
 # ---- the master file ---------------------------------------------------------------------------
