@@ -61,17 +61,19 @@ def _feistel_inverse(x: np.ndarray, half_bits: int, keys: list[np.uint32]) -> np
     return (left << shift) | right
 
 
-def _walk(x: np.ndarray, domain: int, key: int, step) -> np.ndarray:
-    """Apply ``step`` (a Feistel pass or its inverse) until every value lies in the domain: in
-    a compiled loop (:func:`sim.world.kernels.feistel_walk`) for the two passes of this module,
-    in numpy for any other ``step`` (:func:`_walk_numpy` always)."""
+def _walk_setup(x: np.ndarray, domain: int, key: int) -> tuple[np.ndarray, int, list[np.uint32]]:
+    """(``x`` as int64, the Feistel network's half width, its round keys) for a walk over
+    ``[0, domain)``; indices outside it are refused."""
     x = np.asarray(x, dtype=np.int64)
     if x.size and (x.min() < 0 or x.max() >= domain):
         raise ValueError(f"indices must lie in [0, {domain}), got [{x.min()}, {x.max()}]")
-    half = (int(domain - 1).bit_length() + 1) // 2
-    keys = _round_keys(key)
-    if step is _feistel or step is _feistel_inverse:     # the same passes, one compiled loop
-        return kernels.feistel_walk(x, half, np.array(keys, np.uint32), domain, step is _feistel_inverse)
+    return x, (int(domain - 1).bit_length() + 1) // 2, _round_keys(key)
+
+
+def _walk(x: np.ndarray, domain: int, key: int, step) -> np.ndarray:
+    """Apply ``step`` (a Feistel pass or its inverse) until every value lies in the domain, in
+    numpy: the reference :func:`_walk_compiled` is tested against."""
+    x, half, keys = _walk_setup(x, domain, key)
     y = step(x.astype(np.uint32), half, keys)
     out = np.flatnonzero(y >= np.uint32(domain))
     while len(out):
@@ -80,19 +82,21 @@ def _walk(x: np.ndarray, domain: int, key: int, step) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _walk_numpy(x: np.ndarray, domain: int, key: int, step) -> np.ndarray:
-    """:func:`_walk` in numpy, the reference its compiled loop is tested against."""
-    return _walk(x, domain, key, lambda v, half, keys: step(v, half, keys))
+def _walk_compiled(x: np.ndarray, domain: int, key: int, *, inverse: bool) -> np.ndarray:
+    """:func:`_walk` with :func:`_feistel` (or, ``inverse``, :func:`_feistel_inverse`), in one
+    compiled loop (:func:`sim.world.kernels.feistel_walk`)."""
+    x, half, keys = _walk_setup(x, domain, key)
+    return kernels.feistel_walk(x, half, np.array(keys, np.uint32), domain, inverse)
 
 
 def permute(index: np.ndarray, domain: int, key: int) -> np.ndarray:
     """A keyed bijection of ``[0, domain)`` onto itself (cycle-walking Feistel); domain < 2**32."""
-    return _walk(index, domain, key, _feistel)
+    return _walk_compiled(index, domain, key, inverse=False)
 
 
 def unpermute(value: np.ndarray, domain: int, key: int) -> np.ndarray:
     """The inverse of :func:`permute`: ``unpermute(permute(i, d, k), d, k) == i``."""
-    return _walk(value, domain, key, _feistel_inverse)
+    return _walk_compiled(value, domain, key, inverse=True)
 
 
 def ssn_numbers(person_id: np.ndarray, key: int) -> np.ndarray:
@@ -113,7 +117,7 @@ def ssn_numbers_into(person_id: np.ndarray, where: np.ndarray, key: int, out: np
 
 def ssn_numbers_numpy(person_id: np.ndarray, key: int) -> np.ndarray:
     """:func:`ssn_numbers` in numpy, the reference its compiled loops are tested against."""
-    k = _walk_numpy(person_id, SSN_DOMAIN, key, _feistel)
+    k = _walk(person_id, SSN_DOMAIN, key, _feistel)
     area, rest = np.divmod(k, 99 * 9999)
     group, serial = np.divmod(rest, 9999)
     return SSN_AREAS[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
