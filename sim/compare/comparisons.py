@@ -677,8 +677,7 @@ def grade(scores: np.ndarray, thresholds: tuple[float, ...], *, higher_is_closer
 
 def _days(values) -> np.ndarray:
     """A date column as int64 day numbers, :data:`_NO_DATE` where missing."""
-    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else as_array(values)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    arr = as_array(values)
     if not pa.types.is_date32(arr.type):
         arr = arr.cast(pa.date32())
     return pc.fill_null(arr.cast(pa.int32()), _NO_DATE).to_numpy(zero_copy_only=False).astype(np.int64)
