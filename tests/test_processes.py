@@ -137,3 +137,28 @@ def _dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
+
+
+def _allocate_and_free(megabytes: int) -> int:
+    """In a worker: fill and drop ``megabytes`` of Arrow strings on the C heap; the worker's pid."""
+    import numpy as np
+    import pyarrow as pa
+
+    chunks = [pa.array(np.arange(1_000_000) * 7919).cast(pa.string()) for _ in range(megabytes // 12)]
+    del chunks
+    return os.getpid()
+
+
+def test_an_idle_local_worker_gives_its_free_heap_back():
+    """A worker that matched a national block holds its freed heap (about 2 GB) while it waits
+    for the others, the EM fit or the summaries; once idle it returns it (parallel.trim_when_idle)."""
+    with open_engine("local", jobs=2) as engine:
+        pids = set(engine.map(_allocate_and_free, [600, 600]))
+        workers = [psutil.Process(pid) for pid in pids]
+        peak = max(w.memory_info().rss for w in workers)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and max(w.memory_info().rss for w in workers) > 300 * 2**20:
+            time.sleep(0.25)
+        assert max(w.memory_info().rss for w in workers) <= 300 * 2**20 < peak, (
+            f"workers kept {[w.memory_info().rss >> 20 for w in workers]} MiB after "
+            f"{peak >> 20} MiB at the end of their task")
