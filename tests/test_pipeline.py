@@ -323,3 +323,23 @@ def test_em_blocks_wait_for_the_fit_on_disk_and_blocks_not_kept_are_matched_agai
     assert len(twice_again) == 2 * len(once) and not (tmp_path / "on-another-machine").exists()
     assert none == elsewhere
     assert spilled == partly == damaged == none
+
+
+def test_compacted_decisions_are_smaller_and_expand_to_the_same_table(irs_out):
+    """The main process holds every policy's decisions as their blocks arrive, their text
+    columns dictionary-encoded (pipeline._compact); expanded, they are the table evaluated, type
+    for type and value for value, so the files written and the figures are unchanged."""
+    import pyarrow as pa
+
+    from sim.runs.pipeline import _compact, _expanded
+
+    decisions = pq.read_table(irs_out / DECISIONS_FILE)
+    compact = _compact(decisions)
+    encoded = [f.name for f in compact.schema if f.type != decisions.schema.field(f.name).type]
+    assert {"outcome", "path", "truth_corruptions", "name_commonness"} <= set(encoded)
+    assert "request_id" not in encoded                      # distinct per row: encoding would not save
+    assert compact.nbytes < 0.7 * decisions.nbytes
+    assert pa.types.is_int8(compact.schema.field("outcome").type.index_type)
+    expanded = _expanded(compact)
+    assert expanded.schema == decisions.schema
+    pd.testing.assert_frame_equal(expanded.to_pandas(), decisions.to_pandas())
