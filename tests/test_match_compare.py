@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from rapidfuzz import distance
 
@@ -177,3 +178,38 @@ def test_an_encoded_column_is_reused_for_many_left_columns():
         assert codes_r.tolist() == [0, 1, 0]
         assert values.to_pylist() == ["LOPEZ", "GARCIA", *extra]
         assert [values[c].as_py() for c in codes_l] == left
+
+
+def _dictionary(indices, values) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(values, pa.string()))
+
+
+@pytest.mark.parametrize("column", [
+    _dictionary([3, 0, None, 1, 0, 3, 5], ["B", "A", "C", "D", "E", "F"]),      # unused values, a null row
+    _dictionary([1, 2, 0, 1], ["", "GARCIA", None]),                          # empty and null in the dictionary
+    _dictionary([None, None], []),                                             # no values at all
+    _dictionary([], ["A"]),
+])
+def test_a_dictionary_column_is_encoded_from_its_codes_as_its_values_would_be(column):
+    """A generated master file's dictionary column is encoded from its own codes, without
+    hashing its rows: the codes and dictionary are those of encoding its decoded values (order
+    of first appearance), a missing value (null row, null or empty dictionary value) -1, and
+    left columns look values up in it alike."""
+    from sim.compare.encode import left_dictionary
+
+    plain = pc.if_else(pc.equal(column.cast(pa.string()), ""), pa.scalar(None, pa.string()), column.cast(pa.string()))
+    fast, slow = EncodedColumn(column), EncodedColumn(plain)
+    assert fast.codes.tolist() == slow.codes.tolist()
+    assert fast.dictionary.to_pylist() == slow.dictionary.to_pylist()
+    assert fast.array.to_pylist() == column.cast(pa.string()).to_pylist()
+    left = ["A", "", None, "GARCIA", "Z"]
+    assert [c.tolist() for c in fast.against(left)[:2]] == [c.tolist() for c in slow.against(left)[:2]]
+    assert [c.tolist() for c in left_dictionary(left, column)[:2]] == [c.tolist() for c in left_dictionary(left, plain)[:2]]
+
+
+def test_a_dictionary_with_one_value_twice_is_hashed_after_all():
+    """Two codes for one value cannot keep their codes (equal values must get equal codes): such
+    a column is encoded from its values."""
+    column = _dictionary([0, 1, 2, 1], ["LEE", "KIM", "LEE"])
+    encoded = EncodedColumn(column)
+    assert encoded.codes.tolist() == [0, 1, 0, 1] and encoded.dictionary.to_pylist() == ["LEE", "KIM"]

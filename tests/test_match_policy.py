@@ -10,6 +10,7 @@ import pytest
 
 from sim.config import load_config, load_policy
 from sim.match.policy import OUTCOMES, address_gate, match, route
+from sim.compare.encode import as_array
 from sim.match.prepare import prepare, prepare_master_file, prepare_requests
 from sim.world.generate import read_dataset
 
@@ -245,6 +246,12 @@ def test_a_dictionary_encoded_master_file_prepares_to_the_same_table(world_sides
     assert prepared.schema == right.schema
     for name in right.column_names:
         assert prepared.column(name).equals(right.slice(0, 20_000).column(name)), name
+    # kept encoded (as a block keeps it for blocking and comparisons), the same values
+    kept = prepare_master_file(encoded, keep_dictionaries=True)
+    assert {"last_name", "surname_1", "given_1", "given_variant", "zip5"} <= {
+        f.name for f in kept.schema if pa.types.is_dictionary(f.type)}
+    for name in right.column_names:
+        assert as_array(kept.column(name)).equals(right.slice(0, 20_000).column(name).combine_chunks()), name
 
 
 def test_term_frequencies_are_shares_of_the_present_values():

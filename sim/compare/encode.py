@@ -48,6 +48,14 @@ def as_array(values) -> pa.Array:
     return arr
 
 
+def _dictionary_or_array(values):
+    """A dictionary column of strings as one DictionaryArray; any other column as :func:`as_array` gives it."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and pa.types.is_dictionary(values.type) \
+            and pa.types.is_string(values.type.value_type):
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return as_array(values)
+
+
 def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArray]:
     """(int32 codes of left, of right, the dictionary): equal strings get equal codes. The
     dictionary stays in Arrow: blocking needs only its length and the comparisons read only the
@@ -81,12 +89,19 @@ def left_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     >>> left.tolist(), right.tolist()
     ([0, -1, -1, 2], [-1, 0, -1])
     """
-    a, b = as_array(left), as_array(right)
-    if not (a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type))):
+    a, b = as_array(left), _dictionary_or_array(right)
+    if not isinstance(b, pa.DictionaryArray) and not (a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type))):
         a, b = as_strings(a), as_strings(b)
+    elif isinstance(b, pa.DictionaryArray):
+        a = as_strings(a)
     values = pc.unique(a.drop_null())
-    codes_l, codes_r = (pc.fill_null(pc.index_in(x, value_set=values), -1).to_numpy(zero_copy_only=False).astype(np.int32)
-                        for x in (a, b))
+    look_up = lambda x: pc.fill_null(pc.index_in(x, value_set=values), -1).to_numpy(zero_copy_only=False).astype(np.int32)  # noqa: E731
+    codes_l = look_up(a)
+    if isinstance(b, pa.DictionaryArray):      # each of its dictionary's values looked up once, not each row
+        found = np.append(look_up(b.dictionary.cast(pa.string())), np.int32(-1))
+        codes_r = found[pc.fill_null(b.indices, -1).to_numpy(zero_copy_only=False)]
+    else:
+        codes_r = look_up(b)
     if pa.types.is_string(values.type):
         empty = pc.index(values, "").as_py()
         if empty >= 0:
@@ -106,6 +121,10 @@ class EncodedColumn:
     """
 
     def __init__(self, values):
+        if isinstance(values, pa.ChunkedArray) and values.num_chunks == 1:
+            values = values.chunk(0)
+        if isinstance(values, pa.DictionaryArray) and self._from_dictionary(values):
+            return
         self.array = as_array(values)
         encoded = pc.dictionary_encode(self.array)
         self.dictionary = encoded.dictionary
@@ -116,6 +135,34 @@ class EncodedColumn:
                 codes = np.where(codes == empty, np.int32(-1), codes)
         self.codes = codes
         self._derived: dict[str, object] = {}
+
+    def _from_dictionary(self, values: pa.DictionaryArray) -> bool:
+        """The encoding of a dictionary column (a generated master file's names, streets, ZIPs)
+        from its own codes, without hashing its rows: the codes and dictionary
+        ``dictionary_encode`` would give its decoded values, missing values (null, or an empty
+        or null dictionary value) -1. False, and nothing set, where the values some row uses are
+        not distinct (two codes for one value), which only hashing sorts out."""
+        from sim.compare import kernels
+
+        dictionary = values.dictionary
+        if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+            return False
+        # the last slot: code -1, a null row
+        missing = np.append(pc.fill_null(pc.equal(dictionary, ""), True).to_numpy(zero_copy_only=False), True)
+        codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = np.where(missing[codes], -1, codes)
+        renumbered, order = kernels.first_appearance(codes, len(dictionary))
+        used = dictionary.take(pa.array(order))
+        if pc.count_distinct(used).as_py() != len(used):
+            return False
+        self.codes, self.dictionary, self._derived = renumbered, used, {}
+        self._values = values
+        return True
+
+    @cached_property
+    def array(self) -> pa.Array:
+        """The column as plain values (decoded, where it came as a dictionary column)."""
+        return as_array(self._values)
 
     def __len__(self) -> int:
         return len(self.codes)

@@ -99,3 +99,27 @@ def summarize(offsets, data, mask, top, prefix):
         mask[i] = bits
         top[i] = largest
         prefix[i] = packed
+
+
+@njit(cache=True, nogil=True)
+def first_appearance(codes, size):
+    """Renumber ``codes`` (indices into ``size`` values, -1 missing) in order of first
+    appearance, as Arrow's ``dictionary_encode`` numbers values: ``(new codes, order)``, where
+    ``order[k]`` is the old code of new code ``k``."""
+    renumber = np.full(size, -1, np.int32)
+    order = np.empty(size, np.int64)
+    out = np.empty(len(codes), np.int32)
+    k = 0
+    for i in range(len(codes)):
+        c = codes[i]
+        if c < 0:
+            out[i] = -1
+            continue
+        r = renumber[c]
+        if r < 0:
+            r = k
+            renumber[c] = k
+            order[k] = c
+            k += 1
+        out[i] = r
+    return out, order[:k]

@@ -48,14 +48,17 @@ _NOT_DIGIT = re.compile(r"\D+")
 
 
 def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None = None,
-            standardized: bool = False) -> pa.Table:
+            standardized: bool = False, keep_dictionaries: bool = False) -> pa.Table:
     """``table`` in the match schema: :data:`MATCH_COLUMNS` then :data:`EXTRA_COLUMNS`.
 
     ``columns`` maps a match column (or ``zip4``) to the source column holding it; ``address``
     names a free-text address column to parse for the address columns not mapped directly.
     ``standardized=True`` takes the mapped columns as they are (only empty strings become null):
     for a source already in these forms, such as the simulated master file (a test proves that
-    normalizing it changes nothing), it saves seconds per million rows.
+    normalizing it changes nothing), it saves seconds per million rows. With it,
+    ``keep_dictionaries=True`` keeps a dictionary-encoded source column so, and the name parts
+    split from one (the same values, decoded where they are read): a block's comparisons then
+    take their codes instead of hashing a million rows (:class:`sim.compare.encode.EncodedColumn`).
     """
     unknown = sorted(set(columns) - set(MAPPABLE_COLUMNS) - {"zip4"})
     if unknown:
@@ -73,7 +76,7 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
             values = as_array(table.column(src))
             out[name] = values if pa.types.is_date32(values.type) else values.cast(pa.date32())
         else:
-            out[name] = _standard_text(table.column(src))
+            out[name] = _standard_text(table.column(src), keep_dictionaries)
     if address is not None:
         text = pc.fill_null(as_array(table.column(address)).cast(pa.string()), "")
         parsed = parse_addresses(text)
@@ -90,17 +93,18 @@ def prepare(table: pa.Table, *, columns: Mapping[str, str], address: str | None 
     if "name_control" not in out and "last_name" in out:
         out["name_control"] = _empty_to_null(pa.array(name_controls(out["last_name"]), pa.string()))
     if "street" not in out and "street_line" in out:
-        out["street"] = _empty_to_null(pc.replace_substring_regex(out["street_line"], _unit_tail(), ""))
+        out["street"] = _empty_to_null(pc.replace_substring_regex(as_array(out["street_line"]), _unit_tail(), ""))
     if "street6" not in out and "street_line" in out:
-        out["street6"] = pc.utf8_slice_codeunits(out["street_line"], 0, 6)
+        out["street6"] = pc.utf8_slice_codeunits(as_array(out["street_line"]), 0, 6)
     # a standardized source's names are split as they are, dictionary-encoded where the source is
     # (each distinct name once, without encoding the column again)
     as_given = lambda name: table.column(columns[name]) if standardized else out[name]  # noqa: E731
+    keep = standardized and keep_dictionaries
     if "last_name" in out:
-        out["surname_1"], out["surname_2"] = name_parts(as_given("last_name"), particles=True)
+        out["surname_1"], out["surname_2"] = name_parts(as_given("last_name"), particles=True, keep_dictionary=keep)
     if "first_name" in out:
-        out["given_1"], out["given_2"] = name_parts(as_given("first_name"), particles=False)
-        out["given_variant"] = given_variants(out["given_1"])
+        out["given_1"], out["given_2"] = name_parts(as_given("first_name"), particles=False, keep_dictionary=keep)
+        out["given_variant"] = given_variants(out["given_1"], keep_dictionary=keep)
     names = (*MATCH_COLUMNS, *EXTRA_COLUMNS)
     return pa.table({name: out.get(name, _nulls(name, n)) for name in names})
 
@@ -111,11 +115,12 @@ def prepare_requests(requests: pa.Table) -> pa.Table:
                                       "date_of_birth": "date_of_birth"}, address="earm_address")
 
 
-def prepare_master_file(master: pa.Table) -> pa.Table:
+def prepare_master_file(master: pa.Table, *, keep_dictionaries: bool = False) -> pa.Table:
     """The IRS master file in the match schema. Its addresses are already standardized (the
     last known address in USPS form) and its names clean, so they are mapped as they are, not
     parsed; its ``name_control`` is the one on file. Its columns may be dictionary-encoded, as
-    the generator makes them: only the columns matched on are decoded."""
+    the generator makes them: only the columns matched on are decoded, and not even those with
+    ``keep_dictionaries`` (:func:`prepare`)."""
     street = pc.binary_join_element_wise(
         *(as_array(master.column(c)) for c in ("street_number", "street_predir", "street_name", "street_suffix")), " ",
         null_handling="skip")
@@ -123,15 +128,16 @@ def prepare_master_file(master: pa.Table) -> pa.Table:
         "tin": "tin", "first_name": "first_name", "last_name": "last_name", "name_control": "name_control",
         "date_of_birth": "date_of_birth", "street_line": "street_address", "street": "_street",
         "street_number": "street_number", "street_name": "street_name", "unit": "unit", "city": "city",
-        "state": "state", "zip5": "zip5", "zip4": "zip4"}, standardized=True)
+        "state": "state", "zip5": "zip5", "zip4": "zip4"}, standardized=True, keep_dictionaries=keep_dictionaries)
 
 
-def name_parts(names: pa.Array, *, particles: bool) -> tuple[pa.Array, pa.Array]:
+def name_parts(names: pa.Array, *, particles: bool, keep_dictionary: bool = False) -> tuple[pa.Array, pa.Array]:
     """(first part, last part) of each cleaned name, the second null when there is one part:
     the two surnames of a Hispanic name, or the two given names of a compound one. With
     ``particles``, the particles before a surname and the conjunction Y are dropped first, as
     INS/DHS indexing drops them (FACTS): DE LA TORRE MUNOZ -> (TORRE, MUNOZ); GOMEZ-CONDE ->
     (GOMEZ, CONDE); JOSE LUIS -> (JOSE, LUIS); MARIA DE LA LUZ -> (MARIA, LUZ).
+    ``keep_dictionary``: the parts of a dictionary-encoded column as dictionary columns.
 
     >>> [a.to_pylist() for a in name_parts(pa.array(["DE LA TORRE MUNOZ", "GOMEZ Y CONDE", "LEE", None]), particles=True)]
     [['TORRE', 'GOMEZ', 'LEE', None], ['MUNOZ', 'CONDE', None, None]]
@@ -143,10 +149,11 @@ def name_parts(names: pa.Array, *, particles: bool) -> tuple[pa.Array, pa.Array]
         text = pc.utf8_trim(text, " -")
     first = pc.struct_field(pc.extract_regex(text, r"^(?P<p>[^ -]+)"), [0])
     last = pc.struct_field(pc.extract_regex(text, r"[ -](?P<p>[^ -]+)$"), [0])
-    return _empty_to_null(first.take(indices)), _empty_to_null(last.take(indices))
+    keep = keep_dictionary and pa.types.is_dictionary(names.type)
+    return _spread(first, indices, keep), _spread(last, indices, keep)
 
 
-def given_variants(given: pa.Array) -> pa.Array:
+def given_variants(given: pa.Array, *, keep_dictionary: bool = False) -> pa.Array:
     """The form each given name is grouped under among its variants (``data/given_name_variants.toml``:
     JOSE and JOSEPH -> JOSEPH, GUILLERMO -> WILLIAM), null for a name not listed.
 
@@ -154,7 +161,8 @@ def given_variants(given: pa.Array) -> pa.Array:
     ['JOSEPH', 'JOSEPH', 'PETER', None, None]
     """
     names, groups = _variant_table()
-    return _on_distinct(given, lambda d: pc.take(groups, pc.index_in(d, value_set=names)))
+    return _on_distinct(given, lambda d: pc.take(groups, pc.index_in(d, value_set=names)),
+                        keep_dictionary and pa.types.is_dictionary(given.type))
 
 
 @lru_cache(maxsize=1)
@@ -215,11 +223,23 @@ def _plain_words(values: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(pc.replace_substring_regex(values, r"\s+", " "))
 
 
-def _on_distinct(values: pa.Array, fn) -> pa.Array:
-    """``fn`` (Arrow array -> Arrow array) applied to the distinct values once, then spread back;
-    empty results become null. Names and addresses repeat a lot, even in a master file."""
+def _on_distinct(values: pa.Array, fn, keep_dictionary: bool = False) -> pa.Array:
+    """``fn`` (Arrow array -> Arrow array) applied to the distinct values once, then spread back
+    (:func:`_spread`); empty results become null. Names and addresses repeat a lot, even in a
+    master file."""
     indices, distinct = _distinct(values)
-    return _empty_to_null(fn(distinct).take(indices))
+    return _spread(fn(distinct), indices, keep_dictionary)
+
+
+def _spread(results: pa.Array, indices: pa.Array, keep_dictionary: bool) -> pa.Array:
+    """The result of each distinct value (``results``, empty as null) at each row's ``indices``:
+    a plain column, or with ``keep_dictionary`` a dictionary column over the distinct results
+    (two values may give one result: the first part of GARCIA and of GARCIA LOPEZ)."""
+    results = _empty_to_null(results)
+    if not keep_dictionary:
+        return results.take(indices)
+    encoded = pc.dictionary_encode(results)
+    return pa.DictionaryArray.from_arrays(encoded.indices.take(indices), encoded.dictionary)
 
 
 def _distinct(values) -> tuple[pa.Array, pa.StringArray]:
@@ -237,12 +257,15 @@ def _distinct(values) -> tuple[pa.Array, pa.StringArray]:
             values.dictionary.filter(pa.array(used)).cast(pa.string()))
 
 
-def _standard_text(values) -> pa.Array:
+def _standard_text(values, keep_dictionary: bool = False) -> pa.Array:
     """A column already in standard form as plain strings, empty as null; a dictionary column is
-    decoded by one take, its empty value made null in the dictionary."""
+    decoded by one take, its empty value made null in the dictionary, or kept encoded with
+    ``keep_dictionary``."""
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if pa.types.is_dictionary(values.type):
         dictionary = _empty_to_null(values.dictionary.cast(pa.string()))
+        if keep_dictionary:
+            return pa.DictionaryArray.from_arrays(values.indices, dictionary)
         return dictionary.take(values.indices)
     return _empty_to_null(values.cast(pa.string()))
 

@@ -38,12 +38,12 @@ import pyarrow.parquet as pq
 
 from sim import evaluate
 from sim.common import metrics
-from sim.config import Config, PolicyConfig
+from sim.config import MATCH_COLUMNS, Config, PolicyConfig
 from sim.common.io import output_dir, remove_stale
 from sim.common.provenance import provenance
 from sim.common.text import percent
 from sim.match import policy as policy_mod
-from sim.match.prepare import prepare_master_file, prepare_requests
+from sim.match.prepare import EXTRA_COLUMNS, prepare_master_file, prepare_requests
 from sim.common.parallel import Engine
 from sim.common.rng import stream
 from sim.compare.encode import EncodedTable
@@ -60,6 +60,7 @@ EXECUTION_SETTINGS = ("policy.matcher",)
 #: with the hash the study reported for it.
 NOT_RUN = (*EXECUTION_SETTINGS, "study", "calibration")
 DECISIONS_FILE = "decisions.parquet"
+PREPARED_COLUMNS = frozenset((*MATCH_COLUMNS, *EXTRA_COLUMNS))
 
 
 #: A world of this ``world.scale`` or more (a quarter of the country) is run by a sweep or a
@@ -319,7 +320,7 @@ def _prepared_block(config: Config, plan: geography.Plan, block: geography.Block
     # the master file's dictionary columns are decoded by preparing it, only those matched on
     requests, master = dense(result.requests), result.master_file
     left = prepare_requests(requests)
-    right = prepare_master_file(master)
+    right = prepare_master_file(master, keep_dictionaries=True)     # decoded in _match_block, once cut
     for name in evaluate.RIGHT_TRUTH_COLUMNS:
         right = right.append_column(name, master.column(name))
     return requests, left, right
@@ -348,7 +349,16 @@ def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right
     for c in cands:
         pointed[c.right_idx] = True
     needed = np.flatnonzero(pointed)
-    return _Block(requests, left, right.take(pa.array(needed, pa.int64())), [c.take_right(needed) for c in cands])
+    return _Block(requests, left, _decoded(right.take(pa.array(needed, pa.int64()))), [c.take_right(needed) for c in cands])
+
+
+def _decoded(right: pa.Table) -> pa.Table:
+    """The prepared master file's match columns as plain values, as deciding and evaluating read
+    them and as the decisions hold them: :func:`_prepared_block` keeps the generator's
+    dictionary columns encoded for blocking and comparisons."""
+    schema = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) and f.name in PREPARED_COLUMNS else f
+                        for f in right.schema], metadata=right.schema.metadata)
+    return right.cast(schema)
 
 
 def _evaluate(policy: PolicyConfig, b: _Block, models: dict) -> pa.Table:
