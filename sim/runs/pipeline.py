@@ -378,17 +378,17 @@ def _compact(decisions: pa.Table) -> pa.Table:
     bytes: a national run's main process holds every policy's 1.28 million decisions until the
     last block is done. :func:`_expanded` gives the table back exactly."""
     columns = {}
-    for field, column in zip(decisions.schema, decisions.columns):
+    for f, column in zip(decisions.schema, decisions.columns):
         values = column.combine_chunks()
-        if pa.types.is_string(field.type):
+        if pa.types.is_string(f.type):
             encoded = _encoded_text(values)
-        elif pa.types.is_list(field.type) and pa.types.is_string(field.type.value_type):
+        elif pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type):
             items = _encoded_text(values.values)
-            encoded = pa.ListArray.from_arrays(values.offsets, items, pa.list_(field.type.value_field.with_type(items.type)),
+            encoded = pa.ListArray.from_arrays(values.offsets, items, pa.list_(f.type.value_field.with_type(items.type)),
                                                mask=values.is_null())
         else:
             encoded = values
-        columns[field.name] = encoded if encoded.nbytes < values.nbytes else values
+        columns[f.name] = encoded if encoded.nbytes < values.nbytes else values
     return pa.table(columns, metadata=decisions.schema.metadata)
 
 
