@@ -229,3 +229,19 @@ def test_a_column_of_numbers_is_encoded_as_its_text_would_be(values):
     want = pc.dictionary_encode(column)
     assert encoded.codes.tolist() == pc.fill_null(want.indices, -1).to_pylist()
     assert encoded.dictionary.to_pylist() == want.dictionary.to_pylist()
+
+
+def test_the_compiled_date_parts_are_numpys_calendar():
+    """Date-part comparisons read each date's year, month and day from one compiled pass
+    (kernels.small_parts); numpy's calendar (comparisons.civil_parts) is the reference, over
+    every day from 1065 to 2065 (leap years, centuries, 2000, days before 1970) and a missing
+    date (1970-01-01)."""
+    from sim.compare.comparisons import _NO_DATE, _small_parts, civil_parts
+
+    days = np.concatenate([np.arange(-330_000, 35_000), [_NO_DATE]]).astype(np.int64)
+    got = _small_parts(days)
+    want = civil_parts(np.where(days == _NO_DATE, 0, days))
+    assert [g.dtype for g in got] == [np.int16, np.int8, np.int8]
+    for g, w in zip(got, want):
+        assert np.array_equal(g.astype(np.int64), w)
+    assert [int(p[-1]) for p in got] == [1970, 1, 1]

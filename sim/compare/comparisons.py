@@ -741,9 +741,11 @@ def _date_part_levels(days_l: _Days, days_r: _Days, left_idx, right_idx, thresho
 
 
 def _small_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`civil_parts` of each day number (a missing one as 1970-01-01), as int16, int8, int8."""
-    year, month, day = civil_parts(np.where(days == _NO_DATE, 0, days))
-    return year.astype(np.int16), month.astype(np.int8), day.astype(np.int8)
+    """:func:`civil_parts` of each day number (a missing one as 1970-01-01), as int16, int8, int8,
+    in one compiled pass."""
+    from sim.compare import kernels
+
+    return kernels.small_parts(np.ascontiguousarray(days, np.int64), np.int64(_NO_DATE))
 
 
 def _missing_sides(codes_l, codes_r, left_idx, right_idx) -> np.ndarray:

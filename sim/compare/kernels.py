@@ -123,3 +123,30 @@ def first_appearance(codes, size):
             k += 1
         out[i] = r
     return out, order[:k]
+
+
+@njit(cache=True, nogil=True)
+def small_parts(days, missing):
+    """(year int16, month int8, day int8) of each int64 day number since 1970-01-01 in the
+    proleptic Gregorian calendar (numpy's), a ``missing`` day as 1970-01-01: one pass of integer
+    arithmetic (H. Hinnant's ``civil_from_days``), where numpy's datetime conversions make
+    several. :func:`sim.compare.comparisons.civil_parts` is the reference it is tested against."""
+    n = len(days)
+    year = np.empty(n, np.int16)
+    month = np.empty(n, np.int8)
+    day = np.empty(n, np.int8)
+    for i in range(n):
+        z = days[i]
+        if z == missing:
+            z = 0
+        z += 719468                       # days from 0000-03-01
+        era = z // 146097                 # 400-year eras (floor division)
+        doe = z - era * 146097            # day of the era, 0..146096
+        yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+        mp = (5 * doy + 2) // 153         # month from March, 0..11
+        m = mp + 3 if mp < 10 else mp - 9
+        year[i] = yoe + era * 400 + (1 if m <= 2 else 0)
+        month[i] = m
+        day[i] = doy - (153 * mp + 2) // 5 + 1
+    return year, month, day
