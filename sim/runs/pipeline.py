@@ -317,10 +317,11 @@ def _prepared_block(config: Config, plan: geography.Plan, block: geography.Block
     """One block of the world, generated: ICE's requests with their truth, the same prepared
     for matching, and the master file prepared, with its truth columns."""
     result = generate_block(config, plan, block)
-    # the master file's dictionary columns are decoded by preparing it, only those matched on
+    # the master file's dictionary columns stay encoded through preparation (blocking and the
+    # comparisons read their codes); _match_block decodes the rows a policy keeps
     requests, master = dense(result.requests), result.master_file
     left = prepare_requests(requests)
-    right = prepare_master_file(master, keep_dictionaries=True)     # decoded in _match_block, once cut
+    right = prepare_master_file(master, keep_dictionaries=True)
     for name in evaluate.RIGHT_TRUTH_COLUMNS:
         right = right.append_column(name, master.column(name))
     return requests, left, right
