@@ -1,23 +1,34 @@
-"""Where a run's time goes, stage by stage: cProfile over one world under one policy, in this
-process (one core), reported as the cumulative time of each stage's function.
+"""Where a run's time goes, stage by stage, in this process (one core), in two ways:
+
+* a whole small world under one policy under cProfile, each stage's function's cumulative time
+  (:func:`profile_stages`). cProfile adds overhead to Python-level calls, so Python-heavy stages
+  read a little slower than they run;
+* national-size blocks under every policy of the study, their first pass as a worker runs it,
+  each stage's function wrapped with a clock, without a profiler (:func:`block_stages`; a stage
+  called inside another counts in both). Block 0 is run first, untimed: it loads the
+  vocabulary, the address model and the compiled loops.
 
     .venv/bin/python benchmarks/profile_stages.py                      # scale 0.05, irs-2025
     .venv/bin/python benchmarks/profile_stages.py --scale 0.2 --policy probabilistic
+    .venv/bin/python benchmarks/profile_stages.py --blocks 145 166     # national blocks, no profiler
+    .venv/bin/python benchmarks/profile_stages.py --blocks 57          # the block with most requests
 
 Prints a Markdown table (paste it into benchmarks/README.md with the machine and commit). The
 stages nest (a run contains generation, generation contains the population): each row is its
-function's cumulative time, its share of the whole run, and the parent it is part of. cProfile
-adds overhead to Python-level calls, so Python-heavy stages read a little slower than they run.
+function's time, its share of the whole, and the parent it is part of.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
+import importlib
 import platform
 import pstats
 import subprocess
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,21 +81,96 @@ def profile_stages(scale: float, policy: str) -> tuple[dict[str, float], float, 
     return cumulative, wall, calls
 
 
+#: :func:`block_stages`' stages: (label, module, function, parent label), in the order data
+#: flows; the module is the one whose attribute the caller reads (the matcher imports ``comparison_matrix`` by name).
+BLOCK_STAGES = (
+    ("generate the block", "sim.runs.pipeline", "generate_block", None),
+    ("- population: households, people, names, histories", "sim.world.population", "build", "generate the block"),
+    ("- master file", "sim.world.master_file", "build", "generate the block"),
+    ("- requests", "sim.world.requests", "build", "generate the block"),
+    ("prepare the requests (parse ICE's addresses)", "sim.runs.pipeline", "prepare_requests", None),
+    ("prepare the master file", "sim.runs.pipeline", "prepare_master_file", None),
+    ("candidates: blocking and comparisons, every policy", "sim.match.policy", "candidates", None),
+    ("- comparisons (the vectorized core)", "sim.match.matchers", "comparison_matrix", "candidates: blocking and comparisons, every policy"),
+    ("decide", "sim.match.policy", "decide", None),
+    ("evaluate against the truth", "sim.evaluate", "evaluate", None),
+)
+
+
+def _timed(seconds: dict[str, float], calls: dict[str, int]) -> None:
+    """Wrap each stage's function (where its caller looks it up) with a clock."""
+    for label, module_name, name, _ in BLOCK_STAGES:
+        module = importlib.import_module(module_name)
+        inner = getattr(module, name)
+
+        @functools.wraps(inner)
+        def clocked(*args, _inner=inner, _label=label, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _inner(*args, **kwargs)
+            finally:
+                seconds[_label] += time.perf_counter() - started
+                calls[_label] += 1
+
+        setattr(module, name, clocked)
+
+
+def block_stages(blocks: list[int], scale: float = 1.0) -> tuple[dict[str, float], float, dict[str, int]]:
+    """(seconds of each of :data:`BLOCK_STAGES`, wall seconds, calls of each) of the first pass over
+    the plan's ``blocks`` under every policy of the shipped study."""
+    from sim.config import load_config
+    from sim.match import policy as policy_mod
+    from sim.runs import pipeline
+    from sim.world import geography
+
+    config = load_config(ROOT / "configs" / "august-2025.toml", [f"world.scale={scale}"])
+    plan = geography.plan(config)
+    members: dict[str, list] = {}
+    for i, policy in enumerate(config.policies()):
+        members.setdefault(pipeline._matching_key(policy), []).append((i, policy))
+    # the policies whose model is known before matching are decided in the first pass; an EM
+    # policy's block gives its level counts (its deciding pass is not timed here)
+    models = {key: policy_mod.fit_from(group[0][1], []) for key, group in members.items() if not policy_mod.needs_fit(group[0][1])}
+    seconds: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    _timed(seconds, calls)
+    pipeline._match_and_decide(config, plan, 0, members, models, None, None)     # warm: loads, compiles
+    seconds.clear()
+    calls.clear()
+    started = time.perf_counter()
+    for index in blocks:
+        pipeline._match_and_decide(config, plan, index, members, models, None, None)
+    return dict(seconds), time.perf_counter() - started, dict(calls)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--policy", default="irs-2025")
+    parser.add_argument("--scale", type=float, help="world.scale (default 0.05, or 1.0 with --blocks)")
+    parser.add_argument("--policy", default="irs-2025", help="the policy of a whole-world profile")
+    parser.add_argument("--blocks", type=int, nargs="+", help="time these blocks under the study's policies, no profiler")
     args = parser.parse_args(argv)
-    cumulative, wall, _ = profile_stages(args.scale, args.policy)
-    total = cumulative["the whole run"] or wall
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"scale {args.scale:g}, policy {args.policy}, one core, commit {commit}, {platform.processor() or platform.machine()}, "
-          f"wall {wall:.1f} s under cProfile\n")
-    print("| stage | part of | seconds | share of the run |")
-    print("|---|---|---:|---:|")
-    for label, _, _, parent in STAGES:
-        print(f"| {label} | {parent or ''} | {cumulative[label]:.1f} | {100 * cumulative[label] / total:.1f}% |")
+    where = f"one core, commit {commit}, {platform.processor() or platform.machine()}"
+    if args.blocks:
+        scale = 1.0 if args.scale is None else args.scale
+        seconds, wall, _ = block_stages(args.blocks, scale)
+        print(f"blocks {args.blocks} at scale {scale:g}, the study's policies' first pass, {where}, wall {wall:.1f} s\n")
+        _table(BLOCK_STAGES, seconds, wall, "the blocks' time", digits=2)
+    else:
+        scale = 0.05 if args.scale is None else args.scale
+        cumulative, wall, _ = profile_stages(scale, args.policy)
+        print(f"scale {scale:g}, policy {args.policy}, {where}, wall {wall:.1f} s under cProfile\n")
+        _table(STAGES, cumulative, cumulative["the whole run"] or wall, "the run", digits=1)
     return 0
+
+
+def _table(stages, seconds: dict[str, float], total: float, whole: str, *, digits: int) -> None:
+    """The Markdown table of ``stages``: each one's seconds and share of ``total``."""
+    print(f"| stage | part of | seconds | share of {whole} |")
+    print("|---|---|---:|---:|")
+    for label, _, _, parent in stages:
+        s = seconds.get(label, 0.0)
+        print(f"| {label} | {parent or ''} | {s:.{digits}f} | {100 * s / total:.1f}% |")
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ def test_every_stage_of_the_profile_is_called_by_a_run():
 
 
 def test_every_stage_of_the_block_timing_is_called_by_a_block():
-    """benchmarks/block_stages.py wraps each stage's function where its caller looks it up: a
+    """profile_stages.py --blocks wraps each stage's function where its caller looks it up: a
     renamed or moved function would leave its row at 0 s."""
-    spec = importlib.util.spec_from_file_location("block_stages", Path(__file__).parents[1] / "benchmarks" / "block_stages.py")
+    spec = importlib.util.spec_from_file_location("profile_stages", Path(__file__).parents[1] / "benchmarks" / "profile_stages.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     seconds, wall, calls = module.block_stages([1], scale=0.001)
     assert wall > 0
-    assert [label for label, _, _, _ in module.STAGES if calls.get(label, 0) == 0] == []
+    assert [label for label, _, _, _ in module.BLOCK_STAGES if calls.get(label, 0) == 0] == []
     assert seconds["- comparisons (the vectorized core)"] <= seconds["candidates: blocking and comparisons, every policy"]
