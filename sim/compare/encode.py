@@ -90,10 +90,10 @@ def left_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     ([0, -1, -1, 2], [-1, 0, -1])
     """
     a, b = as_array(left), _dictionary_or_array(right)
-    if not isinstance(b, pa.DictionaryArray) and not (a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type))):
-        a, b = as_strings(a), as_strings(b)
-    elif isinstance(b, pa.DictionaryArray):
+    if isinstance(b, pa.DictionaryArray):       # of strings
         a = as_strings(a)
+    elif not (a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type))):
+        a, b = as_strings(a), as_strings(b)
     values = pc.unique(a.drop_null())
     look_up = lambda x: pc.fill_null(pc.index_in(x, value_set=values), -1).to_numpy(zero_copy_only=False).astype(np.int32)  # noqa: E731
     codes_l = look_up(a)
@@ -121,12 +121,12 @@ class EncodedColumn:
     """
 
     def __init__(self, values):
+        self._derived: dict[str, object] = {}
         if isinstance(values, pa.ChunkedArray) and values.num_chunks == 1:
             values = values.chunk(0)
         if isinstance(values, pa.DictionaryArray) and self._from_dictionary(values):
             return
         self.array = as_array(values)
-        self._derived: dict[str, object] = {}
         if self._from_digits(self.array):
             return
         encoded = pc.dictionary_encode(self.array)
@@ -157,8 +157,7 @@ class EncodedColumn:
         used = dictionary.take(pa.array(order))
         if pc.count_distinct(used).as_py() != len(used):
             return False
-        self.codes, self.dictionary, self._derived = renumbered, used, {}
-        self._values = values
+        self.codes, self.dictionary, self._values = renumbered, used, values
         return True
 
     def _from_digits(self, array: pa.Array) -> bool:

@@ -350,16 +350,11 @@ def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right
     for c in cands:
         pointed[c.right_idx] = True
     needed = np.flatnonzero(pointed)
-    return _Block(requests, left, _decoded(right.take(pa.array(needed, pa.int64()))), [c.take_right(needed) for c in cands])
-
-
-def _decoded(right: pa.Table) -> pa.Table:
-    """The prepared master file's match columns as plain values, as deciding and evaluating read
-    them and as the decisions hold them: :func:`_prepared_block` keeps the generator's
-    dictionary columns encoded for blocking and comparisons."""
-    schema = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) and f.name in PREPARED_COLUMNS else f
-                        for f in right.schema], metadata=right.schema.metadata)
-    return right.cast(schema)
+    # the match columns as plain values, as deciding and evaluating read them and the decisions
+    # hold them (_prepared_block keeps the generator's dictionary columns encoded for blocking
+    # and the comparisons); the truth columns stay as the generator made them
+    kept = _decoded(right.take(pa.array(needed, pa.int64())), PREPARED_COLUMNS)
+    return _Block(requests, left, kept, [c.take_right(needed) for c in cands])
 
 
 def _evaluate(policy: PolicyConfig, b: _Block, models: dict) -> pa.Table:
@@ -403,9 +398,15 @@ def _encoded_text(values: pa.Array) -> pa.Array:
 
 def _expanded(compacted: pa.Table) -> pa.Table:
     """The decisions :func:`_compact` was given: its encoded columns decoded."""
-    schema = pa.schema([pa.field(f.name, _decoded_type(f.type), f.nullable) for f in compacted.schema],
-                       metadata=compacted.schema.metadata)
-    return compacted.cast(schema)
+    return _decoded(compacted)
+
+
+def _decoded(table: pa.Table, names: frozenset[str] | None = None) -> pa.Table:
+    """``table`` with its dictionary columns (and list columns of dictionaries) decoded: all of
+    them, or those among ``names``."""
+    schema = pa.schema([f.with_type(_decoded_type(f.type)) if names is None or f.name in names else f
+                        for f in table.schema], metadata=table.schema.metadata)
+    return table.cast(schema)
 
 
 def _decoded_type(t: pa.DataType) -> pa.DataType:
