@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from sim.compare.encode import EncodedTable
-from sim.match.blocking import _joint_key, block_on, union_pairs
+from sim.match.blocking import BlockKeys, _joint_key, block_on, union_pairs
 from sim.normalize import name_controls, parse_addresses
 from sim.world.generate import read_dataset
 
@@ -50,6 +50,44 @@ def test_pairs_equal_a_database_join_on_world_keys(sides, columns, encoded):
     assert set(zip(li.tolist(), ri.tolist())) == merged_pairs(left, right, columns)
     assert len(set(zip(li.tolist(), ri.tolist()))) == len(li), "no pair twice"
     assert (np.diff(li) >= 0).all(), "left-major order"
+
+
+@pytest.mark.parametrize("encoded", [False, True], ids=["plain", "encoded-right"])
+def test_a_part_blocked_through_the_whole_left_s_keys_gets_the_same_pairs(sides, encoded):
+    """BlockKeys looks each master-file column up once in all the requests' values; a path's
+    part of the requests then gets exactly the pairs and agreement blocking it alone gives,
+    though the right side keeps codes for values only the rest of the requests have."""
+    left, right = sides
+    columns = ["name_control", "street6", "zip5"]
+    whole = pa.Table.from_pandas(left[columns], preserve_index=False)
+    table = EncodedTable(pa.Table.from_pandas(right[columns], preserve_index=False))
+    if encoded:
+        table["zip5"]                               # one column encoded, as comparisons leave it
+    keys = BlockKeys.of(table, whole)
+    assert BlockKeys.of(table, whole) is keys and BlockKeys.of(table, whole.slice(0)) is not keys
+    part = whole.take(pa.array(np.arange(0, len(left), 3)))
+    for rule in (block_on(*columns), block_on("zip5", "name_control"), block_on("street6")):
+        plain = {c: right[c] for c in rule.columns}
+        got = rule.pairs({c: part.column(c) for c in rule.columns}, {c: keys.column(c) for c in rule.columns})
+        want = rule.pairs({c: part.column(c) for c in rule.columns}, plain)
+        assert len(want[0]) > 20 and all((g == w).all() for g, w in zip(got, want))
+        li, ri = np.repeat(np.arange(part.num_rows), 40), np.tile(np.arange(40) * 7, part.num_rows)
+        li, ri = np.concatenate([li, want[0]]), np.concatenate([ri, want[1]])
+        agree = rule.agrees({c: part.column(c) for c in rule.columns}, {c: keys.column(c) for c in rule.columns}, li, ri)
+        assert (agree == rule.agrees({c: part.column(c) for c in rule.columns}, plain, li, ri)).all()
+
+
+def test_block_keys_of_dates_and_numbers_keep_their_types():
+    """A date or integer column is looked up as its values; a part of the left finds its own."""
+    left = pa.table({"d": pa.array([0, 1, None, 3, 1], pa.int32()).cast(pa.date32()), "n": [5, 6, 7, None, 6]})
+    right = pa.table({"d": pa.array([1, 1, 3, 9, None], pa.int32()).cast(pa.date32()), "n": [6, 6, 8, 5, None]})
+    part = left.take(pa.array([1, 3, 4]))
+    keys = BlockKeys.of(EncodedTable(right), left)
+    for rule in (block_on("d"), block_on("n"), block_on("d", "n")):
+        got = rule.pairs({c: part.column(c) for c in rule.columns}, {c: keys.column(c) for c in rule.columns})
+        want = rule.pairs({c: part.column(c) for c in rule.columns}, {c: right.column(c) for c in rule.columns})
+        assert [a.tolist() for a in got] == [a.tolist() for a in want]
+    assert [a.tolist() for a in block_on("d", "n").pairs({c: part.column(c) for c in "dn"}, {c: keys.column(c) for c in "dn"})] == [[0, 0, 2, 2], [0, 1, 0, 1]]
 
 
 @pytest.mark.parametrize("encoded", [False, True], ids=["plain", "encoded-right"])

@@ -242,6 +242,9 @@ class EncodedTable:
     def __init__(self, table: pa.Table):
         self.table = table
         self._columns: dict[str, EncodedColumn] = {}
+        #: what a later stage derives from the table and keeps for the block's other policies
+        #: (blocking's look-ups of the block's requests: :class:`sim.match.blocking.BlockKeys`)
+        self.kept: dict[str, object] = {}
 
     def __getitem__(self, name: str) -> EncodedColumn:
         if name not in self._columns:

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from sim.config import PathConfig, PolicyConfig
 from sim.compare import comparisons as compare
 from sim.compare.encode import EncodedColumn, EncodedTable
-from sim.match.blocking import Runs, block_on
+from sim.match.blocking import BlockKeys, Runs, block_on
 from sim.match.matchers import get_matcher
 from sim.match.fellegi_sunter import TINY, FellegiSunter, pattern_counts
 
@@ -125,6 +125,7 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table | EncodedTa
     match the same block: each of its columns is then encoded once for all of them."""
     runner = get_matcher(matcher or policy.matcher)
     right = right if isinstance(right, EncodedTable) else EncodedTable(right)
+    keys = BlockKeys.of(right, left)      # each column looked up once for every path and policy
     paths = route(policy, left)
     out = []
     for i, path in enumerate(policy.paths):
@@ -135,8 +136,8 @@ def candidates(policy: PolicyConfig, left: pa.Table, right: pa.Table | EncodedTa
         # each rule blocked once: the union is the candidates; the pairs each training rule
         # would make (a refinement of a blocking rule) are what Fellegi-Sunter's EM sessions train on
         rules = [block_on(*cols) for cols in path.blocking]
-        li, ri = runner.pairs(rules, sub, right, runs=check_pairs(policy, path, sub, right))
-        hits = _training_hits(path, sub, right, li, ri) if _em(path) else None
+        li, ri = runner.pairs(rules, sub, right, runs=check_pairs(policy, path, sub, keys))
+        hits = _training_hits(path, sub, keys, li, ri) if _em(path) else None
         comps = comparisons_of(path)
         levels = runner.levels(comps, sub, right, li, ri)
         tf = {}
@@ -167,7 +168,7 @@ BYTES_PER_PAIR, BYTES_PER_PAIR_COMPARISON = 40, 8
 REFINEMENTS = ("zip5", "name_control", "surname_1", "street6", "given_1", "date_of_birth", "city")
 
 
-def check_pairs(policy: PolicyConfig, path: PathConfig, left: pa.Table, right: pa.Table) -> list[Runs]:
+def check_pairs(policy: PolicyConfig, path: PathConfig, left: pa.Table, right: pa.Table | BlockKeys) -> list[Runs]:
     """Refuse, before any pair is made, a path whose blocking rules would make more candidate
     pairs than ``policy.max_pairs`` or, when that is unset, than the memory available now holds
     (:func:`sim.common.parallel.available_memory`, at :data:`BYTES_PER_PAIR` and
@@ -223,7 +224,7 @@ def training_rules(path: PathConfig) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(r) for r in path.fellegi_sunter.training_blocking) or tuple(tuple(r) for r in path.blocking)
 
 
-def _training_hits(path: PathConfig, left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+def _training_hits(path: PathConfig, left: pa.Table, right: pa.Table | BlockKeys, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """Bit i of each candidate pair is set when training rule i would pair it. Each training
     rule refines a blocking rule (sim.config checks it), so its pairs are among the candidates."""
     hits = np.zeros(len(li), dtype=np.int64)
