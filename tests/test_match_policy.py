@@ -266,3 +266,24 @@ def test_term_frequencies_are_shares_of_the_present_values():
     want = [0.75, 0.75, 0.25, 0.0, 0.0, 0.75]
     assert term_frequencies(values).tolist() == want
     assert term_frequencies(EncodedColumn(values)).tolist() == want
+
+
+def test_ranked_is_the_first_two_of_each_request_s_pairs_in_sort_order():
+    """_ranked's one compiled pass gives what sorting every pair by request, score (highest
+    first; NaN last) and right row gives, ties and unsorted pairs included."""
+    from sim.match.policy import _ranked
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    li = rng.integers(0, 700, n)
+    ri = rng.permutation(20 * n)[:n]                          # each pair once, in no order
+    scores = rng.choice([-np.inf, -2.5, 0.0, 1.5, 3.0, np.nan], n) + np.where(rng.random(n) < 0.3, rng.random(n), 0)
+    order = np.lexsort((ri, -scores, li))
+    first = np.flatnonzero(np.r_[True, li[order][1:] != li[order][:-1]])
+    counts = np.diff(np.r_[first, len(order)])
+    want = li[order][first], order[first], np.where(counts > 1, order[np.minimum(first + 1, n - 1)], -1)
+    got = _ranked(li, ri, scores)
+    assert (counts == 1).any() and (counts > 2).any() and np.isnan(scores).any()
+    for g, w in zip(got, want):
+        assert g.tolist() == w.tolist()
+    assert [a.tolist() for a in _ranked(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))] == [[], [], []]

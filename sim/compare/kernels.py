@@ -7,7 +7,8 @@ each pair's two dictionary codes are read once, the pair is graded missing, exac
 and a different pair that might still reach the loosest threshold is kept to be scored, by the
 bounds :func:`sim.compare.comparisons._jaro_winkler_bounds` explains. A bound only decides what
 is scored, never a level: tests/test_match_compare.py checks the levels against scoring every
-pair, and the benchmarks against recordlinkage.
+pair, and the benchmarks against recordlinkage. :func:`top_two` ranks each request's scored
+pairs for deciding.
 
 Compiled on first use and cached on disk beside this module (``cache=True``), so a process
 compiles only when the cache is missing or stale: about a second, once per checkout.
@@ -150,3 +151,37 @@ def small_parts(days, missing):
         month[i] = m
         day[i] = doy - (153 * mp + 2) // 5 + 1
     return year, month, day
+
+
+@njit(cache=True, nogil=True)
+def _ranks_before(i, j, scores, right_idx):
+    """Whether pair ``i`` ranks before pair ``j`` (listed earlier): the higher score (NaN
+    lowest, as a sort puts it last), then the lower right row; on a tie ``j``, the earlier."""
+    a, b = scores[i], scores[j]
+    if a != a:                             # NaN: before nothing but another NaN's higher row
+        if b == b:
+            return False
+    elif b != b or a > b:
+        return True
+    elif a < b:
+        return False
+    return right_idx[i] < right_idx[j]
+
+
+@njit(cache=True, nogil=True)
+def top_two(left_idx, right_idx, scores, n_left):
+    """Each left row's best and second-best pair (indices into the pairs, -1 where it has
+    fewer), by score, highest first, then lowest right row: the first two of the row's pairs
+    in ``np.lexsort((right_idx, -scores, left_idx))`` order, in one pass instead of a sort of
+    every pair (:func:`sim.match.policy._ranked`)."""
+    best = np.full(n_left, -1, np.int64)
+    second = np.full(n_left, -1, np.int64)
+    for i in range(len(left_idx)):
+        row = left_idx[i]
+        b = best[row]
+        if b < 0 or _ranks_before(i, b, scores, right_idx):
+            second[row] = b
+            best[row] = i
+        elif second[row] < 0 or _ranks_before(i, second[row], scores, right_idx):
+            second[row] = i
+    return best, second

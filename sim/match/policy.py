@@ -554,12 +554,13 @@ def decide(policy: PolicyConfig, n_left: int, cands: Sequence[PathCandidates], m
 
 def _ranked(li: np.ndarray, ri: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each left row with pairs: (the row, the index of its best pair, of its second best or
-    -1), best first by score then lowest right row, as :func:`decide` orders them."""
-    order = np.lexsort((ri, -scores, li))
-    first = np.flatnonzero(np.r_[True, li[order][1:] != li[order][:-1]])
-    counts = np.diff(np.r_[first, len(order)])
-    second = np.where(counts > 1, order[np.minimum(first + 1, len(order) - 1)], -1)
-    return li[order][first], order[first], second
+    -1), best first by score then lowest right row, as :func:`decide` orders them (one
+    compiled pass, :func:`sim.compare.kernels.top_two`)."""
+    from sim.compare import kernels
+
+    best, second = kernels.top_two(li, ri, np.asarray(scores, np.float64), int(li.max()) + 1 if len(li) else 0)
+    requests = np.flatnonzero(best >= 0)
+    return requests, best[requests], second[requests]
 
 
 #: What a disclosure releases, as decision columns: the disclosed record's last known address,
