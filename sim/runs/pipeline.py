@@ -91,13 +91,13 @@ SPILL_PREFIX = "matchsim-blocks-"
 class _Block:
     requests: pa.Table                 # ICE's rows with their truth
     left: pa.Table                     # the same, prepared
-    right: pa.Table                    # the master-file rows some candidate points at
+    right: pa.Table                    # the master-file rows some candidate points at (evaluate.RIGHT_COLUMNS)
     cands: list[policy_mod.PathCandidates]
 
     def to_decide(self) -> "_Block":
-        """What deciding and evaluating read, without what only matching and fitting did: the
-        master file's other columns, which rules paired a pair, the random pairs."""
-        return _Block(self.requests, self.left, self.right.select(list(evaluate.RIGHT_COLUMNS)),
+        """What deciding and evaluating read, without what only matching and fitting did: which
+        rules paired a pair, the random pairs."""
+        return _Block(self.requests, self.left, self.right,
                       [replace(c, rule_hits=None, random_levels=None) for c in self.cands])
 
     def nbytes(self) -> int:
@@ -350,10 +350,10 @@ def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right
     for c in cands:
         pointed[c.right_idx] = True
     needed = np.flatnonzero(pointed)
-    # the match columns as plain values, as deciding and evaluating read them and the decisions
-    # hold them (_prepared_block keeps the generator's dictionary columns encoded for blocking
-    # and the comparisons); the truth columns stay as the generator made them
-    kept = _decoded(right.take(pa.array(needed, pa.int64())), PREPARED_COLUMNS)
+    # only the columns evaluating reads (deciding reads the candidates), the match columns as
+    # plain values, as the decisions hold them (_prepared_block keeps the generator's dictionary
+    # columns encoded for blocking and the comparisons); the truth columns as the generator made them
+    kept = _decoded(right.select(list(evaluate.RIGHT_COLUMNS)).take(pa.array(needed, pa.int64())), PREPARED_COLUMNS)
     return _Block(requests, left, kept, [c.take_right(needed) for c in cands])
 
 
