@@ -205,6 +205,12 @@ def test_a_dictionary_column_is_encoded_from_its_codes_as_its_values_would_be(co
     left = ["A", "", None, "GARCIA", "Z"]
     assert [c.tolist() for c in fast.against(left)[:2]] == [c.tolist() for c in slow.against(left)[:2]]
     assert [c.tolist() for c in left_dictionary(left, column)[:2]] == [c.tolist() for c in left_dictionary(left, plain)[:2]]
+    # the comparisons' shared dictionary of a dictionary column (cut to the pairs' rows) reads
+    # its codes, not its hashed values: the same values, numbered in another order
+    text = lambda codes, values: [values[c].as_py() if c >= 0 else None for c in codes]  # noqa: E731
+    got_l, got_r, got_values = shared_dictionary(left, column)
+    want_l, want_r, want_values = shared_dictionary(left, plain)
+    assert text(got_l, got_values) == text(want_l, want_values) and text(got_r, got_values) == text(want_r, want_values)
 
 
 def test_a_dictionary_with_one_value_twice_is_hashed_after_all():

@@ -63,6 +63,11 @@ def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArr
     :class:`EncodedColumn`: its codes are kept, and ``left`` is mapped into its dictionary."""
     if isinstance(right, EncodedColumn):
         return right.against(left)
+    if isinstance(right, (pa.Array, pa.ChunkedArray)) and pa.types.is_dictionary(right.type) \
+            and pa.types.is_string(right.type.value_type):
+        # a dictionary column of strings (a block's master-file rows, cut to the pairs' own) is
+        # encoded from its codes, not decoded and hashed; the codes tell the same values apart
+        return EncodedColumn(right).against(left)
     a, b = as_array(left), as_array(right)
     if a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type)):
         # equal as values exactly when equal as text: encode the values, cast only the dictionary
