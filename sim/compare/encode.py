@@ -154,11 +154,9 @@ class EncodedColumn:
         dictionary = values.dictionary
         if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
             return False
-        # the last slot: code -1, a null row
-        missing = np.append(pc.fill_null(pc.equal(dictionary, ""), True).to_numpy(zero_copy_only=False), True)
-        codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        codes = np.where(missing[codes], -1, codes)
-        renumbered, order = kernels.first_appearance(codes, len(dictionary))
+        missing = pc.fill_null(pc.equal(dictionary, ""), True).to_numpy(zero_copy_only=False)
+        codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False)
+        renumbered, order = kernels.first_appearance(codes, missing)
         used = dictionary.take(pa.array(order))
         if pc.count_distinct(used).as_py() != len(used):
             return False

@@ -103,17 +103,19 @@ def summarize(offsets, data, mask, top, prefix):
 
 
 @njit(cache=True, nogil=True)
-def first_appearance(codes, size):
-    """Renumber ``codes`` (indices into ``size`` values, -1 missing) in order of first
-    appearance, as Arrow's ``dictionary_encode`` numbers values: ``(new codes, order)``, where
-    ``order[k]`` is the old code of new code ``k``."""
+def first_appearance(codes, missing):
+    """Renumber ``codes`` (indices into ``len(missing)`` values, negative for a missing row) in
+    order of first appearance, as Arrow's ``dictionary_encode`` numbers values, a row whose value
+    is ``missing`` -1 too: ``(new codes, order)``, where ``order[k]`` is the old code of new
+    code ``k``."""
+    size = len(missing)
     renumber = np.full(size, -1, np.int32)
     order = np.empty(size, np.int64)
     out = np.empty(len(codes), np.int32)
     k = 0
     for i in range(len(codes)):
         c = codes[i]
-        if c < 0:
+        if c < 0 or missing[c]:
             out[i] = -1
             continue
         r = renumber[c]
