@@ -167,9 +167,10 @@ def test_the_shipped_baseline_is_the_calibration_s_output(config, repo_root):
     assert record is not None, "configs/august-2025.toml has no [calibration] table: run matchsim calibrate"
     fits = [*record.get("previous", []), record]
     # the undated world's fit and national refit (2026-11-21), then the dated world's fit at
-    # scale 0.02 and its refinement at 0.05 (2026-12-06)
+    # scale 0.02 and its refinement at 0.05 (2026-12-06), then the refit at make run's 0.2 (2026-12-07)
     assert [(f["targets_file"], f["scale"]) for f in fits] == [("published-2025.toml", 0.02), ("calibration/deficient-national.toml", 1.0),
-                                                              ("published-2025.toml", 0.02), ("published-2025.toml", 0.05)]
+                                                              ("published-2025.toml", 0.02), ("published-2025.toml", 0.05),
+                                                              ("published-2025.toml", 0.2)]
     held = {}
     for fit in fits:
         assert (repo_root / "configs" / fit["targets_file"]).is_file()
