@@ -169,3 +169,22 @@ def test_an_idle_local_worker_gives_its_free_heap_back():
             time.sleep(0.25)
         assert max(w.memory_info().rss for w in workers) <= 300 * 2**20, (
             f"workers kept {[w.memory_info().rss >> 20 for w in workers]} MiB after {held >> 20} MiB at the end of their task")
+
+
+def _release_after_freeing(megabytes: int) -> tuple[int, int, bool]:
+    import psutil
+
+    from sim.common.parallel import release_free_heap
+
+    _, held = _allocate_and_free(megabytes)
+    released = release_free_heap()
+    return held, psutil.Process().memory_info().rss, released
+
+
+def test_a_process_gives_its_freed_heap_back_when_asked():
+    """What a study's main process does after writing each world (study._kept): the heap the
+    world's decisions held, freed, goes back at once (parallel.release_free_heap)."""
+    with open_engine("local", jobs=1) as engine:
+        [(held, after, released)] = list(engine.map(_release_after_freeing, [600]))
+    assert held > 500 * 2**20, f"the freed heap was not held ({held >> 20} MiB): the test shows nothing"
+    assert released and after <= 300 * 2**20, f"{after >> 20} MiB kept after {held >> 20} MiB were freed"

@@ -23,6 +23,7 @@ is an outcome with its error, not the end of the others).
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import shutil
@@ -222,6 +223,31 @@ def start_worker(parent: int) -> None:
     trim_when_idle()
 
 
+def release_free_heap() -> bool:
+    """Give the C heap's free memory back to the system (glibc's ``malloc_trim``): what a
+    process has freed but glibc keeps for its next allocations, Arrow's buffers included
+    (``ARROW_DEFAULT_MEMORY_POOL=system``). False, and nothing done, where the C library has no
+    ``malloc_trim`` (not glibc)."""
+    trim = _malloc_trim()
+    if trim is None:       # pragma: no cover - not glibc: nothing to give back this way
+        return False
+    trim(0)
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):   # pragma: no cover - not glibc
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
 def trim_when_idle() -> None:
     """In a worker process: give the free heap back to the system (glibc's ``malloc_trim``) once
     the process has been idle for :data:`IDLE_SECONDS`, once per idle spell.
@@ -232,17 +258,13 @@ def trim_when_idle() -> None:
     the main process holds the most. Trimming after every block instead was measured: the next
     block faults the pages back in (a national five-policy run 7 min 6 s -> 8 min 16 s). A busy
     worker is never trimmed here, only one whose process used less than :data:`IDLE_CPU_SHARE`
-    of a core for a while. Nothing happens where the C library has no ``malloc_trim`` (not glibc)."""
-    import ctypes
-    import ctypes.util
+    of a core for a while (:func:`release_free_heap`). Nothing happens where the C library has no
+    ``malloc_trim`` (not glibc)."""
     import threading
     import time
 
-    try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):   # pragma: no cover - not glibc: nothing to give back this way
+    if _malloc_trim() is None:     # pragma: no cover - not glibc: nothing to give back this way
         return
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
 
     def watch() -> None:
         trimmed, idle_since, last = True, None, time.process_time()
@@ -256,7 +278,7 @@ def trim_when_idle() -> None:
             elif not trimmed:
                 idle_since = idle_since or now
                 if now - idle_since >= IDLE_SECONDS:
-                    trim(0)
+                    release_free_heap()
                     trimmed, last = True, time.process_time()   # its own CPU is not a task's
 
     threading.Thread(target=watch, name="matchsim-trim-when-idle", daemon=True).start()
