@@ -184,7 +184,7 @@ def _release_after_freeing(megabytes: int) -> tuple[int, int, bool]:
 def test_a_process_gives_its_freed_heap_back_when_asked():
     """What a study's main process does after writing each world (study._kept): the heap the
     world's decisions held, freed, goes back at once (parallel.release_free_heap)."""
-    with open_engine("local", jobs=1) as engine:
+    with open_engine("local", jobs=2) as engine:      # a worker process (one job runs in this one)
         [(held, after, released)] = list(engine.map(_release_after_freeing, [600]))
     assert held > 500 * 2**20, f"the freed heap was not held ({held >> 20} MiB): the test shows nothing"
     assert released and after <= 300 * 2**20, f"{after >> 20} MiB kept after {held >> 20} MiB were freed"
