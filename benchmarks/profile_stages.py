@@ -1,4 +1,4 @@
-"""Where a run's time goes, stage by stage, in this process (one core), in two ways:
+"""Where a run's time goes, stage by stage, in three ways:
 
 * a whole small world under one policy under cProfile, each stage's function's cumulative time
   (:func:`profile_stages`). cProfile adds overhead to Python-level calls, so Python-heavy stages
@@ -6,12 +6,20 @@
 * national-size blocks under every policy of the study, their first pass as a worker runs it,
   each stage's function wrapped with a clock, without a profiler (:func:`block_stages`; a stage
   called inside another counts in both). Block 0 is run first, untimed: it loads the
-  vocabulary, the address model and the compiled loops.
+  vocabulary, the address model and the compiled loops;
+* a whole run as it runs, every process of it, sampled by py-spy (:func:`pyspy_stages`): each
+  stage's share of the samples whose stack holds its function, from py-spy's raw output. It
+  sees what the two others cannot: the main process's summaries and writes, the spill, the
+  workers' waits. py-spy is not a dependency; install it where you profile.
 
     .venv/bin/python benchmarks/profile_stages.py                      # scale 0.05, irs-2025
     .venv/bin/python benchmarks/profile_stages.py --scale 0.2 --policy probabilistic
     .venv/bin/python benchmarks/profile_stages.py --blocks 145 166     # national blocks, no profiler
     .venv/bin/python benchmarks/profile_stages.py --blocks 57          # the block with most requests
+    py-spy record --subprocesses --rate 25 --format raw -o run.txt -- \
+        .venv/bin/python -m sim run configs/august-2025.toml -o out/national --set world.scale=1.0 \
+        --set study.replicates=1 --no-report --quiet
+    .venv/bin/python benchmarks/profile_stages.py --pyspy run.txt --rate 25
 
 Prints a Markdown table (paste it into benchmarks/README.md with the machine and commit). The
 stages nest (a run contains generation, generation contains the population): each row is its
@@ -143,15 +151,56 @@ def block_stages(blocks: list[int], scale: float = 1.0) -> tuple[dict[str, float
     return dict(seconds), time.perf_counter() - started, dict(calls)
 
 
+#: :func:`pyspy_stages`' stages: (label, module path suffix, function name, parent label).
+PYSPY_STAGES = (
+    ("a worker's block (both passes)", "sim/runs/pipeline.py", "_match_and_decide", None),
+    ("generate the block", "sim/world/generate.py", "generate_block", "a worker's block (both passes)"),
+    ("prepare the requests (parse ICE's addresses)", "sim/match/prepare.py", "prepare_requests", "a worker's block (both passes)"),
+    ("prepare the master file", "sim/match/prepare.py", "prepare_master_file", "a worker's block (both passes)"),
+    ("candidates: blocking and comparisons, every policy", "sim/match/policy.py", "candidates", "a worker's block (both passes)"),
+    ("- blocking (counted, then made)", "sim/match/policy.py", "check_pairs", "candidates: blocking and comparisons, every policy"),
+    ("- comparisons (the vectorized core)", "sim/compare/comparisons.py", "comparison_matrix", "candidates: blocking and comparisons, every policy"),
+    ("decode the rows kept (_decoded)", "sim/runs/pipeline.py", "_decoded", "a worker's block (both passes)"),
+    ("spill a matched block", "sim/runs/pipeline.py", "put", "a worker's block (both passes)"),
+    ("decide and evaluate", "sim/runs/pipeline.py", "_evaluate", "a worker's block (both passes)"),
+    ("the main process, when busy: summaries, writes", "sim/studies/study.py", "run_and_write_study", None),
+)
+
+
+def pyspy_stages(path: Path, rate: float) -> tuple[dict[str, float], float]:
+    """(seconds of each of :data:`PYSPY_STAGES`, seconds of all samples) from py-spy's raw
+    (collapsed-stack) output: a line is ``frame;frame;... count``, a frame ``function
+    (path:line)``. A sample counts for a stage when any frame of its stack is the stage's function."""
+    seconds: dict[str, float] = defaultdict(float)
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = {(f[:f.find(" (")], f[f.find(" (") + 2:f.rfind(":")]) for f in stack.split(";") if " (" in f}
+        for label, suffix, name, _ in PYSPY_STAGES:
+            if any(fn == name and file.endswith(suffix) for fn, file in frames):
+                seconds[label] += n / rate
+    return dict(seconds), total / rate
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, help="world.scale (default 0.05, or 1.0 with --blocks)")
     parser.add_argument("--policy", default="irs-2025", help="the policy of a whole-world profile")
     parser.add_argument("--blocks", type=int, nargs="+", help="time these blocks under the study's policies, no profiler")
+    parser.add_argument("--pyspy", type=Path, help="read py-spy's raw output of a whole run (record --format raw --subprocesses)")
+    parser.add_argument("--rate", type=float, default=100.0, help="the samples per second py-spy recorded at (its --rate; default 100)")
     args = parser.parse_args(argv)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     where = f"one core, commit {commit}, {platform.processor() or platform.machine()}"
-    if args.blocks:
+    if args.pyspy:
+        seconds, total = pyspy_stages(args.pyspy, args.rate)
+        print(f"{args.pyspy}: {total:.0f} s of samples at {args.rate:g} Hz, every process of the run\n")
+        _table(PYSPY_STAGES, seconds, total, "the samples", digits=1)
+    elif args.blocks:
         scale = 1.0 if args.scale is None else args.scale
         seconds, wall, _ = block_stages(args.blocks, scale)
         print(f"blocks {args.blocks} at scale {scale:g}, the study's policies' first pass, {where}, wall {wall:.1f} s\n")

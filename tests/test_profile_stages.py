@@ -28,3 +28,24 @@ def test_every_stage_of_the_block_timing_is_called_by_a_block():
     assert wall > 0
     assert [label for label, _, _, _ in module.BLOCK_STAGES if calls.get(label, 0) == 0] == []
     assert seconds["- comparisons (the vectorized core)"] <= seconds["candidates: blocking and comparisons, every policy"]
+
+
+def test_a_py_spy_profile_is_read_stage_by_stage(tmp_path):
+    """profile_stages.py --pyspy counts a sample for every stage whose function is on its stack,
+    once however often it appears, and ignores what is not a sample line."""
+    spec = importlib.util.spec_from_file_location("profile_stages", Path(__file__).parents[1] / "benchmarks" / "profile_stages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raw = tmp_path / "run.txt"
+    raw.write_text(
+        'process 7:"python";_match_and_decide (sim/runs/pipeline.py:303);generate_block (sim/world/generate.py:40);x (a.py:1) 50\n'
+        'process 7:"python";_match_and_decide (sim/runs/pipeline.py:305);candidates (sim/match/policy.py:141);'
+        'comparison_matrix (sim/compare/comparisons.py:535);comparison_matrix (sim/compare/comparisons.py:530) 25\n'
+        'process 6:"python";run_and_write_study (sim/studies/study.py:382);candidates (other/policy.py:1) 25\n'
+        "not a sample\n")
+    seconds, total = module.pyspy_stages(raw, rate=25)
+    assert total == 4
+    assert seconds == {"a worker's block (both passes)": 3, "generate the block": 2,
+                       "candidates: blocking and comparisons, every policy": 1, "- comparisons (the vectorized core)": 1,
+                       "the main process, when busy: summaries, writes": 1}
+    assert set(seconds) <= {label for label, _, _, _ in module.PYSPY_STAGES}
