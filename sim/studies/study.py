@@ -110,10 +110,11 @@ def same_volume(config: Config, replicate: Sequence[RunResult]) -> list[dict]:
 
 def _kept(replicate: list[RunResult], write_to: str | Path | None) -> list[RunResult]:
     """A replicate's units as the study keeps them: whole, or written to ``write_to`` and kept
-    without their decisions, whose memory goes back to the system before the next world: glibc
-    would keep it, and a national study's main process then held 2.3 GB from the end of its
-    first world on, where it holds 0.5-0.9 GB while a world's blocks run (its peak, five
-    national worlds: 8.5 GiB before, 5.2 GiB over two worlds after)."""
+    without their decisions (``replicate`` is emptied, so that nothing holds them), whose memory
+    goes back to the system before the next world: glibc would keep it, and a national study's
+    main process then held 2.3 GB from the end of its first world on, where it holds 0.5-0.9 GB
+    while a world's blocks run (the five-world national study's peak: 8.5 GiB before, 5.98 GiB
+    after)."""
     if write_to is None:
         return replicate
     _write_units(replicate, Path(write_to))
