@@ -7,10 +7,16 @@ import importlib.util
 from pathlib import Path
 
 
-def test_every_stage_of_the_profile_is_called_by_a_run():
+def _profile_stages():
+    """benchmarks/profile_stages.py as a module (the benchmarks are scripts, not a package)."""
     spec = importlib.util.spec_from_file_location("profile_stages", Path(__file__).parents[1] / "benchmarks" / "profile_stages.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_every_stage_of_the_profile_is_called_by_a_run():
+    module = _profile_stages()
     _, wall, calls = module.profile_stages(0.001, "probabilistic")
     assert wall > 0
     # every stage ran; the vocabulary may already be built by an earlier test of this process
@@ -21,9 +27,7 @@ def test_every_stage_of_the_profile_is_called_by_a_run():
 def test_every_stage_of_the_block_timing_is_called_by_a_block():
     """profile_stages.py --blocks wraps each stage's function where its caller looks it up: a
     renamed or moved function would leave its row at 0 s."""
-    spec = importlib.util.spec_from_file_location("profile_stages", Path(__file__).parents[1] / "benchmarks" / "profile_stages.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _profile_stages()
     seconds, wall, calls = module.block_stages([1], scale=0.001)
     assert wall > 0
     assert [label for label, _, _, _ in module.BLOCK_STAGES if calls.get(label, 0) == 0] == []
@@ -33,9 +37,7 @@ def test_every_stage_of_the_block_timing_is_called_by_a_block():
 def test_a_py_spy_profile_is_read_stage_by_stage(tmp_path):
     """profile_stages.py --pyspy counts a sample for every stage whose function is on its stack,
     once however often it appears, and ignores what is not a sample line."""
-    spec = importlib.util.spec_from_file_location("profile_stages", Path(__file__).parents[1] / "benchmarks" / "profile_stages.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _profile_stages()
     raw = tmp_path / "run.txt"
     raw.write_text(
         'process 7:"python";_match_and_decide (sim/runs/pipeline.py:303);generate_block (sim/world/generate.py:40);x (a.py:1) 50\n'

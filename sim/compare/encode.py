@@ -84,6 +84,17 @@ def shared_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.StringArr
     return codes[: len(a)], codes[len(a):], dictionary
 
 
+def positions(values, value_set) -> np.ndarray:
+    """Where each of ``values`` stands among ``value_set`` (distinct values, Arrow): a new int32
+    array (the callers mark more values -1 in it), -1 where a value is null or not among them;
+    one hash look-up, Arrow's ``index_in``.
+
+    >>> positions(pa.array(["B", None, "Z", "A"]), pa.array(["A", "B"])).tolist()
+    [1, -1, -1, 0]
+    """
+    return pc.fill_null(pc.index_in(values, value_set=value_set), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+
+
 def left_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """(int32 codes of left, of right, the left's distinct values): as :func:`shared_dictionary`
     for telling equal values apart, except that a right value no left row has is -1, as a
@@ -100,13 +111,12 @@ def left_dictionary(left, right) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     elif not (a.type == b.type and (pa.types.is_integer(a.type) or pa.types.is_date(a.type))):
         a, b = as_strings(a), as_strings(b)
     values = pc.unique(a.drop_null())
-    look_up = lambda x: pc.fill_null(pc.index_in(x, value_set=values), -1).to_numpy(zero_copy_only=False).astype(np.int32)  # noqa: E731
-    codes_l = look_up(a)
+    codes_l = positions(a, values)
     if isinstance(b, pa.DictionaryArray):      # each of its dictionary's values looked up once, not each row
-        found = np.append(look_up(b.dictionary.cast(pa.string())), np.int32(-1))
+        found = np.append(positions(b.dictionary.cast(pa.string()), values), np.int32(-1))
         codes_r = found[pc.fill_null(b.indices, -1).to_numpy(zero_copy_only=False)]
     else:
-        codes_r = look_up(b)
+        codes_r = positions(b, values)
     if pa.types.is_string(values.type):
         empty = pc.index(values, "").as_py()
         if empty >= 0:
@@ -216,7 +226,7 @@ class EncodedColumn:
             a = as_strings(a)
         distinct = pc.unique(a)
         # where each of our dictionary's values is among the left's distinct values
-        found = pc.fill_null(pc.index_in(dictionary, value_set=distinct), -1).to_numpy(zero_copy_only=False)
+        found = positions(dictionary, distinct)
         code_of = np.full(len(distinct), -1, np.int64)
         ours = np.flatnonzero(found >= 0)
         code_of[found[ours]] = ours

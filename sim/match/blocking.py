@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.compare.encode import EncodedColumn, EncodedTable, as_array, as_strings, left_dictionary
+from sim.compare.encode import EncodedColumn, EncodedTable, as_array, as_strings, left_dictionary, positions
 
 @dataclass(frozen=True)
 class BlockingRule:
@@ -74,7 +74,7 @@ class BlockingRule:
         # each row's key's rank among the left's keys, -1 where none has it (a hash look-up:
         # a binary search per row is four times slower); sorting by rank sorts by key, and numpy
         # sorts 16-bit integers stably by radix, in linear time
-        rank = pc.fill_null(pc.index_in(key_r, value_set=pa.array(left_keys)), -1).to_numpy(zero_copy_only=False)
+        rank = positions(key_r, pa.array(left_keys))
         paired = np.flatnonzero(rank >= 0)
         rank = rank[paired].astype(np.int16 if len(left_keys) <= np.iinfo(np.int16).max else np.int64)
         order = paired[np.argsort(rank, kind="stable")]
@@ -163,7 +163,7 @@ class _LookedUp:
     def codes(self, part) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         """:func:`_lookup_codes` of ``part`` (the left column or rows of it) and the right column."""
         a = as_strings(part) if self._text else as_array(part)
-        codes = pc.fill_null(pc.index_in(a, value_set=self.values), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+        codes = positions(a, self.values)
         if self._empty >= 0:
             codes[codes == self._empty] = -1
         return codes, self.codes_r, self.values
