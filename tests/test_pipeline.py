@@ -325,6 +325,41 @@ def test_em_blocks_wait_for_the_fit_on_disk_and_blocks_not_kept_are_matched_agai
     assert spilled == partly == damaged == none
 
 
+class _InOrder:
+    """An engine of two slots whose worker is this process: it runs each block task in turn, as
+    one worker of a real engine would run the tasks it is given."""
+
+    slots = 2
+
+    def map(self, fn, *iterables):
+        return map(fn, *iterables)
+
+
+def test_a_worker_gives_its_free_heap_back_once_when_a_deciding_pass_starts(world_config, monkeypatch):
+    """A worker's first block of a deciding pass releases the heap the matching pass left it
+    (pipeline._block_task); the matching pass's blocks and the deciding pass's later ones do not
+    (each would fault its pages in again); a worker that goes on to another world's deciding
+    pass releases again. The decisions are those of a run without workers."""
+    import sim.runs.pipeline as pipeline
+
+    config = config_with(world_config, **{"world.scale": 0.002, "policy": _policy("probabilistic", world_config)})
+    released = []
+    monkeypatch.setattr(pipeline, "release_free_heap", lambda: released.append(True))
+    monkeypatch.setattr(pipeline, "_LAST_PASS", [])
+    n_blocks = len(pipeline.geography.plan(config).blocks)
+    assert n_blocks > 1
+    alone = run(config)
+    assert not released                                      # no workers, nothing released
+    in_worker = run(config, engine=_InOrder())
+    assert released == [True]
+    assert in_worker.decisions.to_pandas().equals(alone.decisions.to_pandas())   # NaN scores equal too
+    run(config_with(config, seed=config.seed + 1), engine=_InOrder())
+    assert released == [True, True]
+    # a policy without a fit has no deciding pass
+    run(config_with(config, policy=_policy("irs-2025", world_config)), engine=_InOrder())
+    assert released == [True, True]
+
+
 def test_compacted_decisions_are_smaller_and_expand_to_the_same_table(irs_out):
     """The main process holds every policy's decisions as their blocks arrive, their text
     columns dictionary-encoded (pipeline._compact); expanded, they are the table evaluated, type

@@ -44,7 +44,7 @@ from sim.common.provenance import provenance
 from sim.common.text import percent
 from sim.match import policy as policy_mod
 from sim.match.prepare import EXTRA_COLUMNS, prepare_master_file, prepare_requests
-from sim.common.parallel import Engine
+from sim.common.parallel import Engine, release_free_heap
 from sim.common.rng import stream
 from sim.compare.encode import EncodedTable
 from sim.common.summaries import parquet_metadata, write_summary
@@ -328,17 +328,36 @@ def _prepared_block(config: Config, plan: geography.Plan, block: geography.Block
 
 
 _PLANS: dict[str, geography.Plan] = {}
+#: The pass a worker last worked in: (world, whether it was the deciding pass).
+_LAST_PASS: list[tuple[str, bool]] = []
 
 
 def _block_task(config: Config, index: int, members: dict[str, list], models: dict[str, dict],
                 matcher: str | None, spill: _Spill | None) -> tuple[dict[int, pa.Table], dict[str, dict]]:
     """:func:`_match_and_decide` of the plan's block ``index``, in a worker (which keeps the
-    plan of the world it last worked on)."""
+    plan of the world it last worked on).
+
+    A worker's first block of a deciding pass first gives the C heap's free memory back to the
+    system (:func:`~sim.common.parallel.release_free_heap`): the matching pass left it the heap of
+    the largest block it generated (2 GB in a national world), which the deciding pass, reading
+    matched blocks from the spill, needs only a part of. Kept, it was still there when the last
+    block came back and the main process grew to summarize every policy's decisions: the
+    national run's peak. Once per pass, so no block faults in its pages again."""
     world = config.sha256(without=NOT_WORLD)
     if world not in _PLANS:
         _PLANS.clear()
         _PLANS[world] = geography.plan(config)
+    this_pass = (world, _deciding(members, models, spill))
+    if this_pass[1] and _LAST_PASS != [this_pass]:
+        release_free_heap()
+    _LAST_PASS[:] = [this_pass]
     return _match_and_decide(config, _PLANS[world], index, members, models, matcher, spill)
+
+
+def _deciding(members: dict[str, list], models: dict[str, dict], spill: _Spill | None) -> bool:
+    """Whether a block task is of the deciding pass: every group's model is fitted, and its
+    matched blocks wait in the spill."""
+    return spill is not None and all(key in models and policy_mod.needs_fit(group[0][1]) for key, group in members.items())
 
 
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,
