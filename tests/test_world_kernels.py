@@ -223,6 +223,27 @@ def test_categories_at_rows_equal_numpy():
         assert categories(table, want_codes, null_below=null_below).equals(expected)
 
 
+@pytest.mark.parametrize("null_below", [None, 0])
+@pytest.mark.parametrize("bad", [40, 1000, -1])
+def test_categories_refuse_a_code_outside_the_table(null_below, bad):
+    """categories() skips Arrow's own check of the codes (it checks them in its gathering pass):
+    a code beyond the table, or negative where no null is allowed, is refused, not written."""
+    import pyarrow as pa
+
+    from sim.world.address import categories
+
+    table = pa.array([f"V{i}" for i in range(40)], pa.string())
+    codes = np.arange(40, dtype=np.int32)
+    codes[17] = bad
+    if bad < 0 and null_below is not None:
+        assert categories(table, codes, null_below=null_below).null_count == 1   # a null, not an error
+        return
+    with pytest.raises(ValueError, match="1 codes lie outside the table of 40 values"):
+        categories(table, codes, null_below=null_below)
+    with pytest.raises(ValueError, match="outside the table"):
+        categories(table, codes, null_below=null_below, rows=np.array([3, 17, 5]))
+
+
 @pytest.mark.parametrize("domain", [1000, 10**5 + 3, 88_119_912, 2**31 + 5])
 def test_feistel_walk_equals_numpy(domain):
     from sim.world import tin
@@ -338,3 +359,38 @@ def test_last_known_addresses_equal_numpy():
     b = master_file.last_known_addresses_numpy(config.world, pop, itin, np.random.default_rng(4))
     for x, y in zip(a, b):
         assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
+def test_on_file_rows_equal_numpy():
+    """kernels.on_file_rows: the master file's people on file, what it takes from their
+    households, and their dwellings on file, as the numpy expressions it replaced give them."""
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(1, 7, 3_000)
+    household = np.repeat(np.arange(len(sizes)), sizes)
+    n, n_hh = len(household), len(sizes)
+    hh_start = np.cumsum(sizes) - sizes
+    on_file = rng.random(n) < 0.6
+    person_id = rng.permutation(10 * n)[:n].astype(np.int64)
+    person_tin = rng.integers(0, 10**9, n)
+    dob = rng.integers(-20_000, 20_000, n).astype(np.int32)
+    requested = rng.random(n) < 0.1
+    tax_year = rng.integers(2015, 2025, n_hh).astype(np.int16)
+    lka_current = rng.random(n_hh) < 0.8
+    lka_age = rng.random(n_hh).astype(np.float32) * 10
+    n_dw = 5_000
+    lka_dwelling = rng.integers(0, n_dw, n_hh)
+    got = kernels.on_file_rows(on_file, household, hh_start, person_id, person_tin, dob, requested, tax_year,
+                               lka_current, lka_age, lka_dwelling, n_dw)
+
+    rows = np.flatnonzero(on_file)
+    hh_rows = household[rows]
+    listed = np.zeros(n_dw, bool)
+    listed[lka_dwelling[hh_rows]] = True
+    want = (rows, hh_rows, person_id[rows], person_id[hh_start[hh_rows]], person_tin[rows], dob[rows], requested[rows],
+            tax_year[hh_rows], lka_current[hh_rows], lka_age[hh_rows], np.flatnonzero(listed),
+            (np.cumsum(listed) - 1)[lka_dwelling[hh_rows]])
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype or g.dtype == np.int64
+        assert np.array_equal(g, w)
+    assert 0 < len(got[10]) < n_dw                     # some dwellings listed, not all

@@ -116,13 +116,19 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
     n = len(codes) if rows is None else len(rows)
     idx = np.empty(n, dtype)
     rows = _NO_ROWS if rows is None else np.asarray(rows, dtype=np.int64)
+    # the pass that gathers the codes also checks them against the table, so Arrow need not
+    # check them again (from_arrays(safe=False))
     if null_below is None:
-        kernels.gather_codes(codes, rows, idx)
-        return pa.DictionaryArray.from_arrays(pa.array(idx), table)
-    valid = np.empty((n + 7) // 8, np.uint8)               # Arrow's validity bitmap, written by the same pass
-    nulls = kernels.gather_codes_valid(codes, rows, null_below, idx, valid)
-    indices = pa.Array.from_buffers(pa.from_numpy_dtype(dtype), n, [pa.py_buffer(valid), pa.py_buffer(idx)], null_count=nulls)
-    return pa.DictionaryArray.from_arrays(indices, table)
+        outside = kernels.gather_codes(codes, rows, idx, len(table))
+        indices = pa.array(idx)
+    else:
+        valid = np.empty((n + 7) // 8, np.uint8)           # Arrow's validity bitmap, written by the same pass
+        nulls, outside = kernels.gather_codes_valid(codes, rows, null_below, idx, valid, len(table))
+        indices = pa.Array.from_buffers(pa.from_numpy_dtype(dtype), n, [pa.py_buffer(valid), pa.py_buffer(idx)], null_count=nulls)
+    if outside:
+        raise ValueError(f"{outside} codes lie outside the table of {len(table)} values; "
+                         "each code must index the table (or be below null_below, for a null)")
+    return pa.DictionaryArray.from_arrays(indices, table, safe=False)
 
 
 _NO_ROWS = np.zeros(0, np.int64)
@@ -206,10 +212,12 @@ def join(*parts, sep: str = " ") -> pa.Array:
 
 def usps_street_line(c: Components, street_labels: pa.Array, rows: np.ndarray | None = None) -> pa.Array:
     """``123 N MAIN ST APT 5``: the delivery line in USPS standard form (of the components at
-    ``rows``, all by default)."""
+    ``rows``, all by default). With ``rows``, each component's line is made once and copied to
+    its rows (Arrow's ``take`` copies a string whole, faster than joining it again)."""
     numbers = lookup("int", int(c.number.max(initial=0)) + 1)
     apts = lookup("apt", int(c.unit.max(initial=0)) + 1)
-    return join_codes(((numbers, c.number), (street_labels, c.street), (apts, c.unit)), rows, lo3=1)
+    lines = join_codes(((numbers, c.number), (street_labels, c.street), (apts, c.unit)), lo3=1)
+    return lines if rows is None else lines.take(pa.array(rows))
 
 
 def keyboard_typo(values: list[str], kind: np.ndarray, where: np.ndarray, pick: np.ndarray) -> list[str]:

@@ -264,32 +264,41 @@ def fixed_digits(numbers, width, pairs):
 
 
 @njit(cache=True, nogil=True)
-def gather_codes_valid(codes, rows, lo, out, valid):
+def gather_codes_valid(codes, rows, lo, out, valid, size):
     """``out[i] = max(codes[rows[i]], lo)`` (``rows`` empty: every code in order), and Arrow's
     validity bitmap of the codes at least ``lo`` into ``valid`` (``ceil(len(out) / 8)`` bytes,
-    least significant bit first). Returns how many are null."""
+    least significant bit first, each byte written once). Returns (how many are null, how many
+    codes are ``size`` or more: outside a table of that size)."""
     n = len(out)
     direct = len(rows) == 0
     nulls = 0
+    beyond = 0
     for b in range(len(valid)):
-        valid[b] = 0
-    for i in range(n):
-        c = codes[i] if direct else codes[rows[i]]
-        if c < lo:
-            c = lo
-            nulls += 1
-        else:
-            valid[i >> 3] |= np.uint8(1 << (i & 7))
-        out[i] = c
-    return nulls
+        bits = 0
+        for i in range(8 * b, min(8 * b + 8, n)):
+            c = codes[i] if direct else codes[rows[i]]
+            if c < lo:
+                c = lo
+                nulls += 1
+            else:
+                bits |= 1 << (i - 8 * b)
+                beyond += c >= size
+            out[i] = c
+        valid[b] = np.uint8(bits)
+    return nulls, beyond
 
 
 @njit(cache=True, nogil=True)
-def gather_codes(codes, rows, out):
-    """``out[i] = codes[rows[i]]`` (``rows`` empty: every code in order), in ``out``'s type."""
+def gather_codes(codes, rows, out, size):
+    """``out[i] = codes[rows[i]]`` (``rows`` empty: every code in order), in ``out``'s type.
+    Returns how many codes lie outside ``[0, size)`` (a table of that size)."""
     direct = len(rows) == 0
+    outside = 0
     for i in range(len(out)):
-        out[i] = codes[i] if direct else codes[rows[i]]
+        c = codes[i] if direct else codes[rows[i]]
+        outside += (c < 0) | (c >= size)
+        out[i] = c
+    return outside
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -835,6 +844,69 @@ def on_file(u, requested, hh_origin, household, age, general, rate_requested, ra
             rate = 0.0
         out[i] = np.float64(u[i]) < rate
     return out, requested_hh, adult
+
+
+@njit(cache=True, nogil=True)
+def on_file_rows(on_file, household, hh_start, person_id, person_tin, dob, requested, tax_year, lka_current, lka_age,
+                 lka_dwelling, n_dwellings):
+    """The people on file and what the master file takes from them and their households, in
+    one pass: (positions of the people on file, their households, their person ids, their
+    households' ids (the head's person id, as
+    :meth:`sim.world.population.Population.household_id`), TINs, dates of birth, requested,
+    their households' ``tax_year``, ``lka_current`` and ``lka_age``; then the dwellings on file
+    (each dwelling some household on file lists, in order) and each row's place among them).
+
+    numpy: ``rows = np.flatnonzero(on_file)``; ``person_id[rows]``,
+    ``person_id[hh_start[hh[rows]]]``, ``person_tin[rows]``, ``dob[rows]``, ``requested[rows]``,
+    ``tax_year[hh[rows]]`` and so on; then the dwellings ``lka_dwelling[hh[rows]]`` marked in a
+    mask, ``np.flatnonzero(mask)`` and each row's ``(np.cumsum(mask) - 1)`` at its dwelling."""
+    m = 0
+    for i in range(len(on_file)):
+        m += on_file[i]
+    rows = np.empty(m, np.int64)
+    hh_rows = np.empty(m, np.int64)
+    ids = np.empty(m, np.int64)
+    household_ids = np.empty(m, np.int64)
+    tins = np.empty(m, np.int64)
+    dob_rows = np.empty(m, np.int32)
+    requested_rows = np.empty(m, np.bool_)
+    year_rows = np.empty(m, tax_year.dtype)
+    current_rows = np.empty(m, np.bool_)
+    age_rows = np.empty(m, lka_age.dtype)
+    dwelling_rows = np.empty(m, np.int64)
+    listed = np.zeros(n_dwellings, np.int64)        # 1 + the dwelling's place among those on file
+    k = 0
+    for i in range(len(on_file)):
+        if not on_file[i]:
+            continue
+        h = household[i]
+        rows[k] = i
+        hh_rows[k] = h
+        ids[k] = person_id[i]
+        household_ids[k] = person_id[hh_start[h]]
+        tins[k] = person_tin[i]
+        dob_rows[k] = dob[i]
+        requested_rows[k] = requested[i]
+        year_rows[k] = tax_year[h]
+        current_rows[k] = lka_current[h]
+        age_rows[k] = lka_age[h]
+        d = lka_dwelling[h]
+        dwelling_rows[k] = d
+        listed[d] = 1
+        k += 1
+    n_listed = 0
+    for d in range(n_dwellings):
+        if listed[d]:
+            n_listed += 1
+            listed[d] = n_listed
+    dw_on_file = np.empty(n_listed, np.int64)
+    for d in range(n_dwellings):
+        if listed[d]:
+            dw_on_file[listed[d] - 1] = d
+    dw_index = np.empty(m, np.int64)
+    for k in range(m):
+        dw_index[k] = listed[dwelling_rows[k]] - 1
+    return rows, hh_rows, ids, household_ids, tins, dob_rows, requested_rows, year_rows, current_rows, age_rows, dw_on_file, dw_index
 
 
 @njit(cache=True, nogil=True)

@@ -233,16 +233,13 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     tax_year, lka_day_hh, lka_dwelling_hh = last_known_addresses(world, pop, np.bincount(hh[itin], minlength=len(pop.hh_size)) > 0, rng)
     lka_current_hh = lka_dwelling_hh == pop.hh_dwelling
 
-    rows = np.flatnonzero(on_file)
-    hh_rows = hh[rows]
     # Addresses are dwellings': each dwelling some household on file lists is rendered once
     # (dwellings have distinct addresses in their area), and people's columns index it; numbers,
     # units and ZIP+4 index shared integer-to-text tables. Files hold plain strings.
-    dwelling_rows = lka_dwelling_hh[hh_rows]
-    listed = np.zeros(len(pop.dw_building), dtype=bool)
-    listed[dwelling_rows] = True
-    dw_on_file = np.flatnonzero(listed)
-    dw_index = (np.cumsum(listed) - 1)[dwelling_rows]
+    lka_age_hh = ((pop.reference_day - lka_day_hh) / DAYS_PER_YEAR).astype(np.float32)
+    (rows, hh_rows, person_id, household_id, tin, dob, requested, tax_year, lka_current, lka_age,
+     dw_on_file, dw_index) = kernels.on_file_rows(on_file, hh, pop.hh_start, pop.person_id, person_tin, pop.dob, pop.requested,
+                                                  tax_year, lka_current_hh, lka_age_hh, lka_dwelling_hh, len(pop.dw_building))
     comp = address.components(pop, dw_on_file)
     labels = address.Labels(vocab, zips)
     zip4_known = rng.random(len(dw_on_file), dtype=np.float32) < mcfg.zip4_known_rate
@@ -250,13 +247,13 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     # column is made, in one compiled pass each (address.categories)
     n_groups = len(plan.groups)
     table = pa.table({
-        "tin": address.digits(person_tin[rows], 9),
+        "tin": address.digits(tin, 9),
         "tin_type": categories(TIN_TYPES, itin.view(np.int8), rows=rows),
         "first_name": categories(first_table, first_code, rows=rows),
         "middle_initial": categories(LETTERS, initial, null_below=0, rows=rows),
         "last_name": categories(names, name_code, rows=rows),
         "name_control": categories(nc_table, nc_code, rows=rows),
-        "date_of_birth": pa.array(pop.dob[rows], pa.int32()).cast(pa.date32()),
+        "date_of_birth": pa.array(dob, pa.int32()).cast(pa.date32()),
         # the delivery line omits the ZIP, so two areas can share one: plain strings, not categories
         "street_address": address.usps_street_line(comp, labels.street_labels(pop), dw_index),
         "street_number": categories(address.lookup("int", int(comp.number.max(initial=0)) + 1), comp.number, rows=dw_index),
@@ -268,14 +265,14 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "state": labels.area("state", comp.zip_row, dictionary=True, rows=dw_index),
         "zip5": labels.area("zip5", comp.zip_row, dictionary=True, rows=dw_index),
         "zip4": categories(address.lookup("zip4", 10_000), np.where(zip4_known, comp.zip4, -1), null_below=0, rows=dw_index),
-        "last_return_tax_year": pa.array(tax_year[hh_rows], pa.int16()),
-        "truth_person_id": pa.array(pop.person_id[rows], pa.int64()),
-        "truth_household_id": pa.array(pop.household_id(rows), pa.int64()),
+        "last_return_tax_year": pa.array(tax_year, pa.int16()),
+        "truth_person_id": pa.array(person_id, pa.int64()),
+        "truth_household_id": pa.array(household_id, pa.int64()),
         "truth_role": categories(ROLES, pop.role, rows=rows),
         "truth_origin_group": categories(pa.array([*plan.groups, "general"], pa.string()),
                                          np.where(pop.hh_origin < 0, n_groups, pop.hh_origin), rows=hh_rows),
-        "truth_requested": pa.array(pop.requested[rows]),
-        "truth_lka_current": pa.array(lka_current_hh[hh_rows]),
-        "truth_lka_age_years": pa.array(((pop.reference_day - lka_day_hh[hh_rows]) / DAYS_PER_YEAR).astype(np.float32)),
+        "truth_requested": pa.array(requested),
+        "truth_lka_current": pa.array(lka_current),
+        "truth_lka_age_years": pa.array(lka_age),
     })
     return MasterFile(table=table, person_tin=person_tin, anglicized=anglicized)

@@ -319,16 +319,21 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
     st_stem = vocab.street_sampler.draw(rng.random(n_st))
     st_suffix = draw_from_cdf(vocab.suffix_cdf, rng.random(n_st))
     st_predir = np.where(rng.random(n_st) < vocab.predirectional_rate, rng.integers(0, len(vocab.directionals), n_st), -1)
+    st_first = np.concatenate([[0], np.cumsum(n_streets)[:-1]])
     # USPS addresses are unique: no two streets of an area share a name (OAK ST and OAK AVE may
-    # both exist, as they do, but not two N OAK STs); repeats redraw their stem
+    # both exist, as they do, but not two N OAK STs); repeats redraw their stem. The key sorts
+    # area by area, so a round need only look again at the areas where the last round redrew a
+    # stem (the others have no repeat), and finds the same repeats in the same order.
+    check = np.arange(n_st)
     for _ in range(50):
-        key = ((st_zip.astype(np.int64) * 8 + st_predir + 1) * 64 + st_suffix) * len(vocab.street_stems) + st_stem
+        key = ((st_zip[check].astype(np.int64) * 8 + st_predir[check] + 1) * 64 + st_suffix[check]) * len(vocab.street_stems) + st_stem[check]
         order = np.argsort(key, kind="stable")
-        repeat = order[1:][key[order][1:] == key[order][:-1]]
+        repeat = check[order[1:][key[order][1:] == key[order][:-1]]]
         if len(repeat) == 0:
             break
         st_stem[repeat] = vocab.street_sampler.draw(rng.random(len(repeat)))
-    st_first = np.concatenate([[0], np.cumsum(n_streets)[:-1]])
+        redrawn = np.unique(st_zip[repeat])
+        check = np.concatenate([np.arange(st_first[z], st_first[z] + n_streets[z]) for z in redrawn])
 
     # multi-unit households, shuffled within their area, cut into buildings
     mu = np.flatnonzero(hh.multiunit)
