@@ -237,6 +237,40 @@ def test_a_column_of_numbers_is_encoded_as_its_text_would_be(values):
     assert encoded.dictionary.to_pylist() == want.dictionary.to_pylist()
 
 
+def test_integers_are_factorized_as_pandas_numbers_them():
+    """kernels.factorize_integers, the hash table the TINs are encoded with: pandas' codes in
+    order of first appearance, and each code's first row, over many keys that collide in the
+    table (multiples of its size), repeats, negatives and the extremes of int64."""
+    import pandas as pd
+
+    from sim.compare.kernels import factorize_integers
+
+    rng = np.random.default_rng(3)
+    keys = np.concatenate([rng.integers(0, 10**9, 50_000), np.arange(0, 2**40, 2**20)[:5_000],
+                           [-1, -(2**63), 2**63 - 1, 0, 0]])
+    keys = np.concatenate([keys, rng.choice(keys, 20_000)])
+    rng.shuffle(keys)
+    codes, first = factorize_integers(keys)
+    want, uniques = pd.factorize(keys, sort=False)
+    assert codes.tolist() == want.tolist()
+    assert np.array_equal(keys[first], uniques)
+    assert np.array_equal(first, np.unique(want, return_index=True)[1])
+    assert factorize_integers(np.zeros(0, np.int64))[0].size == 0
+
+
+def test_a_column_of_nine_digit_numbers_with_nulls_is_encoded_as_its_text():
+    """The same over a column the size of a block's TINs, with nulls and repeats."""
+    rng = np.random.default_rng(5)
+    numbers = rng.integers(0, 10**9, 30_000)
+    numbers[rng.integers(0, len(numbers), 3_000)] = numbers[:3_000]
+    text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), 9, "0")
+    column = pc.if_else(pa.array(rng.random(len(numbers)) < 0.05), pa.scalar(None, pa.string()), text)
+    encoded = EncodedColumn(column)
+    want = pc.dictionary_encode(column)
+    assert encoded.codes.tolist() == pc.fill_null(want.indices, -1).to_pylist()
+    assert encoded.dictionary.equals(want.dictionary)
+
+
 def test_the_compiled_date_parts_are_numpys_calendar():
     """Date-part comparisons read each date's year, month and day from one compiled pass
     (kernels.small_parts); numpy's calendar (comparisons.civil_parts) is the reference, over

@@ -168,7 +168,7 @@ class EncodedColumn:
         codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False)
         renumbered, order = kernels.first_appearance(codes, missing)
         used = dictionary.take(pa.array(order))
-        if pc.count_distinct(used).as_py() != len(used):
+        if len(pc.unique(used)) != len(used):        # (Arrow's count_distinct hashes slower than unique)
             return False
         self.codes, self.dictionary, self._values = renumbered, used, values
         return True
@@ -178,7 +178,7 @@ class EncodedColumn:
         file's TINs, one per row) from the numbers, which hash several times faster than their
         text: the codes and dictionary ``dictionary_encode`` gives (equal texts exactly when equal
         numbers, as they have the same width). False, and nothing set, for any other column."""
-        import pandas as pd
+        from sim.compare import kernels
 
         if not pa.types.is_string(array.type) or array.null_count == len(array):
             return False
@@ -186,13 +186,16 @@ class EncodedColumn:
         width = pc.min_max(pc.binary_length(present)).as_py()
         if not (0 < width["min"] == width["max"] <= 18) or not pc.all(pc.ascii_is_decimal(present)).as_py():
             return False
-        numbers, _ = pd.factorize(present.cast(pa.int64()).to_numpy(), sort=False)   # in order of first appearance
-        codes = np.full(len(array), -1, np.int32)
-        rows = np.flatnonzero(array.is_valid().to_numpy(zero_copy_only=False)) if array.null_count else np.arange(len(array))
-        codes[rows] = numbers
-        # each code's first row: where the codes seen so far reach a new highest
-        highest = np.maximum.accumulate(np.concatenate([[-1], numbers]))
-        self.codes, self.dictionary = codes, array.take(pa.array(rows[np.flatnonzero(np.diff(highest) > 0)]))
+        # in order of first appearance, with each code's first row among the present ones
+        numbers, first = kernels.factorize_integers(present.cast(pa.int64()).to_numpy())
+        if array.null_count:
+            rows = np.flatnonzero(array.is_valid().to_numpy(zero_copy_only=False))
+            codes = np.full(len(array), -1, np.int32)
+            codes[rows] = numbers
+            first = rows[first]
+        else:
+            codes = numbers
+        self.codes, self.dictionary = codes, array.take(pa.array(first))
         return True
 
     @cached_property

@@ -129,6 +129,45 @@ def first_appearance(codes, missing):
 
 
 @njit(cache=True, nogil=True)
+def factorize_integers(keys):
+    """``keys`` (int64) numbered in order of first appearance, as ``pandas.factorize(keys,
+    sort=False)`` numbers them: ``(codes int32, first)``, where ``first[k]`` is the position of
+    code ``k``'s first row. An open-addressing hash table (linear probing, Fibonacci hashing) of
+    twice the keys' number of slots: a master file's TINs, nearly all distinct, hash about four
+    times faster than in pandas' general one."""
+    n = len(keys)
+    size = 16
+    bits = 4
+    while size < 2 * n:
+        size *= 2
+        bits += 1
+    mask = size - 1
+    shift = np.uint64(64 - bits)          # the product's top bits: the slot
+    slot_key = np.empty(size, np.int64)
+    slot_code = np.full(size, -1, np.int32)
+    codes = np.empty(n, np.int32)
+    first = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        key = keys[i]
+        j = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+        while True:
+            c = slot_code[j]
+            if c < 0:
+                slot_key[j] = key
+                slot_code[j] = m
+                codes[i] = m
+                first[m] = i
+                m += 1
+                break
+            if slot_key[j] == key:
+                codes[i] = c
+                break
+            j = (j + 1) & mask
+    return codes, first[:m].copy()
+
+
+@njit(cache=True, nogil=True)
 def small_parts(days, missing):
     """(year int16, month int8, day int8) of each int64 day number since 1970-01-01 in the
     proleptic Gregorian calendar (numpy's), a ``missing`` day as 1970-01-01: one pass of integer

@@ -121,14 +121,43 @@ def prepare_master_file(master: pa.Table, *, keep_dictionaries: bool = False) ->
     parsed; its ``name_control`` is the one on file. Its columns may be dictionary-encoded, as
     the generator makes them: only the columns matched on are decoded, and not even those with
     ``keep_dictionaries`` (:func:`prepare`)."""
-    street = pc.binary_join_element_wise(
-        *(as_array(master.column(c)) for c in ("street_number", "street_predir", "street_name", "street_suffix")), " ",
-        null_handling="skip")
+    street = _street(master, keep_dictionaries)
     return prepare(master.append_column("_street", street), columns={
         "tin": "tin", "first_name": "first_name", "last_name": "last_name", "name_control": "name_control",
         "date_of_birth": "date_of_birth", "street_line": "street_address", "street": "_street",
         "street_number": "street_number", "street_name": "street_name", "unit": "unit", "city": "city",
         "state": "state", "zip5": "zip5", "zip4": "zip4"}, standardized=True, keep_dictionaries=keep_dictionaries)
+
+
+#: The parts of the master file's street, without the unit (``123 N MAIN ST``), in order.
+_STREET_PARTS = ("street_number", "street_predir", "street_name", "street_suffix")
+
+
+def _street(master: pa.Table, keep_dictionary: bool) -> pa.Array:
+    """The street of each row, its parts joined by blanks (a missing part left out). Where the
+    parts are dictionary columns, as the generator makes them, and ``keep_dictionary``: a
+    dictionary column, each distinct combination of the parts' codes joined once, so that the
+    block's comparisons take its codes (:class:`sim.compare.encode.EncodedColumn`) instead of
+    hashing a million streets. Distinct combinations give distinct text where the parts'
+    dictionaries hold distinct values, as the generator's do; where they would not, the
+    comparisons find that out and hash the text."""
+    from sim.compare.kernels import factorize_integers
+
+    columns = [master.column(c).combine_chunks() for c in _STREET_PARTS]
+    if keep_dictionary and all(pa.types.is_dictionary(c.type) for c in columns) and master.num_rows:
+        key, radix = np.zeros(master.num_rows, np.int64), 1
+        for c in columns:
+            size = len(c.dictionary) + 1
+            radix *= size
+            if radix >= 2**62:
+                break
+            key = key * size + pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+        else:
+            codes, first = factorize_integers(key)
+            rows = pa.array(first)
+            text = pc.binary_join_element_wise(*(as_array(c.take(rows)) for c in columns), " ", null_handling="skip")
+            return pa.DictionaryArray.from_arrays(pa.array(codes), text)
+    return pc.binary_join_element_wise(*(as_array(c) for c in columns), " ", null_handling="skip")
 
 
 def name_parts(names: pa.Array, *, particles: bool, keep_dictionary: bool = False) -> tuple[pa.Array, pa.Array]:
