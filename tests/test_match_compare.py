@@ -239,8 +239,9 @@ def test_a_column_of_numbers_is_encoded_as_its_text_would_be(values):
 
 def test_integers_are_factorized_as_pandas_numbers_them():
     """kernels.factorize_integers, the hash table the TINs are encoded with: pandas' codes in
-    order of first appearance, and each code's first row, over many keys that collide in the
-    table (multiples of its size), repeats, negatives and the extremes of int64."""
+    order of first appearance, and each code's first row, over random keys, a regular run of
+    keys (multiples of 2**20), repeats, negatives and the extremes of int64; and over keys that
+    share one slot, where every key probes past the others (a table of 16 slots, 8 keys)."""
     import pandas as pd
 
     from sim.compare.kernels import factorize_integers
@@ -256,16 +257,31 @@ def test_integers_are_factorized_as_pandas_numbers_them():
     assert np.array_equal(keys[first], uniques)
     assert np.array_equal(first, np.unique(want, return_index=True)[1])
     assert factorize_integers(np.zeros(0, np.int64))[0].size == 0
+    # 8 keys that all hash to one of the 16 slots (the slot is the top 4 bits of the key times
+    # the Fibonacci constant, mod 2**64), the last ones probing past all the others
+    slot = lambda k: (k * 0x9E3779B97F4A7C15 % 2**64) >> 60  # noqa: E731
+    same = [k for k in range(10_000) if slot(k) == slot(7)][:8]
+    assert len(same) == 8
+    keys = np.array(same + same[::-1], np.int64)
+    codes, first = factorize_integers(keys)
+    assert codes.tolist() == list(range(8)) + list(range(7, -1, -1)) and first.tolist() == list(range(8))
 
 
-def test_a_column_of_nine_digit_numbers_with_nulls_is_encoded_as_its_text():
-    """The same over a column the size of a block's TINs, with nulls and repeats."""
+def test_a_column_of_nine_digit_numbers_with_nulls_is_encoded_as_its_text(monkeypatch):
+    """The same over a column the size of a block's TINs, with nulls and repeats, numbered from
+    the numbers (kernels.factorize_integers), not by hashing the text."""
+    from sim.compare import kernels
+
+    numbered = []
+    real = kernels.factorize_integers
+    monkeypatch.setattr(kernels, "factorize_integers", lambda keys: numbered.append(len(keys)) or real(keys))
     rng = np.random.default_rng(5)
     numbers = rng.integers(0, 10**9, 30_000)
     numbers[rng.integers(0, len(numbers), 3_000)] = numbers[:3_000]
     text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), 9, "0")
     column = pc.if_else(pa.array(rng.random(len(numbers)) < 0.05), pa.scalar(None, pa.string()), text)
     encoded = EncodedColumn(column)
+    assert numbered == [len(column) - column.null_count]
     want = pc.dictionary_encode(column)
     assert encoded.codes.tolist() == pc.fill_null(want.indices, -1).to_pylist()
     assert encoded.dictionary.equals(want.dictionary)

@@ -258,6 +258,34 @@ def test_a_dictionary_encoded_master_file_prepares_to_the_same_table(world_sides
         assert as_array(kept.column(name)).equals(right.slice(0, 20_000).column(name).combine_chunks()), name
 
 
+def test_the_master_file_s_street_is_joined_once_per_combination_of_its_parts():
+    """prepare._street: the parts joined by blanks, a missing part left out; from dictionary
+    parts (as the generator makes them) a dictionary column over the distinct combinations, the
+    same values as joining every row, also where the parts' codes do not fit one 62-bit key
+    together; plain where the parts are plain or a dictionary is not wanted; no rows, no values."""
+    from sim.match.prepare import _street
+
+    parts = {"street_number": ["12", "12", "7", "12", None], "street_predir": ["N", None, None, "N", None],
+             "street_name": ["OAK", "OAK", "ELM", "OAK", "ELM"], "street_suffix": ["ST", "ST", "AVE", "ST", "AVE"]}
+    want = ["12 N OAK ST", "12 OAK ST", "7 ELM AVE", "12 N OAK ST", "ELM AVE"]
+    encoded = pa.table({k: pa.array(v).dictionary_encode() for k, v in parts.items()})
+    kept = _street(encoded, True)
+    assert pa.types.is_dictionary(kept.type) and len(kept.dictionary) == 4
+    assert as_array(kept).to_pylist() == want
+    assert _street(encoded, False).to_pylist() == want
+    assert _street(pa.table({k: pa.array(v) for k, v in parts.items()}), True).to_pylist() == want
+    assert len(_street(encoded.slice(0, 0), True)) == 0
+    # four dictionaries of 2**16 values: (2**16 + 1)**4 combinations do not fit 62 bits, so the
+    # first three parts' key is numbered afresh before the fourth is added
+    wide = pa.array([f"W{i}" for i in range(2**16)])
+    rows = [0, 2**16 - 1, 0, 5]
+    huge = pa.table({k: pa.DictionaryArray.from_arrays(pa.array(rows if k != "street_suffix" else [0, 2**16 - 1, 0, 7], pa.int32()), wide)
+                     for k in parts})
+    joined = _street(huge, True)
+    assert pa.types.is_dictionary(joined.type) and len(joined.dictionary) == 3
+    assert as_array(joined).to_pylist() == ["W0 W0 W0 W0", "W65535 W65535 W65535 W65535", "W0 W0 W0 W0", "W5 W5 W5 W7"]
+
+
 def test_term_frequencies_are_shares_of_the_present_values():
     """A value's share among the rows that have one: null and empty are missing (share 0, and
     not counted), whether the column is plain or a block's encoded master-file column."""

@@ -337,27 +337,43 @@ class _InOrder:
 
 def test_a_worker_gives_its_free_heap_back_once_when_a_deciding_pass_starts(world_config, monkeypatch):
     """A worker's first block of a deciding pass releases the heap the matching pass left it
-    (pipeline._block_task); the matching pass's blocks and the deciding pass's later ones do not
-    (each would fault its pages in again); a worker that goes on to another world's deciding
-    pass releases again. The decisions are those of a run without workers."""
+    (pipeline._block_task): after every block of the matching pass, before the first of the
+    deciding pass; the deciding pass's later blocks do not (each would fault its pages in
+    again). Each run's deciding pass releases once, even when one follows another with no
+    matching in between. The decisions are those of a run without workers."""
     import sim.runs.pipeline as pipeline
 
     config = config_with(world_config, **{"world.scale": 0.002, "policy": _policy("probabilistic", world_config)})
-    released = []
-    monkeypatch.setattr(pipeline, "release_free_heap", lambda: released.append(True))
-    monkeypatch.setattr(pipeline, "_LAST_PASS", [])
+    tasks, released = [], []
+    real = pipeline._match_and_decide
+    monkeypatch.setattr(pipeline, "_match_and_decide", lambda *a: tasks.append(a[2]) or real(*a))
+    monkeypatch.setattr(pipeline, "release_free_heap", lambda: released.append(len(tasks)))
+    monkeypatch.setattr(pipeline, "_LAST_PASS", [None])
     n_blocks = len(pipeline.geography.plan(config).blocks)
     assert n_blocks > 1
     alone = run(config)
     assert not released                                      # no workers, nothing released
+    tasks.clear()
     in_worker = run(config, engine=_InOrder())
-    assert released == [True]
+    assert tasks == [*range(n_blocks), *range(n_blocks)]     # matched, then decided
+    assert released == [n_blocks]                            # once, as the deciding pass began
     assert in_worker.decisions.to_pandas().equals(alone.decisions.to_pandas())   # NaN scores equal too
-    run(config_with(config, seed=config.seed + 1), engine=_InOrder())
-    assert released == [True, True]
+    # two deciding passes in a row (two runs' spills), nothing matched between them
+    first, second = pipeline._Spill.create(), pipeline._Spill.create()
+    try:
+        members = {pipeline._matching_key(in_worker.config.policy): [(0, in_worker.config.policy)]}
+        models = {key: in_worker.models for key in members}
+        released.clear()
+        for spill in (first, first, second, second):
+            pipeline._block_task(config, 0, members, models, None, spill)
+        assert len(released) == 2
+    finally:
+        first.remove()
+        second.remove()
     # a policy without a fit has no deciding pass
+    released.clear()
     run(config_with(config, policy=_policy("irs-2025", world_config)), engine=_InOrder())
-    assert released == [True, True]
+    assert not released
 
 
 def test_compacted_decisions_are_smaller_and_expand_to_the_same_table(irs_out):

@@ -144,20 +144,22 @@ def _street(master: pa.Table, keep_dictionary: bool) -> pa.Array:
     from sim.compare.kernels import factorize_integers
 
     columns = [master.column(c).combine_chunks() for c in _STREET_PARTS]
-    if keep_dictionary and all(pa.types.is_dictionary(c.type) for c in columns) and master.num_rows:
-        key, radix = np.zeros(master.num_rows, np.int64), 1
-        for c in columns:
-            size = len(c.dictionary) + 1
-            radix *= size
-            if radix >= 2**62:
-                break
-            key = key * size + pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-        else:
-            codes, first = factorize_integers(key)
-            rows = pa.array(first)
-            text = pc.binary_join_element_wise(*(as_array(c.take(rows)) for c in columns), " ", null_handling="skip")
-            return pa.DictionaryArray.from_arrays(pa.array(codes), text)
-    return pc.binary_join_element_wise(*(as_array(c) for c in columns), " ", null_handling="skip")
+    join = lambda parts: pc.binary_join_element_wise(*parts, " ", null_handling="skip")  # noqa: E731
+    if not (keep_dictionary and all(pa.types.is_dictionary(c.type) for c in columns)):
+        return join(as_array(c) for c in columns)
+    # the combination of the parts' codes as one int64 (a missing part as code 0), numbered
+    # afresh where the next part would overflow it
+    key, radix = np.zeros(master.num_rows, np.int64), 1
+    for c in columns:
+        size = len(c.dictionary) + 1
+        if radix * size >= 2**62:
+            key, first = factorize_integers(key)
+            key, radix = key.astype(np.int64), len(first)
+        key = key * size + pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+        radix *= size
+    codes, first = factorize_integers(key)
+    rows = pa.array(first)
+    return pa.DictionaryArray.from_arrays(pa.array(codes), join(as_array(c.take(rows)) for c in columns))
 
 
 def name_parts(names: pa.Array, *, particles: bool, keep_dictionary: bool = False) -> tuple[pa.Array, pa.Array]:

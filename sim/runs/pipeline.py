@@ -295,9 +295,7 @@ def _match_and_decide(config: Config, plan: geography.Plan, index: int, members:
     rows: dict[int, pa.Table] = {}
     data: dict[str, dict] = {}
     for key, group in members.items():
-        # a fitted group deciding: its block was spilled when it was matched for the fit
-        spilled = spill is not None and key in models and policy_mod.needs_fit(group[0][1])
-        matched = spill.take(index, key) if spilled else None
+        matched = spill.take(index, key) if _spilled(key, group, models, spill) else None
         if matched is None:
             if world is None:
                 world = _prepared_block(config, plan, block)
@@ -328,8 +326,8 @@ def _prepared_block(config: Config, plan: geography.Plan, block: geography.Block
 
 
 _PLANS: dict[str, geography.Plan] = {}
-#: The pass a worker last worked in: (world, whether it was the deciding pass).
-_LAST_PASS: list[tuple[str, bool]] = []
+#: The deciding pass a worker last worked in (its run's spill directory), or None.
+_LAST_PASS: list[str | None] = [None]
 
 
 def _block_task(config: Config, index: int, members: dict[str, list], models: dict[str, dict],
@@ -341,23 +339,27 @@ def _block_task(config: Config, index: int, members: dict[str, list], models: di
     system (:func:`~sim.common.parallel.release_free_heap`): the matching pass left it the heap of
     the largest block it generated (2 GB in a national world), which the deciding pass, reading
     matched blocks from the spill, needs only a part of. Kept, it was still there when the last
-    block came back and the main process grew to summarize every policy's decisions: the
-    national run's peak. Once per pass, so no block faults in its pages again."""
+    block came back and the main process grew to summarize every policy's decisions: the peak of
+    a national run's end (5.8 GiB; 5.0 GiB since), and of the five-world national study (6.0 GiB;
+    5.4 GiB since, its peak now in a matching pass). Once per pass, so no block faults in its
+    pages again."""
     world = config.sha256(without=NOT_WORLD)
     if world not in _PLANS:
         _PLANS.clear()
         _PLANS[world] = geography.plan(config)
-    this_pass = (world, _deciding(members, models, spill))
-    if this_pass[1] and _LAST_PASS != [this_pass]:
+    deciding = all(_spilled(key, group, models, spill) for key, group in members.items())
+    this_pass = spill.directory if deciding else None      # a run's own directory: one per run
+    if this_pass is not None and _LAST_PASS[0] != this_pass:
         release_free_heap()
-    _LAST_PASS[:] = [this_pass]
+    _LAST_PASS[0] = this_pass
     return _match_and_decide(config, _PLANS[world], index, members, models, matcher, spill)
 
 
-def _deciding(members: dict[str, list], models: dict[str, dict], spill: _Spill | None) -> bool:
-    """Whether a block task is of the deciding pass: every group's model is fitted, and its
-    matched blocks wait in the spill."""
-    return spill is not None and all(key in models and policy_mod.needs_fit(group[0][1]) for key, group in members.items())
+def _spilled(key: str, group: list, models: dict[str, dict], spill: _Spill | None) -> bool:
+    """Whether the group ``key`` of a block task is deciding a block that was spilled when it
+    was matched for the fit: a fitted group whose model is now known. A task all of whose
+    groups are so is of the deciding pass."""
+    return spill is not None and key in models and policy_mod.needs_fit(group[0][1])
 
 
 def _match_block(policy: PolicyConfig, requests: pa.Table, left: pa.Table, right: pa.Table,

@@ -268,11 +268,11 @@ def gather_codes_valid(codes, rows, lo, out, valid, size):
     """``out[i] = max(codes[rows[i]], lo)`` (``rows`` empty: every code in order), and Arrow's
     validity bitmap of the codes at least ``lo`` into ``valid`` (``ceil(len(out) / 8)`` bytes,
     least significant bit first, each byte written once). Returns (how many are null, how many
-    codes are ``size`` or more: outside a table of that size)."""
+    of the others lie outside ``[0, size)``: a table of that size)."""
     n = len(out)
     direct = len(rows) == 0
     nulls = 0
-    beyond = 0
+    outside = 0
     for b in range(len(valid)):
         bits = 0
         for i in range(8 * b, min(8 * b + 8, n)):
@@ -282,10 +282,10 @@ def gather_codes_valid(codes, rows, lo, out, valid, size):
                 nulls += 1
             else:
                 bits |= 1 << (i - 8 * b)
-                beyond += c >= size
+                outside += (c < 0) | (c >= size)
             out[i] = c
         valid[b] = np.uint8(bits)
-    return nulls, beyond
+    return nulls, outside
 
 
 @njit(cache=True, nogil=True)

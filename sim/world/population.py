@@ -325,8 +325,10 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
     # area by area, so a round need only look again at the areas where the last round redrew a
     # stem (the others have no repeat), and finds the same repeats in the same order.
     check = np.arange(n_st)
+    n_predir, n_suffix = len(vocab.directionals) + 1, len(vocab.suffix_cdf)      # each part's radix: no carry
     for _ in range(50):
-        key = ((st_zip[check].astype(np.int64) * 8 + st_predir[check] + 1) * 64 + st_suffix[check]) * len(vocab.street_stems) + st_stem[check]
+        key = (((st_zip[check].astype(np.int64) * n_predir + st_predir[check] + 1) * n_suffix + st_suffix[check])
+               * len(vocab.street_stems) + st_stem[check])
         order = np.argsort(key, kind="stable")
         repeat = check[order[1:][key[order][1:] == key[order][:-1]]]
         if len(repeat) == 0:
