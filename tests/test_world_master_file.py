@@ -332,3 +332,20 @@ def test_street_address_is_the_usps_line_of_the_structured_columns(master_file):
     )
     assert pc.all(pc.equal(plain("street_address"), expected)).as_py()
     assert pc.all(pc.match_substring_regex(plain("street_number"), r"^[1-9]\d*$")).as_py()
+
+
+def test_extend_table_codes_text_in_the_table_and_appends_the_values_it_lacks():
+    """master_file.extend_table: a value the table holds keeps its code (a joined name the
+    vocabulary lists whole); the others are appended once each, in order of first appearance;
+    the table is returned as it is where nothing is new."""
+    from sim.world.master_file import extend_table
+
+    table = pa.array(["GARCIA", "LOPEZ", "DE LA CRUZ", "ANA MARIA"], pa.string())
+    text = pa.array(["LOPEZ GARCIA", "ANA MARIA", "GARCIA-LOPEZ", "LOPEZ GARCIA", "DE LA CRUZ", "RUIZ DE LOPEZ"], pa.string())
+    extended, codes = extend_table(table, text)
+    assert extended.to_pylist() == ["GARCIA", "LOPEZ", "DE LA CRUZ", "ANA MARIA", "LOPEZ GARCIA", "GARCIA-LOPEZ", "RUIZ DE LOPEZ"]
+    assert codes.tolist() == [4, 3, 5, 4, 2, 6]
+    same, codes = extend_table(table, pa.array(["LOPEZ", "ANA MARIA"], pa.string()))
+    assert same is table and codes.tolist() == [1, 3]
+    same, codes = extend_table(table, pa.array([], pa.string()))
+    assert same is table and codes.size == 0

@@ -104,7 +104,7 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
         address.join(a, pa.scalar("DE"), take(surnames, husband_sur1[j])),
         address.join(a, b),
     )
-    names, codes = extend_table(surnames, vocab.surname_codes, text)
+    names, codes = extend_table(surnames, text)
     name_code[t[j]] = codes
 
     redo = t[j][vocab.particle_only[s1[j]]]
@@ -118,23 +118,27 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     return names, name_code, nc_table, control_code
 
 
-def extend_table(table: pa.Array, index: dict[str, int], text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def extend_table(table: pa.Array, text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Codes of ``text`` in ``table`` extended by the values it lacks: (extended table, codes).
 
     The extended table holds each value once (a dictionary column's categories must be
     distinct), so a new string that is already in the table, say a compound given name Faker
-    lists whole, keeps its existing code.
+    lists whole, keeps its existing code; the new ones follow in order of first appearance.
+    The table (each value once, 160,000 surnames) is looked up among the text's few distinct
+    values, not each of those in the table: one hash of the distinct values, no Python loop.
     """
     encoded = pc.dictionary_encode(text)
-    values = encoded.dictionary.to_pylist()
-    new = [v for v in values if v not in index]
-    where = {v: len(table) + i for i, v in enumerate(new)}
-    remap = np.array([index.get(v, where.get(v, -1)) for v in values], dtype=np.int64)
+    values = encoded.dictionary
+    found = pc.fill_null(pc.index_in(table, value_set=values), -1).to_numpy(zero_copy_only=False)
+    remap = np.full(len(values), -1, np.int64)
+    in_table = np.flatnonzero(found >= 0)
+    remap[found[in_table]] = in_table
+    new = np.flatnonzero(remap < 0)
+    remap[new] = len(table) + np.arange(len(new))
     codes = remap[encoded.indices.to_numpy(zero_copy_only=False)] if len(values) else np.zeros(len(text), np.int64)
-    if not new:
+    if not len(new):
         return table, codes
-    return pa.concat_arrays([table, pa.array(new, pa.string())]), codes
-
+    return pa.concat_arrays([table, values.take(pa.array(new))]), codes
 
 
 def last_known_addresses(world, pop: Population, itin_household: np.ndarray,
@@ -212,7 +216,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     keep = rng.random(len(g2_rows)) < mcfg.compound_given_kept
     compound = g2_rows[keep]
     given = vocab.given_arrow
-    first_table, compound_codes = extend_table(given, vocab.given_codes, address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
+    first_table, compound_codes = extend_table(given, address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
     first_code = pop.given1.astype(np.int64)
     first_code[compound] = compound_codes
     # a filer of a requested household may file a single given name in its English form (JOSE as
