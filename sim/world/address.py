@@ -116,17 +116,17 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
     n = len(codes) if rows is None else len(rows)
     idx = np.empty(n, dtype)
     rows = _NO_ROWS if rows is None else np.asarray(rows, dtype=np.int64)
-    # the pass that gathers the codes also checks them against the table, so Arrow need not
-    # check them again (from_arrays(safe=False))
+    # the pass that gathers the codes also finds their range, so Arrow need not check each code
+    # against the table again (from_arrays(safe=False))
     if null_below is None:
-        outside = kernels.gather_codes(codes, rows, idx, len(table))
+        smallest, largest = kernels.gather_codes(codes, rows, idx)
         indices = pa.array(idx)
     else:
         valid = np.empty((n + 7) // 8, np.uint8)           # Arrow's validity bitmap, written by the same pass
-        nulls, outside = kernels.gather_codes_valid(codes, rows, null_below, idx, valid, len(table))
+        nulls, smallest, largest = kernels.gather_codes_valid(codes, rows, null_below, idx, valid)
         indices = pa.Array.from_buffers(pa.from_numpy_dtype(dtype), n, [pa.py_buffer(valid), pa.py_buffer(idx)], null_count=nulls)
-    if outside:
-        raise ValueError(f"{outside} codes lie outside the table of {len(table)} values; "
+    if n and (smallest < 0 or largest >= len(table)):
+        raise ValueError(f"codes from {smallest} to {largest} do not all index the table of {len(table)} values; "
                          "each code must index the table (or be below null_below, for a null)")
     return pa.DictionaryArray.from_arrays(indices, table, safe=False)
 

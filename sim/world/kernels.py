@@ -264,41 +264,47 @@ def fixed_digits(numbers, width, pairs):
 
 
 @njit(cache=True, nogil=True)
-def gather_codes_valid(codes, rows, lo, out, valid, size):
+def gather_codes_valid(codes, rows, lo, out, valid):
     """``out[i] = max(codes[rows[i]], lo)`` (``rows`` empty: every code in order), and Arrow's
     validity bitmap of the codes at least ``lo`` into ``valid`` (``ceil(len(out) / 8)`` bytes,
-    least significant bit first, each byte written once). Returns (how many are null, how many
-    of the others lie outside ``[0, size)``: a table of that size)."""
+    least significant bit first). Returns (how many are null, the smallest and the largest of
+    the others, ``lo`` where there are none): the caller checks them against its table."""
     n = len(out)
     direct = len(rows) == 0
     nulls = 0
-    outside = 0
+    smallest = lo
+    largest = lo
     for b in range(len(valid)):
-        bits = 0
-        for i in range(8 * b, min(8 * b + 8, n)):
-            c = codes[i] if direct else codes[rows[i]]
-            if c < lo:
-                c = lo
-                nulls += 1
-            else:
-                bits |= 1 << (i - 8 * b)
-                outside += (c < 0) | (c >= size)
-            out[i] = c
-        valid[b] = np.uint8(bits)
-    return nulls, outside
+        valid[b] = 0
+    for i in range(n):
+        c = codes[i] if direct else codes[rows[i]]
+        if c < lo:
+            c = lo
+            nulls += 1
+        else:
+            valid[i >> 3] |= np.uint8(1 << (i & 7))
+            smallest = min(smallest, c)
+            largest = max(largest, c)
+        out[i] = c
+    return nulls, smallest, largest
 
 
 @njit(cache=True, nogil=True)
-def gather_codes(codes, rows, out, size):
+def gather_codes(codes, rows, out):
     """``out[i] = codes[rows[i]]`` (``rows`` empty: every code in order), in ``out``'s type.
-    Returns how many codes lie outside ``[0, size)`` (a table of that size)."""
+    Returns the smallest and the largest code (0 and 0 where there are none): the caller checks
+    them against its table."""
     direct = len(rows) == 0
-    outside = 0
+    smallest = 0
+    largest = 0
+    if len(out):
+        smallest = largest = codes[0] if direct else codes[rows[0]]
     for i in range(len(out)):
         c = codes[i] if direct else codes[rows[i]]
-        outside += (c < 0) | (c >= size)
+        smallest = min(smallest, c)
+        largest = max(largest, c)
         out[i] = c
-    return outside
+    return smallest, largest
 
 
 @njit(cache=True, nogil=True, inline="always")
