@@ -45,7 +45,7 @@ def _start(baseline_config_path, out: Path, tmpdir: Path, engine: str = "local")
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        workers = [c for c in parent.children() if "spawn_main" in " ".join(c.cmdline())]
+        workers = [c for c in parent.children() if "spawn_main" in _cmdline(c)]
         if len(workers) >= 2 and any(tmpdir.glob(f"{SPILL_PREFIX}*")):
             time.sleep(1.0)                       # well into matching
             assert proc.poll() is None, proc.stderr.read().decode()
@@ -54,6 +54,15 @@ def _start(baseline_config_path, out: Path, tmpdir: Path, engine: str = "local")
         time.sleep(0.1)
     proc.kill()
     pytest.fail("the run did not start its workers within 2 minutes")
+
+
+def _cmdline(process: psutil.Process) -> str:
+    """A child's command line, or "" for one that has just exited: a zombie not yet reaped (a
+    short-lived helper of the run or of its Dask cluster) has none to read, and is not a worker."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
 
 
 def _assert_gone(workers: list[psutil.Process]) -> None:

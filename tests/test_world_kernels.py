@@ -243,6 +243,8 @@ def test_categories_refuse_a_code_outside_the_table(null_below, bad):
     with pytest.raises(ValueError, match="do not all index the table"):
         categories(table, codes, null_below=null_below, rows=np.array([3, 17, 5]))
     assert categories(table, codes, null_below=null_below, rows=np.array([3, 5])).to_pylist() == ["V3", "V5"]
+    # nothing but nulls: no code to check, whatever the table
+    assert categories(table[:1], np.zeros(3, np.int32), null_below=1).null_count == 3
 
 
 @pytest.mark.parametrize("domain", [1000, 10**5 + 3, 88_119_912, 2**31 + 5])

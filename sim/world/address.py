@@ -120,12 +120,12 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
     # against the table again (from_arrays(safe=False))
     if null_below is None:
         smallest, largest = kernels.gather_codes(codes, rows, idx)
-        indices = pa.array(idx)
+        indices, nulls = pa.array(idx), 0
     else:
         valid = np.empty((n + 7) // 8, np.uint8)           # Arrow's validity bitmap, written by the same pass
         nulls, smallest, largest = kernels.gather_codes_valid(codes, rows, null_below, idx, valid)
         indices = pa.Array.from_buffers(pa.from_numpy_dtype(dtype), n, [pa.py_buffer(valid), pa.py_buffer(idx)], null_count=nulls)
-    if n and (smallest < 0 or largest >= len(table)):
+    if nulls < n and (smallest < 0 or largest >= len(table)):      # the codes of the values present
         raise ValueError(f"codes from {smallest} to {largest} do not all index the table of {len(table)} values; "
                          "each code must index the table (or be below null_below, for a null)")
     return pa.DictionaryArray.from_arrays(indices, table, safe=False)
