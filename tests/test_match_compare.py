@@ -257,14 +257,16 @@ def test_integers_are_factorized_as_pandas_numbers_them():
     assert np.array_equal(keys[first], uniques)
     assert np.array_equal(first, np.unique(want, return_index=True)[1])
     assert factorize_integers(np.zeros(0, np.int64))[0].size == 0
-    # 8 keys that all hash to one of the 16 slots (the slot is the top 4 bits of the key times
-    # the Fibonacci constant, mod 2**64), the last ones probing past all the others
+    # 8 keys get a table of 16 slots, the slot being the top 4 bits of the key times the
+    # Fibonacci constant (mod 2**64): keys that all hash to one slot, each probing past the
+    # ones before it, and repeats of them found past the others
     slot = lambda k: (k * 0x9E3779B97F4A7C15 % 2**64) >> 60  # noqa: E731
     same = [k for k in range(10_000) if slot(k) == slot(7)][:8]
     assert len(same) == 8
-    keys = np.array(same + same[::-1], np.int64)
-    codes, first = factorize_integers(keys)
-    assert codes.tolist() == list(range(8)) + list(range(7, -1, -1)) and first.tolist() == list(range(8))
+    codes, first = factorize_integers(np.array(same, np.int64))
+    assert codes.tolist() == list(range(8)) and first.tolist() == list(range(8))
+    codes, first = factorize_integers(np.array(same[:4] + same[:4][::-1], np.int64))
+    assert codes.tolist() == [0, 1, 2, 3, 3, 2, 1, 0] and first.tolist() == [0, 1, 2, 3]
 
 
 def test_a_column_of_nine_digit_numbers_with_nulls_is_encoded_as_its_text(monkeypatch):
