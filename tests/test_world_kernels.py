@@ -212,8 +212,11 @@ def test_categories_at_rows_equal_numpy():
     rng = np.random.default_rng(4)
     table = pa.array([f"V{i}" for i in range(40)], pa.string())
     codes = rng.integers(-2, 40, 10_000).astype(np.int32)
+    codes[::97] = -40_000                               # wraps to a valid code if cast to int16 first
     rows = rng.integers(0, len(codes), 7_003)           # not a whole number of bitmap bytes
-    for null_below in (None, 0, 1):
+    for null_below, dtype in [(None, np.int32), (0, np.int32), (1, np.int32), (None, np.int8), (0, np.int8), (1, np.int64)]:
+        codes = np.maximum(codes, -128) if dtype == np.int8 else codes
+        codes = codes.astype(dtype)
         c = np.maximum(codes, 0) if null_below is None else codes
         want_codes = c[rows]
         mask = None if null_below is None else want_codes < null_below
