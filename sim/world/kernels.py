@@ -564,8 +564,8 @@ def band_of(lower, x):
     for i in range(len(x)):
         v = np.float64(x[i])
         k = 0
-        while k < nb and lower[k] <= v:
-            k += 1
+        for j in range(nb):             # a count, not a scan that stops: no branch on the value
+            k += lower[j] <= v          # (the edges ascend, so the count is the scan's stop)
         out[i] = max(k - 1, 0)
     return out
 
@@ -676,23 +676,55 @@ def feistel_walk(x, half_bits, keys, domain, inverse):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _feistel4(x, half_bits, k0, k1, k2, k3):
+    """:func:`_feistel` forward with its four round keys as scalars: no loop over the keys, so a
+    loop calling it over many values is vectorized."""
+    m32 = np.uint64(0xFFFFFFFF)
+    mask = np.uint64((1 << half_bits) - 1)
+    shift = np.uint64(half_bits)
+    left = (x >> shift) & mask
+    right = x & mask
+    for k in (k0, k1, k2, k3):
+        h = ((right ^ k) * np.uint64(0x9E3779B1)) & m32
+        h ^= h >> np.uint64(15)
+        h = (h * np.uint64(0x85EBCA77)) & m32
+        h ^= h >> np.uint64(13)
+        left, right = right, left ^ (h & mask)
+    return ((left << shift) | right) & m32
+
+
 @njit(cache=True, nogil=True)
 def ssn_where(person_id, where, half_bits, keys, domain, areas, out):
     """``out[i]``: the SSN of ``person_id[i]`` where ``where[i]`` (:func:`feistel_walk` then
-    :func:`ssn_digits`, one pass)."""
+    :func:`ssn_digits`) for a network of four rounds.
+
+    Three passes: the first Feistel pass for every row, chosen or not (no branch, so it is
+    vectorized: 1.5 ms for 1.5 million people, against some 10 ms row by row); then the
+    chosen values outside the domain walk on; then the digits, written where chosen."""
+    if len(keys) != 4:
+        raise ValueError("ssn_where takes the four round keys of tin._round_keys")
+    n = len(person_id)
     d = np.uint64(domain)
-    for i in range(len(person_id)):
-        if not where[i]:
-            continue
-        y = _feistel(np.uint64(person_id[i]) & np.uint64(0xFFFFFFFF), half_bits, keys, False)
-        while y >= d:
-            y = _feistel(y, half_bits, keys, False)
-        k = np.int64(y)
-        area = k // (99 * 9999)
-        rest = k - area * (99 * 9999)
-        group = rest // 9999
-        serial = rest - group * 9999
-        out[i] = areas[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
+    k0, k1, k2, k3 = np.uint64(keys[0]), np.uint64(keys[1]), np.uint64(keys[2]), np.uint64(keys[3])
+    y = np.empty(n, np.uint32)
+    for i in range(n):
+        y[i] = np.uint32(_feistel4(np.uint64(person_id[i]) & np.uint64(0xFFFFFFFF), half_bits, k0, k1, k2, k3))
+    for i in range(n):
+        v = np.uint64(y[i])
+        if v >= d and where[i]:
+            while v >= d:
+                v = _feistel4(v, half_bits, k0, k1, k2, k3)
+            y[i] = np.uint32(v)
+    top = np.uint64(len(areas) - 1)       # a row not chosen may lie outside the domain: any area will do
+    for i in range(n):
+        k = np.uint64(y[i])
+        area = k // np.uint64(99 * 9999)
+        rest = k - area * np.uint64(99 * 9999)
+        group = rest // np.uint64(9999)
+        serial = rest - group * np.uint64(9999)
+        ssn = areas[np.int64(min(area, top))] * 1_000_000 + np.int64(group + np.uint64(1)) * 10_000 + np.int64(serial + np.uint64(1))
+        out[i] = ssn if where[i] else out[i]
 
 
 @njit(cache=True, nogil=True)
@@ -715,14 +747,14 @@ def ssn_digits(k, areas):
 @njit(cache=True, nogil=True)
 def searchsorted_small(cdf, u, add):
     """``np.searchsorted(cdf, u, side="right").clip(max=len(cdf) - 1) + add`` for a short
-    ``cdf`` (a linear scan; every ``u`` a number, not NaN)."""
+    ``cdf`` (a count of its edges at or below each draw; every ``u`` a number, not NaN)."""
     out = np.empty(len(u), np.int64)
     last = len(cdf) - 1
     for i in range(len(u)):
         x = u[i]
         k = 0
-        while k < last and cdf[k] <= x:
-            k += 1
+        for j in range(last):           # a count, not a scan that stops: no branch on the draw
+            k += cdf[j] <= x            # (the cdf ascends, so the count is the scan's stop)
         out[i] = k + add
     return out
 
