@@ -97,7 +97,8 @@ def test_digits_equal_arrow():
 
     rng = np.random.default_rng(9)
     for width, numbers in ((9, rng.integers(0, 10**9, 10_000)), (5, np.array([0, 7, 99_999])), (5, np.array([3, 123_456, -4])),
-                           (9, np.zeros(0, np.int64))):
+                           (9, np.zeros(0, np.int64)), (9, np.array([0, 1, 10**8, 10**9 - 1])), (4, np.array([0, 42, 9_999])),
+                           (1, np.arange(10))):
         expected = pc.utf8_lpad(pc.cast(pa.array(numbers.astype(np.int64)), pa.string()), width, "0")
         got = digits(numbers, width)
         assert got.type == pa.string() and got.equals(expected)

@@ -237,6 +237,27 @@ def birth_years(days):
 DIGIT_PAIRS = np.array([ord(c) for i in range(100) for c in f"{i:02d}"], np.uint8)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _nine_digits(data, base, x, pairs):
+    """The nine digits of ``x`` (below 10**9) at ``data[base:base + 9]``: :func:`fixed_digits`'
+    loop written out for its commonest width, so nothing depends on a loop count."""
+    hundred = np.uint64(100)
+    q1 = x // hundred
+    q2 = q1 // hundred
+    q3 = q2 // hundred
+    q4 = q3 // hundred
+    r1, r2, r3, r4 = x - q1 * hundred, q1 - q2 * hundred, q2 - q3 * hundred, q3 - q4 * hundred
+    data[base] = np.uint8(48 + q4 % np.uint64(10))
+    data[base + 1] = pairs[2 * r4]
+    data[base + 2] = pairs[2 * r4 + 1]
+    data[base + 3] = pairs[2 * r3]
+    data[base + 4] = pairs[2 * r3 + 1]
+    data[base + 5] = pairs[2 * r2]
+    data[base + 6] = pairs[2 * r2 + 1]
+    data[base + 7] = pairs[2 * r1]
+    data[base + 8] = pairs[2 * r1 + 1]
+
+
 @njit(cache=True, nogil=True)
 def fixed_digits(numbers, width, pairs):
     """The bytes of ``numbers`` as zero-padded decimal strings of ``width`` digits, end to end
@@ -244,6 +265,10 @@ def fixed_digits(numbers, width, pairs):
     (:data:`DIGIT_PAIRS`)."""
     n = len(numbers)
     data = np.empty(n * width, np.uint8)
+    if width == 9:                          # a TIN: the same digits in straight-line code (twice as fast)
+        for i in range(n):
+            _nine_digits(data, i * 9, np.uint64(numbers[i]), pairs)
+        return data
     for i in range(n):
         x = np.uint64(numbers[i])
         base = i * width
