@@ -403,3 +403,34 @@ def test_on_file_rows_equal_numpy():
         assert g.dtype == dtype
         assert np.array_equal(g, w)
     assert 0 < len(got[10]) < n_dw                     # some dwellings listed, not all
+
+
+def test_components_equal_numpy():
+    """address.components' one compiled pass gives numpy's gathers, values and types."""
+    rng = np.random.default_rng(12)
+    n_st, n_bl, n_dw = 50, 400, 900
+    st = [rng.integers(-1, 9, n_st).astype(np.int32) for _ in range(4)]                 # predir, stem, suffix, zip
+    bl_street, bl_number, bl_zip4 = (rng.integers(0, n_st, n_bl).astype(np.int32), rng.integers(1, 9999, n_bl).astype(np.int32),
+                                     rng.integers(1, 10_000, n_bl).astype(np.int32))
+    dw_building, dw_unit = rng.integers(0, n_bl, n_dw).astype(np.int32), rng.integers(0, 30, n_dw).astype(np.int32)
+    dwelling = rng.integers(0, n_dw, 2_000)
+    got = kernels.components(dwelling, dw_building, dw_unit, bl_street, bl_number, bl_zip4, *st)
+    building = dw_building[dwelling]
+    street = bl_street[building]
+    want = (street, bl_number[building], st[0][street], st[1][street], st[2][street], dw_unit[dwelling], st[3][street],
+            bl_zip4[building])
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and np.array_equal(g, w)
+
+
+def test_units_equal_numpy():
+    """Unit numbers in one compiled pass: numpy's repeat, rank within the building and where."""
+    units_per_building = np.array([1, 3, 1, 9, 12, 8, 1, 25, 2], np.int64)
+    building, unit = kernels.units(units_per_building, 8, 12)
+    want_building = np.repeat(np.arange(len(units_per_building)), units_per_building)
+    j = np.arange(len(want_building)) - np.repeat(np.cumsum(units_per_building) - units_per_building, units_per_building)
+    size = units_per_building[want_building]
+    want_unit = np.where(size == 1, 0, np.where(size > 8, (j // 12 + 1) * 100 + j % 12 + 1, j + 1))
+    assert building.dtype == unit.dtype == np.int64
+    assert np.array_equal(building, want_building) and np.array_equal(unit, want_unit)
+    assert unit[units_per_building[:3].sum() + 1:][:12].tolist()[:3] == [102, 103, 104]   # the 9-unit building, by floor

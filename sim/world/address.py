@@ -163,19 +163,10 @@ class Components:
 
 
 def components(pop: Population, dwelling: np.ndarray) -> Components:
-    """Components of the given dwellings of ``pop``."""
-    building = pop.dw_building[dwelling]
-    street = pop.bl_street[building]
-    return Components(
-        street=street,
-        number=pop.bl_number[building],
-        predir=pop.st_predir[street],
-        stem=pop.st_stem[street],
-        suffix=pop.st_suffix[street],
-        unit=pop.dw_unit[dwelling],
-        zip_row=pop.st_zip[street],
-        zip4=pop.bl_zip4[building],
-    )
+    """Components of the given dwellings of ``pop``: each dwelling's building and street looked
+    up once, every component gathered in the same compiled pass."""
+    return Components(*kernels.components(np.asarray(dwelling), pop.dw_building, pop.dw_unit, pop.bl_street, pop.bl_number,
+                                          pop.bl_zip4, pop.st_predir, pop.st_stem, pop.st_suffix, pop.st_zip))
 
 
 class Labels:

@@ -289,6 +289,38 @@ def fixed_digits(numbers, width, pairs):
 
 
 @njit(cache=True, nogil=True)
+def components(dwelling, dw_building, dw_unit, bl_street, bl_number, bl_zip4, st_predir, st_stem, st_suffix, st_zip):
+    """:func:`sim.world.address.components` of the dwellings ``dwelling``: (street, number,
+    predir, stem, suffix, unit, zip_row, zip4), each in its table's type; numpy:
+    ``building = dw_building[dwelling]``, ``street = bl_street[building]``, then each table at
+    its dwelling, building or street."""
+    n = len(dwelling)
+    street = np.empty(n, bl_street.dtype)
+    number = np.empty(n, bl_number.dtype)
+    predir = np.empty(n, st_predir.dtype)
+    stem = np.empty(n, st_stem.dtype)
+    suffix = np.empty(n, st_suffix.dtype)
+    unit = np.empty(n, dw_unit.dtype)
+    zip_row = np.empty(n, st_zip.dtype)
+    zip4 = np.empty(n, bl_zip4.dtype)
+    for i in range(n):
+        d = dwelling[i]
+        b = dw_building[d]
+        s = bl_street[b]
+        street[i] = s
+        number[i] = bl_number[b]
+        zip4[i] = bl_zip4[b]
+        unit[i] = dw_unit[d]
+        predir[i] = st_predir[s]
+        stem[i] = st_stem[s]
+        suffix[i] = st_suffix[s]
+        zip_row[i] = st_zip[s]
+    return street, number, predir, stem, suffix, unit, zip_row, zip4
+
+
+
+
+@njit(cache=True, nogil=True)
 def gather_codes_valid(codes, rows, lo, out, valid):
     """``out[i] = max(codes[rows[i]], lo)`` (``rows`` empty: every code in order), and Arrow's
     validity bitmap of the codes at least ``lo`` into ``valid`` (``ceil(len(out) / 8)`` bytes,
@@ -593,6 +625,33 @@ def band_of(lower, x):
             k += lower[j] <= v          # (the edges ascend, so the count is the scan's stop)
         out[i] = max(k - 1, 0)
     return out
+
+
+@njit(cache=True, nogil=True)
+def units(units_per_building, by_floor_above, per_floor):
+    """Each dwelling's building and unit number, buildings in order: 0 (no unit) in a building
+    of one unit; ``j + 1`` for the ``j``-th unit of a building of up to ``by_floor_above``
+    units; by floor in a larger one, ``per_floor`` units a floor (101, 102, ..., 201, ...).
+    Returns (building, unit), int64. numpy: ``np.repeat(np.arange(n), units_per_building)``,
+    each unit's rank in its building, and two ``np.where``."""
+    total = 0
+    for b in range(len(units_per_building)):
+        total += units_per_building[b]
+    building = np.empty(total, np.int64)
+    unit = np.empty(total, np.int64)
+    k = 0
+    for b in range(len(units_per_building)):
+        size = units_per_building[b]
+        for j in range(size):
+            building[k] = b
+            if size == 1:
+                unit[k] = 0
+            elif size > by_floor_above:
+                unit[k] = (j // per_floor + 1) * 100 + j % per_floor + 1
+            else:
+                unit[k] = j + 1
+            k += 1
+    return building, unit
 
 
 # ---- people ------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     word) are computed from the text.
     """
     n = pop.n_people
-    name_code = pop.sur1.astype(np.int64)
+    name_code = pop.sur1.copy()                          # int32, as the vocabulary's codes
     nc_codes, nc_table = vocab.name_control_codes
     control_code = nc_codes[pop.sur1]
     surnames = vocab.surnames_arrow
@@ -217,7 +217,7 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
     compound = g2_rows[keep]
     given = vocab.given_arrow
     first_table, compound_codes = extend_table(given, address.join(take(given, pop.given1[compound]), take(given, pop.given2[compound])))
-    first_code = pop.given1.astype(np.int64)
+    first_code = pop.given1.copy()                      # int32, as the vocabulary's codes
     first_code[compound] = compound_codes
     # a filer of a requested household may file a single given name in its English form (JOSE as
     # JOSEPH); ICE keeps the name as born

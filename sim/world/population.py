@@ -166,14 +166,6 @@ def _categorical_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray
     return (rng.random((len(probs), 1)) > cdf).sum(axis=1).clip(max=probs.shape[1] - 1)
 
 
-def _rank_sorted(keys: np.ndarray) -> np.ndarray:
-    """:func:`rank_within` for keys that are already sorted (no sort needed)."""
-    if len(keys) == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return np.arange(len(keys)) - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
-
-
 def rank_within(keys: np.ndarray) -> np.ndarray:
     """0-based position of each element among equal keys, in array order."""
     if len(keys) and 0 <= keys.min() and keys.max() < 4 * len(keys) + 1024:   # a count per key: one pass
@@ -356,10 +348,9 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
 
     # dwellings: single-family buildings have one; multi-unit buildings one per unit
     units_per_building = np.concatenate([np.ones(len(sf), np.int64), b_units])
-    dw_building = np.repeat(np.arange(n_bl), units_per_building)
-    j = _rank_sorted(dw_building)
-    big = units_per_building[dw_building] > 8
-    dw_unit = np.where(units_per_building[dw_building] == 1, 0, np.where(big, (j // 12 + 1) * 100 + j % 12 + 1, j + 1))
+    # unit numbers: none in a house; 1, 2, ... in a small building; by floor (101-112, 201-212,
+    # ...) in one of more than 8 units
+    dw_building, dw_unit = kernels.units(units_per_building, 8, 12)
     hh_dwelling = np.empty(len(hh.zip), dtype=np.int64)
     hh_dwelling[sf] = np.arange(len(sf))
     hh_dwelling[mu] = len(sf) + np.arange(len(mu))

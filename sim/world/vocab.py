@@ -336,7 +336,7 @@ class Vocabulary:
 
         controls = np.array([name_control(s) for s in self.surnames], dtype=str)
         table, codes = np.unique(controls, return_inverse=True)
-        return codes.astype(np.int64), pa.array(table, pa.string())
+        return codes.astype(np.int32), pa.array(table, pa.string())
 
     @cached_property
     def name_control_index(self) -> dict[str, int]:
