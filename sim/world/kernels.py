@@ -143,7 +143,7 @@ def members_of(starts, sizes):
     total = 0
     for h in range(len(sizes)):
         total += sizes[h]
-    out = np.empty(total, np.int64)
+    out = np.empty(total, np.int32)          # positions in a block: half the bytes of int64 to read
     k = 0
     for h in range(len(sizes)):
         for t in range(sizes[h]):
@@ -207,7 +207,7 @@ def birth_years(days):
     ``days.astype("datetime64[D]").astype("datetime64[Y]") + 1970``. Dates of birth span about
     a century, so each distinct day is converted once, into a table read in cache."""
     n = len(days)
-    out = np.empty(n, np.int64)
+    out = np.empty(n, np.int32)
     if n == 0:
         return out
     lo = np.int64(days[0])
