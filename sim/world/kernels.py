@@ -469,19 +469,20 @@ def _years_back(age, need, hazards, g, knots, cums):
     h0 = hazards[g, 0]
     if nk == 0:
         return need / h0 if h0 > 0 else np.inf
-    # the cumulative hazard at the age: the knot at or below it (-1: below the first)
+    # the cumulative hazard at the age: the knot at or below it (-1: below the first); the
+    # knots ascend, so counting those at or below is the scan's stop, without its branch
     k = -1
-    while k + 1 < nk and knots[k + 1] <= age:
-        k += 1
+    for j in range(nk):
+        k += knots[j] <= age
     if k < 0:
         at = h0 * (age - knots[0])
     else:
         at = cums[g, k] + hazards[g, k + 1] * (age - knots[k])
     target = at - need
-    # the last knot whose cumulative hazard is at most the target
+    # the last knot whose cumulative hazard is at most the target (a count: they never fall)
     k = -1
-    while k + 1 < nk and cums[g, k + 1] <= target:
-        k += 1
+    for j in range(nk):
+        k += cums[g, j] <= target
     if k >= 0:
         hk = hazards[g, k + 1]
         if hk > 0:
