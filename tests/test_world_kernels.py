@@ -397,8 +397,9 @@ def test_on_file_rows_equal_numpy():
             tax_year[hh_rows], lka_current[hh_rows], lka_age[hh_rows], np.flatnonzero(listed),
             (np.cumsum(listed) - 1)[lka_dwelling[hh_rows]])
     assert len(got) == len(want)
-    # positions and ids as int64; the rest in the dtype of the column they come from
-    dtypes = [np.int64] * 5 + [np.int32, np.bool_, np.int16, np.bool_, np.float32, np.int64, np.int64]
+    # positions in the block as int32, ids and TINs as int64; the rest in the dtype of the column
+    # they come from
+    dtypes = [np.int32, np.int32, np.int64, np.int64, np.int64, np.int32, np.bool_, np.int16, np.bool_, np.float32, np.int32, np.int32]
     for g, w, dtype in zip(got, want, dtypes):
         assert g.dtype == dtype
         assert np.array_equal(g, w)

@@ -106,7 +106,8 @@ def join_codes(parts, rows: np.ndarray | None = None, *, sep: str = " ", lo3: in
 def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None,
                rows: np.ndarray | None = None) -> pa.DictionaryArray:
     """A dictionary-encoded column: integer codes into a small string table, no strings copied
-    (the codes at ``rows``, all by default, gathered in one compiled pass).
+    (the codes at ``rows``, all by default, gathered in one compiled pass). ``rows`` are positions
+    in ``codes``, ``0 <= row < len(codes)``: the compiled pass does not check them.
 
     Low-cardinality columns (state, suffix, name control, origin group) are stored this way in
     memory and in Parquet; readers get categoricals (pandas) or dictionaries (Arrow).
@@ -115,7 +116,9 @@ def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = N
     dtype = np.int16 if len(table) < 2**15 else np.int32 if len(table) < 2**31 else np.int64
     n = len(codes) if rows is None else len(rows)
     idx = np.empty(n, dtype)
-    rows = _NO_ROWS if rows is None else np.asarray(rows, dtype=np.int64)
+    rows = _NO_ROWS if rows is None else np.asarray(rows)
+    if rows.dtype.kind not in "iu":
+        raise TypeError(f"rows must be an array of integer positions, got one of {rows.dtype}")
     # the pass that gathers the codes also finds their range, so Arrow need not check each code
     # against the table again (from_arrays(safe=False))
     if null_below is None:
