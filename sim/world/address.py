@@ -166,8 +166,8 @@ class Components:
 
 
 def components(pop: Population, dwelling: np.ndarray) -> Components:
-    """Components of the given dwellings of ``pop``: each dwelling's building and street looked
-    up once, every component gathered in the same compiled pass."""
+    """Components of the given dwellings of ``pop`` (positions, not checked): each dwelling's
+    building and street looked up once, every component gathered in the same compiled pass."""
     return Components(*kernels.components(np.asarray(dwelling), pop.dw_building, pop.dw_unit, pop.bl_street, pop.bl_number,
                                           pop.bl_zip4, pop.st_predir, pop.st_stem, pop.st_suffix, pop.st_zip))
 

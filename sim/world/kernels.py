@@ -27,9 +27,9 @@ def _guided(cdf, guide, m, last, x):
     k = np.int64(x * m)
     if k > m - 1:
         k = m - 1
-    j = guide[k]
-    while j < last and cdf[j] <= x:
-        j += 1
+    j = np.uint64(guide[np.uint64(k)])   # unsigned indices: numba tests no index for a negative
+    while j < np.uint64(last) and cdf[j] <= x:
+        j += np.uint64(1)
     return j
 
 
@@ -63,21 +63,22 @@ def sample_idx(cdf, guide, idx, x):
         for i in range(n):
             out[i] = idx[_guided(cdf, guide, m, last, x[i])]
         return out
+    u64 = np.uint64                  # unsigned indices: no test for a negative one (see sample_cohort_into)
     count = np.zeros(_SLICES + 1, np.int64)
     for i in range(n):
-        count[min(np.int64(x[i] * _SLICES), _SLICES - 1) + 1] += 1
+        count[u64(min(np.int64(x[i] * _SLICES), _SLICES - 1) + 1)] += 1
     for s in range(_SLICES):
         count[s + 1] += count[s]
     xs = np.empty(n, np.float64)
     order = np.empty(n, np.int32)
     for i in range(n):
-        s = min(np.int64(x[i] * _SLICES), _SLICES - 1)
-        k = count[s]
+        s = u64(min(np.int64(x[i] * _SLICES), _SLICES - 1))
+        k = u64(count[s])
         xs[k] = x[i]
         order[k] = i
-        count[s] = k + 1
+        count[s] = k + u64(1)
     for k in range(n):
-        out[order[k]] = idx[_guided(cdf, guide, m, last, xs[k])]
+        out[u64(order[k])] = idx[_guided(cdf, guide, m, last, xs[k])]
     return out
 
 
@@ -96,12 +97,13 @@ def sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_
     ``female``, ``year`` and ``out``), the result written to ``out[members]``: each person's
     draw ``u`` shifted into the group of their sex and birth year, drawn group by group (a
     counting sort first) so that each group's part of the table is read while in cache."""
-    n = len(u)
+    u64 = np.uint64                  # indices read from arrays as unsigned: numba adds no test
+    n = len(u)                       # for a negative one to each access (a fifth of the time)
     n_groups = 2 * n_years
     group = np.empty(n, np.int32)
     count = np.zeros(n_groups + 1, np.int64)
     for i in range(n):
-        p = members[i]
+        p = u64(members[i])
         y = year[p] - first_year
         if y < 0:
             y = 0
@@ -109,7 +111,7 @@ def sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_
             y = n_years - 1
         g = y if female[p] else n_years + y
         group[i] = g
-        count[g + 1] += 1
+        count[u64(g + 1)] += 1
     for g in range(n_groups):
         count[g + 1] += count[g]
     top = 1.0 - 2.0 ** -40           # a draw this close to 1 would round onto the next group's edge
@@ -120,17 +122,17 @@ def sample_cohort_into(cdf, guide, idx, u, female, year, members, first_year, n_
         v = u[i]
         if v > top:
             v = top
-        k = count[g]
+        k = u64(count[u64(g)])
         xs[k] = (g + v) / n_groups
         pos[i] = k
-        count[g] = k + 1
+        count[u64(g)] = k + u64(1)
     m = len(guide)
     last = len(cdf) - 1
     drawn = np.empty(n, np.int32)
     for k in range(n):
         drawn[k] = idx[_guided(cdf, guide, m, last, xs[k])]
     for i in range(n):               # gathered back in the people's order (independent loads)
-        out[members[i]] = drawn[pos[i]]
+        out[u64(members[i])] = drawn[u64(pos[i])]
 
 
 # ---- households and names ---------------------------------------------------------------------
@@ -159,7 +161,7 @@ def own_surname(members, role, takes, head, partner):
     own = np.empty(len(members), np.bool_)
     k = 0
     for i in range(len(members)):
-        r = role[members[i]]
+        r = role[np.uint64(members[i])]         # unsigned: no wraparound test
         o = r == head or (r == partner and not takes[i])
         own[i] = o
         k += o
@@ -181,7 +183,7 @@ def share_surname(members, sizes, own, drawn, out):
                 j += 1
             if t == 0:
                 first = v
-            out[members[k]] = v if own[k] else first
+            out[np.uint64(members[k])] = v if own[k] else first        # unsigned: no wraparound test
             k += 1
 
 
@@ -303,10 +305,11 @@ def components(dwelling, dw_building, dw_unit, bl_street, bl_number, bl_zip4, st
     unit = np.empty(n, dw_unit.dtype)
     zip_row = np.empty(n, st_zip.dtype)
     zip4 = np.empty(n, bl_zip4.dtype)
+    u64 = np.uint64                 # unsigned indices: no wraparound test on each access
     for i in range(n):
-        d = dwelling[i]
-        b = dw_building[d]
-        s = bl_street[b]
+        d = u64(dwelling[i])
+        b = u64(dw_building[d])
+        s = u64(bl_street[b])
         street[i] = s
         number[i] = bl_number[b]
         zip4[i] = bl_zip4[b]
@@ -511,7 +514,7 @@ def history_round(need, active, dwelling, group, age, day, horizon, hazards, kno
     more = np.empty(n, np.bool_)
     m = 0
     for i in range(n):
-        a = active[i]
+        a = np.uint64(active[i])                # unsigned: no wraparound test
         gap = _years_back(age[i], need[i], hazards, group[a], knots, cums)
         start = day[i] - gap * days_per_year
         if not start >= floor_day:            # np.maximum: before 1900 (or -inf) is 1900
@@ -1022,15 +1025,16 @@ def on_file_rows(on_file, household, hh_start, person_id, person_tin, dob, reque
     age_rows = np.empty(m, lka_age.dtype)
     dwelling_rows = np.empty(m, np.int32)
     listed = np.zeros(n_dwellings, np.int32)        # 1 + the dwelling's place among those on file
-    k = 0
+    u64 = np.uint64                          # indices read from arrays as unsigned: no
+    k = 0                                    # wraparound test on each access
     for i in range(len(on_file)):
         if not on_file[i]:
             continue
-        h = household[i]
+        h = u64(household[i])
         rows[k] = i
         hh_rows[k] = h
         ids[k] = person_id[i]
-        household_ids[k] = person_id[hh_start[h]]
+        household_ids[k] = person_id[u64(hh_start[h])]
         tins[k] = person_tin[i]
         dob_rows[k] = dob[i]
         requested_rows[k] = requested[i]
@@ -1039,7 +1043,7 @@ def on_file_rows(on_file, household, hh_start, person_id, person_tin, dob, reque
         age_rows[k] = lka_age[h]
         d = lka_dwelling[h]
         dwelling_rows[k] = d
-        listed[d] = 1
+        listed[u64(d)] = 1
         k += 1
     n_listed = 0
     for d in range(n_dwellings):
@@ -1049,10 +1053,10 @@ def on_file_rows(on_file, household, hh_start, person_id, person_tin, dob, reque
     dw_on_file = np.empty(n_listed, np.int32)
     for d in range(n_dwellings):
         if listed[d]:
-            dw_on_file[listed[d] - 1] = d
+            dw_on_file[u64(listed[d] - 1)] = d
     dw_index = np.empty(m, np.int32)
     for k in range(m):
-        dw_index[k] = listed[dwelling_rows[k]] - 1
+        dw_index[k] = listed[u64(dwelling_rows[k])] - 1
     return rows, hh_rows, ids, household_ids, tins, dob_rows, requested_rows, year_rows, current_rows, age_rows, dw_on_file, dw_index
 
 
