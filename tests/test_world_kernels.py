@@ -435,3 +435,28 @@ def test_units_equal_numpy():
     assert building.dtype == unit.dtype == np.int64
     assert np.array_equal(building, want_building) and np.array_equal(unit, want_unit)
     assert unit[units_per_building[:3].sum() + 1:][:12].tolist()[:3] == [102, 103, 104]   # the 9-unit building, by floor
+
+
+def test_person_ids_equal_numpy():
+    """Person ids in one pass: the area's offset plus the position in the area, areas in order,
+    some without a household."""
+    rng = np.random.default_rng(13)
+    n_zip = 40
+    hh_zip = np.sort(rng.choice(np.arange(0, n_zip, 2), 500)).astype(np.int32)      # odd areas empty
+    hh_size = rng.integers(1, 7, len(hh_zip))
+    person_offset = np.cumsum(rng.integers(100, 1000, n_zip)).astype(np.int64)
+    per_zip = np.bincount(hh_zip, weights=hh_size, minlength=n_zip).astype(np.int64)
+    first = np.cumsum(per_zip) - per_zip
+    want = np.repeat(person_offset - first, per_zip) + np.arange(int(hh_size.sum()))
+    got = kernels.person_ids(hh_zip, hh_size, person_offset)
+    assert got.dtype == np.int64 and np.array_equal(got, want)
+
+
+def test_below_equals_numpy():
+    """A float32 draw against one of two rates, compared in float64 as numpy compares them."""
+    u = np.array([0.3, np.nextafter(np.float32(0.3), np.float32(1)), 0.7, 0.1], np.float32)
+    choose = np.array([True, True, False, False])
+    assert np.array_equal(kernels.below(u, choose, 0.3, 0.5), u < np.where(choose, 0.3, 0.5))
+    u = np.random.default_rng(14).random(10_000, dtype=np.float32)
+    choose = u > 0.4
+    assert np.array_equal(kernels.below(u, choose, 0.45, 0.2), u < np.where(choose, 0.45, 0.2))

@@ -415,7 +415,7 @@ def join3(o1, d1, c1, o2, d2, c2, o3, d3, c3, rows, sep, lo3):
     offsets[0] = 0
     total = 0
     for i in range(n):
-        r = rows[i]
+        r = np.uint64(rows[i])                 # unsigned: no wraparound test
         a = c1[r]
         b = c2[r]
         c = c3[r]
@@ -659,6 +659,41 @@ def units(units_per_building, by_floor_above, per_floor):
                 unit[k] = j + 1
             k += 1
     return building, unit
+
+
+@njit(cache=True, nogil=True)
+def below(u, choose, if_true, if_false):
+    """``u < np.where(choose, if_true, if_false)`` for uniforms ``u`` and two float rates, in one
+    pass without the rates' array; compared in float64, as numpy compares a float32 array with
+    the float64 one ``np.where`` makes."""
+    out = np.empty(len(u), np.bool_)
+    a, b = np.float64(if_true), np.float64(if_false)
+    for i in range(len(u)):
+        out[i] = np.float64(u[i]) < (a if choose[i] else b)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def person_ids(hh_zip, hh_size, person_offset):
+    """Each person's identifier, households in area order: the area's national offset plus the
+    person's position in the area. numpy: the people per area, their cumulative sum, and
+    ``np.repeat(person_offset - first_person, people_per_area) + np.arange(n)``. int64."""
+    n = 0
+    for h in range(len(hh_size)):
+        n += hh_size[h]
+    out = np.empty(n, np.int64)
+    i = 0
+    area = -1
+    base = np.int64(0)              # the area's offset less its first person's position
+    for h in range(len(hh_size)):
+        z = np.int64(hh_zip[h])
+        if z != area:
+            area = z
+            base = np.int64(person_offset[np.uint64(z)]) - i
+        for t in range(hh_size[h]):
+            out[i] = base + i
+            i += 1
+    return out
 
 
 # ---- people ------------------------------------------------------------------------------------

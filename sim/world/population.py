@@ -277,8 +277,8 @@ def _households(hcfg, plan: Plan, block: Block, zips, vocab: Vocabulary, rng: np
 
     origin = merged(GENERAL, r_origin, np.int8)
     is_req = origin != GENERAL
-    renter = rng.random(n_hh, dtype=np.float32) < np.where(is_req, hcfg.renter_share_immigrant, hcfg.renter_share_general)
-    multiunit = rng.random(n_hh, dtype=np.float32) < np.where(renter, hcfg.multiunit_share_renter, hcfg.multiunit_share_owner)
+    renter = kernels.below(rng.random(n_hh, dtype=np.float32), is_req, hcfg.renter_share_immigrant, hcfg.renter_share_general)
+    multiunit = kernels.below(rng.random(n_hh, dtype=np.float32), renter, hcfg.multiunit_share_renter, hcfg.multiunit_share_owner)
     return _Households(zip=merged(g_zip, r_zip, np.int32), pool=merged(g_pool, r_pool, np.int8), origin=origin,
                        size=merged(g_size, r_size, np.int64), requested=is_req, renter=renter, multiunit=multiunit)
 
@@ -517,7 +517,7 @@ def _people(world, hh: _Households, zips, rng: np.random.Generator) -> _People:
     u = rng.random(n, dtype=np.float32)
     household, role, n_partner, n_child, n_relative = kernels.roles(
         hh.size, u, np.float32(hcfg.child_share), np.float32(hcfg.partner_share), ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD, ROLE_RELATIVE)
-    head_female = rng.random(n_hh, dtype=np.float32) < np.where(hh.requested, hcfg.requested_head_female_share, 0.5)
+    head_female = kernels.below(rng.random(n_hh, dtype=np.float32), hh.requested, hcfg.requested_head_female_share, 0.5)
     female = rng.random(n, dtype=np.float32) < 0.5
     z = rng.standard_normal(n_hh, dtype=np.float32)
     (m_req, sd_req), (m_gen, sd_gen) = hcfg.head_age_requested, hcfg.head_age_general
@@ -535,10 +535,10 @@ def _people(world, hh: _Households, zips, rng: np.random.Generator) -> _People:
 def _person_ids(hh: _Households, zips, n: int) -> np.ndarray:
     """Person identifiers: the area's national offset + position in the area. Households are in
     area order, so a person's position in its area is its position in the block minus the first
-    position of the area."""
-    people_per_zip = np.bincount(hh.zip, weights=hh.size, minlength=len(zips)).astype(np.int64)
-    first_person = np.cumsum(people_per_zip) - people_per_zip
-    return np.repeat(zips["person_offset"] - first_person, people_per_zip) + np.arange(n)
+    position of the area (one compiled pass, :func:`sim.world.kernels.person_ids`)."""
+    ids = kernels.person_ids(hh.zip, hh.size, np.asarray(zips["person_offset"], dtype=np.int64))
+    assert len(ids) == n
+    return ids
 
 
 def _people_numpy(world, hh: _Households, zips, rng: np.random.Generator) -> _People:
