@@ -110,11 +110,12 @@ def test_join_codes_equals_arrow_join():
     from sim.world.address import join, join_codes, take
 
     rng = np.random.default_rng(11)
-    t1 = pa.array(["N", "SOUTH", "", "É"], pa.string())
+    # strings shorter and longer than the copy's chunk (16 bytes), of exactly one and two chunks
+    t1 = pa.array(["N", "SOUTH", "", "É", "MARTIN LUTHER KING JUNIOR BOULEVARD EAST"], pa.string())
     t2 = pa.array([f"STREET{i}" * (i % 3) for i in range(50)], pa.string()).slice(5)   # an offset, empty strings
-    t3 = pa.array(["APT 0", "APT 1", "APT 22", "#3"], pa.string())
+    t3 = pa.array(["APT 0", "APT 1", "APT 22", "#3", "X" * 16, "Y" * 17, "Z" * 32], pa.string())
     n = 5_000
-    c1, c2, c3 = rng.integers(-1, 4, n), rng.integers(0, 45, n), rng.integers(0, 4, n)
+    c1, c2, c3 = rng.integers(-1, 5, n), rng.integers(0, 45, n), rng.integers(0, 7, n)
     rows = rng.integers(0, n, 3_000)
     expected = join(take(t1, c1[rows], null_below=0), take(t2, c2[rows]), take(t3, c3[rows], null_below=1))
     got = join_codes(((t1, c1), (t2, c2), (t3, c3)), rows, lo3=1)

@@ -78,12 +78,15 @@ def digits(numbers: np.ndarray, width: int) -> pa.Array:
 
 
 def _buffers(table: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a string array without nulls, as numpy views."""
+    """(offsets, bytes) of a string array without nulls: the offsets a numpy view, the bytes a
+    copy followed by the :data:`sim.world.kernels.COPY_CHUNK` bytes :func:`kernels.join3` may
+    read past a string (the tables joined are small: labels, numbers, units)."""
     if table.null_count or table.type != pa.string():
         raise ValueError("a table of strings without nulls is expected")
     _, offsets, data = table.buffers()
     offsets = np.frombuffer(offsets, np.int32, count=len(table) + 1, offset=4 * table.offset)
-    return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets, np.concatenate([data, np.zeros(kernels.COPY_CHUNK, np.uint8)])
 
 
 def join_codes(parts, rows: np.ndarray | None = None, *, sep: str = " ", lo3: int = 0) -> pa.Array:
