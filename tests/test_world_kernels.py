@@ -461,3 +461,42 @@ def test_below_equals_numpy():
     u = np.random.default_rng(14).random(10_000, dtype=np.float32)
     choose = u > 0.4
     assert np.array_equal(kernels.below(u, choose, 0.45, 0.2), u < np.where(choose, 0.45, 0.2))
+
+
+def test_categories_through_via_equal_the_codes_gathered_first():
+    """categories(..., rows, via) reads codes[via[rows]]: an area's city at a row's dwelling."""
+    import pyarrow as pa
+
+    from sim.world.address import categories
+
+    rng = np.random.default_rng(15)
+    table = pa.array([f"CITY{i}" for i in range(30)], pa.string())
+    codes = rng.integers(0, 30, 50)                                  # per area
+    via = rng.integers(0, 50, 400).astype(np.int32)                  # each dwelling's area
+    rows = rng.integers(0, 400, 1_000).astype(np.int32)              # each row's dwelling
+    assert categories(table, codes, rows=rows, via=via).equals(categories(table, codes[via], rows=rows))
+    assert categories(table, codes, via=via).equals(categories(table, codes[via]))
+    bad = codes.copy()
+    bad[via[rows[7]]] = 30
+    with pytest.raises(ValueError, match="do not all index the table"):
+        categories(table, bad, rows=rows, via=via)
+    with pytest.raises(ValueError, match="without nulls"):
+        categories(table, codes, rows=rows, via=via, null_below=0)
+
+
+@pytest.mark.parametrize("rates", [(0.9, 0.45), (1.0, 0.0), (0.3, 1e-300)])
+def test_filing_gaps_in_one_pass_equal_numpy(rates):
+    """filing_gap's compiled pass, from a scalar rate or (rates, which), gives numpy's gaps:
+    certain filers (rate 1), never filers (rate 0) and a draw of 0 included."""
+    from sim.world.population import filing_gap
+
+    rng = np.random.default_rng(16)
+    draw = rng.random(20_000)
+    draw[:3] = [0.0, 0.5, np.nextafter(1.0, 0.0)]
+    which = rng.integers(0, 2, len(draw)).astype(np.int8)
+    per_household = np.asarray(rates)[which]
+    want = filing_gap(draw, per_household, 15)                       # the numpy path, a rate per household
+    assert want.dtype == np.int64
+    assert np.array_equal(filing_gap(draw, (np.asarray(rates), which), 15), want)
+    for r in rates:
+        assert np.array_equal(filing_gap(draw, r, 15), filing_gap(draw, np.full(len(draw), r), 15))

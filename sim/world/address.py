@@ -107,25 +107,29 @@ def join_codes(parts, rows: np.ndarray | None = None, *, sep: str = " ", lo3: in
 
 
 def categories(table: pa.Array, codes: np.ndarray, *, null_below: int | None = None,
-               rows: np.ndarray | None = None) -> pa.DictionaryArray:
+               rows: np.ndarray | None = None, via: np.ndarray | None = None) -> pa.DictionaryArray:
     """A dictionary-encoded column: integer codes into a small string table, no strings copied
-    (the codes at ``rows``, all by default, gathered in one compiled pass). ``rows`` are positions
-    in ``codes``, ``0 <= row < len(codes)``: the compiled pass does not check them.
+    (the codes at ``rows``, all by default, gathered in one compiled pass; with ``via``, the
+    codes at ``via[rows]``, as an area's city at each row's dwelling's area). ``rows`` and
+    ``via`` hold positions, ``0 <= row < len(codes)``: the compiled pass does not check them.
 
     Low-cardinality columns (state, suffix, name control, origin group) are stored this way in
     memory and in Parquet; readers get categoricals (pandas) or dictionaries (Arrow).
     """
     codes = np.asarray(codes)
     dtype = np.int16 if len(table) < 2**15 else np.int32 if len(table) < 2**31 else np.int64
-    n = len(codes) if rows is None else len(rows)
+    n = (len(codes) if via is None else len(via)) if rows is None else len(rows)
     idx = np.empty(n, dtype)
     rows = _NO_ROWS if rows is None else np.asarray(rows)
-    if rows.dtype.kind not in "iu":
-        raise TypeError(f"rows must be an array of integer positions, got one of {rows.dtype}")
+    via = _NO_ROWS if via is None else np.asarray(via)
+    if rows.dtype.kind not in "iu" or via.dtype.kind not in "iu":
+        raise TypeError(f"rows and via must be arrays of integer positions, got {rows.dtype} and {via.dtype}")
+    if len(via) and null_below is not None:
+        raise ValueError("categories() takes via only for a column without nulls")
     # the pass that gathers the codes also finds their range, so Arrow need not check each code
     # against the table again (from_arrays(safe=False))
     if null_below is None:
-        smallest, largest = kernels.gather_codes(codes, rows, idx)
+        smallest, largest = kernels.gather_codes(codes, rows, via, idx)
         indices, nulls = pa.array(idx), 0
     else:
         valid = np.empty((n + 7) // 8, np.uint8)           # Arrow's validity bitmap, written by the same pass
@@ -191,7 +195,7 @@ class Labels:
         is given), as plain or dictionary strings."""
         table, codes = self._area[name]
         if dictionary:
-            return categories(table, codes[zip_row], rows=rows)
+            return categories(table, codes, rows=rows, via=zip_row)
         return take(table, codes[zip_row if rows is None else zip_row[rows]])
 
     def predirs(self, c: Components, *, full: bool = False) -> pa.Array:

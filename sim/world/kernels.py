@@ -367,23 +367,32 @@ def gather_codes_valid(codes, rows, lo, out, valid):
 
 
 @njit(cache=True, nogil=True)
-def gather_codes(codes, rows, out):
-    """``out[i] = codes[rows[i]]`` (``rows`` empty: every code in order), in ``out``'s type.
-    Returns the smallest and the largest code (0 and 0 where there are none): the caller checks
-    them against its table. Each code is widened to int64 as it is read: a narrower code (int8,
-    int32) mixed into ``min`` and ``max`` with the int64 start made the loop about eight times
-    slower (6.0 against 0.7 ms for a million codes)."""
+def gather_codes(codes, rows, via, out):
+    """``out[i] = codes[via[rows[i]]]`` (``rows`` empty: every position in order; ``via`` empty:
+    the positions themselves), in ``out``'s type. Returns the smallest and the largest code (0
+    and 0 where there are none): the caller checks them against its table. Each code is widened
+    to int64 as it is read: a narrower code (int8, int32) mixed into ``min`` and ``max`` with the
+    int64 start made the loop about eight times slower (6.0 against 0.7 ms for a million
+    codes). Positions are read as unsigned, so numba adds no test for a negative one."""
     direct = len(rows) == 0
+    through = len(via) > 0
     smallest = np.int64(0)
     largest = np.int64(0)
     if len(out):
-        smallest = largest = np.int64(codes[0] if direct else codes[rows[0]])
+        smallest = largest = np.int64(codes[_position(0, rows, via, direct, through)])
     for i in range(len(out)):
-        c = np.int64(codes[i] if direct else codes[np.uint64(rows[i])])     # unsigned: no wraparound test
+        c = np.int64(codes[_position(i, rows, via, direct, through)])
         smallest = min(smallest, c)
         largest = max(largest, c)
         out[i] = c
     return smallest, largest
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _position(i, rows, via, direct, through):
+    """:func:`gather_codes`' position of row ``i``, unsigned."""
+    r = np.uint64(i) if direct else np.uint64(rows[i])
+    return np.uint64(via[r]) if through else r
 
 
 #: Bytes past its end that :func:`join3` may read from a table and write to its output: it copies
@@ -709,6 +718,28 @@ def person_ids(hh_zip, hh_size, person_offset):
         for t in range(hh_size[h]):
             out[i] = base + i
             i += 1
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")      # IEEE division: x / 0 is inf or nan, as in numpy
+def geometric_gaps(spent, keep_log, which, most):
+    """:func:`sim.world.population.filing_gap` after its logarithms: ``floor(spent / keep_log)``
+    (``keep_log[which[i]]``, or ``keep_log[0]`` for every row where ``which`` is empty), nan
+    as 0, infinity as ``most``, at most ``most``, as int64; numpy's ``np.floor``,
+    ``np.nan_to_num(nan=0, posinf=most)``, ``np.minimum`` and ``astype`` in one pass."""
+    out = np.empty(len(spent), np.int64)
+    one = len(which) == 0
+    cap = np.float64(most)
+    lowest = np.float64(-1.7976931348623157e308)       # nan_to_num's -inf: the most negative float
+    for i in range(len(spent)):
+        g = np.floor(spent[i] / keep_log[np.uint64(0) if one else np.uint64(which[i])])
+        if np.isnan(g):
+            g = 0.0
+        elif g == np.inf:
+            g = cap
+        elif g == -np.inf:
+            g = lowest
+        out[i] = np.int64(min(g, cap))
     return out
 
 

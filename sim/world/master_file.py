@@ -154,8 +154,8 @@ def last_known_addresses(world, pop: Population, itin_household: np.ndarray,
     ``ncoa_update_rate`` (only the latest move is considered)."""
     mcfg, mob = world.master_file, world.mobility
     n_hh = len(pop.hh_size)
-    rate = np.where(itin_household, mcfg.filing_rate_itin, mcfg.filing_rate_ssn)
-    gap = filing_gap(pop.hh_filing_draw, rate, mcfg.max_filing_gap_years)
+    rates = np.array([mcfg.filing_rate_ssn, mcfg.filing_rate_itin])
+    gap = filing_gap(pop.hh_filing_draw, (rates, np.asarray(itin_household, dtype=bool).view(np.int8)), mcfg.max_filing_gap_years)
     tax_year = (world.reference_year - 1 - gap).astype(np.int16)
     u_day, u_report = rng.random(n_hh), rng.random(n_hh)     # the draws, in numpy's order; the rest one compiled pass
     lo = int(gap.min(initial=0))

@@ -409,18 +409,34 @@ def age_band_shares(bands: tuple[float, ...], mean: float, sd: float, lo: float,
     return np.array([cdf(u) - (cdf(b) if i else 0.0) for i, (b, u) in enumerate(zip(bands, uppers))])
 
 
-def filing_gap(draw: np.ndarray, rate: np.ndarray | float, most: int) -> np.ndarray:
+def filing_gap(draw: np.ndarray, rate: np.ndarray | float | tuple[np.ndarray, np.ndarray], most: int) -> np.ndarray:
     """Tax years between the latest one and a household's last return, from its uniform ``draw``:
     geometric at the household's filing ``rate`` (it files for each year at that rate), at most
     ``most``. A lower rate never gives a shorter gap for the same draw, so the lowest rate bounds
     how far back a household's history must reach.
 
+    ``rate``: one rate, a rate per household, or ``(rates, which)``, a few rates and each
+    household's index into them (the same gaps, without a rate and its logarithm per household;
+    the rest of the arithmetic then runs in one compiled pass, :func:`kernels.geometric_gaps`).
+
     >>> filing_gap(np.array([0.05, 0.5, 0.95]), 0.9, 15).tolist()
     [0, 0, 1]
+    >>> filing_gap(np.array([0.05, 0.5, 0.95]), (np.array([0.9, 0.5]), np.array([1, 1, 0])), 15).tolist()
+    [0, 1, 1]
     """
+    keep_log = lambda r: np.log1p(-np.minimum(np.asarray(r, dtype=np.float64), 1.0))  # noqa: E731
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = np.floor(np.log1p(-np.asarray(draw)) / np.log1p(-np.minimum(np.asarray(rate, dtype=np.float64), 1.0)))
+        spent = np.log1p(-np.asarray(draw, dtype=np.float64))
+        if isinstance(rate, tuple):
+            rates, which = rate
+            return kernels.geometric_gaps(spent, np.atleast_1d(keep_log(rates)), np.asarray(which), int(most))
+        if np.ndim(rate) == 0:
+            return kernels.geometric_gaps(spent, np.atleast_1d(keep_log(rate)), _NO_INDEX, int(most))
+        gap = np.floor(spent / keep_log(rate))
     return np.minimum(np.nan_to_num(gap, nan=0.0, posinf=most), most).astype(np.int64)
+
+
+_NO_INDEX = np.zeros(0, np.int64)
 
 
 def last_return_window(world, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
