@@ -500,3 +500,11 @@ def test_filing_gaps_in_one_pass_equal_numpy(rates):
     assert np.array_equal(filing_gap(draw, (np.asarray(rates), which), 15), want)
     for r in rates:
         assert np.array_equal(filing_gap(draw, r, 15), filing_gap(draw, np.full(len(draw), r), 15))
+
+
+def test_take_equals_numpy_indexing():
+    values = np.arange(100, 200, dtype=np.int32)
+    for dtype in (np.int8, np.int32, np.int64, np.uint16):
+        positions = np.random.default_rng(17).integers(0, 100, 1_000).astype(dtype)
+        got = kernels.take(values, positions)
+        assert got.dtype == values.dtype and np.array_equal(got, values[positions])

@@ -466,3 +466,10 @@ def test_particle_surnames_are_re_spaced_as_configured():
     missing = [f"DEL {w}" for w in names_data()["census"]["particle_words"]["DEL"] if f"DEL {w}" not in surnames]
     assert missing == []
     assert "DE LA NGEL" not in surnames
+
+
+def test_the_requested_people_are_the_heads_of_the_requested_households(world_truth):
+    for pop in world_truth.pops:
+        heads_of_requested = (pop.role == ROLE_HEAD) & (pop.hh_origin[pop.household] != GENERAL)
+        assert pop.requested.dtype == np.bool_ and np.array_equal(pop.requested, heads_of_requested)
+    assert sum(int(pop.requested.sum()) for pop in world_truth.pops) > 100

@@ -324,6 +324,16 @@ def components(dwelling, dw_building, dw_unit, bl_street, bl_number, bl_zip4, st
 
 
 @njit(cache=True, nogil=True)
+def take(values, positions):
+    """``values[positions]`` for positions of any integer type (numpy first converts an int32
+    index to int64, a pass and a copy more); the positions are not checked."""
+    out = np.empty(len(positions), values.dtype)
+    for i in range(len(positions)):
+        out[i] = values[np.uint64(positions[i])]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def gather_codes_valid(codes, rows, lo, out, valid):
     """``out[i] = max(codes[rows[i]], lo)`` (``rows`` empty: every code in order), and Arrow's
     validity bitmap of the codes at least ``lo`` into ``valid`` (``ceil(len(out) / 8)`` bytes,

@@ -66,7 +66,7 @@ def irs_last_names(pop: Population, vocab: Vocabulary, config: Config, rng: np.r
     n = pop.n_people
     name_code = pop.sur1.copy()                          # int32, as the vocabulary's codes
     nc_codes, nc_table = vocab.name_control_codes
-    control_code = nc_codes[pop.sur1]
+    control_code = kernels.take(nc_codes, pop.sur1)
     surnames = vocab.surnames_arrow
     # only two-surname people (a few percent) have a form to choose
     t = np.flatnonzero(pop.sur2 >= 0)

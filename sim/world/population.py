@@ -211,9 +211,17 @@ def build(config: Config, plan: Plan, block: Block, vocab: Vocabulary, rng: np.r
         st_predir=i32(place.st_predir), st_base=i32(place.st_base), st_step=i32(place.st_step),
         household=people.household, person_id=people.person_id, role=people.role, female=people.female,
         age=people.age, dob=people.dob, given1=given1, given2=given2, sur1=sur1, sur2=sur2,
-        requested=(people.role == ROLE_HEAD) & hh.requested[people.household], pool_names=tuple(vocab.pools),
+        requested=_requested_heads(hh, len(people.household)), pool_names=tuple(vocab.pools),
         reference_day=reference_day(world),
     )
+
+
+def _requested_heads(hh: "_Households", n: int) -> np.ndarray:
+    """Who ICE requested: the head of each requested household, its first member (set from the
+    households, not tested person by person)."""
+    requested = np.zeros(n, dtype=bool)
+    requested[hh.start[hh.requested]] = True
+    return requested
 
 
 @dataclass
