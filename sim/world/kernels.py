@@ -162,7 +162,7 @@ def own_surname(members, role, takes, head, partner):
     k = 0
     for i in range(len(members)):
         r = role[np.uint64(members[i])]         # unsigned: no wraparound test
-        o = r == head or (r == partner and not takes[i])
+        o = (r == head) | ((r == partner) & (not takes[i]))     # bitwise: no branch on the role
         own[i] = o
         k += o
     return own, k

@@ -147,7 +147,7 @@ def _cut(totals: np.ndarray, sizes_draw, rng: np.random.Generator) -> tuple[np.n
         pieces.append(draw)
         covered += int(draw.sum())
     # the running sums below the total and the cells' ends, merged (each cut once), in one pass
-    return kernels.cut_cells(np.concatenate(pieces).astype(np.int64), np.asarray(totals, dtype=np.int64))
+    return kernels.cut_cells(np.concatenate(pieces).astype(np.int64, copy=False), np.asarray(totals, dtype=np.int64))
 
 
 def _size_sampler(shares: list[float]):
@@ -384,8 +384,9 @@ def _double_up(hcfg, hh: _Households, hh_dwelling: np.ndarray, n_zip: int, n_poo
     doubled = hh.requested & (rng.random(n_hh) < hcfg.doubled_up_share)
     hosts = np.flatnonzero(~doubled)
     community = hh.zip.astype(np.int64) * n_pools + hh.pool
-    hosts_by_community = hosts[np.argsort(community[hosts], kind="stable")]
-    per_community = np.bincount(community[hosts], minlength=n_zip * n_pools)
+    host_community = community[hosts]
+    hosts_by_community = hosts[np.argsort(host_community, kind="stable")]
+    per_community = np.bincount(host_community, minlength=n_zip * n_pools)
     first_in_community = np.cumsum(per_community) - per_community
     hosts_per_zip = np.bincount(hh.zip[hosts], minlength=n_zip)
     first_host = np.cumsum(hosts_per_zip) - hosts_per_zip
