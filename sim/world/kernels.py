@@ -1068,20 +1068,15 @@ def on_file(u, requested, hh_origin, household, age, general, rate_requested, ra
     requested_hh = np.empty(n, np.bool_)
     adult = np.empty(n, np.bool_)
     for i in range(n):
-        rq = hh_origin[household[i]] != general
+        rq = hh_origin[np.uint64(household[i])] != general
         ad = age[i] >= 18
         requested_hh[i] = rq
         adult[i] = ad
-        if requested[i]:
-            rate = rate_requested
-        elif rq and ad:
-            rate = rate_household
-        elif ad:
-            rate = rate_adult
-        elif age[i] >= 16:
-            rate = rate_child
-        else:
-            rate = 0.0
+        # the rate by selects, not branches on the person (mispredicted at random)
+        rate = rate_child if age[i] >= 16 else 0.0
+        rate = rate_adult if ad else rate
+        rate = rate_household if rq & ad else rate
+        rate = rate_requested if requested[i] else rate
         out[i] = np.float64(u[i]) < rate
     return out, requested_hh, adult
 
