@@ -5,12 +5,14 @@ The block is generated twice with every kernel wrapped: first to time each call 
 then (the same calls: a block's draws are fixed) to copy each call's arguments. Each call is
 then run again alone, on fresh copies of its arguments, and the best of a few runs kept. The two columns differ where the run's data was not in cache or
 its arrays were new memory: "alone" is a kernel's own cost, what a change to its loop moves;
-"in the run" is what the block paid. Block 0 is generated first, untimed (the vocabulary and
-the compiled loops).
+"in the run" is what the block paid. Block 0 and the block itself are generated first,
+untimed (the vocabulary, the compiled loops, and the heap grown to the block's size, as a
+worker's is after its first block: the benchmark's warm-up).
 
     .venv/bin/python benchmarks/profile_kernels.py                 # the first Texas block, scale 1
     .venv/bin/python benchmarks/profile_kernels.py --state CA --block 2
 
+Each figure is the median of ``--runs`` whole profiles (3): a VM's speed moves between runs.
 Prints a Markdown table, largest first (paste it into benchmarks/README.md with the machine and
 commit). Pin it to one core (``taskset -c 1``) for figures comparable with the benchmarks.
 """
@@ -42,7 +44,8 @@ def kernel_times(state: str = "TX", block_number: int = 0, scale: float = 1.0, r
         raise SystemExit(f"{state} has {len(blocks)} blocks at scale {scale:g}; got --block {block_number}")
     block = blocks[block_number]
     vocabulary()
-    generate_block(config, plan, plan.blocks[0])            # untimed: caches and compiled loops
+    generate_block(config, plan, plan.blocks[0])            # untimed: caches and compiled loops,
+    generate_block(config, plan, block)                     # and the heap grown to the block's size
 
     originals = {name: f for name, f in vars(kernels).items() if isinstance(f, CPUDispatcher)}
     in_run, alone, count = defaultdict(float), defaultdict(float), defaultdict(int)
@@ -98,10 +101,13 @@ def main() -> None:
     parser.add_argument("--state", default="TX")
     parser.add_argument("--block", type=int, default=0, help="the state's block, in plan order")
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each call alone (the best is kept)")
+    parser.add_argument("--runs", type=int, default=3, help="whole profiles (each figure is their median)")
     args = parser.parse_args()
-    in_run, alone, count, n_people = kernel_times(args.state, args.block, args.scale, args.repeats)
-    print(f"{args.state} block {args.block} at scale {args.scale:g}: {n_people:,} people\n")
+    profiles = [kernel_times(args.state, args.block, args.scale, args.repeats) for _ in range(args.runs)]
+    median = lambda i: {name: float(np.median([p[i][name] for p in profiles])) for name in profiles[0][i]}  # noqa: E731
+    in_run, alone, (_, _, count, n_people) = median(0), median(1), profiles[0]
+    print(f"{args.state} block {args.block} at scale {args.scale:g}: {n_people:,} people; the median of {args.runs} profiles\n")
     print(table(in_run, alone, count, n_people))
 
 
