@@ -321,8 +321,6 @@ def components(dwelling, dw_building, dw_unit, bl_street, bl_number, bl_zip4, st
     return street, number, predir, stem, suffix, unit, zip_row, zip4
 
 
-
-
 @njit(cache=True, nogil=True)
 def take(values, positions):
     """``values[positions]`` for positions of any integer type (numpy first converts an int32
