@@ -832,15 +832,23 @@ def _feistel(x, half_bits, keys, inverse):
     nk = len(keys)
     for t in range(nk):
         k = np.uint64(keys[nk - 1 - t] if inverse else keys[t])
-        h = (((left if inverse else right) ^ k) * np.uint64(0x9E3779B1)) & m32
-        h ^= h >> np.uint64(15)
-        h = (h * np.uint64(0x85EBCA77)) & m32
-        h ^= h >> np.uint64(13)
+        h = _round_hash(left if inverse else right, k)
         if inverse:
             left, right = right ^ (h & mask), left
         else:
             left, right = right, left ^ (h & mask)
     return ((left << shift) | right) & m32
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _round_hash(half, key):
+    """A Feistel round's function of one half and the round's key: multiplicative hashing in
+    32-bit unsigned arithmetic (products wrap modulo 2**32), as :func:`sim.world.tin._feistel`."""
+    m32 = np.uint64(0xFFFFFFFF)
+    h = ((half ^ key) * np.uint64(0x9E3779B1)) & m32
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(0x85EBCA77)) & m32
+    return h ^ (h >> np.uint64(13))
 
 
 @njit(cache=True, nogil=True)
@@ -867,11 +875,7 @@ def _feistel4(x, half_bits, k0, k1, k2, k3):
     left = (x >> shift) & mask
     right = x & mask
     for k in (k0, k1, k2, k3):
-        h = ((right ^ k) * np.uint64(0x9E3779B1)) & m32
-        h ^= h >> np.uint64(15)
-        h = (h * np.uint64(0x85EBCA77)) & m32
-        h ^= h >> np.uint64(13)
-        left, right = right, left ^ (h & mask)
+        left, right = right, left ^ (_round_hash(right, k) & mask)
     return ((left << shift) | right) & m32
 
 
@@ -897,29 +901,31 @@ def ssn_where(person_id, where, half_bits, keys, domain, areas, out):
             while v >= d:
                 v = _feistel4(v, half_bits, k0, k1, k2, k3)
             y[i] = np.uint32(v)
-    top = np.uint64(len(areas) - 1)       # a row not chosen may lie outside the domain: any area will do
     for i in range(n):
-        k = np.uint64(y[i])
-        area = k // np.uint64(99 * 9999)
-        rest = k - area * np.uint64(99 * 9999)
-        group = rest // np.uint64(9999)
-        serial = rest - group * np.uint64(9999)
-        ssn = areas[np.int64(min(area, top))] * 1_000_000 + np.int64(group + np.uint64(1)) * 10_000 + np.int64(serial + np.uint64(1))
+        ssn = _ssn(np.uint64(y[i]), areas)      # a row not chosen may lie outside the domain: unused
         out[i] = ssn if where[i] else out[i]
 
 
 @njit(cache=True, nogil=True)
 def ssn_digits(k, areas):
-    """The SSN of each permuted index (:func:`sim.world.tin.ssn_numbers`): area, group 01-99
-    and serial 0001-9999 as one 9-digit integer."""
+    """The SSN of each permuted index (:func:`sim.world.tin.ssn_numbers`)."""
     out = np.empty(len(k), np.int64)
     for i in range(len(k)):
-        area = k[i] // (99 * 9999)
-        rest = k[i] - area * (99 * 9999)
-        group = rest // 9999
-        serial = rest - group * 9999
-        out[i] = areas[area] * 1_000_000 + (group + 1) * 10_000 + (serial + 1)
+        out[i] = _ssn(np.uint64(k[i]), areas)
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ssn(k, areas):
+    """The SSN of the permuted index ``k`` (unsigned): area (``areas[k // (99 * 9999)]``), group
+    01-99 and serial 0001-9999 as one 9-digit integer. An index beyond the domain takes the
+    last area, so it reads no memory outside ``areas``."""
+    area = k // np.uint64(99 * 9999)
+    rest = k - area * np.uint64(99 * 9999)
+    group = rest // np.uint64(9999)
+    serial = rest - group * np.uint64(9999)
+    return (areas[np.int64(min(area, np.uint64(len(areas) - 1)))] * 1_000_000
+            + np.int64(group + np.uint64(1)) * 10_000 + np.int64(serial + np.uint64(1)))
 
 
 # ---- households and dwellings ------------------------------------------------------------------

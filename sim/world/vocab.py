@@ -323,11 +323,6 @@ class Vocabulary:
         return {name: i for i, name in enumerate(self.surnames)}
 
     @cached_property
-    def given_codes(self) -> dict[str, int]:
-        """Given name -> its index."""
-        return {name: i for i, name in enumerate(self.given_names)}
-
-    @cached_property
     def name_control_codes(self):
         """(code per vocabulary surname, Arrow table of the distinct name controls)."""
         import pyarrow as pa
