@@ -87,6 +87,26 @@ def test_household_surnames_equal_numpy():
     out = np.empty(n, np.int32)
     kernels.share_surname(members, sizes, own, drawn, out)
     assert np.array_equal(out, expected)
+    # households whose first member owns none (the others who own none get 0), and none at all
+    for own in (rng.random(n) < 0.3, np.zeros(n, bool)):
+        drawn = rng.integers(1, 1000, int(own.sum())).astype(np.int32)
+        surname = np.zeros(n, np.int32)
+        surname[own] = drawn
+        kernels.share_surname(members, sizes, own, drawn, out)
+        assert np.array_equal(out, np.where(own, surname, surname[np.repeat(starts, sizes)]))
+
+
+def test_members_of_households_in_any_order():
+    """Households taken out of order (grouped by naming pool, as the names stage does), with
+    empty ones among them: each household's positions, in the order given."""
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(0, 9, 3_000)
+    starts = np.cumsum(sizes) - sizes
+    order = rng.permutation(len(sizes))
+    expected = np.concatenate([np.arange(s, s + z) for s, z in zip(starts[order], sizes[order])])
+    got = kernels.members_of(starts[order], sizes[order])
+    assert got.dtype == np.int32 and np.array_equal(got, expected)
+    assert len(kernels.members_of(starts[:0], sizes[:0])) == 0
 
 
 def test_digits_equal_arrow():
