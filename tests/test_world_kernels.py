@@ -528,3 +528,42 @@ def test_take_equals_numpy_indexing():
         positions = np.random.default_rng(17).integers(0, 100, 1_000).astype(dtype)
         got = kernels.take(values, positions)
         assert got.dtype == values.dtype and np.array_equal(got, values[positions])
+
+
+def test_street_repeats_equal_numpy():
+    """Streets named as an earlier street of their area: the same streets in the same order as
+    numpy's stable sort of the (area, directional, suffix, stem) key, names repeated up to many
+    times, some areas left out."""
+    rng = np.random.default_rng(17)
+    count = rng.integers(1, 300, 25)
+    first = np.cumsum(count) - count
+    n = int(count.sum())
+    area = np.repeat(np.arange(len(count)), count)
+    predir, suffix, stem = rng.integers(-1, 2, n), rng.integers(0, 3, n), rng.integers(0, 40, n)
+    for areas in (np.arange(len(count)), np.array([2, 3, 11, 24]), np.array([], np.int64)):
+        check = np.flatnonzero(np.isin(area, areas))
+        key = ((area[check] * 3 + predir[check] + 1) * 3 + suffix[check]) * 40 + stem[check]
+        order = np.argsort(key, kind="stable")
+        expected = check[order[1:][key[order][1:] == key[order][:-1]]]
+        got = kernels.street_repeats(areas, first, count, predir, suffix, stem, 3, 40)
+        assert len(expected) > 0 or len(areas) == 0
+        assert np.array_equal(got, expected)
+
+
+def test_buildings_equal_numpy():
+    """Each building's street and number in one pass: the street placed by its uniform among
+    its area's, numbered after the buildings of the street before it."""
+    from sim.world.population import rank_within
+
+    rng = np.random.default_rng(19)
+    n_streets = rng.integers(3, 30, 50)
+    st_first = np.cumsum(n_streets) - n_streets
+    n_st = int(n_streets.sum())
+    st_base = rng.integers(1, 99, n_st) * 100 + rng.integers(0, 2, n_st)
+    st_step = np.array([2, 4, 6, 10, 20])[rng.integers(0, 5, n_st)]
+    bl_zip = np.sort(rng.integers(0, 50, 20_000)).astype(np.int32)
+    u = _uniforms(rng, len(bl_zip))
+    street = st_first[bl_zip] + (u * n_streets[bl_zip]).astype(np.int64)
+    got_street, got_number = kernels.buildings(bl_zip, u, st_first, n_streets, st_base, st_step)
+    assert np.array_equal(got_street, street)
+    assert np.array_equal(got_number, st_base[street] + rank_within(street) * st_step[street])

@@ -321,21 +321,18 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
     st_predir = np.where(rng.random(n_st) < vocab.predirectional_rate, rng.integers(0, len(vocab.directionals), n_st), -1)
     st_first = np.concatenate([[0], np.cumsum(n_streets)[:-1]])
     # USPS addresses are unique: no two streets of an area share a name (OAK ST and OAK AVE may
-    # both exist, as they do, but not two N OAK STs); repeats redraw their stem. The key sorts
-    # area by area, so a round need only look again at the areas where the last round redrew a
-    # stem (the others have no repeat), and finds the same repeats in the same order.
-    check = np.arange(n_st)
-    n_predir, n_suffix = len(vocab.directionals) + 1, len(vocab.suffix_cdf)      # each part's radix: no carry
+    # both exist, as they do, but not two N OAK STs); repeats redraw their stem. A round need
+    # only look again at the areas where the last round redrew a stem (the others have no
+    # repeat), and finds the repeats in the order of a sort by area and name.
+    areas = np.arange(n_zip)
+    n_suffix = len(vocab.suffix_cdf)
     for _ in range(50):
-        key = (((st_zip[check].astype(np.int64) * n_predir + st_predir[check] + 1) * n_suffix + st_suffix[check])
-               * len(vocab.street_stems) + st_stem[check])
-        order = np.argsort(key, kind="stable")
-        repeat = check[order[1:][key[order][1:] == key[order][:-1]]]
+        repeat = kernels.street_repeats(areas, st_first, n_streets, st_predir, st_suffix, st_stem, n_suffix,
+                                        len(vocab.street_stems))
         if len(repeat) == 0:
             break
         st_stem[repeat] = vocab.street_sampler.draw(rng.random(len(repeat)))
-        redrawn = np.unique(st_zip[repeat])
-        check = np.concatenate([np.arange(st_first[z], st_first[z] + n_streets[z]) for z in redrawn])
+        areas = np.unique(st_zip[repeat])
 
     # multi-unit households, shuffled within their area, cut into buildings
     mu = np.flatnonzero(hh.multiunit)
@@ -347,11 +344,11 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
     sf = np.flatnonzero(~hh.multiunit)
     bl_zip = np.concatenate([hh.zip[sf], b_cell])
     n_bl = len(bl_zip)
-    bl_street = st_first[bl_zip] + (rng.random(n_bl) * n_streets[bl_zip]).astype(np.int64)
+    u_street = rng.random(n_bl)
     # number buildings along each street: a base, then a fixed step (same side of the street)
     st_base = rng.integers(1, 99, n_st) * 100 + rng.integers(0, 2, n_st)
     st_step = np.array([2, 4, 6, 10, 20])[rng.integers(0, 5, n_st)]
-    bl_number = st_base[bl_street] + rank_within(bl_street) * st_step[bl_street]
+    bl_street, bl_number = kernels.buildings(bl_zip, u_street, st_first, n_streets, st_base, st_step)
     bl_zip4 = rng.integers(1, 10000, n_bl)
 
     # dwellings: single-family buildings have one; multi-unit buildings one per unit
