@@ -567,3 +567,70 @@ def test_buildings_equal_numpy():
     got_street, got_number = kernels.buildings(bl_zip, u, st_first, n_streets, st_base, st_step)
     assert np.array_equal(got_street, street)
     assert np.array_equal(got_number, st_base[street] + rank_within(street) * st_step[street])
+
+
+def test_merge_households_equals_numpy():
+    """General and requested households merged in area order, an area's general ones first,
+    some areas with only one kind or none."""
+    rng = np.random.default_rng(23)
+    n_zip, n_races = 30, 6
+    g_cell = np.sort(rng.integers(0, n_zip * n_races, 2_000))
+    g_cell = g_cell[g_cell // n_races % 5 != 3]                            # areas without general ones
+    g_size = rng.integers(1, 8, len(g_cell))
+    n_req = rng.integers(0, 40, n_zip) * (np.arange(n_zip) % 4 != 1)      # and without requested
+    r_zip = np.repeat(np.arange(n_zip), n_req)
+    r_origin, r_pool, r_size = rng.integers(0, 9, len(r_zip)), rng.integers(0, 20, len(r_zip)), rng.integers(1, 8, len(r_zip))
+    race_pool = np.array([3, 5, 7, 11, 13, 17])
+    g_zip = g_cell // n_races
+    g_place = np.arange(len(g_zip)) + (np.cumsum(n_req) - n_req)[g_zip]
+    r_place = np.arange(len(r_zip)) + np.cumsum(np.bincount(g_zip, minlength=n_zip))[r_zip]
+
+    def merged(general, requested, dtype):
+        out = np.empty(len(g_zip) + len(r_zip), dtype=dtype)
+        out[g_place], out[r_place] = general, requested
+        return out
+
+    origin = merged(-1, r_origin, np.int8)
+    expected = (merged(g_zip, r_zip, np.int32), merged(race_pool[g_cell % n_races], r_pool, np.int8), origin,
+                merged(g_size, r_size, np.int64), origin != -1)
+    got = kernels.merge_households(g_cell, g_size, n_races, race_pool, r_zip, r_origin, r_pool, r_size, -1)
+    for x, y in zip(got, expected):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
+def test_doubling_up_equals_numpy():
+    """Guests drawn among requested households, moved into a host of their community (area and
+    pool) or else of their area; an area whose every household is drawn keeps them home."""
+    rng = np.random.default_rng(29)
+    n_zip, n_pools, n = 12, 5, 3_000
+    hh_zip = np.sort(rng.integers(0, n_zip, n)).astype(np.int32)
+    hh_pool = rng.integers(0, n_pools - 1, n).astype(np.int8)
+    requested = (rng.random(n) < 0.4) | (hh_zip == 4)                    # area 4: everyone drawn
+    u1 = rng.random(n)
+    u1[hh_zip == 4] = 0.0
+    hh_pool[requested & (u1 < 0.6) & (rng.random(n) < 0.2)] = n_pools - 1      # a pool only guests have
+    hh_dwelling = rng.permutation(n).astype(np.int64)
+
+    doubled = requested & (u1 < 0.6)
+    hosts = np.flatnonzero(~doubled)
+    community = hh_zip.astype(np.int64) * n_pools + hh_pool
+    hosts_by_community = hosts[np.argsort(community[hosts], kind="stable")]
+    per_community = np.bincount(community[hosts], minlength=n_zip * n_pools)
+    first_in_community = np.cumsum(per_community) - per_community
+    hosts_per_zip = np.bincount(hh_zip[hosts], minlength=n_zip)
+    first_host = np.cumsum(hosts_per_zip) - hosts_per_zip
+    doubled &= hosts_per_zip[hh_zip] > 0
+    guest = np.flatnonzero(doubled)
+    u2 = _uniforms(rng, len(guest))
+    same = per_community[community[guest]]
+    anyone = hosts[first_host[hh_zip[guest]] + (u2 * hosts_per_zip[hh_zip[guest]]).astype(np.int64)]
+    kin = hosts_by_community[np.minimum(first_in_community[community[guest]] + (u2 * same).astype(np.int64), len(hosts) - 1)]
+    expected = hh_dwelling.copy()
+    expected[guest] = hh_dwelling[np.where(same > 0, kin, anyone)]
+    assert (same == 0).any() and (same > 0).any() and hosts_per_zip[4] == 0
+
+    got_doubled, got_hosts = kernels.doubled_up(requested, u1, 0.6, hh_zip, n_zip)
+    assert np.array_equal(got_doubled, doubled) and np.array_equal(got_hosts, hosts_per_zip)
+    got = hh_dwelling.copy()
+    kernels.host_dwellings(got_doubled, got_hosts, hh_zip, hh_pool, n_pools, u2, got)
+    assert np.array_equal(got, expected)

@@ -1073,6 +1073,106 @@ def searchsorted_small(cdf, u, add):
 
 
 @njit(cache=True, nogil=True)
+def merge_households(g_cell, g_size, n_races, race_pool, r_zip, r_origin, r_pool, r_size, general):
+    """:func:`sim.world.population._households`' two lists merged in area order, an area's
+    general households (``g_cell``: area * ``n_races`` + race; their pool ``race_pool[race]``,
+    origin ``general``) before its requested ones; both lists are in area order. Returns (zip
+    int32, pool int8, origin int8, size int64, requested). numpy: each list's places from
+    counts (``np.arange`` plus the other list's households in earlier areas) and four
+    scatters."""
+    n_g = len(g_cell)
+    n_r = len(r_zip)
+    n = n_g + n_r
+    zip_ = np.empty(n, np.int32)
+    pool = np.empty(n, np.int8)
+    origin = np.empty(n, np.int8)
+    size = np.empty(n, np.int64)
+    requested = np.empty(n, np.bool_)
+    i = 0
+    j = 0
+    for k in range(n):
+        if j >= n_r or (i < n_g and g_cell[i] // n_races <= r_zip[j]):
+            c = g_cell[i]
+            zip_[k] = c // n_races
+            pool[k] = race_pool[c % n_races]
+            origin[k] = general
+            size[k] = g_size[i]
+            requested[k] = False
+            i += 1
+        else:
+            zip_[k] = r_zip[j]
+            pool[k] = r_pool[j]
+            origin[k] = r_origin[j]
+            size[k] = r_size[j]
+            requested[k] = True
+            j += 1
+    return zip_, pool, origin, size, requested
+
+
+@njit(cache=True, nogil=True)
+def doubled_up(requested, u, share, hh_zip, n_zip):
+    """:func:`sim.world.population._double_up`'s guests: requested households whose draw ``u``
+    is below ``share``, in an area with a household that stays in its own unit. Returns
+    (guests as a mask, hosts per area: the households not drawn)."""
+    n = len(u)
+    doubled = np.empty(n, np.bool_)
+    hosts_per_zip = np.zeros(n_zip, np.int64)
+    for h in range(n):
+        d = requested[h] & (u[h] < share)
+        doubled[h] = d
+        hosts_per_zip[np.uint64(hh_zip[h])] += 1 - d
+    for h in range(n):
+        doubled[h] &= hosts_per_zip[np.uint64(hh_zip[h])] > 0
+    return doubled, hosts_per_zip
+
+
+@njit(cache=True, nogil=True)
+def host_dwellings(doubled, hosts_per_zip, hh_zip, hh_pool, n_pools, u, hh_dwelling):
+    """Each guest of ``doubled`` (in order; ``u`` its uniform) moved into a host's dwelling
+    (``hh_dwelling``, in place): a host of its own community (area and naming pool) where the
+    area has one, placed by ``u`` among the community's hosts, otherwise among the area's. The
+    hosts are the households not drawn (:func:`doubled_up`), each community's in order. numpy:
+    the hosts, a stable argsort of their communities, two counts and cumulative sums, and
+    gathers."""
+    n = len(doubled)
+    n_zip = len(hosts_per_zip)
+    n_comm = n_zip * n_pools
+    per_community = np.zeros(n_comm + 1, np.int64)
+    first_host = np.zeros(n_zip + 1, np.int64)
+    for z in range(n_zip):
+        first_host[z + 1] = first_host[z] + hosts_per_zip[z]
+    n_hosts = first_host[n_zip]
+    hosts = np.empty(n_hosts, np.int64)
+    k = 0
+    for h in range(n):
+        if not doubled[h] and hosts_per_zip[np.uint64(hh_zip[h])] > 0:     # not drawn: a host
+            hosts[k] = h
+            k += 1
+            per_community[np.uint64(hh_zip[h] * n_pools + hh_pool[h] + 1)] += 1
+    for c in range(n_comm):
+        per_community[c + 1] += per_community[c]       # now each community's first host
+    fill = per_community[:n_comm].copy()
+    by_community = np.empty(n_hosts, np.int64)
+    for k in range(n_hosts):
+        h = hosts[k]
+        c = np.uint64(hh_zip[h] * n_pools + hh_pool[h])
+        by_community[fill[c]] = h
+        fill[c] += 1
+    g = 0
+    for h in range(n):
+        if doubled[h]:
+            z = np.uint64(hh_zip[h])
+            c = np.uint64(hh_zip[h] * n_pools + hh_pool[h])
+            same = per_community[c + np.uint64(1)] - per_community[c]
+            if same > 0:
+                host = by_community[min(per_community[c] + np.int64(u[g] * same), n_hosts - 1)]
+            else:
+                host = hosts[first_host[z] + np.int64(u[g] * hosts_per_zip[z])]
+            hh_dwelling[h] = hh_dwelling[host]
+            g += 1
+
+
+@njit(cache=True, nogil=True)
 def cut_cells(sizes, totals):
     """:func:`sim.world.population._cut` after its draws: the running sums of ``sizes`` below
     the total and the cells' ends merged (each cut once), as (cell of each group, its size)."""

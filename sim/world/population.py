@@ -147,7 +147,8 @@ def _cut(totals: np.ndarray, sizes_draw, rng: np.random.Generator) -> tuple[np.n
         pieces.append(draw)
         covered += int(draw.sum())
     # the running sums below the total and the cells' ends, merged (each cut once), in one pass
-    return kernels.cut_cells(np.concatenate(pieces).astype(np.int64, copy=False), np.asarray(totals, dtype=np.int64))
+    sizes = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)      # mostly one piece: no copy
+    return kernels.cut_cells(sizes.astype(np.int64, copy=False), np.asarray(totals, dtype=np.int64))
 
 
 def _size_sampler(shares: list[float]):
@@ -251,9 +252,7 @@ def _households(hcfg, plan: Plan, block: Block, zips, vocab: Vocabulary, rng: np
     race_share = np.stack([zips[f"pop_{r}"] for r in RACES], axis=1)
     race_share = race_share / race_share.sum(axis=1, keepdims=True)
     by_race = rng.multinomial(pop, race_share)                        # (n_zip, 6)
-    cell, g_size = _cut(by_race.ravel(), _size_sampler(hcfg.size_shares_general), rng)
-    g_zip, g_race = cell // len(RACES), cell % len(RACES)
-    g_pool = np.array([pool_code[f"general_{r}"] for r in RACES])[g_race]
+    g_cell, g_size = _cut(by_race.ravel(), _size_sampler(hcfg.size_shares_general), rng)    # area * 6 + race
 
     n_req = zips["n_requests"]
     r_zip = np.repeat(np.arange(n_zip), n_req)
@@ -270,25 +269,14 @@ def _households(hcfg, plan: Plan, block: Block, zips, vocab: Vocabulary, rng: np
         r_pool[mine] = np.array([pool_code[n] for n in names])[choice[mine]]
 
     # Area order, general households first within an area (person numbering depends on it).
-    # Both lists are already in area order, so each one's places follow from counts: a merge.
-    g_count = np.bincount(g_zip, minlength=n_zip)
-    r_before = np.cumsum(n_req) - n_req            # requested households in earlier areas
-    g_place = np.arange(len(g_zip)) + r_before[g_zip]
-    r_place = np.arange(len(r_zip)) + np.cumsum(g_count)[r_zip]
-    n_hh = len(g_zip) + len(r_zip)
-
-    def merged(general, requested, dtype):
-        out = np.empty(n_hh, dtype=dtype)
-        out[g_place] = general
-        out[r_place] = requested
-        return out
-
-    origin = merged(GENERAL, r_origin, np.int8)
-    is_req = origin != GENERAL
+    # Both lists are already in area order: a merge.
+    zip_, pool, origin, size, is_req = kernels.merge_households(
+        g_cell, g_size, len(RACES), np.array([pool_code[f"general_{r}"] for r in RACES]), r_zip, r_origin, r_pool, r_size,
+        GENERAL)
+    n_hh = len(zip_)
     renter = kernels.below(rng.random(n_hh, dtype=np.float32), is_req, hcfg.renter_share_immigrant, hcfg.renter_share_general)
     multiunit = kernels.below(rng.random(n_hh, dtype=np.float32), renter, hcfg.multiunit_share_renter, hcfg.multiunit_share_owner)
-    return _Households(zip=merged(g_zip, r_zip, np.int32), pool=merged(g_pool, r_pool, np.int8), origin=origin,
-                       size=merged(g_size, r_size, np.int64), requested=is_req, renter=renter, multiunit=multiunit)
+    return _Households(zip=zip_, pool=pool, origin=origin, size=size, requested=is_req, renter=renter, multiunit=multiunit)
 
 
 @dataclass
@@ -377,23 +365,8 @@ def _double_up(hcfg, hh: _Households, hh_dwelling: np.ndarray, n_zip: int, n_poo
     that stays in its own unit, of the same naming community where the area has one (shared
     homes are family and compatriots: FACTS, D. Mass.), otherwise any. Moves the guests into
     their hosts' dwellings (``hh_dwelling``, in place) and returns who is a guest."""
-    n_hh = len(hh.zip)
-    doubled = hh.requested & (rng.random(n_hh) < hcfg.doubled_up_share)
-    hosts = np.flatnonzero(~doubled)
-    community = hh.zip.astype(np.int64) * n_pools + hh.pool
-    host_community = community[hosts]
-    hosts_by_community = hosts[np.argsort(host_community, kind="stable")]
-    per_community = np.bincount(host_community, minlength=n_zip * n_pools)
-    first_in_community = np.cumsum(per_community) - per_community
-    hosts_per_zip = np.bincount(hh.zip[hosts], minlength=n_zip)
-    first_host = np.cumsum(hosts_per_zip) - hosts_per_zip
-    doubled &= hosts_per_zip[hh.zip] > 0
-    guest = np.flatnonzero(doubled)
-    u = rng.random(len(guest))
-    same = per_community[community[guest]]
-    anyone = hosts[first_host[hh.zip[guest]] + (u * hosts_per_zip[hh.zip[guest]]).astype(np.int64)]
-    kin = hosts_by_community[np.minimum(first_in_community[community[guest]] + (u * same).astype(np.int64), len(hosts) - 1)]
-    hh_dwelling[guest] = hh_dwelling[np.where(same > 0, kin, anyone)]
+    doubled, hosts_per_zip = kernels.doubled_up(hh.requested, rng.random(len(hh.zip)), hcfg.doubled_up_share, hh.zip, n_zip)
+    kernels.host_dwellings(doubled, hosts_per_zip, hh.zip, hh.pool, n_pools, rng.random(int(doubled.sum())), hh_dwelling)
     return doubled
 
 
