@@ -544,31 +544,29 @@ def _years_back(age, need, hazards, g, knots, cums):
     if nk == 0:
         return need / h0 if h0 > 0 else np.inf
     # the cumulative hazard at the age: the knot at or below it (-1: below the first); the
-    # knots ascend, so counting those at or below is the scan's stop, without its branch
+    # knots ascend, so counting those at or below is the scan's stop, without its branch.
+    # Below the first knot, the cumulative hazard there (cums[g, 0]) is 0 and the hazard the
+    # first band's: the same expression, at knot 0, without a branch
     k = -1
     for j in range(nk):
         k += knots[j] <= age
-    if k < 0:
-        at = h0 * (age - knots[0])
-    else:
-        at = cums[g, k] + hazards[g, k + 1] * (age - knots[k])
+    j = max(k, 0)
+    at = cums[g, j] + hazards[g, k + 1] * (age - knots[j])
     target = at - need
-    # the last knot whose cumulative hazard is at most the target (a count: they never fall)
+    # the last knot whose cumulative hazard is at most the target (a count: they never fall);
+    # before the first (half the households, at random: a branch on it was mispredicted), the
+    # same expression at knot 0
     k = -1
     for j in range(nk):
         k += cums[g, j] <= target
-    if k >= 0:
-        hk = hazards[g, k + 1]
-        if hk > 0:
-            start = knots[k] + (target - cums[g, k]) / hk
-        else:
-            start = knots[k]
-    elif h0 > 0:
-        start = knots[0] + target / h0
+    j = max(k, 0)
+    hk = hazards[g, k + 1]
+    if hk > 0:
+        start = knots[j] + (target - cums[g, j]) / hk
     else:
-        start = -np.inf
+        start = knots[j] if k >= 0 else -np.inf
     gap = age - start
-    return gap if (gap >= 0.0 or np.isnan(gap)) else 0.0
+    return 0.0 if gap < 0.0 else gap           # a NaN kept
 
 
 @njit(cache=True, nogil=True)
@@ -585,8 +583,8 @@ def history_round(need, active, dwelling, group, age, day, horizon, hazards, kno
         a = np.uint64(active[i])                # unsigned: no wraparound test
         gap = _years_back(age[i], need[i], hazards, group[a], knots, cums)
         start = day[i] - gap * days_per_year
-        if not start >= floor_day:            # np.maximum: before 1900 (or -inf) is 1900
-            start = floor_day if not np.isnan(start) else start
+        if start < floor_day:                 # np.maximum: before 1900 (or -inf) is 1900, a NaN kept
+            start = floor_day
         d = np.int64(np.floor(start))
         moved_in[i] = d
         more[i] = d > horizon[a]
