@@ -646,3 +646,43 @@ def test_recorded_corruptions_are_known_and_agree_with_the_truth_columns(rq):
             assert f"ssn_{s}" not in all_recorded
         else:
             assert (has(f"ssn_{s}", rq) == (source == s)).all(), s
+
+
+def test_strangers_are_on_file_in_the_persons_area_outside_their_household():
+    """_neighbour_on_file reads each area's people on file from the master file's rows: the
+    same picks as counting them person by person, each on file, in the person's area and not of
+    their household, -1 only where the area has no one else on file."""
+    from pathlib import Path
+
+    from sim.config import config_with, load_config
+    from sim.world import geography, master_file, population
+    from sim.world.master_file import NO_TIN
+    from sim.world.requests import _neighbour_on_file
+
+    config = config_with(load_config(Path(__file__).parents[1] / "configs" / "august-2025.toml"), **{"world.scale": 0.002})
+    plan = geography.plan(config)
+    block = max(plan.blocks, key=lambda b: int(np.sum(plan.areas(b)["n_requests"])))
+    vocab = vocabulary()
+    pop = population.build(config, plan, block, vocab, np.random.default_rng(1))
+    master = master_file.build(config, plan, block, pop, vocab, np.random.default_rng(2), 12345)
+    person = np.flatnonzero(pop.requested)
+    got = _neighbour_on_file(pop, master, person, np.random.default_rng(3))
+
+    on_file = np.flatnonzero(master.person_tin != NO_TIN)
+    assert np.array_equal(master.rows, on_file)
+    zip_on = pop.hh_zip[pop.household[on_file]]
+    count = np.bincount(zip_on, minlength=int(pop.hh_zip.max()) + 1)
+    z = pop.hh_zip[pop.household[person]]
+    k = (np.random.default_rng(3).random(len(person)) * np.maximum(count[z], 1)).astype(np.int64)
+    first = (np.cumsum(count) - count)[z]
+    pick = on_file[np.minimum(first + k, len(on_file) - 1)]
+    nxt = on_file[np.minimum(first + (k + 1) % np.maximum(count[z], 1), len(on_file) - 1)]
+    pick = np.where(pop.household[pick] == pop.household[person], nxt, pick)
+    ok = (count[z] > 0) & (pop.household[pick] != pop.household[person])
+    assert np.array_equal(got, np.where(ok, pick, -1))
+
+    found = got >= 0
+    assert len(person) > 100 and found.mean() > 0.9
+    assert (master.person_tin[got[found]] != NO_TIN).all()
+    assert np.array_equal(pop.hh_zip[pop.household[got[found]]], z[found])
+    assert (pop.household[got[found]] != pop.household[person[found]]).all()

@@ -49,6 +49,7 @@ class MasterFile:
 
     table: pa.Table
     person_tin: np.ndarray        # int64 per person, NO_TIN where the person has none on file
+    rows: np.ndarray              # int32: the people on file (positions in the population, ascending), the table's rows
     anglicized: np.ndarray        # bool per person: on file under the English form of their given name
 
 
@@ -279,4 +280,4 @@ def build(config: Config, plan: Plan, block: Block, pop: Population, vocab: Voca
         "truth_lka_current": pa.array(lka_current),
         "truth_lka_age_years": pa.array(lka_age),
     })
-    return MasterFile(table=table, person_tin=person_tin, anglicized=anglicized)
+    return MasterFile(table=table, person_tin=person_tin, rows=rows, anglicized=anglicized)

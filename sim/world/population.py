@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -104,9 +104,10 @@ class Population:
     def n_people(self) -> int:
         return len(self.household)
 
-    @property
+    @cached_property
     def hh_start(self) -> np.ndarray:
-        """Position of each household's head (members are stored head first)."""
+        """Position of each household's head (members are stored head first). Computed once:
+        the master file and the requests read it several times."""
         return np.cumsum(self.hh_size) - self.hh_size
 
     def household_id(self, people: np.ndarray) -> np.ndarray:

@@ -423,14 +423,16 @@ def _neighbour_on_file(pop: Population, master: MasterFile, person: np.ndarray, 
     household (position in ``pop``), or -1 where the area has none. Drawing from the area, not
     the block, keeps a borrowed stranger's number local at every scale."""
     n = len(person)
-    on_file = np.flatnonzero(master.person_tin != NO_TIN)      # ascending, so in area order
+    on_file = master.rows                        # ascending, so in area order
     out = np.full(n, -1, dtype=np.int64)
     if n == 0 or len(on_file) == 0:
         return out
+    # each area's people on file: those from the area's first person on (households, and so
+    # people, are in area order), found by a binary search of the people on file
     n_zip = int(pop.hh_zip.max()) + 1
-    zip_on = pop.hh_zip[pop.household[on_file]]
-    count = np.bincount(zip_on, minlength=n_zip)
-    first = np.cumsum(count) - count
+    area_start = np.append(pop.hh_start, pop.n_people)[np.searchsorted(pop.hh_zip, np.arange(n_zip + 1))]
+    before = np.searchsorted(on_file, area_start)
+    first, count = before[:-1], np.diff(before)
     z = pop.hh_zip[pop.household[person]]
     k = (rng.random(n) * np.maximum(count[z], 1)).astype(np.int64)
     pick = on_file[np.minimum(first[z] + k, len(on_file) - 1)]
