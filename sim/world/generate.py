@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from sim.config import Config
 from sim.common.io import check_output_dir, output_dir
 from sim.common.provenance import VERSION, provenance
+from sim.common.pcg64 import Draws
 from sim.common.rng import stream
 from sim.common.summaries import parquet_metadata, write_summary
 from sim.world import geography, master_file, population, requests
@@ -102,10 +103,12 @@ def generate_block(config: Config, plan: geography.Plan, block: geography.Block)
     """Generate one block: its population, master file and requests (pure; no I/O)."""
     vocab = vocabulary()
     seed = config.seed
-    pop = population.build(config, plan, block, vocab, stream(seed, "population", *block.key))
+    # the stages' streams draw their large arrays of uniforms and integers in compiled loops:
+    # numpy's numbers (sim.common.pcg64)
+    pop = population.build(config, plan, block, vocab, Draws(stream(seed, "population", *block.key)))
     tin_key = int(stream(seed, "tin").integers(0, 2**62))
-    mf = master_file.build(config, plan, block, pop, vocab, stream(seed, "master_file", *block.key), tin_key)
-    rngs = {k: stream(seed, f"requests.{k}", *block.key) for k in ("names", "ssn", "address", "misc", "after")}
+    mf = master_file.build(config, plan, block, pop, vocab, Draws(stream(seed, "master_file", *block.key)), tin_key)
+    rngs = {k: Draws(stream(seed, f"requests.{k}", *block.key)) for k in ("names", "ssn", "address", "misc", "after")}
     rq = requests.build(config, plan, block, pop, mf, vocab, rngs, tin_key)
     return BlockResult(block.state, block.key, len(block.rows), pop.n_people, mf.table, rq)
 
