@@ -912,32 +912,43 @@ def ages(household, role, starts, female, head_female, head_age, partner_normal,
     the other sex than the head and the head's age less 2 plus 4 normals, children a uniform
     share of up to 24 years, relatives the head's age plus 10 normals (clipped to 18-99, all in
     float32 as numpy computes them); the date of birth is whole years of age back from
-    ``ref_day``, less a day of the year. ``female`` is updated in place. Returns (age, dob)."""
+    ``ref_day``, less a day of the year. ``female`` is updated in place. Returns (age, dob).
+
+    Three passes: along the people, each one's age as a child and as a relative, from the next
+    draw of each kind (read whatever the role, kept by a select: the roles follow no pattern, and
+    a branch on them was mispredicted); then household by household its head and partner (the
+    first and second members); then the dates of birth."""
     n = len(household)
     age = np.empty(n, np.float32)
     dob = np.empty(n, np.int32)
-    jp = 0
+    lo, hi = np.float32(18), np.float32(99)
+    n_child = len(child_uniform)
+    n_relative = len(relative_normal)
     jc = 0
     jr = 0
-    lo, hi = np.float32(18), np.float32(99)
     for i in range(n):
-        h = household[i]
-        a = head_age[h]
         r = role[i]
-        if i == starts[h]:
-            female[i] = head_female[h]
-        elif r == partner:
-            female[i] = not head_female[h]
-            a = min(max((a - np.float32(2)) + np.float32(4) * partner_normal[jp], lo), hi)
+        a = head_age[np.uint64(household[i])]
+        cu = child_uniform[min(jc, n_child - 1)] if n_child else np.float32(0)
+        rn = relative_normal[min(jr, n_relative - 1)] if n_relative else np.float32(0)
+        as_child = cu * min(max(a - np.float32(17), np.float32(1)), np.float32(24))
+        as_relative = min(max(a + np.float32(10) * rn, lo), hi)
+        is_child = r == child
+        age[i] = as_child if is_child else as_relative       # a head's or partner's: set below
+        jc += is_child
+        jr += (r != child) & (r != partner) & (r != head)
+    jp = 0
+    for h in range(len(starts)):
+        s = np.uint64(starts[h])
+        female[s] = head_female[h]
+        age[s] = head_age[h]
+        t = s + np.uint64(1)
+        if t < np.uint64(n) and role[t] == partner:            # partners are second members only
+            female[t] = not head_female[h]
+            age[t] = min(max((head_age[h] - np.float32(2)) + np.float32(4) * partner_normal[jp], lo), hi)
             jp += 1
-        elif r == child:
-            a = child_uniform[jc] * min(max(a - np.float32(17), np.float32(1)), np.float32(24))
-            jc += 1
-        elif r != head:
-            a = min(max(a + np.float32(10) * relative_normal[jr], lo), hi)
-            jr += 1
-        age[i] = a
-        dob[i] = ref_day - np.int32(np.floor(a) * np.float32(365.25)) - day_of_year[i]
+    for i in range(n):
+        dob[i] = ref_day - np.int32(np.floor(age[i]) * np.float32(365.25)) - day_of_year[i]
     return age, dob
 
 
