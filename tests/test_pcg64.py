@@ -9,7 +9,7 @@ import pytest
 
 from sim.common import pcg64
 
-SIZES = (0, 1, 2, 3, 8, 1001)
+SIZES = (0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 18, 33, 1001)   # about the four lanes: 8 float64, 16 float32
 
 
 def _pair(seed):
