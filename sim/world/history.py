@@ -234,7 +234,11 @@ def build_history(current: np.ndarray, hazards: np.ndarray, group: np.ndarray, b
         dwelling = kernels.previous_dwellings(more_dw, dw_zip, by_zip, count, first, u, v, same_zip_share)
     bounds = np.cumsum([0] + [len(a) for a in rounds_hh])
     cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int64)  # noqa: E731
-    offsets, spells, moved_in = kernels.assemble_history(cat(rounds_hh), cat(rounds_dw), cat(rounds_in), bounds, n)
+    # dwellings int32 where they fit, days int32 (1900-2100 are within 25,600 days of 1970):
+    # half the bytes for every gather of a history
+    spells = np.empty(bounds[-1], np.int32 if small else np.int64)
+    moved_in = np.empty(bounds[-1], np.int32)
+    offsets = kernels.assemble_history(cat(rounds_hh), cat(rounds_dw), cat(rounds_in), bounds, n, spells, moved_in)
     return History(offsets=offsets, dwelling=spells, moved_in=moved_in)
 
 

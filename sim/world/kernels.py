@@ -633,9 +633,10 @@ def previous_dwellings(current, dw_zip, by_zip, count, first, u, v, same_zip_sha
 
 
 @njit(cache=True, nogil=True)
-def assemble_history(household, spells, moved_in, bounds, n):
+def assemble_history(household, spells, moved_in, bounds, n, out_dw, out_in):
     """The spells of every round (round r at ``bounds[r]:bounds[r + 1]``, newest first) in
-    household order, oldest first: (offsets, dwelling, moved_in)."""
+    household order, oldest first, into ``out_dw`` and ``out_in`` (in the types the caller
+    keeps: no copy to convert them); returns the offsets."""
     count = np.zeros(n, np.int64)
     for i in range(len(household)):
         count[household[i]] += 1
@@ -643,15 +644,13 @@ def assemble_history(household, spells, moved_in, bounds, n):
     offsets[0] = 0
     for h in range(n):
         offsets[h + 1] = offsets[h] + count[h]
-    out_dw = np.empty(len(spells), spells.dtype)
-    out_in = np.empty(len(spells), np.int64)
     for r in range(len(bounds) - 1):
         for i in range(bounds[r], bounds[r + 1]):
             h = household[i]
             pos = offsets[h] + count[h] - 1 - r
             out_dw[pos] = spells[i]
             out_in[pos] = moved_in[i]
-    return offsets, out_dw, out_in
+    return offsets
 
 
 @njit(cache=True, nogil=True)

@@ -485,8 +485,7 @@ def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, fi
     by_zip[np.arange(len(dw_zip) - n_sf) + np.cumsum(sf_count)[dw_zip[n_sf:]]] = np.arange(n_sf, len(dw_zip))
     history = build_history(place.hh_dwelling, table, group, bands, head_age, horizon, day, dw_zip, by_zip, n_zip,
                             mob.same_zip_move_share, rng)
-    history.dwelling = history.dwelling.astype(np.int32)   # compact: gathers stay in cache
-    history.moved_in = history.moved_in.astype(np.int32)
+    history.dwelling = history.dwelling.astype(np.int32, copy=False)   # compact: gathers stay in cache
     band_now = kernels.band_of(bands, head_age)
     return history, table[group, band_now].astype(np.float32)
 
