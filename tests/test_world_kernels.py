@@ -175,7 +175,7 @@ def test_build_history_equals_numpy(lower):
     assert np.array_equal(a.moves_between(hh, after, days), b.moves_between_numpy(hh, after, days))
 
 
-def test_band_of_and_last_return_window_equal_numpy():
+def test_hazard_now_and_last_return_window_equal_numpy():
     from types import SimpleNamespace
 
     from sim.world.population import last_return_window
@@ -184,7 +184,11 @@ def test_band_of_and_last_return_window_equal_numpy():
     lower = np.array([15.0, 25.0, 35.0, 45.0, 55.0, 65.0])
     age = rng.uniform(0, 100, 10_000).astype(np.float32)
     age[:3] = [15.0, 25.0, 14.999]
-    assert np.array_equal(kernels.band_of(lower, age), np.maximum(np.searchsorted(lower, age, side="right") - 1, 0))
+    band = np.maximum(np.searchsorted(lower, age, side="right") - 1, 0)
+    table = rng.random((4, len(lower)))
+    group = rng.integers(0, 4, len(age))
+    got = kernels.hazard_now(table, group, lower, age)
+    assert got.dtype == np.float32 and np.array_equal(got, table[group, band].astype(np.float32))
     world = SimpleNamespace(reference_year=2025)
     gap = rng.integers(0, 16, 5_000)
     january = (world.reference_year - gap - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
@@ -634,3 +638,11 @@ def test_doubling_up_equals_numpy():
     got = hh_dwelling.copy()
     kernels.host_dwellings(got_doubled, got_hosts, hh_zip, hh_pool, n_pools, u2, got)
     assert np.array_equal(got, expected)
+
+
+def test_counting_order_equals_a_stable_argsort():
+    rng = np.random.default_rng(31)
+    for n_keys in (1, 7, 500):
+        keys = rng.integers(0, n_keys, 5_000).astype(np.int32)
+        assert np.array_equal(kernels.counting_order(keys, n_keys + 3), np.argsort(keys, kind="stable"))
+    assert len(kernels.counting_order(np.zeros(0, np.int32), 4)) == 0

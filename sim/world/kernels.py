@@ -685,17 +685,18 @@ def moves_between(offsets, moved_in, households, after, until):
 
 
 @njit(cache=True, nogil=True)
-def band_of(lower, x):
-    """The band of each value: ``max(np.searchsorted(lower, x, side="right") - 1, 0)`` for the
-    few ascending lower edges ``lower``."""
-    out = np.empty(len(x), np.int64)
+def hazard_now(table, group, lower, x):
+    """``table[group, band]`` in float32, ``band`` the band of each ``x`` among the few
+    ascending lower edges ``lower`` (``max(np.searchsorted(lower, x, side="right") - 1, 0)``):
+    each household's hazard of a move today, from its group's row and its head's age band."""
+    out = np.empty(len(x), np.float32)
     nb = len(lower)
     for i in range(len(x)):
         v = np.float64(x[i])
         k = 0
         for j in range(nb):             # a count, not a scan that stops: no branch on the value
             k += lower[j] <= v          # (the edges ascend, so the count is the scan's stop)
-        out[i] = max(k - 1, 0)
+        out[i] = np.float32(table[np.uint64(group[i]), max(k - 1, 0)])
     return out
 
 
@@ -1226,6 +1227,23 @@ def cut_cells(sizes, totals):
         size[i] = cuts[i] - start
         start = cuts[i]
     return cell, size
+
+
+@njit(cache=True, nogil=True)
+def counting_order(keys, n_keys):
+    """``np.argsort(keys, kind="stable")`` for keys in ``[0, n_keys)``: a count per key, then
+    each position placed after the earlier ones of its key."""
+    first = np.zeros(n_keys + 1, np.int64)
+    for i in range(len(keys)):
+        first[np.uint64(keys[i]) + np.uint64(1)] += 1
+    for k in range(n_keys):
+        first[k + 1] += first[k]
+    out = np.empty(len(keys), np.int64)
+    for i in range(len(keys)):
+        k = np.uint64(keys[i])
+        out[first[k]] = i
+        first[k] += 1
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -283,7 +283,8 @@ def _households(hcfg, plan: Plan, block: Block, zips, vocab: Vocabulary, rng: np
 @dataclass
 class _Dwellings:
     """Stage 2: streets, buildings along them and the dwellings (units) in those, and each
-    household's dwelling."""
+    household's dwelling. Buildings and dwellings are numbered single-family houses first, in
+    area order, then the multi-unit buildings and their apartments, in area order."""
     st_zip: np.ndarray
     st_stem: np.ndarray
     st_suffix: np.ndarray
@@ -297,7 +298,6 @@ class _Dwellings:
     dw_building: np.ndarray
     dw_unit: np.ndarray
     hh_dwelling: np.ndarray
-    n_single_family: int          # dwellings [0, n) are single-family houses, in area order
 
 
 def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.random.Generator) -> _Dwellings:
@@ -350,7 +350,7 @@ def _dwellings(hcfg, hh: _Households, n_zip: int, vocab: Vocabulary, rng: np.ran
     hh_dwelling[mu] = len(sf) + np.arange(len(mu))
     return _Dwellings(st_zip=st_zip, st_stem=st_stem, st_suffix=st_suffix, st_predir=st_predir, st_base=st_base,
                       st_step=st_step, bl_zip=bl_zip, bl_street=bl_street, bl_number=bl_number, bl_zip4=bl_zip4,
-                      dw_building=dw_building, dw_unit=dw_unit, hh_dwelling=hh_dwelling, n_single_family=len(sf))
+                      dw_building=dw_building, dw_unit=dw_unit, hh_dwelling=hh_dwelling)
 
 
 def _order_within_areas(area: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -474,20 +474,14 @@ def _history(world, hh: _Households, place: _Dwellings, head_age: np.ndarray, fi
                                                               mcfg.max_filing_gap_years))
     oldest_order = day - int(np.ceil(max(b for _, b in world.requests.record.order_age.bands()) * DAYS_PER_YEAR))
     horizon = np.where(hh.requested, np.minimum(oldest_order, earliest_return), earliest_return)
-    # dwellings in area order: single-family ones (already in area order) merged with the
-    # apartments (also in area order), by counts rather than a sort
+    # dwellings in area order (stable: an area's single-family houses, then its apartments),
+    # by a count per area rather than a sort
     dw_zip = place.bl_zip[place.dw_building]
-    n_sf = place.n_single_family
-    sf_count = np.bincount(dw_zip[:n_sf], minlength=n_zip)
-    mu_count = np.bincount(dw_zip[n_sf:], minlength=n_zip)
-    by_zip = np.empty(len(dw_zip), dtype=np.int64)
-    by_zip[np.arange(n_sf) + (np.cumsum(mu_count) - mu_count)[dw_zip[:n_sf]]] = np.arange(n_sf)
-    by_zip[np.arange(len(dw_zip) - n_sf) + np.cumsum(sf_count)[dw_zip[n_sf:]]] = np.arange(n_sf, len(dw_zip))
+    by_zip = kernels.counting_order(dw_zip, n_zip)
     history = build_history(place.hh_dwelling, table, group, bands, head_age, horizon, day, dw_zip, by_zip, n_zip,
                             mob.same_zip_move_share, rng)
     history.dwelling = history.dwelling.astype(np.int32, copy=False)   # compact: gathers stay in cache
-    band_now = kernels.band_of(bands, head_age)
-    return history, table[group, band_now].astype(np.float32)
+    return history, kernels.hazard_now(table, group, bands, head_age)
 
 
 @dataclass
