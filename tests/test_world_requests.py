@@ -686,3 +686,29 @@ def test_strangers_are_on_file_in_the_persons_area_outside_their_household():
     assert (master.person_tin[got[found]] != NO_TIN).all()
     assert np.array_equal(pop.hh_zip[pop.household[got[found]]], z[found])
     assert (pop.household[got[found]] != pop.household[person[found]]).all()
+
+
+def test_with_typos_changes_only_the_chosen_rows():
+    """One keyboard error in each chosen row (a chosen null becomes ""), the other rows as they
+    were (nulls kept), and the same draws taken whatever is chosen."""
+    import pyarrow as pa
+
+    from sim.world.address import with_typos
+
+    words = ["GARCIA", "NGUYEN", "O'BRIEN", "LI", None, "SMITH", None, "MARTINEZ"] * 50
+    column = pa.array(words, pa.string())
+    chosen = np.arange(len(words)) % 3 == 0
+    rng = np.random.default_rng(4)
+    got = with_typos(column, chosen, rng).to_pylist()
+    after = rng.random()
+    for word, new, c in zip(words, got, chosen):
+        if not c:
+            assert new == word
+        elif word is None:
+            assert new == ""
+        elif len(word) > 2:
+            assert one_edit_apart(word, new)
+    assert all(new != word for word, new, c in zip(words, got, chosen) if c and word)
+    rng = np.random.default_rng(4)
+    with_typos(column, np.zeros(len(words), bool), rng)
+    assert rng.random() == after

@@ -261,8 +261,9 @@ def with_typos(column: pa.Array, chosen: np.ndarray, rng: np.random.Generator) -
     rows = np.flatnonzero(chosen)
     if len(rows) == 0:
         return column
-    values = column.to_pylist()
-    changed = keyboard_typo([values[i] or "" for i in rows], kind[rows], where[rows], pick[rows])
-    for i, v in zip(rows, changed):
-        values[i] = v
-    return pa.array(values, pa.string())
+    # only the chosen rows become Python strings (a few percent); a null chosen becomes ""
+    values = column.take(pa.array(rows)).to_pylist()
+    changed = keyboard_typo([v or "" for v in values], kind[rows], where[rows], pick[rows])
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(column.cast(pa.string()), pa.array(mask), pa.array(changed, pa.string()))

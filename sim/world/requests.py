@@ -430,7 +430,8 @@ def _neighbour_on_file(pop: Population, master: MasterFile, person: np.ndarray, 
     # each area's people on file: those from the area's first person on (households, and so
     # people, are in area order), found by a binary search of the people on file
     n_zip = int(pop.hh_zip.max()) + 1
-    area_start = np.append(pop.hh_start, pop.n_people)[np.searchsorted(pop.hh_zip, np.arange(n_zip + 1))]
+    first_hh = np.searchsorted(pop.hh_zip, np.arange(n_zip + 1))
+    area_start = np.where(first_hh < len(pop.hh_zip), pop.hh_start[np.minimum(first_hh, len(pop.hh_zip) - 1)], pop.n_people)
     before = np.searchsorted(on_file, area_start)
     first, count = before[:-1], np.diff(before)
     z = pop.hh_zip[pop.household[person]]
