@@ -268,15 +268,30 @@ def _nine_digits(data, base, x, pairs):
     q3 = q2 // hundred
     q4 = q3 // hundred
     r1, r2, r3, r4 = x - q1 * hundred, q1 - q2 * hundred, q2 - q3 * hundred, q3 - q4 * hundred
-    data[base] = np.uint8(48 + q4 % np.uint64(10))
-    data[base + 1] = pairs[2 * r4]
-    data[base + 2] = pairs[2 * r4 + 1]
-    data[base + 3] = pairs[2 * r3]
-    data[base + 4] = pairs[2 * r3 + 1]
-    data[base + 5] = pairs[2 * r2]
-    data[base + 6] = pairs[2 * r2 + 1]
-    data[base + 7] = pairs[2 * r1]
-    data[base + 8] = pairs[2 * r1 + 1]
+    # every byte read before any is written (as _copy_chunk): LLVM cannot know that ``data``
+    # and ``pairs`` do not overlap, and keeps loads and stores in turn otherwise (12% longer)
+    d0 = np.uint8(48 + q4 % np.uint64(10))
+    d1, d2, d3, d4 = pairs[2 * r4], pairs[2 * r4 + 1], pairs[2 * r3], pairs[2 * r3 + 1]
+    d5, d6, d7, d8 = pairs[2 * r2], pairs[2 * r2 + 1], pairs[2 * r1], pairs[2 * r1 + 1]
+    data[base] = d0
+    data[base + 1] = d1
+    data[base + 2] = d2
+    data[base + 3] = d3
+    data[base + 4] = d4
+    data[base + 5] = d5
+    data[base + 6] = d6
+    data[base + 7] = d7
+    data[base + 8] = d8
+
+
+@njit(cache=True, nogil=True)
+def _nine_digits_each(numbers, pairs):
+    """:func:`fixed_digits` of width 9, a function of its own: compiled inside the general one,
+    the same loop took 15% longer."""
+    data = np.empty(len(numbers) * 9, np.uint8)
+    for i in range(len(numbers)):
+        _nine_digits(data, i * 9, np.uint64(numbers[i]), pairs)
+    return data
 
 
 @njit(cache=True, nogil=True)
@@ -285,11 +300,9 @@ def fixed_digits(numbers, width, pairs):
     (every number in ``[0, 10**width)``; the caller checks), two digits at a time from ``pairs``
     (:data:`DIGIT_PAIRS`)."""
     n = len(numbers)
-    data = np.empty(n * width, np.uint8)
     if width == 9:                          # a TIN: the same digits in straight-line code (twice as fast)
-        for i in range(n):
-            _nine_digits(data, i * 9, np.uint64(numbers[i]), pairs)
-        return data
+        return _nine_digits_each(numbers, pairs)
+    data = np.empty(n * width, np.uint8)
     for i in range(n):
         x = np.uint64(numbers[i])
         base = i * width
