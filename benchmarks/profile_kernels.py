@@ -1,5 +1,6 @@
-"""Generation's compiled loops one by one: each kernel of :mod:`sim.world.kernels` timed alone on
-the arguments a block gave it.
+"""Generation's compiled loops one by one: each kernel of :mod:`sim.world.kernels`, and each of
+the random draws' loops (:mod:`sim.common.pcg64`, named ``pcg64.*``), timed alone on the
+arguments a block gave it.
 
 The block is generated twice with every kernel wrapped: first to time each call in the run,
 then (the same calls: a block's draws are fixed) to copy each call's arguments. Each call is
@@ -33,6 +34,7 @@ def kernel_times(state: str = "TX", block_number: int = 0, scale: float = 1.0, r
     from numba.core.registry import CPUDispatcher
 
     from sim.config import config_with, load_config
+    from sim.common import pcg64
     from sim.world import geography, kernels
     from sim.world.generate import generate_block
     from sim.world.vocab import vocabulary
@@ -47,7 +49,9 @@ def kernel_times(state: str = "TX", block_number: int = 0, scale: float = 1.0, r
     generate_block(config, plan, plan.blocks[0])            # untimed: caches and compiled loops,
     generate_block(config, plan, block)                     # and the heap grown to the block's size
 
-    originals = {name: f for name, f in vars(kernels).items() if isinstance(f, CPUDispatcher)}
+    # the world's kernels, and the random draws' (named pcg64.*): each called from Python
+    originals = {(module, prefix + name): f for module, prefix in ((kernels, ""), (pcg64, "pcg64."))
+                 for name, f in vars(module).items() if isinstance(f, CPUDispatcher)}
     in_run, alone, count = defaultdict(float), defaultdict(float), defaultdict(int)
     calls: list[tuple[str, object, list]] = []
 
@@ -68,12 +72,12 @@ def kernel_times(state: str = "TX", block_number: int = 0, scale: float = 1.0, r
 
     try:
         for wrap in (timed, kept):
-            for name, f in originals.items():
-                setattr(kernels, name, wrap(name, f))
+            for (module, name), f in originals.items():
+                setattr(module, f.__name__, wrap(name, f))
             n_people = generate_block(config, plan, block).n_people
     finally:
-        for name, f in originals.items():
-            setattr(kernels, name, f)
+        for (module, name), f in originals.items():
+            setattr(module, f.__name__, f)
 
     for name, f, args in calls:
         best = float("inf")

@@ -54,8 +54,9 @@ def test_a_py_spy_profile_is_read_stage_by_stage(tmp_path):
 
 
 def test_the_kernel_profile_times_every_kernel_a_block_calls():
-    """benchmarks/profile_kernels.py wraps every compiled loop of sim.world.kernels for one
-    block, times each call alone afterwards, and puts every kernel back."""
+    """benchmarks/profile_kernels.py wraps every compiled loop of sim.world.kernels and of the
+    random draws (sim.common.pcg64) for one block, times each call alone afterwards, and puts
+    every loop back."""
     import importlib.util
 
     from sim.world import kernels
@@ -63,10 +64,13 @@ def test_the_kernel_profile_times_every_kernel_a_block_calls():
     spec = importlib.util.spec_from_file_location("profile_kernels", Path(__file__).parents[1] / "benchmarks" / "profile_kernels.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    before = dict(vars(kernels))
+    from sim.common import pcg64
+
+    before, before_draws = dict(vars(kernels)), dict(vars(pcg64))
     in_run, alone, count, n_people = module.kernel_times("TX", 0, scale=0.001, repeats=1)
     assert n_people > 0
-    assert {"sample_cohort_into", "on_file_rows", "join3", "history_round"} <= set(count)
+    assert {"sample_cohort_into", "on_file_rows", "join3", "history_round", "pcg64._fill_f32"} <= set(count)
     assert all(alone[name] > 0 and in_run[name] > 0 for name in count)
     assert all(vars(kernels)[name] is f for name, f in before.items())     # the kernels are put back
+    assert all(vars(pcg64)[name] is f for name, f in before_draws.items())
     assert "| all kernels |" in module.table(in_run, alone, count, n_people)
