@@ -445,7 +445,7 @@ def _copy_chunk(data, kk, d, j):
     """Copy the :data:`COPY_CHUNK` (16) bytes ``d[j:]`` to ``data[kk:]`` (unsigned positions).
     Every byte is read before any is written, which LLVM makes one 16-byte load and store; a
     loop that writes each byte as it reads it stays byte by byte (LLVM cannot know that the two
-    arrays do not overlap), and took three times as long in :func:`join3`."""
+    arrays do not overlap): :func:`join3`'s copying pass took two and a half times as long."""
     u = np.uint64
     b0, b1, b2, b3 = d[j], d[j + u(1)], d[j + u(2)], d[j + u(3)]
     b4, b5, b6, b7 = d[j + u(4)], d[j + u(5)], d[j + u(6)], d[j + u(7)]
