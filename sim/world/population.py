@@ -238,8 +238,10 @@ class _Households:
     renter: np.ndarray
     multiunit: np.ndarray
 
-    @property
+    @cached_property
     def start(self) -> np.ndarray:
+        """Position of each household's first member: computed once, as the later stages and
+        the population's assembly each read it."""
         return np.cumsum(self.size) - self.size
 
 
